@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/platform-paas/platform/builder"
+	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/server"
+	"github.com/platform-paas/platform/server/registry"
+	"github.com/platform-paas/platform/server/store"
+)
+
+// run is platformd: it returns when ctx is done or on SIGINT or SIGTERM,
+// after shutting down gracefully, with nil; or at once with the error that
+// stopped it from starting or serving.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(args, getenv, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil
+	case errors.Is(err, errVersion):
+		_, err := fmt.Fprintf(stdout, "platformd %s\n", version)
+		return err
+	case err != nil:
+		return err
+	}
+
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	routeLibraryLogs(log, cfg.LogLevel)
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Once shutting down, a second signal kills the process as usual.
+	context.AfterFunc(ctx, stop)
+
+	log.Info("platformd starting", "version", version, "http_addr", cfg.HTTPAddr,
+		"registry_addr", cfg.RegistryAddr, "data_dir", cfg.DataDir, "apps_domain", cfg.AppsDomain)
+	if err := serve(ctx, cfg, log); err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// Asked to stop while starting (during migrations, say):
+			// that is a clean stop, not a failure.
+			log.Info("platformd stopped during start-up")
+			return nil
+		}
+		return err // main prints it
+	}
+	log.Info("platformd stopped")
+	return nil
+}
+
+// serve starts every component and serves until ctx is done.
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return err
+	}
+
+	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, store.Config{
+		DatabaseURL: cfg.DatabaseURL,
+		Key:         cfg.SecretKey,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if err := bootstrapAdmin(ctx, st, cfg.DataDir, cfg.AdminEmail, log.With("component", "bootstrap")); err != nil {
+		return err
+	}
+
+	bld, err := builder.New(builder.Config{Addr: cfg.BuildkitAddr})
+	if err != nil {
+		return fmt.Errorf("setting up builder: %w", err)
+	}
+	defer func() {
+		if err := bld.Close(); err != nil {
+			log.Warn("closing builder", "err", err)
+		}
+	}()
+
+	dep, err := deployer.New(deployer.Config{Kubeconfig: cfg.Kubeconfig, UserAgent: "platformd/" + version})
+	if err != nil {
+		return fmt.Errorf("setting up deployer: %w", err)
+	}
+
+	checks := []server.Check{
+		{Name: "postgres", Func: st.Ping},
+		{Name: "kubernetes", Func: dep.Ping},
+		{Name: "buildkit", Func: bld.Ping},
+	}
+
+	var (
+		reg   *registry.Registry
+		regLn net.Listener
+	)
+	if cfg.RegistryAddr != "" {
+		reg, err = registry.New(registry.Config{
+			RootDir:         filepath.Join(cfg.DataDir, "registry"),
+			Logger:          log.With("component", "registry"),
+			ShutdownTimeout: cfg.ShutdownTimeout,
+		})
+		if err != nil {
+			return fmt.Errorf("setting up registry: %w", err)
+		}
+		defer reg.Close()
+		regLn, err = net.Listen("tcp", cfg.RegistryAddr)
+		if err != nil {
+			return fmt.Errorf("listening for the registry: %w", err)
+		}
+		checks = append(checks, server.Check{Name: "registry", Func: reg.Ping})
+	}
+
+	metrics, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{
+		Logger:  log.With("component", "server"),
+		Metrics: metrics,
+		Checks:  checks,
+	})
+	if err != nil {
+		return err
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		if regLn != nil {
+			_ = regLn.Close()
+		}
+		return fmt.Errorf("listening for http: %w", err)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return serveHTTP(gctx, httpLn, srv, cfg.ShutdownTimeout, log.With("component", "http"))
+	})
+	if reg != nil {
+		g.Go(func() error { return reg.Serve(gctx, regLn) })
+	}
+	return g.Wait()
+}
+
+// serveHTTP serves h on ln until ctx is done, then shuts down within
+// timeout. It closes ln.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, timeout time.Duration, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("http listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("http shutting down", "timeout", timeout)
+	// A fresh deadline: ctx is already done.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc // http.ErrServerClosed
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutting down http: %w", err)
+	}
+	return nil
+}
+
+// newMetrics returns the registry that /metrics serves: the Go runtime,
+// the process and platformd's build, and whatever components add. It is
+// not the global default registry, so tests and libraries cannot leak
+// metrics into it.
+func newMetrics() (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "platformd_build_info",
+		Help:        "Always 1; labelled with the version of platformd.",
+		ConstLabels: prometheus.Labels{"version": version},
+	})
+	build.Set(1)
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		build,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return reg, nil
+}
+
+// newLogger builds platformd's one logger.
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

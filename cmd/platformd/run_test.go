@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// testDatabaseURL is the server the tests create their databases on.
+func testDatabaseURL() string {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u
+	}
+	return defaultTestDatabaseURL
+}
+
+// newTestDatabase creates an empty database with a random name, drops it
+// when the test ends, and returns its URL. Outside CI a missing Postgres
+// skips the test; in CI it fails it.
+func newTestDatabase(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, testDatabaseURL())
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("postgres is not reachable (set DATABASE_URL or run `make up`): %v", err)
+		}
+		require.NoError(t, err, "connecting to postgres")
+	}
+	name := "platformd_test_" + strings.ToLower(rand.Text()[:10])
+	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		assert.NoError(t, err, "dropping test database %s", name)
+		_ = admin.Close(ctx)
+	})
+	u, err := url.Parse(testDatabaseURL())
+	require.NoError(t, err, "DATABASE_URL must be a postgres:// URL for the tests")
+	u.Path = "/" + name
+	return u.String()
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// unreachableKubeconfig names an API server on a loopback port nothing
+// listens on.
+func unreachableKubeconfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: nowhere
+  cluster: {server: "https://%s", insecure-skip-tls-verify: true}
+users:
+- name: nobody
+  user: {token: not-a-token}
+contexts:
+- name: nowhere
+  context: {cluster: nowhere, user: nobody}
+current-context: nowhere
+`, freeAddr(t))
+	require.NoError(t, os.WriteFile(path, []byte(kc), 0o600))
+	return path
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a
+// running platformd.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// instance is one platformd started by startPlatformd.
+type instance struct {
+	base string // http://host:port
+	logs *syncBuffer
+	stop func() error // cancels run and returns its error
+}
+
+func startPlatformd(t *testing.T, getenv func(string) string, args ...string) *instance {
+	t.Helper()
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, getenv, io.Discard, logs) }()
+
+	var httpAddr string
+	for i, a := range args {
+		if a == "--http-addr" {
+			httpAddr = args[i+1]
+		}
+	}
+	inst := &instance{
+		base: "http://" + httpAddr,
+		logs: logs,
+		stop: func() error {
+			cancel()
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(10 * time.Second):
+				return fmt.Errorf("run did not return within 10s of cancel")
+			}
+		},
+	}
+
+	// Migrations run first; wait for the HTTP server to answer.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("run returned before serving: %v\nlogs:\n%s", err, logs.String())
+		default:
+		}
+		resp, err := http.Get(inst.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return inst
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("platformd did not serve /healthz within 60s\nlogs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(b)
+}
+
+// TestRun starts platformd against a real Postgres, with the registry on
+// and Kubernetes and BuildKit deliberately unreachable, twice over the
+// same database and data directory.
+func TestRun(t *testing.T) {
+	dbURL := newTestDatabase(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	httpAddr, registryAddr := freeAddr(t), freeAddr(t)
+	getenv := env(map[string]string{
+		"PLATFORM_DATABASE_URL": dbURL,
+		"PLATFORM_SECRET_KEY":   goodKey,
+		"PLATFORM_DATA_DIR":     dataDir,
+		"PLATFORM_KUBECONFIG":   unreachableKubeconfig(t),
+		"PLATFORM_LOG_LEVEL":    "debug",
+	})
+	args := []string{
+		"--http-addr", httpAddr,
+		"--registry-addr", registryAddr,
+		"--buildkit-addr", "unix://" + filepath.Join(t.TempDir(), "no-buildkitd.sock"),
+		"--shutdown-timeout", "5s",
+	}
+
+	p := startPlatformd(t, getenv, args...)
+
+	resp, body := get(t, p.base+"/healthz")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "ok\n", body)
+
+	resp, body = get(t, p.base+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
+	var ready struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &ready), body)
+	assert.Equal(t, "unavailable", ready.Status)
+	assert.Equal(t, "ok", ready.Checks["postgres"])
+	assert.Equal(t, "ok", ready.Checks["registry"])
+	assert.True(t, strings.HasPrefix(ready.Checks["kubernetes"], "error: "), ready.Checks["kubernetes"])
+	assert.True(t, strings.HasPrefix(ready.Checks["buildkit"], "error: "), ready.Checks["buildkit"])
+
+	resp, body = get(t, p.base+"/metrics")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("Content-Type"), "text/plain")
+	assert.Contains(t, body, "# TYPE go_goroutines gauge")
+	assert.Contains(t, body, "process_cpu_seconds_total")
+	assert.Contains(t, body, `platformd_build_info{version="dev"} 1`)
+	assert.Contains(t, body, `platformd_http_requests_total{code="503",method="GET",route="/readyz"} 1`)
+
+	resp, body = get(t, p.base+"/api/v1/apps")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.JSONEq(t, `{"error":{"code":"not_found","message":"no API endpoint GET /api/v1/apps"}}`, body)
+
+	resp, _ = get(t, "http://"+registryAddr+"/v2/")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	tokenPath := filepath.Join(dataDir, adminTokenFile)
+	fi, err := os.Stat(tokenPath)
+	require.NoError(t, err, "admin token written")
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	di, err := os.Stat(dataDir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), di.Mode().Perm())
+	token, err := os.ReadFile(tokenPath)
+	require.NoError(t, err)
+	require.NotEmpty(t, strings.TrimSpace(string(token)))
+
+	start := time.Now()
+	require.NoError(t, p.stop())
+	assert.Less(t, time.Since(start), 5*time.Second, "shutdown is prompt")
+	logs := p.logs.String()
+	assert.Contains(t, logs, "admin created; token written")
+	assert.NotContains(t, logs, strings.TrimSpace(string(token)), "the token is never logged")
+	assert.NotContains(t, logs, goodKey, "the key is never logged")
+
+	// A second start finds the admin and leaves the token file alone.
+	p = startPlatformd(t, getenv, args...)
+	require.NoError(t, p.stop())
+	again, err := os.ReadFile(tokenPath)
+	require.NoError(t, err)
+	assert.Equal(t, token, again)
+	fi2, err := os.Stat(tokenPath)
+	require.NoError(t, err)
+	assert.Equal(t, fi.ModTime(), fi2.ModTime())
+	assert.NotContains(t, p.logs.String(), "token written")
+
+	entries, err := os.ReadDir(dataDir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.False(t, strings.HasPrefix(e.Name(), "."), "temporary file %s left behind", e.Name())
+	}
+}
+
+// TestRunFailsOnBusyPort checks that a start-up error is returned, not
+// hung on.
+func TestRunFailsOnBusyPort(t *testing.T) {
+	dbURL := newTestDatabase(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = busy.Close() })
+
+	getenv := env(map[string]string{
+		"PLATFORM_DATABASE_URL": dbURL,
+		"PLATFORM_SECRET_KEY":   goodKey,
+		"PLATFORM_DATA_DIR":     t.TempDir(),
+		"PLATFORM_KUBECONFIG":   unreachableKubeconfig(t),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err = run(ctx, []string{"--http-addr", busy.Addr().String(), "--registry-addr", "off"}, getenv, io.Discard, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "listening for http")
+}
+
+// TestRunCancelledDuringStartUp checks that a stop requested before
+// platformd serves is a clean exit.
+func TestRunCancelledDuringStartUp(t *testing.T) {
+	dbURL := newTestDatabase(t)
+	getenv := env(map[string]string{
+		"PLATFORM_DATABASE_URL": dbURL,
+		"PLATFORM_SECRET_KEY":   goodKey,
+		"PLATFORM_DATA_DIR":     t.TempDir(),
+		"PLATFORM_KUBECONFIG":   unreachableKubeconfig(t),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := run(ctx, []string{"--http-addr", freeAddr(t), "--registry-addr", "off"}, getenv, io.Discard, io.Discard)
+	assert.NoError(t, err)
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// adminTokenFile is the name, under the data directory, of the file that
+// receives the bootstrap administrator's API token.
+const adminTokenFile = "admin-token"
+
+// adminBootstrapper is the part of the store that bootstrapAdmin uses.
+type adminBootstrapper interface {
+	BootstrapAdmin(ctx context.Context, email string) (token string, created bool, err error)
+}
+
+// bootstrapAdmin makes sure an administrator exists. The first start
+// creates one and writes their token to <dataDir>/admin-token, the only
+// place it is ever shown; later starts leave the file alone.
+func bootstrapAdmin(ctx context.Context, st adminBootstrapper, dataDir, email string, log *slog.Logger) error {
+	token, created, err := st.BootstrapAdmin(ctx, email)
+	if err != nil {
+		return fmt.Errorf("bootstrapping admin: %w", err)
+	}
+	path := filepath.Join(dataDir, adminTokenFile)
+	if !created {
+		log.Debug("admin exists; token not reissued", "user", email)
+		return nil
+	}
+	if err := writeFileAtomic(path, []byte(token+"\n")); err != nil {
+		return fmt.Errorf("writing admin token: %w", err)
+	}
+	log.Info("admin created; token written", "user", email, "path", path)
+	return nil
+}
+
+// prepareDataDir creates the data directory (0700) and makes sure it is
+// writable before anything is written to the database that must also be
+// written there: a bootstrap token that cannot be saved is lost.
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("cleaning up in data directory: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path with mode 0600 so that a reader sees
+// either no file or all of it: a temporary file in the same directory,
+// synced, then renamed over path.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	// CreateTemp makes 0600 files already; say so in case that changes.
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	// Make the rename itself durable.
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

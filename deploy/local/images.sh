@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# images.sh makes the base images that builds use, without any public
+# registry: a Debian bookworm root file system from debootstrap, pushed to the
+# platform's registry as library/debian:bookworm and :bookworm-slim (which the
+# stack's BuildKit and containerd resolve Docker Hub names to), and the
+# language stack images under platform/, built from deploy/local/images.
+# Each image carries a tag derived from its inputs; an image whose tag is in
+# the registry is not made again.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BASE_VERSION=bookworm-1
+
+mkimage() {
+  "$BIN/mkimage" --addr "unix://$RUN/buildkitd.sock" "$@" >> "$LOGS/images.log" 2>&1
+}
+
+have() { # repo tag
+  curl -sf -o /dev/null -I \
+    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json' \
+    "http://$REGISTRY_ADDR/v2/$1/manifests/$2"
+}
+
+debian_mirror() {
+  local m=""
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    m=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
+  fi
+  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
+    m=$(awk '$1 == "deb" && $3 ~ /^bookworm$/ { print $2; exit }' /etc/apt/sources.list)
+  fi
+  [ -n "$m" ] || fail images "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+  echo "$m"
+}
+
+# The Debian root file system, made once per machine and kept in the cache.
+rootfs=$CACHE/rootfs/debian-$BASE_VERSION
+if [ ! -f "$rootfs/.complete" ]; then
+  echo "    debootstrap bookworm (once per machine, about half a minute)"
+  rm -rf "$rootfs" "$rootfs.tmp"
+  mkdir -p "$rootfs.tmp"
+  debootstrap --variant=minbase --include=ca-certificates bookworm "$rootfs.tmp" "$(debian_mirror)" \
+    >> "$LOGS/images.log" 2>&1 || fail images "debootstrap failed"
+  # What a slim base leaves out: package lists, caches, documentation.
+  rm -rf "$rootfs.tmp"/var/lib/apt/lists/* "$rootfs.tmp"/var/cache/apt/*.bin \
+    "$rootfs.tmp"/usr/share/doc/* "$rootfs.tmp"/usr/share/man/* "$rootfs.tmp"/usr/share/info/* \
+    "$rootfs.tmp"/var/log/*.log "$rootfs.tmp"/var/log/apt/*
+  mv "$rootfs.tmp" "$rootfs"
+  touch "$rootfs/.complete"
+fi
+
+if ! have library/debian "$BASE_VERSION"; then
+  echo "    library/debian:bookworm"
+  r=$REGISTRY_ADDR/library/debian
+  mkimage --rootfs "$rootfs" --cmd bash --push \
+    --name "$r:bookworm,$r:bookworm-slim,$r:12,$r:$BASE_VERSION" \
+    || fail images "could not push library/debian:bookworm"
+fi
+
+# The stack images. Their tag is a digest of their inputs.
+goroot=$(go env GOROOT)
+for dir in "$HERE"/images/*/; do
+  name=$(basename "$dir")
+  inputs=$(cat "$dir/Dockerfile"; echo "$BASE_VERSION")
+  context=$dir
+  if [ "$name" = stack-go ]; then
+    inputs="$inputs $(go env GOVERSION)"
+    context=$goroot
+  fi
+  key=$(printf '%s' "$inputs" | sha256sum | cut -c1-16)
+  if have "platform/$name" "$key"; then
+    continue
+  fi
+  echo "    platform/$name"
+  r=$REGISTRY_ADDR/platform/$name
+  mkimage --context "$context" --dockerfile "$dir/Dockerfile" --push --name "$r:bookworm,$r:$key" \
+    || fail images "could not build platform/$name (see $LOGS/images.log)"
+done

@@ -1,0 +1,147 @@
+# lib.sh: paths, addresses and process helpers shared by the local stack's
+# scripts (up.sh, down.sh, clean.sh). Sourced, not run.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STATE=${PLATFORM_STATE_DIR:-$ROOT/.platform}
+CACHE=${PLATFORM_CACHE_DIR:-/var/cache/platform}
+BIN=$STATE/bin
+LOGS=$STATE/logs
+PIDS=$STATE/pids
+RUN=$STATE/run
+PKI=$STATE/pki
+HERE=$ROOT/deploy/local
+
+# Addresses. Everything listens on loopback except the kubelet, which listens
+# on the pod bridge so that the API server can reach it for logs and exec.
+ETCD_URL=http://127.0.0.1:23790
+ETCD_PEER_URL=http://127.0.0.1:23800
+APISERVER_URL=https://127.0.0.1:6443
+NODE_NAME=platform-local
+POD_BRIDGE=plat0
+POD_CIDR=10.217.0.0/24
+NODE_IP=10.217.0.1
+SERVICE_CIDR=10.218.0.0/16
+KUBERNETES_SERVICE_IP=10.218.0.1
+API_ADDR=127.0.0.1:7800
+REGISTRY_ADDR=127.0.0.1:5000
+GIT_ADDR=127.0.0.1:2222
+ROUTER_ADDR=127.0.0.1:7880
+APPS_DOMAIN=platform.test
+OWN_POSTGRES_PORT=5433
+PAUSE_IMAGE=platform.local/pause:1
+
+# Components in start order; down.sh stops them in reverse.
+COMPONENTS=(postgres etcd kube-apiserver kube-controller-manager kube-scheduler containerd buildkitd kubelet platformd)
+
+say() { printf '==> %s\n' "$*"; }
+
+# pid_of NAME prints the recorded pid of a component if that process is still
+# alive and is ours (its command line names our state directory).
+pid_of() {
+  local f=$PIDS/$1.pid pid
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$STATE" || return 1
+  echo "$pid"
+}
+
+running() { pid_of "$1" >/dev/null; }
+
+# start NAME CMD...: starts CMD in its own session with its output appended to
+# $LOGS/NAME.log and its pid recorded, unless NAME is already running.
+start() {
+  local name=$1; shift
+  if running "$name"; then
+    echo "    $name already running (pid $(pid_of "$name"))"
+    return 0
+  fi
+  echo "--- start $(date -u +%FT%TZ)" >> "$LOGS/$name.log"
+  setsid "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! > "$PIDS/$name.pid"
+}
+
+# fail NAME MESSAGE: reports a component that did not come up, with the last
+# lines of its log, and exits non-zero.
+fail() {
+  local name=$1; shift
+  echo >&2
+  echo "make up: $name: $*" >&2
+  if [ -f "$LOGS/$name.log" ]; then
+    echo "--- last lines of $LOGS/$name.log:" >&2
+    tail -n 25 "$LOGS/$name.log" >&2
+  fi
+  exit 1
+}
+
+# wait_for NAME SECONDS CMD...: waits until CMD succeeds, failing loudly if
+# the component's process dies or the time runs out.
+wait_for() {
+  local name=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ -f "$PIDS/$name.pid" ] && ! running "$name"; then
+      fail "$name" "exited while starting"
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      fail "$name" "not healthy after ${secs}s"
+    fi
+    sleep 0.5
+  done
+}
+
+# stop NAME: stops a component by its recorded pid (TERM, then KILL after a
+# grace period) and forgets the pid.
+stop() {
+  local name=$1 pid i
+  if pid=$(pid_of "$name"); then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    echo "    stopped $name (pid $pid)"
+  fi
+  rm -f "$PIDS/$name.pid"
+}
+
+kubectl_() { "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"; }
+crictl_() { "$BIN/crictl" --runtime-endpoint "unix://$RUN/containerd.sock" --timeout 20s "$@"; }
+
+# shims prints the pids of containerd shims serving our containerd.
+shims() {
+  local p
+  for p in $(pgrep -f containerd-shim 2>/dev/null); do
+    tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$RUN/containerd.sock" && echo "$p"
+  done
+  return 0
+}
+
+# unmount_under DIR unmounts everything mounted below DIR, deepest first.
+unmount_under() {
+  local dir=$1 m
+  awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
+}
+
+# stale_netns removes pod network namespaces left by an earlier run of a
+# stack (ours or another clone's) whose processes are gone: those that hold
+# an address on the pod network and no process.
+stale_netns() {
+  local ns prefix=${POD_CIDR%.*}.
+  [ -d /var/run/netns ] || return 0
+  for ns in $(ls /var/run/netns 2>/dev/null); do
+    case $ns in cni-*) ;; *) continue ;; esac
+    [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] || continue
+    if ip -n "$ns" -4 addr 2>/dev/null | grep -qF "inet $prefix"; then
+      ip netns delete "$ns" 2>/dev/null || true
+    elif [ -z "$(ip -n "$ns" -4 addr 2>/dev/null | grep inet | grep -v 127.0.0.1)" ]; then
+      # A namespace whose pod was already torn down: nothing holds it.
+      ip netns delete "$ns" 2>/dev/null || true
+    fi
+  done
+}

@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# up.sh brings up the whole local stack (make up): Postgres, etcd, the
+# Kubernetes control plane, containerd, kubelet, buildkitd and platformd with
+# its registry; then the base images; then writes .platform/env.
+# It is idempotent: what already runs is left alone.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+t0=$SECONDS
+[ "$(id -u)" = 0 ] || { echo "make up: run as root (it starts a kubelet and containerd)" >&2; exit 1; }
+[ "$(uname -s)" = Linux ] || { echo "make up: needs Linux" >&2; exit 1; }
+mkdir -p "$BIN" "$LOGS" "$PIDS" "$RUN" "$PKI"
+
+say "packages"
+postgres_mode=external
+if [ -n "${DATABASE_URL:-}" ]; then
+  postgres_mode=external
+elif pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  postgres_mode=local
+else
+  postgres_mode=own
+fi
+WANT_POSTGRES_SERVER=$([ $postgres_mode = own ] && echo 1 || echo 0) "$HERE/install-packages.sh"
+
+say "tools (built once, cached in $CACHE/tools)"
+"$HERE/build-tools.sh" "$BIN"
+say "platform binaries"
+make -s -C "$ROOT" build
+ln -sfn "$ROOT/bin/platform" "$BIN/platform"
+
+# --- leftovers of an earlier run ------------------------------------------
+if ! running containerd; then
+  # Pods of a stack that was killed rather than stopped: their shims, mounts
+  # and network namespaces.
+  for p in $(shims); do kill -KILL "$p" 2>/dev/null || true; done
+  if ! running kubelet; then unmount_under "$STATE/kubelet"; fi
+  unmount_under "$STATE/containerd"
+  unmount_under "$RUN/containerd"
+  stale_netns
+fi
+
+# --- certificates and kubeconfig -------------------------------------------
+if [ ! -f "$PKI/.complete" ]; then
+  say "certificates"
+  (
+    cd "$PKI"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=platform-local-ca" \
+      -keyout ca.key -out ca.crt 2>/dev/null
+    cert() { # name subject extensions
+      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+      printf '%s\n' "$3" > "$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+    }
+    cert apiserver "/CN=kube-apiserver" \
+      "subjectAltName=IP:127.0.0.1,IP:$KUBERNETES_SERVICE_IP,IP:$NODE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+extendedKeyUsage=serverAuth"
+    # One client identity for the stack's own components and its operator:
+    # a local single-node stack has one trust domain.
+    cert admin "/O=system:masters/CN=platform-admin" "extendedKeyUsage=clientAuth"
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+    chmod 600 ./*.key
+    touch .complete
+  )
+fi
+cat > "$STATE/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: $APISERVER_URL
+    certificate-authority: $PKI/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $PKI/admin.crt
+    client-key: $PKI/admin.key
+contexts:
+- name: local
+  context: {cluster: local, user: admin}
+current-context: local
+EOF
+chmod 600 "$STATE/kubeconfig"
+
+# --- network -----------------------------------------------------------------
+say "network"
+if ! ip link show "$POD_BRIDGE" >/dev/null 2>&1; then
+  ip link add "$POD_BRIDGE" type bridge
+fi
+ip addr replace "$NODE_IP/${POD_CIDR#*/}" dev "$POD_BRIDGE"
+ip link set "$POD_BRIDGE" up
+# No kube-proxy: a packet to a Service IP would follow the default route out
+# of the machine, so the service range goes nowhere.
+ip route replace blackhole "$SERVICE_CIDR"
+# Pods reach each other and the host, never the outside: nothing forwarded
+# from the pod bridge leaves it.
+iptables -N PLATFORM-ISOLATE 2>/dev/null || true
+iptables -F PLATFORM-ISOLATE
+iptables -A PLATFORM-ISOLATE -i "$POD_BRIDGE" -o "$POD_BRIDGE" -j ACCEPT
+iptables -A PLATFORM-ISOLATE -i "$POD_BRIDGE" -j DROP
+iptables -C FORWARD -j PLATFORM-ISOLATE 2>/dev/null || iptables -I FORWARD -j PLATFORM-ISOLATE
+mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam"
+cat > "$STATE/cni/net.d/10-platform.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "platform",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$POD_BRIDGE",
+      "isGateway": false,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$STATE/cni/ipam",
+        "ranges": [[{"subnet": "$POD_CIDR", "rangeStart": "${POD_CIDR%.*}.10", "rangeEnd": "${POD_CIDR%.*}.250", "gateway": "$NODE_IP"}]]
+      }
+    },
+    {"type": "loopback"}
+  ]
+}
+EOF
+
+# --- Postgres ------------------------------------------------------------------
+say "postgres ($postgres_mode)"
+case $postgres_mode in
+  external) db_url=$DATABASE_URL ;;
+  local)
+    if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='platform'" | grep -q 1; then
+      psql -h 127.0.0.1 -U postgres -d postgres -qc "create database platform" \
+        || fail postgres "could not create database platform on 127.0.0.1:5432; set DATABASE_URL to a database platformd may use"
+    fi
+    db_url="postgres://postgres@127.0.0.1:5432/platform?sslmode=disable"
+    ;;
+  own)
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    if [ ! -f "$STATE/postgres/PG_VERSION" ]; then
+      mkdir -p "$STATE/postgres"
+      chown postgres: "$STATE/postgres"
+      runuser -u postgres -- "$pgbin/initdb" -D "$STATE/postgres" -U postgres --auth=trust >> "$LOGS/postgres.log"
+    fi
+
+    start postgres runuser -u postgres -- "$pgbin/postgres" -D "$STATE/postgres" \
+      -c listen_addresses=127.0.0.1 -p "$OWN_POSTGRES_PORT" -k "$STATE/postgres"
+    wait_for postgres 60 pg_isready -q -h 127.0.0.1 -p "$OWN_POSTGRES_PORT"
+    psql -h 127.0.0.1 -p "$OWN_POSTGRES_PORT" -U postgres -d postgres -tAc "select 1 from pg_database where datname='platform'" | grep -q 1 \
+      || psql -h 127.0.0.1 -p "$OWN_POSTGRES_PORT" -U postgres -d postgres -qc "create database platform"
+    db_url="postgres://postgres@127.0.0.1:$OWN_POSTGRES_PORT/platform?sslmode=disable"
+    ;;
+esac
+
+echo "$postgres_mode" > "$STATE/postgres-mode"
+
+# --- control plane -----------------------------------------------------------
+say "etcd"
+start etcd etcd --name platform --data-dir "$STATE/etcd" \
+  --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
+  --listen-peer-urls "$ETCD_PEER_URL" --initial-advertise-peer-urls "$ETCD_PEER_URL" \
+  --initial-cluster "platform=$ETCD_PEER_URL"
+wait_for etcd 60 curl -sf "$ETCD_URL/health"
+
+say "kube-apiserver"
+start kube-apiserver "$BIN/kube-apiserver" \
+  --etcd-servers="$ETCD_URL" \
+  --bind-address=127.0.0.1 --secure-port=6443 \
+  --endpoint-reconciler-type=none \
+  --service-cluster-ip-range="$SERVICE_CIDR" \
+  --client-ca-file="$PKI/ca.crt" \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --kubelet-client-certificate="$PKI/admin.crt" --kubelet-client-key="$PKI/admin.key" \
+  --service-account-key-file="$PKI/sa.pub" \
+  --service-account-signing-key-file="$PKI/sa.key" \
+  --service-account-issuer=https://kubernetes.default.svc \
+  --authorization-mode=Node,RBAC \
+  --enable-priority-and-fairness=false \
+  --profiling=false
+apiserver_ready() {
+  curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$APISERVER_URL/readyz"
+}
+wait_for kube-apiserver 120 apiserver_ready
+
+say "kube-controller-manager, kube-scheduler"
+start kube-controller-manager "$BIN/kube-controller-manager" \
+  --kubeconfig="$STATE/kubeconfig" \
+  --authentication-kubeconfig="$STATE/kubeconfig" --authorization-kubeconfig="$STATE/kubeconfig" \
+  --bind-address=127.0.0.1 \
+  --controllers='*,-nodeipam' --leader-elect=false \
+  --service-account-private-key-file="$PKI/sa.key" \
+  --root-ca-file="$PKI/ca.crt" \
+  --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+  --use-service-account-credentials=true \
+  --profiling=false
+start kube-scheduler "$BIN/kube-scheduler" \
+  --kubeconfig="$STATE/kubeconfig" \
+  --authentication-kubeconfig="$STATE/kubeconfig" --authorization-kubeconfig="$STATE/kubeconfig" \
+  --bind-address=127.0.0.1 --leader-elect=false --profiling=false
+wait_for kube-controller-manager 60 curl -skf https://127.0.0.1:10257/healthz
+wait_for kube-scheduler 60 curl -skf https://127.0.0.1:10259/healthz
+
+# --- node ----------------------------------------------------------------------
+say "containerd"
+mkdir -p "$STATE/containerd/certs.d/$REGISTRY_ADDR" "$STATE/containerd/certs.d/docker.io"
+cat > "$STATE/containerd/certs.d/$REGISTRY_ADDR/hosts.toml" <<EOF
+server = "http://$REGISTRY_ADDR"
+[host."http://$REGISTRY_ADDR"]
+  capabilities = ["pull", "resolve"]
+EOF
+# Images named on Docker Hub are served by the platform's registry, so no
+# pull leaves the machine.
+cat > "$STATE/containerd/certs.d/docker.io/hosts.toml" <<EOF
+server = "http://$REGISTRY_ADDR"
+[host."http://$REGISTRY_ADDR"]
+  capabilities = ["pull", "resolve"]
+EOF
+cat > "$STATE/containerd/config.toml" <<EOF
+version = 2
+root = "$STATE/containerd/root"
+state = "$RUN/containerd"
+[grpc]
+  address = "$RUN/containerd.sock"
+[ttrpc]
+  address = "$RUN/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$STATE/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  # This machine refuses negative oom_score_adj values, which a pod sandbox
+  # asks for; restricting keeps them at or above containerd's own.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$STATE/containerd/certs.d"
+EOF
+start containerd containerd --config "$STATE/containerd/config.toml"
+wait_for containerd 60 ctr --address "$RUN/containerd.sock" version
+
+say "buildkitd"
+mkdir -p "$STATE/buildkit" "$CACHE/buildkit"
+cat > "$STATE/buildkit/buildkitd.toml" <<EOF
+root = "$CACHE/buildkit"
+[grpc]
+  address = ["unix://$RUN/buildkitd.sock"]
+[worker.oci]
+  enabled = true
+  snapshotter = "overlayfs"
+  # Build steps use the host network: they reach the package registries the
+  # machine reaches, and nothing else.
+  networkMode = "host"
+  gc = true
+  gckeepstorage = "20GB"
+[worker.containerd]
+  enabled = false
+[registry."$REGISTRY_ADDR"]
+  http = true
+  insecure = true
+# FROM debian:bookworm and the other base images resolve to the platform's
+# registry.
+[registry."docker.io"]
+  mirrors = ["$REGISTRY_ADDR"]
+EOF
+# buildkitd keeps its state in the machine-wide cache so the layer and
+# download caches survive a fresh clone; the config in $STATE names it.
+start buildkitd "$BIN/buildkitd" --config "$STATE/buildkit/buildkitd.toml"
+wait_for buildkitd 60 test -S "$RUN/buildkitd.sock"
+
+if ! ctr --address "$RUN/containerd.sock" -n k8s.io images ls -q | grep -qxF "$PAUSE_IMAGE"; then
+  say "pod sandbox image"
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/rootfs"
+  cp "$BIN/pause" "$tmp/rootfs/pause"
+  "$BIN/mkimage" --addr "unix://$RUN/buildkitd.sock" --rootfs "$tmp/rootfs" --cmd /pause --env "" \
+    --name "$PAUSE_IMAGE" --docker-tar "$tmp/pause.tar" >> "$LOGS/images.log" 2>&1 \
+    || fail images "could not build the pod sandbox image"
+  ctr --address "$RUN/containerd.sock" -n k8s.io images import "$tmp/pause.tar" >> "$LOGS/images.log" 2>&1 \
+    || fail images "could not import the pod sandbox image into containerd"
+  rm -rf "$tmp"
+fi
+
+say "kubelet"
+mkdir -p "$STATE/kubelet"
+cat > "$STATE/kubelet/config.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+containerRuntimeEndpoint: unix://$RUN/containerd.sock
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+# No cluster DNS, and pods get no resolver: apps reach nothing outside.
+resolvConf: ""
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+  x509: {clientCAFile: $PKI/ca.crt}
+authorization:
+  mode: AlwaysAllow
+evictionHard:
+  memory.available: "100Mi"
+  nodefs.available: "2%"
+  imagefs.available: "2%"
+imageGCHighThresholdPercent: 95
+imageGCLowThresholdPercent: 90
+serializeImagePulls: false
+EOF
+start kubelet "$BIN/kubelet" \
+  --config="$STATE/kubelet/config.yaml" \
+  --kubeconfig="$STATE/kubeconfig" \
+  --root-dir="$STATE/kubelet" \
+  --hostname-override="$NODE_NAME" \
+  --node-ip="$NODE_IP"
+node_ready() {
+  [ "$(kubectl_ get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
+}
+wait_for kubelet 120 node_ready
+default_sa() { kubectl_ -n default get serviceaccount default; }
+wait_for kube-controller-manager 60 default_sa
+
+# --- platformd -----------------------------------------------------------------
+say "platformd"
+mkdir -p "$STATE/platformd"
+if [ ! -s "$STATE/secret-key" ]; then
+  (umask 077; head -c 32 /dev/urandom | base64 > "$STATE/secret-key")
+fi
+# A rebuilt platformd replaces the running one; an unchanged one is left be.
+sum=$(sha256sum "$ROOT/bin/platformd" | cut -d' ' -f1)
+if running platformd && [ "$(cat "$STATE/platformd.sum" 2>/dev/null)" != "$sum" ]; then
+  echo "    platformd was rebuilt; restarting it"
+  stop platformd
+fi
+cp "$ROOT/bin/platformd" "$BIN/platformd"
+echo "$sum" > "$STATE/platformd.sum"
+start platformd "$BIN/platformd" \
+  --data-dir="$STATE/platformd" \
+  --secret-key-file="$STATE/secret-key" \
+  --database-url="$db_url" \
+  --kubeconfig="$STATE/kubeconfig" \
+  --buildkit-addr="unix://$RUN/buildkitd.sock" \
+  --http-addr="$API_ADDR" \
+  --registry-addr="$REGISTRY_ADDR" \
+  --apps-domain="$APPS_DOMAIN"
+wait_for platformd 90 curl -sf "http://$API_ADDR/readyz"
+[ -s "$STATE/platformd/admin-token" ] || fail platformd "no admin token in $STATE/platformd/admin-token (was the database used by another platformd? make clean starts over)"
+
+# --- base images -------------------------------------------------------------
+say "base images"
+"$HERE/images.sh"
+
+# --- the contract ------------------------------------------------------------
+cat > "$STATE/env.tmp" <<EOF
+# Written by make up. Source it: . .platform/env
+export PLATFORM_API_URL=http://$API_ADDR
+export PLATFORM_TOKEN=$(cat "$STATE/platformd/admin-token")
+export PLATFORM_GIT_URL=ssh://git@$GIT_ADDR
+export PLATFORM_ROUTER_URL=http://$ROUTER_ADDR
+export PLATFORM_APPS_DOMAIN=$APPS_DOMAIN
+export PLATFORM_REGISTRY=$REGISTRY_ADDR
+export PLATFORM_BUILDKIT_ADDR=unix://$RUN/buildkitd.sock
+export KUBECONFIG=$STATE/kubeconfig
+export DATABASE_URL='$db_url'
+export PATH=$BIN:\$PATH
+EOF
+chmod 600 "$STATE/env.tmp"
+mv "$STATE/env.tmp" "$STATE/env"
+
+cat <<EOF
+
+ready in $((SECONDS - t0))s: a single-node Kubernetes ($NODE_NAME), BuildKit, the registry at $REGISTRY_ADDR and platformd at http://$API_ADDR
+
+  . .platform/env           # PLATFORM_API_URL, PLATFORM_TOKEN, KUBECONFIG, ... and $BIN on PATH
+  kubectl get nodes         # the stack's own kubectl, in $BIN
+  make test                 # every test, against this stack
+  make down                 # stop it; data stays in $STATE for the next make up
+
+logs: $LOGS
+EOF

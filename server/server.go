@@ -1,0 +1,133 @@
+// Package server is platformd's HTTP edge for operators and clients.
+//
+// It owns the chi router and everything served on it: the liveness and
+// readiness probes, the Prometheus metrics endpoint, the request id, panic
+// recovery, access logging and request metrics middleware, and the JSON API
+// under /api/v1 (empty for now: it answers every request with a JSON
+// not_found error). Later it also owns authentication, authorization, the
+// push→build→release→deploy pipeline and the dashboard's handlers.
+//
+// It does not own the things it reports on: readiness checks are plain
+// functions handed in by the binary, which knows how to reach Postgres,
+// Kubernetes, BuildKit and the registry. It does not listen either: the
+// binary serves a *Server with its own http.Server.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check is one named readiness check.
+type Check struct {
+	// Name appears as the key in /readyz's JSON, e.g. "postgres".
+	Name string
+	// Func reports whether the dependency is usable; nil means ready. It
+	// must return once ctx is done.
+	Func func(ctx context.Context) error
+}
+
+// Config configures a Server.
+type Config struct {
+	// Logger receives access logs and errors. Required.
+	Logger *slog.Logger
+	// Metrics is the registry that the request metrics are registered on
+	// and that /metrics serves. Required; it should not be the global
+	// default registry.
+	Metrics *prometheus.Registry
+	// Checks are run by /readyz, concurrently. Names must be unique.
+	Checks []Check
+	// CheckTimeout bounds each readiness check. Zero means 2s.
+	CheckTimeout time.Duration
+}
+
+const defaultCheckTimeout = 2 * time.Second
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Logger == nil {
+		errs = append(errs, errors.New("logger is required"))
+	}
+	if c.Metrics == nil {
+		errs = append(errs, errors.New("metrics registry is required"))
+	}
+	seen := make(map[string]bool, len(c.Checks))
+	for i, ch := range c.Checks {
+		switch {
+		case ch.Name == "":
+			errs = append(errs, fmt.Errorf("readiness check %d has no name", i))
+		case seen[ch.Name]:
+			errs = append(errs, fmt.Errorf("readiness check %q is listed twice", ch.Name))
+		case ch.Func == nil:
+			errs = append(errs, fmt.Errorf("readiness check %q has no function", ch.Name))
+		}
+		seen[ch.Name] = true
+	}
+	if c.CheckTimeout < 0 {
+		errs = append(errs, errors.New("check timeout must not be negative"))
+	}
+	if c.CheckTimeout == 0 {
+		c.CheckTimeout = defaultCheckTimeout
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("configuring server: %w", err)
+	}
+	return nil
+}
+
+// Server is platformd's HTTP handler. It is safe for concurrent use.
+type Server struct {
+	log          *slog.Logger
+	checks       []Check
+	checkTimeout time.Duration
+	router       chi.Router
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns a Server and registers its request metrics on cfg.Metrics.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newHTTPMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		log:          cfg.Logger,
+		checks:       cfg.Checks,
+		checkTimeout: cfg.CheckTimeout,
+	}
+
+	r := chi.NewRouter()
+	r.Use(
+		requestID,
+		s.observe(m), // outside recoverer, so a panic is logged and counted as the 500 it became
+		s.recoverer,
+		middleware.GetHead,
+	)
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
+		Registry: cfg.Metrics,
+	}))
+	r.Mount("/api/v1", s.apiRoutes())
+	s.router = r
+	return s, nil
+}
+
+// ServeHTTP serves platformd's routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.router.ServeHTTP(w, r)
+}
