@@ -120,10 +120,11 @@ shims() {
   return 0
 }
 
-# unmount_under DIR unmounts everything mounted below DIR, deepest first.
+# unmount_under DIR unmounts everything mounted on or below DIR, deepest
+# first (the kubelet, for one, bind-mounts its root directory on itself).
 unmount_under() {
   local dir=$1 m
-  awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
+  awk -v d="$dir" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
 }

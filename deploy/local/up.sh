@@ -244,8 +244,9 @@ state = "$RUN/containerd"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$STATE/containerd/certs.d"
 EOF
+running containerd || rm -f "$RUN/containerd.sock" "$RUN/containerd.sock.ttrpc"
 start containerd containerd --config "$STATE/containerd/config.toml"
-wait_for containerd 60 ctr --address "$RUN/containerd.sock" version
+wait_for containerd 60 crictl_ info
 
 say "buildkitd"
 mkdir -p "$STATE/buildkit" "$CACHE/buildkit"
@@ -273,8 +274,9 @@ root = "$CACHE/buildkit"
 EOF
 # buildkitd keeps its state in the machine-wide cache so the layer and
 # download caches survive a fresh clone; the config in $STATE names it.
+running buildkitd || rm -f "$RUN/buildkitd.sock"
 start buildkitd "$BIN/buildkitd" --config "$STATE/buildkit/buildkitd.toml"
-wait_for buildkitd 60 test -S "$RUN/buildkitd.sock"
+wait_for buildkitd 60 "$BIN/mkimage" --addr "unix://$RUN/buildkitd.sock" --ping
 
 if ! ctr --address "$RUN/containerd.sock" -n k8s.io images ls -q | grep -qxF "$PAUSE_IMAGE"; then
   say "pod sandbox image"

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -48,6 +49,7 @@ type options struct {
 	cmd        string
 	env        string
 	buildArgs  string
+	ping       bool
 }
 
 func run(ctx context.Context, args []string) error {
@@ -63,8 +65,12 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.cmd, "cmd", "", "image command for --rootfs images, space separated")
 	fs.StringVar(&o.env, "env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "image environment for --rootfs images, comma separated")
 	fs.StringVar(&o.buildArgs, "build-arg", "", "comma-separated KEY=VALUE build arguments for --context images")
+	fs.BoolVar(&o.ping, "ping", false, "only check that buildkitd answers and has a worker")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.ping {
+		return ping(ctx, o.addr)
 	}
 	switch {
 	case o.addr == "" || o.names == "":
@@ -120,6 +126,25 @@ func run(ctx context.Context, args []string) error {
 	})
 	if err := eg.Wait(); err != nil {
 		return fmt.Errorf("building %s: %w", o.names, err)
+	}
+	return nil
+}
+
+// ping succeeds when buildkitd answers and has at least one worker.
+func ping(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := client.New(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	workers, err := c.ListWorkers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(workers) == 0 {
+		return errors.New("buildkitd has no workers")
 	}
 	return nil
 }
