@@ -7,13 +7,10 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 "$HERE/down.sh"
-if [ -f "$STATE/env" ] && [ "$(cat "$STATE/postgres-mode" 2>/dev/null)" = local ]; then
+if [ "$(cat "$STATE/postgres-mode" 2>/dev/null)" = local ]; then
   # The database make up created on the machine's Postgres server.
-  db_url=$(. "$STATE/env"; echo "$DATABASE_URL")
-  case $db_url in
-    */platform\?*|*/platform)
-      psql "${db_url%/platform*}/postgres" -qc "drop database if exists platform with (force)" 2>/dev/null || true ;;
-  esac
+  db=platform_$(printf '%s' "$STATE" | sha256sum | cut -c1-12)
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $db with (force)" || true
 fi
 unmount_under "$STATE"
 rm -rf "$STATE"

@@ -130,11 +130,20 @@ say "postgres ($postgres_mode)"
 case $postgres_mode in
   external) db_url=$DATABASE_URL ;;
   local)
-    if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='platform'" | grep -q 1; then
-      psql -h 127.0.0.1 -U postgres -d postgres -qc "create database platform" \
-        || fail postgres "could not create database platform on 127.0.0.1:5432; set DATABASE_URL to a database platformd may use"
+    # One database per state directory: each clone's stack has its own secret
+    # key, so it cannot share data with another's. A fresh state directory
+    # (no secret key yet) starts from a fresh database.
+    db=platform_$(printf '%s' "$STATE" | sha256sum | cut -c1-12)
+    psql_() { psql -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+    if [ ! -s "$STATE/secret-key" ]; then
+      psql_ -qc "drop database if exists $db with (force)" \
+        || fail postgres "could not reset database $db on 127.0.0.1:5432; set DATABASE_URL to a database platformd may use"
     fi
-    db_url="postgres://postgres@127.0.0.1:5432/platform?sslmode=disable"
+    if ! psql_ -tAc "select 1 from pg_database where datname='$db'" | grep -q 1; then
+      psql_ -qc "create database $db" \
+        || fail postgres "could not create database $db on 127.0.0.1:5432; set DATABASE_URL to a database platformd may use"
+    fi
+    db_url="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
     ;;
   own)
     pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
