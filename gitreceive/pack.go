@@ -1,0 +1,266 @@
+package gitreceive
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+)
+
+// errInputTooLarge is returned by limitedReader past its limit.
+var errInputTooLarge = errors.New("input exceeds the limit")
+
+// limitedReader reads at most limit bytes from r, then fails with
+// errInputTooLarge. Each part of a request gets its own limit.
+type limitedReader struct {
+	r        io.Reader
+	limit    int64
+	n        int64 // left
+	exceeded bool
+}
+
+func newLimitedReader(r io.Reader, limit int64) *limitedReader {
+	l := &limitedReader{r: r}
+	l.reset(limit)
+	return l
+}
+
+// reset gives the next part of the request limit bytes.
+func (l *limitedReader) reset(limit int64) {
+	l.limit, l.n, l.exceeded = limit, limit, false
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		l.exceeded = true
+		return 0, errInputTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// packError is a failure to receive a pack, with the reason to show the
+// user.
+type packError struct {
+	reason string
+	err    error
+}
+
+func (e *packError) Error() string {
+	if e.err == nil {
+		return e.reason
+	}
+	return e.reason + ": " + e.err.Error()
+}
+
+func (e *packError) Unwrap() error { return e.err }
+
+// storePack reads exactly one pack from r, stopping at its checksum, and
+// checks it: valid pack, checksum, no object larger than maxObject once
+// inflated (a few KiB of zlib or of delta instructions can describe
+// gigabytes). If keep is set, the pack is then indexed and added to the
+// object store of the repository at dir; otherwise it is discarded, which
+// still consumes it from the client.
+//
+// Objects are stored before the push is accepted; a rejected push leaves
+// them unreferenced, for git gc to collect.
+func storePack(dir string, r *limitedReader, maxObject int64, keep bool) error {
+	packDir := filepath.Join(dir, "objects", "pack")
+	sink := io.Discard
+	var tmp *os.File
+	if keep {
+		if err := os.MkdirAll(packDir, 0o755); err != nil {
+			return &packError{reason: msgInternal, err: err}
+		}
+		var err error
+		if tmp, err = os.CreateTemp(packDir, "tmp_pack_"); err != nil {
+			return &packError{reason: msgInternal, err: err}
+		}
+		defer func() {
+			tmp.Close()
+			os.Remove(tmp.Name()) // fails harmlessly once renamed
+		}()
+		sink = tmp
+	}
+
+	objects, sum, err := scanPack(io.TeeReader(r, sink), maxObject)
+	switch {
+	case r.exceeded:
+		return &packError{reason: "push exceeds the " + formatBytes(r.limit) + " limit", err: errInputTooLarge}
+	case err != nil:
+		return err
+	case !keep || objects == 0:
+		return nil
+	}
+
+	// The scanner reads ahead. Whatever the client sent after its pack (it
+	// should send nothing) would now sit in the file after the checksum.
+	size, err := tmp.Seek(0, io.SeekEnd)
+	if err != nil {
+		return &packError{reason: msgInternal, err: err}
+	}
+	var tail [20]byte
+	if _, err := tmp.ReadAt(tail[:], size-int64(len(tail))); err != nil || !bytes.Equal(tail[:], sum[:]) {
+		return &packError{reason: "corrupt pack", err: errors.New("data after the pack checksum")}
+	}
+
+	// Index the pack, now that it is seekable, the way git index-pack does.
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return &packError{reason: msgInternal, err: err}
+	}
+	idxw := new(idxfile.Writer)
+	parser, err := packfile.NewParser(packfile.NewScanner(tmp), idxw)
+	if err != nil {
+		return &packError{reason: "corrupt pack", err: err}
+	}
+	if _, err := parser.Parse(); err != nil {
+		// Includes deltas against objects outside the pack: the
+		// advertisement says no-thin.
+		return &packError{reason: "corrupt pack", err: err}
+	}
+	idx, err := idxw.Index()
+	if err != nil {
+		return &packError{reason: "corrupt pack", err: err}
+	}
+	if err := publishPack(packDir, tmp, idx, sum); err != nil {
+		return &packError{reason: msgInternal, err: err}
+	}
+	return nil
+}
+
+// publishPack writes the index, then moves the pack into place under its
+// checksum. go-git and git see a pack only once pack-<sum>.pack exists, and
+// by then its index does.
+func publishPack(packDir string, pack *os.File, idx *idxfile.MemoryIndex, sum plumbing.Hash) error {
+	base := filepath.Join(packDir, "pack-"+sum.String())
+	if _, err := os.Stat(base + ".pack"); err == nil {
+		return nil // the same pack was pushed before
+	}
+	idxTmp, err := os.CreateTemp(packDir, "tmp_idx_")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(idxTmp.Name())
+	if _, err := idxfile.NewEncoder(idxTmp).Encode(idx); err != nil {
+		idxTmp.Close()
+		return fmt.Errorf("writing pack index: %w", err)
+	}
+	if err := idxTmp.Sync(); err != nil {
+		idxTmp.Close()
+		return err
+	}
+	if err := idxTmp.Close(); err != nil {
+		return err
+	}
+	if err := pack.Sync(); err != nil {
+		return err
+	}
+	for _, f := range []string{idxTmp.Name(), pack.Name()} {
+		if err := os.Chmod(f, 0o444); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(idxTmp.Name(), base+".idx"); err != nil {
+		return err
+	}
+	return os.Rename(pack.Name(), base+".pack")
+}
+
+// scanPack reads one pack from r without storing it and returns its number
+// of objects and its checksum, which it verifies.
+func scanPack(r io.Reader, maxObject int64) (uint32, plumbing.Hash, error) {
+	corrupt := func(err error) (uint32, plumbing.Hash, error) {
+		return 0, plumbing.ZeroHash, &packError{reason: "corrupt pack", err: err}
+	}
+	tooLarge := func(size int64) (uint32, plumbing.Hash, error) {
+		return 0, plumbing.ZeroHash, &packError{
+			reason: "an object in the push exceeds the " + formatBytes(maxObject) + " limit",
+			err:    fmt.Errorf("object of %d bytes", size),
+		}
+	}
+	sc := packfile.NewScanner(r)
+	_, count, err := sc.Header()
+	if err != nil {
+		return corrupt(err)
+	}
+	for range count {
+		h, err := sc.NextObjectHeader()
+		if err != nil {
+			return corrupt(err)
+		}
+		if h.Length > maxObject {
+			return tooLarge(h.Length)
+		}
+		var sniff *deltaSniffer
+		var sink io.Writer = io.Discard
+		if h.Type == plumbing.OFSDeltaObject || h.Type == plumbing.REFDeltaObject {
+			sniff = &deltaSniffer{}
+			sink = sniff
+		}
+		if _, _, err := sc.NextObject(sink); err != nil {
+			return corrupt(err)
+		}
+		if sniff != nil {
+			target, ok := sniff.targetSize()
+			if !ok {
+				return corrupt(errors.New("malformed delta header"))
+			}
+			if target > uint64(maxObject) {
+				return tooLarge(int64(min(target, 1<<62)))
+			}
+		}
+	}
+	sum, err := sc.Checksum()
+	if err != nil {
+		return corrupt(err)
+	}
+	return count, sum, nil
+}
+
+// deltaSniffer keeps the start of a delta, where its base and target sizes
+// are, and discards the rest.
+type deltaSniffer struct {
+	head []byte
+}
+
+func (d *deltaSniffer) Write(p []byte) (int, error) {
+	if room := 20 - len(d.head); room > 0 {
+		d.head = append(d.head, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// targetSize decodes the delta's header: two little-endian base-128
+// varints, the base's size then the target's.
+func (d *deltaSniffer) targetSize() (uint64, bool) {
+	_, rest, ok := uvarint(d.head)
+	if !ok {
+		return 0, false
+	}
+	target, _, ok := uvarint(rest)
+	return target, ok
+}
+
+func uvarint(b []byte) (uint64, []byte, bool) {
+	var v uint64
+	for i, c := range b {
+		if i > 9 {
+			return 0, nil, false
+		}
+		v |= uint64(c&0x7f) << (7 * uint(i))
+		if c&0x80 == 0 {
+			return v, b[i+1:], true
+		}
+	}
+	return 0, nil, false
+}
