@@ -1,0 +1,3 @@
+module example.com/dockerfile
+
+go 1.26
