@@ -1,0 +1,325 @@
+package deployer
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The rollout judgement is a pure function of the objects the informers
+// hold; these cases are the states the kubelet and controllers report.
+
+func testRelease() Release {
+	return Release{Tenant: "acme", App: "shop", Version: 3, Image: "r/acme/shop@sha256:1",
+		Processes: []Process{{Type: "web", Quantity: 2}}}
+}
+
+func deploymentWith(gen, observed int64, replicas, updated, available, total int32, conds ...appsv1.DeploymentCondition) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-web", Generation: gen},
+		Spec:       appsv1.DeploymentSpec{Replicas: new(replicas)},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: observed, UpdatedReplicas: updated,
+			AvailableReplicas: available, Replicas: total, Conditions: conds},
+	}
+}
+
+func podWith(release string, ready bool, cs ...corev1.ContainerStatus) *corev1.Pod {
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-web-abc-" + release, Labels: map[string]string{
+			labelApp: "shop", labelProcess: "web", labelRelease: release}},
+		Status: corev1.PodStatus{
+			Conditions:        []corev1.PodCondition{{Type: corev1.PodReady, Status: status}},
+			ContainerStatuses: cs,
+		},
+	}
+}
+
+func TestAssess(t *testing.T) {
+	exited := func(code int32) *corev1.ContainerStateTerminated {
+		return &corev1.ContainerStateTerminated{ExitCode: code, Reason: "Error"}
+	}
+	cases := []struct {
+		name       string
+		dep        *appsv1.Deployment
+		pods       []*corev1.Pod
+		done       bool
+		fatal      Reason
+		stuck      Reason
+		detail     string
+		previous   bool
+		exitCode   int
+		progressed string
+	}{
+		{
+			name:       "done",
+			dep:        deploymentWith(5, 5, 2, 2, 2, 2),
+			pods:       []*corev1.Pod{podWith("3", true), podWith("3", true)},
+			done:       true,
+			progressed: "web: 2/2 new pods ready",
+		},
+		{
+			name:  "controller has not seen the new generation",
+			dep:   deploymentWith(5, 4, 2, 2, 2, 2),
+			stuck: ReasonTimeout,
+		},
+		{
+			name:  "old pods left",
+			dep:   deploymentWith(5, 5, 2, 2, 2, 3),
+			pods:  []*corev1.Pod{podWith("3", true), podWith("3", true)},
+			stuck: ReasonTimeout,
+		},
+		{
+			name: "crash loop at the limit",
+			dep:  deploymentWith(5, 5, 2, 1, 2, 3),
+			pods: []*corev1.Pod{podWith("3", false, corev1.ContainerStatus{Name: "web", RestartCount: 1,
+				State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+				LastTerminationState: corev1.ContainerState{Terminated: exited(3)}})},
+			fatal:    ReasonCrashLoop,
+			detail:   "exited with code 3, 2 times",
+			exitCode: 3,
+		},
+		{
+			name: "crashed once, restarted and running",
+			dep:  deploymentWith(5, 5, 2, 1, 2, 3),
+			pods: []*corev1.Pod{podWith("3", false, corev1.ContainerStatus{Name: "web", RestartCount: 1,
+				State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+				LastTerminationState: corev1.ContainerState{Terminated: exited(137)}})},
+			stuck:    ReasonCrashLoop,
+			detail:   "exited with code 137",
+			previous: true,
+			exitCode: 137,
+		},
+		{
+			name: "out of memory",
+			dep:  deploymentWith(5, 5, 2, 1, 2, 3),
+			pods: []*corev1.Pod{podWith("3", false, corev1.ContainerStatus{Name: "web", RestartCount: 2,
+				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled"}}})},
+			fatal:    ReasonCrashLoop,
+			detail:   "killed for using more memory",
+			exitCode: 137,
+		},
+		{
+			name: "command not found",
+			dep:  deploymentWith(5, 5, 2, 1, 2, 3),
+			pods: []*corev1.Pod{podWith("3", false, corev1.ContainerStatus{Name: "web", RestartCount: 1,
+				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: `exec: "gunicorn": executable file not found in $PATH`}}})},
+			fatal:    ReasonContainerConfig,
+			detail:   "executable file not found",
+			exitCode: 128,
+		},
+		{
+			name: "pull back-off",
+			dep:  deploymentWith(5, 5, 2, 1, 2, 3),
+			pods: []*corev1.Pod{podWith("3", false, corev1.ContainerStatus{Name: "web",
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "Back-off pulling image"}}})},
+			fatal:    ReasonImagePull,
+			detail:   "Back-off",
+			exitCode: -1,
+		},
+		{
+			name: "image not found",
+			dep:  deploymentWith(5, 5, 2, 1, 2, 3),
+			pods: []*corev1.Pod{podWith("3", false, corev1.ContainerStatus{Name: "web",
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "rpc error: code = NotFound desc = r/x: not found"}}})},
+			fatal:    ReasonImagePull,
+			exitCode: -1,
+		},
+		{
+			name: "registry unreachable, retried",
+			dep:  deploymentWith(5, 5, 2, 1, 2, 3),
+			pods: []*corev1.Pod{podWith("3", false, corev1.ContainerStatus{Name: "web",
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "dial tcp 10.0.0.1:5000: connect: connection refused"}}})},
+			stuck:    ReasonImagePull,
+			exitCode: -1,
+		},
+		{
+			name: "unschedulable",
+			dep:  deploymentWith(5, 5, 2, 1, 2, 3),
+			pods: []*corev1.Pod{{
+				ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{labelProcess: "web", labelRelease: "3"}},
+				Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+					Reason: corev1.PodReasonUnschedulable, Message: "0/1 nodes are available: 1 Insufficient cpu."}}},
+			}},
+			stuck:    ReasonUnschedulable,
+			detail:   "Insufficient cpu",
+			exitCode: -1,
+		},
+		{
+			name: "quota refuses a pod",
+			dep: deploymentWith(5, 5, 2, 1, 2, 2, appsv1.DeploymentCondition{Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue,
+				Reason: "FailedCreate", Message: `pods "x" is forbidden: exceeded quota: platform`}),
+			stuck:    ReasonQuota,
+			detail:   "exceeded quota",
+			exitCode: -1,
+		},
+		{
+			name: "running, never ready",
+			dep:  deploymentWith(5, 5, 2, 1, 2, 3),
+			pods: []*corev1.Pod{podWith("3", false, corev1.ContainerStatus{Name: "web",
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})},
+			stuck:      ReasonReadiness,
+			exitCode:   -1,
+			progressed: "web: 0/2 new pods ready",
+		},
+		{
+			name: "the old release's crashes are not the new one's",
+			dep:  deploymentWith(5, 5, 2, 1, 2, 3),
+			pods: []*corev1.Pod{podWith("2", false, corev1.ContainerStatus{Name: "web", RestartCount: 5,
+				State: corev1.ContainerState{Terminated: exited(1)}})},
+			stuck: ReasonTimeout,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := assess(testRelease(), map[string]int64{"web": 5}, []*appsv1.Deployment{tc.dep}, tc.pods, 2)
+			assert.Equal(t, tc.done, a.done)
+			if tc.progressed != "" {
+				assert.Equal(t, []string{tc.progressed}, a.progress)
+			}
+			var f *finding
+			switch {
+			case tc.fatal != "":
+				require.NotNil(t, a.fatal)
+				assert.Equal(t, tc.fatal, a.fatal.reason)
+				f = a.fatal
+			case tc.stuck != "":
+				assert.Nil(t, a.fatal)
+				require.NotNil(t, a.stuck)
+				assert.Equal(t, tc.stuck, a.stuck.reason)
+				f = a.stuck
+			default:
+				assert.Nil(t, a.fatal)
+				assert.Nil(t, a.stuck)
+				return
+			}
+			assert.Contains(t, f.detail, tc.detail)
+			assert.Equal(t, tc.previous, f.previous)
+			if tc.exitCode != 0 {
+				assert.Equal(t, tc.exitCode, f.exitCode)
+			}
+		})
+	}
+}
+
+func TestRolloutErrorMessage(t *testing.T) {
+	e := &RolloutError{Release: 4, Reason: ReasonCrashLoop, Process: "web", Detail: "exited with code 3", RolledBackTo: 3}
+	assert.Equal(t, "release v4 failed: web: crash loop: exited with code 3 (rolled back to v3)", e.Error())
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := Config{}.withDefaults()
+	require.NoError(t, err)
+	assert.Equal(t, "platform", c.IngressClass)
+	assert.Equal(t, "t-", c.NamespacePrefix)
+	assert.Equal(t, 2*time.Minute, c.RolloutTimeout)
+	assert.Equal(t, 2, c.CrashLimit)
+	assert.NotNil(t, c.Logger)
+
+	bad := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"negative timeout", Config{RolloutTimeout: -time.Second}, "negative"},
+		{"fractional min ready", Config{MinReady: 1500 * time.Millisecond}, "whole number of seconds"},
+		{"apps domain", Config{AppsDomain: "Not A Domain"}, "apps domain"},
+		{"router cidr", Config{RouterCIDRs: []string{"10.0.0.1"}}, "router cidr"},
+		{"long prefix", Config{NamespacePrefix: strings.Repeat("a", 30)}, "namespace prefix"},
+		{"prefix characters", Config{NamespacePrefix: "T_"}, "namespace prefix"},
+		{"router labels", Config{RouterPodLabels: map[string]string{"a b": "c"}}, "router pod label"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(Config{Kubeconfig: "unused", RolloutTimeout: tc.cfg.RolloutTimeout, MinReady: tc.cfg.MinReady,
+				AppsDomain: tc.cfg.AppsDomain, RouterCIDRs: tc.cfg.RouterCIDRs, NamespacePrefix: tc.cfg.NamespacePrefix,
+				RouterPodLabels: tc.cfg.RouterPodLabels})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestReleaseValidate(t *testing.T) {
+	ok := testRelease()
+	require.NoError(t, ok.validate())
+	cases := []struct {
+		name   string
+		change func(*Release)
+	}{
+		{"tenant", func(r *Release) { r.Tenant = "Acme" }},
+		{"app", func(r *Release) { r.App = "shop_1" }},
+		{"version", func(r *Release) { r.Version = 0 }},
+		{"image", func(r *Release) { r.Image = "" }},
+		{"config key", func(r *Release) { r.Config = map[string]string{"1X": "y"} }},
+		{"process type", func(r *Release) { r.Processes = []Process{{Type: "Web"}} }},
+		{"duplicate type", func(r *Release) { r.Processes = []Process{{Type: "web"}, {Type: "web"}} }},
+		{"quantity", func(r *Release) { r.Processes = []Process{{Type: "web", Quantity: -1}} }},
+		{"size", func(r *Release) { r.Processes = []Process{{Type: "web", Size: "huge"}} }},
+		{"domain", func(r *Release) { r.Domains = []string{"not a host"} }},
+		{"health path", func(r *Release) { r.HealthPath = "healthz" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testRelease()
+			tc.change(&r)
+			assert.ErrorIs(t, r.validate(), ErrInvalid)
+		})
+	}
+}
+
+func TestHosts(t *testing.T) {
+	d := &Deployer{cfg: Config{AppsDomain: "apps.example.com"}}
+	r := testRelease()
+	r.Domains = []string{"WWW.Shop.example.", "shop.apps.example.com", "*.shop.example"}
+	assert.Equal(t, []string{"shop.apps.example.com", "www.shop.example", "*.shop.example"}, d.hosts(r))
+	d.cfg.AppsDomain = ""
+	assert.Empty(t, d.hosts(testRelease()))
+}
+
+func TestDynoNames(t *testing.T) {
+	at := func(s int) metav1.Time { return metav1.NewTime(time.Unix(int64(s), 0)) }
+	pod := func(name, ptype string, created int, stopping bool) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: at(created), Labels: map[string]string{labelProcess: ptype}}}
+		if stopping {
+			p.DeletionTimestamp = new(at(99))
+		}
+		return p
+	}
+	names := dynoNames([]*corev1.Pod{
+		pod("c", "web", 3, false), pod("a", "web", 1, true), pod("b", "web", 2, false), pod("w", "worker", 9, false),
+	})
+	assert.Equal(t, map[string]string{"b": "web.1", "c": "web.2", "a": "web.3", "w": "worker.1"}, names)
+	assert.True(t, dynoLess("web.2", "web.10"))
+	assert.True(t, dynoLess("web.10", "worker.1"))
+}
+
+func TestParseLogLine(t *testing.T) {
+	l := parseLogLine("2026-11-25T18:22:30.183520123Z hello world", "web.1")
+	assert.Equal(t, "2026-11-25T18:22:30.183520+00:00 app[web.1]: hello world\n", l.String())
+	l = parseLogLine("no stamp", "web.2")
+	assert.True(t, l.at.IsZero())
+	assert.Equal(t, "no stamp", l.text)
+}
+
+func TestTailBuffer(t *testing.T) {
+	tb := &tailBuffer{max: 2}
+	_, _ = tb.Write([]byte("one\ntw"))
+	_, _ = tb.Write([]byte("o\nthree\nfour"))
+	assert.Equal(t, []string{"two", "three"}, tb.lines())
+}
+
+func TestPermanentPullError(t *testing.T) {
+	assert.True(t, permanentPullError("failed to resolve reference: r/x@sha256:0: not found"))
+	assert.True(t, permanentPullError("pull access denied"))
+	assert.False(t, permanentPullError("dial tcp 127.0.0.1:5000: connect: connection refused"))
+}

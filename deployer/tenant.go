@@ -1,0 +1,211 @@
+package deployer
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+)
+
+var applyOpts = metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
+
+// EnsureTenant makes the tenant's namespace and its ResourceQuota,
+// LimitRange and NetworkPolicy match quota, creating what is missing. It
+// returns once pods can be created in the namespace. Calling it again with
+// the same quota changes nothing.
+func (d *Deployer) EnsureTenant(ctx context.Context, tenant string, quota TenantQuota) error {
+	if err := validTenant(tenant); err != nil {
+		return err
+	}
+	maxSize, err := quotaSize(quota)
+	if err != nil {
+		return err
+	}
+	ns := d.namespace(tenant)
+	labels := map[string]string{
+		labelTenant:    tenant,
+		labelManagedBy: managedBy,
+	}
+
+	cur, err := d.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("reading namespace %s: %w", ns, err)
+	case cur.Labels[labelTenant] != tenant:
+		return fmt.Errorf("%w: namespace %s exists and is not tenant %s's", ErrConflict, ns, tenant)
+	case cur.Status.Phase == corev1.NamespaceTerminating:
+		return fmt.Errorf("%w: namespace %s of tenant %s is being deleted", ErrConflict, ns, tenant)
+	}
+
+	nsLabels := map[string]string{
+		"pod-security.kubernetes.io/enforce":         "restricted",
+		"pod-security.kubernetes.io/enforce-version": "latest",
+	}
+	for k, v := range labels {
+		nsLabels[k] = v
+	}
+	if _, err := d.client.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(ns).WithLabels(nsLabels), applyOpts); err != nil {
+		return fmt.Errorf("applying namespace %s: %w", ns, err)
+	}
+
+	if _, err := d.client.CoreV1().ResourceQuotas(ns).Apply(ctx, resourceQuota(ns, labels, quota, maxSize), applyOpts); err != nil {
+		return fmt.Errorf("applying resource quota of tenant %s: %w", tenant, err)
+	}
+	if _, err := d.client.CoreV1().LimitRanges(ns).Apply(ctx, limitRange(ns, labels, maxSize), applyOpts); err != nil {
+		return fmt.Errorf("applying limit range of tenant %s: %w", tenant, err)
+	}
+	if _, err := d.client.NetworkingV1().NetworkPolicies(ns).Apply(ctx, d.networkPolicy(ns, labels), applyOpts); err != nil {
+		return fmt.Errorf("applying network policy of tenant %s: %w", tenant, err)
+	}
+	if err := d.waitServiceAccount(ctx, ns); err != nil {
+		return fmt.Errorf("waiting for the default service account of tenant %s: %w", tenant, err)
+	}
+	d.log.Info("tenant ensured", "tenant", tenant, "namespace", ns, "max_processes", quota.MaxProcesses, "max_size", maxSize.Name)
+	return nil
+}
+
+// DeleteTenant deletes the tenant's namespace and with it everything its
+// apps run. It does not wait for the namespace to be gone; a tenant that
+// has no namespace is not an error.
+func (d *Deployer) DeleteTenant(ctx context.Context, tenant string) error {
+	if err := validTenant(tenant); err != nil {
+		return err
+	}
+	ns := d.namespace(tenant)
+	err := d.client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
+func quotaSize(q TenantQuota) (Size, error) {
+	if q.MaxProcesses < 0 {
+		return Size{}, fmt.Errorf("%w: max processes %d", ErrInvalid, q.MaxProcesses)
+	}
+	if q.MaxSize == "" {
+		all := Sizes()
+		return all[len(all)-1], nil
+	}
+	s, _, err := sizeOf(q.MaxSize)
+	return s, err
+}
+
+// resourceQuota bounds the namespace to quota.MaxProcesses pods of at most
+// maxSize, plus the headroom a deploy needs. The annotations carry the
+// quota itself, which Apply checks a formation against before it starts.
+func resourceQuota(ns string, labels map[string]string, q TenantQuota, maxSize Size) *corev1ac.ResourceQuotaApplyConfiguration {
+	headroom := q.Headroom
+	if headroom < 1 {
+		headroom = defaultHeadroom
+	}
+	pods := int64(q.MaxProcesses + headroom)
+	if q.MaxProcesses == 0 {
+		pods = 0
+	}
+	hard := corev1.ResourceList{
+		corev1.ResourcePods:                   *resource.NewQuantity(pods, resource.DecimalSI),
+		corev1.ResourceRequestsCPU:            *resource.NewMilliQuantity(pods*maxSize.CPURequestMillis, resource.DecimalSI),
+		corev1.ResourceLimitsCPU:              *resource.NewMilliQuantity(pods*maxSize.CPULimitMillis, resource.DecimalSI),
+		corev1.ResourceRequestsMemory:         *resource.NewQuantity(pods*maxSize.MemoryRequestBytes, resource.BinarySI),
+		corev1.ResourceLimitsMemory:           *resource.NewQuantity(pods*maxSize.MemoryLimitBytes, resource.BinarySI),
+		corev1.ResourceServicesLoadBalancers:  *resource.NewQuantity(0, resource.DecimalSI),
+		corev1.ResourceServicesNodePorts:      *resource.NewQuantity(0, resource.DecimalSI),
+		corev1.ResourcePersistentVolumeClaims: *resource.NewQuantity(0, resource.DecimalSI),
+	}
+	return corev1ac.ResourceQuota(quotaName, ns).
+		WithLabels(labels).
+		WithAnnotations(map[string]string{
+			annMaxProcs: strconv.Itoa(q.MaxProcesses),
+			annMaxSize:  maxSize.Name,
+		}).
+		WithSpec(corev1ac.ResourceQuotaSpec().WithHard(hard))
+}
+
+// limitRange caps each container at maxSize and sizes containers that name
+// no resources (none of ours) at the default size, or maxSize if smaller.
+func limitRange(ns string, labels map[string]string, maxSize Size) *corev1ac.LimitRangeApplyConfiguration {
+	def, defRank, _ := sizeOf(DefaultSize)
+	_, maxRank, _ := sizeOf(maxSize.Name)
+	if defRank > maxRank {
+		def = maxSize
+	}
+	return corev1ac.LimitRange(quotaName, ns).
+		WithLabels(labels).
+		WithSpec(corev1ac.LimitRangeSpec().WithLimits(
+			corev1ac.LimitRangeItem().
+				WithType(corev1.LimitTypeContainer).
+				WithMax(limits(maxSize)).
+				WithDefault(limits(def)).
+				WithDefaultRequest(requests(def)),
+		))
+}
+
+// networkPolicy admits traffic to the tenant's pods from the router only:
+// its addresses outside the cluster and its pods inside.
+func (d *Deployer) networkPolicy(ns string, labels map[string]string) *networkingv1ac.NetworkPolicyApplyConfiguration {
+	var peers []*networkingv1ac.NetworkPolicyPeerApplyConfiguration
+	for _, cidr := range d.cfg.RouterCIDRs {
+		peers = append(peers, networkingv1ac.NetworkPolicyPeer().WithIPBlock(networkingv1ac.IPBlock().WithCIDR(cidr)))
+	}
+	peers = append(peers, networkingv1ac.NetworkPolicyPeer().
+		WithNamespaceSelector(metav1ac.LabelSelector()).
+		WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(d.cfg.RouterPodLabels)))
+	return networkingv1ac.NetworkPolicy(quotaName, ns).
+		WithLabels(labels).
+		WithSpec(networkingv1ac.NetworkPolicySpec().
+			WithPodSelector(metav1ac.LabelSelector()).
+			WithPolicyTypes(networkingv1.PolicyTypeIngress).
+			WithIngress(networkingv1ac.NetworkPolicyIngressRule().WithFrom(peers...)))
+}
+
+func limits(s Size) corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewMilliQuantity(s.CPULimitMillis, resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(s.MemoryLimitBytes, resource.BinarySI),
+	}
+}
+
+func requests(s Size) corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewMilliQuantity(s.CPURequestMillis, resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(s.MemoryRequestBytes, resource.BinarySI),
+	}
+}
+
+// waitServiceAccount waits for the namespace's default service account,
+// without which no pod can be created in it.
+func (d *Deployer) waitServiceAccount(ctx context.Context, ns string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	sel := fields.OneTermEqualSelector("metadata.name", "default").String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = sel
+			return d.client.CoreV1().ServiceAccounts(ns).List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return d.client.CoreV1().ServiceAccounts(ns).Watch(ctx, o)
+		},
+	}
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.ServiceAccount{},
+		func(store cache.Store) (bool, error) { return len(store.List()) > 0, nil },
+		func(ev watch.Event) (bool, error) { return ev.Type == watch.Added || ev.Type == watch.Modified, nil })
+	return err
+}
