@@ -29,6 +29,12 @@ type config struct {
 	Kubeconfig      string // empty: in-cluster
 	BuildkitAddr    string
 	RegistryAddr    string // empty: no embedded registry
+	ImageRegistry   string // host:port app images are pushed to and pulled from
+	StackImages     string // registry holding the local stack images; empty: Docker Hub defaults
+	GitAddr         string // empty: no SSH git receiver
+	RouterAddr      string // empty: no in-process router
+	RolloutTimeout  time.Duration
+	RouterCIDRs     []string // where the router reaches pods from, for tenants' network policies
 	AppsDomain      string
 	AdminEmail      string
 	LogLevel        slog.Level
@@ -79,6 +85,18 @@ func settings() []*setting {
 			usage: "address of the BuildKit daemon"},
 		{flag: "registry-addr", env: []string{"PLATFORM_REGISTRY_ADDR"}, def: "127.0.0.1:5000",
 			usage: `loopback listen address of the embedded OCI registry, or "off"`},
+		{flag: "image-registry", env: []string{"PLATFORM_IMAGE_REGISTRY"},
+			usage: "host:port of the registry app images are pushed to and the cluster pulls from; default: the embedded registry's address"},
+		{flag: "stack-images-registry", env: []string{"PLATFORM_STACK_IMAGES_REGISTRY"},
+			usage: "registry holding the build and run images of the language stacks as platform/stack-go:bookworm etc. (make up makes them); empty means the Docker Hub images"},
+		{flag: "git-addr", env: []string{"PLATFORM_GIT_ADDR"}, def: "127.0.0.1:2222",
+			usage: `listen address of the SSH git receiver, or "off"`},
+		{flag: "router-addr", env: []string{"PLATFORM_ROUTER_ADDR"}, def: "127.0.0.1:7880",
+			usage: `listen address of the in-process router (the apps' HTTP edge), or "off" when it runs on its own`},
+		{flag: "router-cidrs", env: []string{"PLATFORM_ROUTER_CIDRS"},
+			usage: "comma-separated CIDRs the router connects to pods from when it runs outside the cluster; tenants' network policies admit them"},
+		{flag: "rollout-timeout", env: []string{"PLATFORM_ROLLOUT_TIMEOUT"}, def: "2m",
+			usage: "how long a release may take to roll out before it is undone"},
 		{flag: "apps-domain", env: []string{"PLATFORM_APPS_DOMAIN"}, def: "platform.test",
 			usage: "apps answer at <app>.<apps domain>"},
 		{flag: "admin-email", env: []string{"PLATFORM_ADMIN_EMAIL"}, def: "admin@platform.test",
@@ -183,6 +201,47 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 			bad(registryAddr, "must be a loopback address such as 127.0.0.1:5000 (the embedded registry has no authentication), or %q", registryOff)
 		}
 		cfg.RegistryAddr = registryAddr.value
+	}
+
+	cfg.ImageRegistry = byFlag["image-registry"].value
+	if cfg.ImageRegistry == "" {
+		cfg.ImageRegistry = cfg.RegistryAddr
+	}
+	if cfg.ImageRegistry == "" {
+		bad(byFlag["image-registry"], "is required when the embedded registry is off")
+	} else if _, _, err := net.SplitHostPort(cfg.ImageRegistry); err != nil && strings.Contains(cfg.ImageRegistry, "/") {
+		bad(byFlag["image-registry"], "must be a registry host[:port] without a path")
+	}
+	cfg.StackImages = byFlag["stack-images-registry"].value
+	for _, name := range []string{"git-addr", "router-addr"} {
+		s := byFlag[name]
+		if s.value == registryOff {
+			continue
+		}
+		if err := checkListenAddr(s.value); err != nil {
+			bad(s, "%v", err)
+		}
+		if name == "git-addr" {
+			cfg.GitAddr = s.value
+		} else {
+			cfg.RouterAddr = s.value
+		}
+	}
+	if v := byFlag["router-cidrs"].value; v != "" {
+		for _, c := range strings.Split(v, ",") {
+			c = strings.TrimSpace(c)
+			if _, _, err := net.ParseCIDR(c); err != nil {
+				bad(byFlag["router-cidrs"], "%q is not a CIDR like 10.0.0.1/32", c)
+				continue
+			}
+			cfg.RouterCIDRs = append(cfg.RouterCIDRs, c)
+		}
+	}
+	rollout := byFlag["rollout-timeout"]
+	if d, err := time.ParseDuration(rollout.value); err != nil || d < 10*time.Second {
+		bad(rollout, "must be a duration of at least 10s, like 2m")
+	} else {
+		cfg.RolloutTimeout = d
 	}
 
 	appsDomain := byFlag["apps-domain"]

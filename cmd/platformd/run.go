@@ -21,6 +21,7 @@ import (
 
 	"github.com/platform-paas/platform/builder"
 	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/gitreceive"
 	"github.com/platform-paas/platform/server"
 	"github.com/platform-paas/platform/server/registry"
 	"github.com/platform-paas/platform/server/store"
@@ -87,7 +88,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 
-	bld, err := builder.New(builder.Config{Addr: cfg.BuildkitAddr})
+	images := builder.DefaultImages()
+	if cfg.StackImages != "" {
+		images = builder.LocalStackImages(cfg.StackImages)
+	}
+	bld, err := builder.New(builder.Config{
+		Addr:             cfg.BuildkitAddr,
+		Registry:         cfg.ImageRegistry,
+		InsecureRegistry: registry.IsLoopback(cfg.ImageRegistry),
+		Images:           images,
+		Logger:           log.With("component", "builder"),
+	})
 	if err != nil {
 		return fmt.Errorf("setting up builder: %w", err)
 	}
@@ -97,9 +108,40 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 	}()
 
-	dep, err := deployer.New(deployer.Config{Kubeconfig: cfg.Kubeconfig, UserAgent: "platformd/" + version})
+	dep, err := deployer.New(deployer.Config{
+		Kubeconfig:     cfg.Kubeconfig,
+		UserAgent:      "platformd/" + version,
+		Logger:         log.With("component", "deployer"),
+		AppsDomain:     cfg.AppsDomain,
+		RouterCIDRs:    cfg.RouterCIDRs,
+		RolloutTimeout: cfg.RolloutTimeout,
+	})
 	if err != nil {
 		return fmt.Errorf("setting up deployer: %w", err)
+	}
+
+	releases, err := server.NewReleases(server.ReleasesConfig{
+		Logger: log.With("component", "releases"),
+		AppURL: func(app string) string { return appURL(cfg, app) },
+	}, st, dep)
+	if err != nil {
+		return err
+	}
+	pipeline, err := server.NewPipeline(server.PipelineConfig{Logger: log.With("component", "pipeline")}, st, bld, releases)
+	if err != nil {
+		return err
+	}
+	var git *gitreceive.Server
+	if cfg.GitAddr != "" {
+		git, err = gitreceive.New(gitreceive.Config{
+			Addr:        cfg.GitAddr,
+			HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
+			ReposDir:    filepath.Join(cfg.DataDir, "repos"),
+			Logger:      log.With("component", "gitreceive"),
+		}, gitAuth{pipeline}, gitPusher{pipeline, log.With("component", "gitreceive")})
+		if err != nil {
+			return fmt.Errorf("setting up the git receiver: %w", err)
+		}
 	}
 
 	checks := []server.Check{
@@ -155,6 +197,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	})
 	if reg != nil {
 		g.Go(func() error { return reg.Serve(gctx, regLn) })
+	}
+	if git != nil {
+		g.Go(func() error { return git.ListenAndServe(gctx) })
 	}
 	return g.Wait()
 }

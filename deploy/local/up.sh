@@ -181,6 +181,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --client-ca-file="$PKI/ca.crt" \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --kubelet-client-certificate="$PKI/admin.crt" --kubelet-client-key="$PKI/admin.key" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --service-account-key-file="$PKI/sa.pub" \
   --service-account-signing-key-file="$PKI/sa.key" \
   --service-account-issuer=https://kubernetes.default.svc \
@@ -365,6 +366,10 @@ start platformd "$BIN/platformd" \
   --buildkit-addr="unix://$RUN/buildkitd.sock" \
   --http-addr="$API_ADDR" \
   --registry-addr="$REGISTRY_ADDR" \
+  --stack-images-registry="$REGISTRY_ADDR" \
+  --git-addr="$GIT_ADDR" \
+  --router-addr="$ROUTER_ADDR" \
+  --router-cidrs="$NODE_IP/32" \
   --apps-domain="$APPS_DOMAIN"
 wait_for platformd 90 curl -sf "http://$API_ADDR/readyz"
 [ -s "$STATE/platformd/admin-token" ] || fail platformd "no admin token in $STATE/platformd/admin-token (was the database used by another platformd? make clean starts over)"
@@ -385,6 +390,8 @@ export PLATFORM_REGISTRY=$REGISTRY_ADDR
 export PLATFORM_BUILDKIT_ADDR=unix://$RUN/buildkitd.sock
 export KUBECONFIG=$STATE/kubeconfig
 export DATABASE_URL='$db_url'
+# platformd's key for config vars at rest, for tests that read the store.
+export PLATFORM_SECRET_KEY_FILE=$STATE/secret-key
 export PATH=$BIN:\$PATH
 EOF
 chmod 600 "$STATE/env.tmp"

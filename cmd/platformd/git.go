@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/platform-paas/platform/gitreceive"
+	"github.com/platform-paas/platform/server"
+	"github.com/platform-paas/platform/server/store"
+)
+
+// gitAuth adapts the pipeline's key lookup to the git receiver.
+type gitAuth struct{ p *server.Pipeline }
+
+func (a gitAuth) UserForKey(ctx context.Context, authorizedKey, fingerprint string) (string, error) {
+	u, err := a.p.UserForKey(ctx, authorizedKey, fingerprint)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", gitreceive.ErrUnknownKey
+	}
+	return u, err
+}
+
+// gitPusher adapts the pipeline to the git receiver: it checks the pushed
+// commit out into a scratch directory, which the pipeline builds from.
+type gitPusher struct {
+	p   *server.Pipeline
+	log *slog.Logger
+}
+
+func (g gitPusher) Authorize(ctx context.Context, user, app string, op gitreceive.Op) error {
+	return g.p.Authorize(ctx, user, app, op == gitreceive.Write)
+}
+
+func (g gitPusher) Push(ctx context.Context, req gitreceive.PushRequest, out io.Writer) error {
+	dir, err := os.MkdirTemp("", "push-"+req.App+"-")
+	if err != nil {
+		return fmt.Errorf("preparing the checkout: %w", err)
+	}
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			g.log.Warn("removing checkout", "app", req.App, "err", err)
+		}
+	}()
+	if err := gitreceive.Checkout(req.RepoDir, req.NewRev, dir); err != nil {
+		g.log.Error("checking out push", "app", req.App, "commit", req.NewRev, "err", err)
+		return errors.New("could not check out the pushed commit")
+	}
+	return g.p.Deploy(ctx, server.DeployInput{
+		UserID: req.User, App: req.App, SourceDir: dir, Commit: req.NewRev,
+	}, out)
+}
+
+// appURL is where an app answers: its default host, on the router's port
+// when the router runs in-process on a non-standard one.
+func appURL(cfg config, app string) string {
+	host := app + "." + cfg.AppsDomain
+	if cfg.RouterAddr != "" {
+		if _, port, err := net.SplitHostPort(cfg.RouterAddr); err == nil && port != "80" {
+			return fmt.Sprintf("http://%s:%s (router at %s)", host, port, cfg.RouterAddr)
+		}
+	}
+	return "http://" + host
+}

@@ -1,0 +1,183 @@
+package server_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/deploy/localstack"
+	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/server/store"
+)
+
+// stackTenant is a tenant with an app on the running local stack, pushed to
+// as the stack's admin with a key made for the test.
+type stackTenant struct {
+	env    localstack.Env
+	st     *store.Store
+	tenant store.Tenant
+	user   store.User
+	sshKey string // private key file
+}
+
+// newStackTenant makes a tenant on the local stack for one test and removes
+// it, its apps and its namespace afterwards. Until the API can create
+// tenants and register keys, it writes them through the store.
+func newStackTenant(t *testing.T) *stackTenant {
+	t.Helper()
+	env := localstack.Require(t)
+	ctx := context.Background()
+	keyFile := os.Getenv("PLATFORM_SECRET_KEY_FILE")
+	require.NotEmpty(t, keyFile, "PLATFORM_SECRET_KEY_FILE (written to .platform/env by make up)")
+	b64, err := os.ReadFile(keyFile)
+	require.NoError(t, err)
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b64)))
+	require.NoError(t, err)
+	st, err := store.Open(ctx, store.Config{DatabaseURL: env.DatabaseURL, Key: key})
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+
+	user, err := st.UserByToken(ctx, env.Token)
+	require.NoError(t, err)
+	tenant, err := st.CreateTenant(ctx, fmt.Sprintf("e2e%06x", rand.Uint32()&0xffffff), store.DefaultQuota())
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	priv := filepath.Join(dir, "id_ed25519")
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", priv).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	pub, err := os.ReadFile(priv + ".pub")
+	require.NoError(t, err)
+	k, err := st.AddSSHKey(ctx, user.ID, "e2e-"+tenant.Name, string(pub))
+	require.NoError(t, err)
+
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_ = st.RemoveSSHKey(ctx, user.ID, k.ID)
+		_ = st.DeleteTenant(ctx, tenant.ID)
+		if dep, err := deployer.New(deployer.Config{Kubeconfig: env.Kubeconfig}); err == nil {
+			_ = dep.DeleteTenant(ctx, tenant.Name)
+		}
+	})
+	return &stackTenant{env: env, st: st, tenant: tenant, user: user, sshKey: priv}
+}
+
+// createApp creates an app in the tenant.
+func (s *stackTenant) createApp(t *testing.T, prefix string) store.App {
+	t.Helper()
+	app, err := s.st.CreateApp(context.Background(), s.tenant.ID, fmt.Sprintf("%s-%s", prefix, s.tenant.Name))
+	require.NoError(t, err)
+	return app
+}
+
+// repo makes a git work tree holding a copy of the sample app dir, with one
+// commit and the platform remote of app.
+func (s *stackTenant) repo(t *testing.T, sample, app string) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("..", "builder", "testdata", "apps", sample))))
+	s.git(t, dir, "init", "-q", "-b", "main")
+	s.git(t, dir, "add", "-A")
+	s.git(t, dir, "commit", "-q", "-m", "first")
+	s.git(t, dir, "remote", "add", "platform", s.env.GitURL+"/"+app+".git")
+	return dir
+}
+
+func (s *stackTenant) gitCmd(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@platform.test",
+		"GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@platform.test",
+		"GIT_SSH_COMMAND=ssh -i "+s.sshKey+" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+	)
+	return cmd
+}
+
+func (s *stackTenant) git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := s.gitCmd(dir, args...).CombinedOutput()
+	require.NoError(t, err, "git %v: %s", args, out)
+	return string(out)
+}
+
+// push runs git push platform main and returns its output and error.
+func (s *stackTenant) push(dir string) (string, error) {
+	out, err := s.gitCmd(dir, "push", "platform", "main").CombinedOutput()
+	return string(out), err
+}
+
+// get fetches path from app through the router, by host name.
+func (s *stackTenant) get(t *testing.T, app, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.env.RouterURL+path, nil)
+	require.NoError(t, err)
+	req.Host = app + "." + s.env.AppsDomain
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// TestPushGoApp pushes the Go sample with real git and ssh clients: it is
+// built, released as v1 and answers through the router; a push of code that
+// does not compile is then rejected with the compiler's error, the branch
+// stays where it was, and v1 keeps answering.
+func TestPushGoApp(t *testing.T) {
+	s := newStackTenant(t)
+	app := s.createApp(t, "go")
+	dir := s.repo(t, "go", app.Name)
+
+	out, err := s.push(dir)
+	require.NoError(t, err, "push output:\n%s", out)
+	assert.Contains(t, out, "remote: -----> Building "+app.Name)
+	assert.Contains(t, out, "Released v1")
+
+	status, body := s.get(t, app.Name, "/")
+	assert.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, body, "hello from go")
+
+	rel, err := s.st.LatestSucceededRelease(context.Background(), app.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, rel.Version)
+	head := strings.TrimSpace(s.git(t, dir, "rev-parse", "HEAD"))
+	assert.Equal(t, head, rel.CommitSHA)
+
+	// A commit that does not compile.
+	broken, err := os.ReadFile(filepath.Join("..", "builder", "testdata", "apps", "broken-go", "main.go"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), broken, 0o644))
+	s.git(t, dir, "commit", "-q", "-am", "broken")
+	out, err = s.push(dir)
+	require.Error(t, err, "a push that does not build fails:\n%s", out)
+	assert.Contains(t, out, "[remote rejected]")
+	assert.Contains(t, out, "undefined: undefinedGreeting", "the compiler's error reaches the push")
+	remote := s.git(t, dir, "ls-remote", "platform", "refs/heads/main")
+	assert.Contains(t, remote, head, "the branch is unchanged")
+
+	status, body = s.get(t, app.Name, "/")
+	assert.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, body, "hello from go", "v1 still answers")
+	builds, err := s.st.ListBuilds(context.Background(), app.ID, store.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, builds, 2)
+	assert.Equal(t, store.BuildFailed, builds[0].Status)
+	assert.Equal(t, store.BuildSucceeded, builds[1].Status)
+	log, err := s.st.BuildLog(context.Background(), builds[0].ID)
+	require.NoError(t, err)
+	assert.Contains(t, log, "undefinedGreeting", "the failed build's log is kept")
+}

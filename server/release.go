@@ -1,0 +1,221 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/server/store"
+)
+
+// appDeployer is the part of the deployer that releases use.
+type appDeployer interface {
+	EnsureTenant(ctx context.Context, tenant string, quota deployer.TenantQuota) error
+	Apply(ctx context.Context, rel deployer.Release, prev *deployer.Release, out io.Writer) error
+}
+
+// ReleasesConfig configures how releases are made and rolled out.
+type ReleasesConfig struct {
+	Logger *slog.Logger
+	// AppURL returns the address an app answers at, for the push's last
+	// line ("Released v3 — http://...").
+	AppURL func(app string) string
+}
+
+// Releases records releases and rolls them out. It implements Releaser for
+// the push pipeline. It is safe for concurrent use; callers hold the app's
+// deploy lock.
+type Releases struct {
+	st     *store.Store
+	dep    appDeployer
+	log    *slog.Logger
+	appURL func(string) string
+}
+
+var _ Releaser = (*Releases)(nil)
+
+// NewReleases returns releases over st rolled out by dep.
+func NewReleases(cfg ReleasesConfig, st *store.Store, dep appDeployer) (*Releases, error) {
+	if cfg.Logger == nil || cfg.AppURL == nil {
+		return nil, errors.New("releases: a logger and AppURL are required")
+	}
+	if st == nil || dep == nil {
+		return nil, errors.New("releases: store and deployer are required")
+	}
+	return &Releases{st: st, dep: dep, log: cfg.Logger, appURL: cfg.AppURL}, nil
+}
+
+// ReleaseBuild records release vN of a built image, with the app's current
+// config and a formation updated from the build's process types, and rolls
+// it out. The previous release keeps serving if the rollout fails.
+func (r *Releases) ReleaseBuild(ctx context.Context, b BuiltImage, out io.Writer) error {
+	short := b.Build.CommitSHA
+	if len(short) > 7 {
+		short = short[:7]
+	}
+	var rel store.Release
+	err := r.st.InTx(ctx, func(tx *store.Store) error {
+		current, err := tx.ListFormation(ctx, b.App.ID)
+		if err != nil {
+			return err
+		}
+		procs, removed := formationFor(current, b.Processes)
+		if _, err := tx.UpsertFormation(ctx, b.App.ID, procs); err != nil {
+			return err
+		}
+		for _, t := range removed {
+			if err := tx.RemoveProcess(ctx, b.App.ID, t); err != nil {
+				return err
+			}
+		}
+		buildID := b.Build.ID
+		rel, err = tx.CreateRelease(ctx, store.NewRelease{
+			AppID:       b.App.ID,
+			BuildID:     &buildID,
+			ImageRef:    b.ImageRef,
+			ImageDigest: b.Digest,
+			CommitSHA:   b.Build.CommitSHA,
+			Description: "Deploy " + short,
+			Author:      b.User,
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("recording the release: %w", err)
+	}
+	return r.rollOut(ctx, b.App, b.Tenant, rel, b.ReleaseCommand, out)
+}
+
+// formationFor merges a build's process types into the current formation:
+// types already there keep their scale and take the new command; new types
+// start with one web process and no others (Heroku's defaults); types the
+// build no longer has are returned to be removed.
+func formationFor(current []store.Process, processes map[string]string) (procs []store.Process, removed []string) {
+	have := make(map[string]store.Process, len(current))
+	for _, p := range current {
+		have[p.Type] = p
+	}
+	for typ, cmd := range processes {
+		p, ok := have[typ]
+		if !ok {
+			p = store.Process{Type: typ, Size: store.DefaultSize}
+			if typ == "web" {
+				p.Quantity = 1
+			}
+		}
+		p.Command = cmd
+		procs = append(procs, p)
+	}
+	for _, p := range current {
+		if _, ok := processes[p.Type]; !ok {
+			removed = append(removed, p.Type)
+		}
+	}
+	sort.Slice(procs, func(i, j int) bool { return procs[i].Type < procs[j].Type })
+	return procs, removed
+}
+
+// rollOut applies release rel and records how it went.
+func (r *Releases) rollOut(ctx context.Context, app store.App, tenant store.Tenant, rel store.Release, releaseCommand string, out io.Writer) error {
+	log := r.log.With("app", app.Name, "release", rel.Version)
+	var prev *deployer.Release
+	if p, err := r.st.LatestSucceededRelease(ctx, app.ID); err == nil {
+		dp, err := r.deployerRelease(ctx, app, tenant, p)
+		if err != nil {
+			return err
+		}
+		prev = &dp
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("reading the running release: %w", err)
+	}
+	next, err := r.deployerRelease(ctx, app, tenant, rel)
+	if err != nil {
+		return err
+	}
+	next.ReleaseCommand = releaseCommand
+
+	if _, err := r.st.SetReleaseStatus(ctx, app.ID, rel.Version, store.ReleaseDeploying, ""); err != nil {
+		return fmt.Errorf("recording the release: %w", err)
+	}
+	fmt.Fprintf(out, "-----> Releasing v%d\n", rel.Version)
+	start := time.Now()
+	err = r.dep.EnsureTenant(ctx, tenant.Name, deployer.TenantQuota{
+		MaxProcesses: tenant.Quota.MaxProcesses,
+		MaxSize:      string(tenant.Quota.MaxSize),
+	})
+	if err == nil {
+		err = r.dep.Apply(ctx, next, prev, out)
+	}
+
+	// The outcome is recorded even if the push was interrupted.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err != nil {
+		reason := releaseFailure(err)
+		if ctx.Err() != nil {
+			reason = "interrupted: " + reason
+		}
+		if _, serr := r.st.SetReleaseStatus(fctx, app.ID, rel.Version, store.ReleaseFailed, reason); serr != nil {
+			log.Error("recording failed release", "err", serr)
+		}
+		log.Info("release failed", "err", err, "duration", time.Since(start))
+		fmt.Fprintf(out, "-----> v%d failed: %s\n", rel.Version, reason)
+		if prev != nil {
+			fmt.Fprintf(out, "       v%d is still running\n", prev.Version)
+		}
+		return fmt.Errorf("release v%d failed: %s", rel.Version, firstLine(reason))
+	}
+	if _, err := r.st.SetReleaseStatus(fctx, app.ID, rel.Version, store.ReleaseSucceeded, ""); err != nil {
+		return fmt.Errorf("recording the release: %w", err)
+	}
+	log.Info("released", "duration", time.Since(start))
+	fmt.Fprintf(out, "-----> Released v%d — %s\n", rel.Version, r.appURL(app.Name))
+	return nil
+}
+
+// releaseFailure is the reason recorded for a failed release: a rollout's
+// own diagnosis when there is one.
+func releaseFailure(err error) string {
+	var re *deployer.RolloutError
+	if errors.As(err, &re) {
+		return re.Error()
+	}
+	return err.Error()
+}
+
+// deployerRelease turns a recorded release into what the deployer applies.
+func (r *Releases) deployerRelease(ctx context.Context, app store.App, tenant store.Tenant, rel store.Release) (deployer.Release, error) {
+	if rel.Config == nil {
+		full, err := r.st.GetRelease(ctx, app.ID, rel.Version)
+		if err != nil {
+			return deployer.Release{}, fmt.Errorf("reading release v%d: %w", rel.Version, err)
+		}
+		rel = full
+	}
+	domains, err := r.st.ListDomains(ctx, app.ID)
+	if err != nil {
+		return deployer.Release{}, fmt.Errorf("reading domains: %w", err)
+	}
+	dr := deployer.Release{
+		Tenant:  tenant.Name,
+		App:     app.Name,
+		Version: rel.Version,
+		Image:   rel.ImageRef,
+		Config:  rel.Config,
+		Commit:  rel.CommitSHA,
+	}
+	for _, d := range domains {
+		dr.Domains = append(dr.Domains, d.Host)
+	}
+	for _, p := range rel.Formation {
+		dr.Processes = append(dr.Processes, deployer.Process{
+			Type: p.Type, Command: p.Command, Quantity: p.Quantity, Size: string(p.Size),
+		})
+	}
+	return dr, nil
+}
