@@ -163,10 +163,36 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{
 			name: "registry off",
-			args: []string{"--registry-addr=off"},
+			args: []string{"--registry-addr=off", "--image-registry=registry.example.com"},
 			check: func(t *testing.T, cfg config) {
 				assert.Empty(t, cfg.RegistryAddr)
+				assert.Equal(t, "registry.example.com", cfg.ImageRegistry)
 			},
+		},
+		{
+			name:    "registry off needs an image registry",
+			args:    []string{"--registry-addr=off"},
+			wantErr: []string{"--image-registry", "required when the embedded registry is off"},
+		},
+		{
+			name: "image registry defaults to the embedded one",
+			args: []string{"--registry-addr=127.0.0.1:5123"},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, "127.0.0.1:5123", cfg.ImageRegistry)
+			},
+		},
+		{
+			name: "git receiver and router off",
+			args: []string{"--git-addr=off", "--router-addr=off"},
+			check: func(t *testing.T, cfg config) {
+				assert.Empty(t, cfg.GitAddr)
+				assert.Empty(t, cfg.RouterAddr)
+			},
+		},
+		{
+			name:    "bad router cidr and rollout timeout",
+			env:     map[string]string{"PLATFORM_ROUTER_CIDRS": "10.0.0.1/32,nope", "PLATFORM_ROLLOUT_TIMEOUT": "1s"},
+			wantErr: []string{"PLATFORM_ROUTER_CIDRS", `"nope"`, "PLATFORM_ROLLOUT_TIMEOUT", "at least 10s"},
 		},
 		{
 			name:    "registry not on loopback",

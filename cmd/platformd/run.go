@@ -22,6 +22,7 @@ import (
 	"github.com/platform-paas/platform/builder"
 	"github.com/platform-paas/platform/deployer"
 	"github.com/platform-paas/platform/gitreceive"
+	"github.com/platform-paas/platform/router"
 	"github.com/platform-paas/platform/server"
 	"github.com/platform-paas/platform/server/registry"
 	"github.com/platform-paas/platform/server/store"
@@ -175,6 +176,31 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var (
+		rt     *router.Router
+		routLn net.Listener
+	)
+	if cfg.RouterAddr != "" {
+		kube, err := kubeClient(cfg.Kubeconfig, "platformd/"+version)
+		if err != nil {
+			return fmt.Errorf("setting up the router: %w", err)
+		}
+		rt, err = router.New(router.Config{
+			Logger:          log.With("component", "router"),
+			Metrics:         metrics,
+			ShutdownTimeout: cfg.ShutdownTimeout,
+		}, kube)
+		if err != nil {
+			return fmt.Errorf("setting up the router: %w", err)
+		}
+		routLn, err = net.Listen("tcp", cfg.RouterAddr)
+		if err != nil {
+			return fmt.Errorf("listening for the router: %w", err)
+		}
+		defer routLn.Close()
+		checks = append(checks, server.Check{Name: "router", Func: rt.Ready})
+	}
+
 	srv, err := server.New(server.Config{
 		Logger:  log.With("component", "server"),
 		Metrics: metrics,
@@ -200,6 +226,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	if git != nil {
 		g.Go(func() error { return git.ListenAndServe(gctx) })
+	}
+	if rt != nil {
+		g.Go(func() error { return rt.Run(gctx) })
+		g.Go(func() error { return rt.Serve(gctx, routLn) })
 	}
 	return g.Wait()
 }

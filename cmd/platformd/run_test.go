@@ -198,6 +198,8 @@ func TestRun(t *testing.T) {
 	args := []string{
 		"--http-addr", httpAddr,
 		"--registry-addr", registryAddr,
+		"--git-addr", freeAddr(t),
+		"--router-addr", freeAddr(t),
 		"--buildkit-addr", "unix://" + filepath.Join(t.TempDir(), "no-buildkitd.sock"),
 		"--shutdown-timeout", "5s",
 	}
@@ -220,6 +222,7 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, "ok", ready.Checks["registry"])
 	assert.True(t, strings.HasPrefix(ready.Checks["kubernetes"], "error: "), ready.Checks["kubernetes"])
 	assert.True(t, strings.HasPrefix(ready.Checks["buildkit"], "error: "), ready.Checks["buildkit"])
+	assert.True(t, strings.HasPrefix(ready.Checks["router"], "error: "), "the router has not synced with an unreachable API: %s", ready.Checks["router"])
 
 	resp, body = get(t, p.base+"/metrics")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -289,7 +292,7 @@ func TestRunFailsOnBusyPort(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	err = run(ctx, []string{"--http-addr", busy.Addr().String(), "--registry-addr", "off"}, getenv, io.Discard, io.Discard)
+	err = run(ctx, []string{"--http-addr", busy.Addr().String(), "--registry-addr", "off", "--image-registry", "registry.example.com", "--git-addr", "off", "--router-addr", "off"}, getenv, io.Discard, io.Discard)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "listening for http")
 }
@@ -306,6 +309,6 @@ func TestRunCancelledDuringStartUp(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := run(ctx, []string{"--http-addr", freeAddr(t), "--registry-addr", "off"}, getenv, io.Discard, io.Discard)
+	err := run(ctx, []string{"--http-addr", freeAddr(t), "--registry-addr", "off", "--image-registry", "registry.example.com", "--git-addr", "off", "--router-addr", "off"}, getenv, io.Discard, io.Discard)
 	assert.NoError(t, err)
 }

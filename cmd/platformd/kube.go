@@ -1,0 +1,31 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// kubeClient connects the in-process router to the Kubernetes API with the
+// kubeconfig file(s) in path ($KUBECONFIG syntax), or with the pod's
+// in-cluster configuration when path is empty.
+func kubeClient(path, userAgent string) (kubernetes.Interface, error) {
+	var (
+		rc  *rest.Config
+		err error
+	)
+	if path == "" {
+		rc, err = rest.InClusterConfig()
+	} else {
+		rules := &clientcmd.ClientConfigLoadingRules{Precedence: filepath.SplitList(path)}
+		rc, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
+	}
+	rc.UserAgent = userAgent
+	return kubernetes.NewForConfig(rc)
+}

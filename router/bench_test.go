@@ -1,0 +1,150 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The benchmarks compare a request straight to a loopback backend
+// (BenchmarkDirect) with the same request through the router
+// (BenchmarkProxy); the difference is the router's cost. Both use a raw
+// keep-alive client that allocates nothing, so allocs/op are the
+// servers'. BenchmarkServeHTTP measures the handler alone.
+//
+//	go test -run '^$' -bench . -benchmem ./router/
+
+var benchBody = []byte("hello from the backend\n")
+
+func benchBackend(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = []string{"text/plain"}
+		_, _ = w.Write(benchBody)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func BenchmarkDirect(b *testing.B) {
+	be := benchBackend(b)
+	benchGet(b, be.Listener.Addr().String())
+}
+
+func BenchmarkProxy(b *testing.B) {
+	be := benchBackend(b)
+	rt, err := NewStatic(Config{DisableAccessLog: true},
+		[]Route{{Host: "app.test", Endpoints: []string{be.Listener.Addr().String()}}})
+	require.NoError(b, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = rt.Serve(ctx, ln)
+	}()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	benchGet(b, ln.Addr().String())
+}
+
+// benchGet runs GETs in parallel, one keep-alive connection per goroutine.
+func benchGet(b *testing.B, addr string) {
+	req := []byte("GET /some/path?q=1 HTTP/1.1\r\nHost: app.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for pb.Next() {
+			if err := rawGet(c, br, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// rawGet sends req and reads a 200 response with a Content-Length body.
+func rawGet(c net.Conn, br *bufio.Reader, req []byte) error {
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if len(line) < 12 || string(line[9:12]) != "200" {
+		return fmt.Errorf("status line %q", line)
+	}
+	cl := -1
+	for {
+		line, err = br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if len(line) > 16 && strings.EqualFold(string(line[:15]), "content-length:") {
+			cl, err = strconv.Atoi(strings.TrimSpace(string(line[15:])))
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if cl < 0 {
+		return fmt.Errorf("no content-length")
+	}
+	_, err = br.Discard(cl)
+	return err
+}
+
+// BenchmarkServeHTTP calls the handler directly with a reused request and
+// a minimal ResponseWriter: its allocs/op are the router's own.
+func BenchmarkServeHTTP(b *testing.B) {
+	be := benchBackend(b)
+	rt, err := NewStatic(Config{DisableAccessLog: true},
+		[]Route{{Host: "app.test", Endpoints: []string{be.Listener.Addr().String()}}})
+	require.NoError(b, err)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest(http.MethodGet, "http://app.test/some/path?q=1", nil)
+		req.Header.Set("User-Agent", "bench")
+		req.Header.Set("Accept", "*/*")
+		w := &discardWriter{h: make(http.Header)}
+		for pb.Next() {
+			clear(w.h)
+			rt.ServeHTTP(w, req)
+			if w.status != http.StatusOK {
+				b.Errorf("status %d", w.status)
+				return
+			}
+		}
+	})
+}
+
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+func (w *discardWriter) Write(p []byte) (int, error) { return io.Discard.Write(p) }

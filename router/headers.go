@@ -1,0 +1,394 @@
+package router
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// respHead is what the router needs of a backend's response head; the
+// headers themselves go straight into the client's header map.
+type respHead struct {
+	status        int
+	http11        bool
+	contentLength int64 // -1: not given
+	chunked       bool
+	close         bool   // Connection: close
+	keepAlive     bool   // Connection: keep-alive, for HTTP/1.0
+	upgrade       string // Upgrade, for a 101
+}
+
+// reusable reports whether the connection may carry another request once
+// the body is read: keep-alive by HTTP/1.1's default or HTTP/1.0's
+// explicit header.
+func (h respHead) reusable() bool {
+	if h.http11 {
+		return !h.close
+	}
+	return h.keepAlive && !h.close && (h.chunked || h.contentLength >= 0)
+}
+
+// hdrEntry is one response header while its head is read: the key and
+// where its value is in bconn.vals.
+type hdrEntry struct {
+	key      string
+	from, to int
+}
+
+var (
+	errBadStatusLine = errors.New("malformed status line")
+	errBadHeader     = errors.New("malformed header line")
+	errHeadTooLarge  = errors.New("response head too large")
+)
+
+// readHead reads a response head from bc into h, skipping interim (1xx)
+// responses other than 101. It says failNoResponse when not a byte came,
+// failBadHead for anything else that went wrong.
+func readHead(bc *bconn, h http.Header) (respHead, failure, error) {
+	for first := true; ; first = false {
+		head, err := readOneHead(bc, h, first)
+		if err != nil {
+			if first && errors.Is(err, errNothingRead) {
+				return head, failNoResponse, err
+			}
+			return head, failBadHead, err
+		}
+		if head.status >= 200 || head.status == http.StatusSwitchingProtocols {
+			return head, failNone, nil
+		}
+		clear(h)
+	}
+}
+
+var errNothingRead = errors.New("backend closed the connection without answering")
+
+func readOneHead(bc *bconn, h http.Header, first bool) (respHead, error) {
+	head := respHead{contentLength: -1}
+	size := 0
+	line, err := bc.readLine()
+	if err != nil {
+		if first && len(line) == 0 {
+			return head, fmt.Errorf("%w: %w", errNothingRead, err)
+		}
+		return head, fmt.Errorf("reading status line: %w", err)
+	}
+	size += len(line)
+	// HTTP/1.x NNN[ reason]
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' ||
+		(len(line) > 12 && line[12] != ' ') {
+		return head, errBadStatusLine
+	}
+	switch line[7] {
+	case '1':
+		head.http11 = true
+	case '0':
+	default:
+		return head, errBadStatusLine
+	}
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return head, errBadStatusLine
+		}
+		head.status = head.status*10 + int(c-'0')
+	}
+	if head.status < 100 {
+		return head, errBadStatusLine
+	}
+
+	bc.hdrs = bc.hdrs[:0]
+	bc.vals = bc.vals[:0]
+	var drop []string // headers named in Connection
+	clIndex := -1
+	for {
+		line, err := bc.readLine()
+		if err != nil {
+			return head, fmt.Errorf("reading headers: %w", err)
+		}
+		if len(line) == 0 {
+			break
+		}
+		if size += len(line); size > maxResponseHeaderBytes {
+			return head, errHeadTooLarge
+		}
+		i := bytes.IndexByte(line, ':')
+		// No name, whitespace before the colon, or a folded line: all
+		// invalid since RFC 7230, and a smuggling risk.
+		if i <= 0 || bytes.ContainsAny(line[:i], " \t") {
+			return head, errBadHeader
+		}
+		key := canonicalKey(line[:i])
+		val := bytes.Trim(line[i+1:], " \t")
+		switch key {
+		case "Content-Length":
+			n, ok := parseContentLength(val)
+			if !ok || (head.contentLength >= 0 && n != head.contentLength) {
+				return head, errBadHeader
+			}
+			if head.contentLength < 0 {
+				head.contentLength = n
+				clIndex = len(bc.hdrs)
+				bc.addHeader(key, val)
+			}
+		case "Transfer-Encoding":
+			if !bytes.EqualFold(val, []byte("chunked")) || head.chunked {
+				return head, fmt.Errorf("unsupported transfer encoding %q", val)
+			}
+			head.chunked = true
+		case "Connection":
+			for rest := val; len(rest) > 0; {
+				var tok []byte
+				tok, rest, _ = bytes.Cut(rest, []byte(","))
+				tok = bytes.Trim(tok, " \t")
+				switch {
+				case bytes.EqualFold(tok, []byte("close")):
+					head.close = true
+				case bytes.EqualFold(tok, []byte("keep-alive")):
+					head.keepAlive = true
+				case bytes.EqualFold(tok, []byte("upgrade")), len(tok) == 0:
+				default:
+					drop = append(drop, textproto.CanonicalMIMEHeaderKey(string(tok)))
+				}
+			}
+		case "Upgrade":
+			head.upgrade = string(val)
+		case "Keep-Alive", "Proxy-Connection", "Te", "Trailer":
+		default:
+			bc.addHeader(key, val)
+		}
+	}
+	if head.chunked && clIndex >= 0 {
+		// Both framings: Transfer-Encoding wins and the length goes.
+		bc.hdrs = append(bc.hdrs[:clIndex], bc.hdrs[clIndex+1:]...)
+		head.contentLength = -1
+	}
+	bc.storeHeaders(h)
+	for _, k := range drop {
+		delete(h, k)
+	}
+	return head, nil
+}
+
+// readLine reads one line of a head without its CRLF. It returns a slice
+// of the connection's buffer, valid until the next read, except for a line
+// longer than the buffer.
+func (bc *bconn) readLine() ([]byte, error) {
+	line, err := bc.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		long := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull {
+			if len(long) > maxResponseHeaderBytes {
+				return long, errHeadTooLarge
+			}
+			line, err = bc.br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
+	if err != nil {
+		return line, err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+func (bc *bconn) addHeader(key string, val []byte) {
+	from := len(bc.vals)
+	bc.vals = append(bc.vals, val...)
+	bc.hdrs = append(bc.hdrs, hdrEntry{key: key, from: from, to: len(bc.vals)})
+}
+
+// storeHeaders puts the head's headers in h with two allocations for all
+// values: one string and one slice.
+func (bc *bconn) storeHeaders(h http.Header) {
+	if len(bc.hdrs) == 0 {
+		return
+	}
+	all := string(bc.vals)
+	vals := make([]string, len(bc.hdrs))
+	for i, e := range bc.hdrs {
+		vals[i] = all[e.from:e.to]
+		if old, ok := h[e.key]; ok {
+			h[e.key] = append(old, vals[i])
+		} else {
+			h[e.key] = vals[i : i+1 : i+1]
+		}
+	}
+}
+
+// canonicalKey returns a header name in canonical form, without
+// allocating for the common ones. It canonicalizes b in place.
+func canonicalKey(b []byte) string {
+	upper := true
+	for i, c := range b {
+		if !isTokenChar(c) {
+			return string(b) // invalid: kept as is, as net/textproto does
+		}
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			b[i] = c - ('a' - 'A')
+		case !upper && 'A' <= c && c <= 'Z':
+			b[i] = c + ('a' - 'A')
+		}
+		upper = c == '-'
+	}
+	if k, ok := commonHeaders[string(b)]; ok {
+		return k
+	}
+	return string(b)
+}
+
+// commonHeaders interns the response header names seen most, so that
+// parsing them allocates nothing. It is never written.
+var commonHeaders = func() map[string]string {
+	m := make(map[string]string)
+	for _, k := range []string{
+		"Accept-Ranges", "Access-Control-Allow-Credentials", "Access-Control-Allow-Headers",
+		"Access-Control-Allow-Methods", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
+		"Access-Control-Max-Age", "Age", "Allow", "Alt-Svc", "Cache-Control", "Connection",
+		"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
+		"Content-Location", "Content-Range", "Content-Security-Policy", "Content-Type", "Date",
+		"Etag", "Expires", "Keep-Alive", "Last-Modified", "Link", "Location", "Pragma",
+		"Proxy-Connection", "Referrer-Policy", "Retry-After", "Server", "Set-Cookie",
+		"Strict-Transport-Security", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Vary", "Via",
+		"Www-Authenticate", "X-Content-Type-Options", "X-Frame-Options", "X-Powered-By",
+		"X-Request-Id", "X-Xss-Protection",
+	} {
+		m[k] = k
+	}
+	return m
+}()
+
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+func parseContentLength(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// skipRequestHeader reports whether a client's header stays behind: the
+// hop-by-hop ones, those the router writes itself, and Expect (the
+// router's own server answers 100-continue).
+func skipRequestHeader(k string) bool {
+	switch k {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Te", "Trailer",
+		"Transfer-Encoding", "Upgrade", "Content-Length", "Expect", "Host",
+		"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-Id":
+		return true
+	}
+	return false
+}
+
+// connectionListed reports whether the Connection header values conn
+// name header k, which makes k hop-by-hop.
+func connectionListed(conn []string, k string) bool {
+	for _, v := range conn {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(tok), k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// upgradeOf returns the protocol a request asks to switch to, or "".
+func upgradeOf(h http.Header) string {
+	up := h["Upgrade"]
+	if len(up) == 0 || !connectionListed(h["Connection"], "upgrade") {
+		return ""
+	}
+	return up[0]
+}
+
+// clientIP returns the address part of a RemoteAddr.
+func clientIP(remote string) string {
+	i := strings.LastIndexByte(remote, ':')
+	if i < 0 {
+		return remote
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(remote[:i], "["), "]")
+}
+
+func isIdempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// requestID returns the client's X-Request-Id if it is valid (20 to 200
+// characters of letters, digits and +/=-_.: as Heroku's router takes
+// them), else a new random UUID.
+func requestID(h http.Header) string {
+	if v := h["X-Request-Id"]; len(v) == 1 && validRequestID(v[0]) {
+		return v[0]
+	}
+	return newRequestID()
+}
+
+func validRequestID(s string) bool {
+	if len(s) < 20 || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '+' || c == '/' || c == '=' || c == '-' || c == '_' || c == '.' || c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns a version 4 UUID. It is for correlating logs, not
+// a secret: the runtime's fast random source is good enough.
+func newRequestID() string {
+	const hex = "0123456789abcdef"
+	hi, lo := rand.Uint64(), rand.Uint64()
+	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
+	lo = lo&^(0x3<<62) | 0x2<<62 // RFC 4122 variant
+	var b [36]byte
+	j := 0
+	for i := range 16 {
+		var v byte
+		if i < 8 {
+			v = byte(hi >> (56 - 8*i))
+		} else {
+			v = byte(lo >> (56 - 8*(i-8)))
+		}
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j], b[j+1] = hex[v>>4], hex[v&0xf]
+		j += 2
+	}
+	return string(b[:])
+}

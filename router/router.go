@@ -1,0 +1,326 @@
+// Package router is the platform's HTTP edge for apps: an ingress
+// controller for one IngressClass ("platform" by default) and the reverse
+// proxy that carries app users' requests to ready pod endpoints.
+//
+// It owns watching Ingresses, Services and EndpointSlices, the routing
+// table made from them (host, then longest path, then a Service port
+// resolved to the ready, non-terminating pod endpoints of its
+// EndpointSlices), and the data plane: an HTTP/1.1 proxy with its own
+// backend connection pools, retries on connection errors, WebSocket
+// passthrough, streaming, error pages, access log and metrics. It dials pod
+// endpoints, never Service IPs (the local stack has no kube-proxy).
+//
+// It does not own the Ingresses themselves (the deployer writes them), TLS,
+// or HTTP/2. It imports nothing of the platform's; platformd hands it a
+// Kubernetes client, a logger and a Prometheus registerer.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Config configures a Router. The zero value of every field but Logger and
+// Metrics means the default written beside it.
+type Config struct {
+	// Class is the IngressClass whose Ingresses the router serves: those
+	// whose spec.ingressClassName (or, failing that, the legacy
+	// kubernetes.io/ingress.class annotation) names it. Empty means
+	// "platform".
+	Class string
+	// Logger receives the router's logs and, unless DisableAccessLog is
+	// set, one Info record per request. Nil discards them.
+	Logger *slog.Logger
+	// Metrics is where the router registers its collectors. Nil means the
+	// metrics are kept but not exported.
+	Metrics prometheus.Registerer
+
+	// RequestTimeout bounds how long the router waits for a backend to
+	// start answering and, once it answers, between two reads of its
+	// response (so a stream stays open as long as it sends something),
+	// to within a tenth. A backend that does not answer in time gets a
+	// 504. Zero means 60s.
+	RequestTimeout time.Duration
+	// DialTimeout bounds connecting to a backend endpoint. Zero means 5s.
+	DialTimeout time.Duration
+	// IdleConnTimeout is how long an idle backend connection is kept for
+	// reuse. Zero means 60s.
+	IdleConnTimeout time.Duration
+	// MaxIdleConnsPerEndpoint caps the idle connections kept per backend
+	// endpoint. Zero means 256.
+	MaxIdleConnsPerEndpoint int
+	// MaxBodyBytes caps a request body; a larger one gets a 413. Zero
+	// means 100 MiB; negative means no limit.
+	MaxBodyBytes int64
+	// Retries is how many other endpoints a request may be tried on after
+	// a connection error (see ServeHTTP). Zero means 2; negative means
+	// none.
+	Retries int
+	// ShutdownTimeout bounds Serve's graceful shutdown: in-flight requests
+	// and upgraded connections get this long before they are cut. Zero
+	// means 20s.
+	ShutdownTimeout time.Duration
+	// DisableAccessLog turns the per-request log record off.
+	DisableAccessLog bool
+}
+
+// DefaultClass is the IngressClass a Router serves when Config.Class is
+// empty.
+const DefaultClass = "platform"
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Class == "" {
+		c.Class = DefaultClass
+	}
+	if errs := validation.IsDNS1123Subdomain(c.Class); len(errs) > 0 {
+		return c, fmt.Errorf("invalid ingress class %q: %s", c.Class, errs[0])
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = prometheus.NewRegistry()
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"request timeout", &c.RequestTimeout, 60 * time.Second},
+		{"dial timeout", &c.DialTimeout, 5 * time.Second},
+		{"idle connection timeout", &c.IdleConnTimeout, 60 * time.Second},
+		{"shutdown timeout", &c.ShutdownTimeout, 20 * time.Second},
+	} {
+		switch {
+		case *d.v < 0:
+			return c, fmt.Errorf("invalid %s %v: must not be negative", d.name, *d.v)
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	switch {
+	case c.MaxIdleConnsPerEndpoint < 0:
+		return c, fmt.Errorf("invalid max idle connections per endpoint %d: must not be negative", c.MaxIdleConnsPerEndpoint)
+	case c.MaxIdleConnsPerEndpoint == 0:
+		c.MaxIdleConnsPerEndpoint = 256
+	}
+	switch {
+	case c.MaxBodyBytes == 0:
+		c.MaxBodyBytes = 100 << 20
+	case c.MaxBodyBytes < 0:
+		c.MaxBodyBytes = -1
+	}
+	switch {
+	case c.Retries == 0:
+		c.Retries = 2
+	case c.Retries < 0:
+		c.Retries = 0
+	}
+	return c, nil
+}
+
+// Router is the ingress controller and the proxy. ServeHTTP is safe for
+// concurrent use and never waits for a lock on the routing table: Run
+// builds each new table aside and swaps it in atomically.
+type Router struct {
+	cfg     Config
+	log     *slog.Logger
+	kube    kubernetes.Interface // nil for a static router
+	metrics *metrics
+	dialer  net.Dialer
+	bufs    sync.Pool // *[]byte of copyBufSize
+
+	table   atomic.Pointer[table]
+	synced  atomic.Bool
+	running atomic.Bool
+	dirty   chan struct{} // cap 1: a rebuild is wanted
+
+	// mu guards what outlives one table: the connection pools by
+	// endpoint and the metric series by route. Only table builds and the
+	// idle reaper take it, never a request.
+	mu        sync.Mutex
+	upstreams map[string]*upstream
+	series    map[seriesKey]*routeMetrics
+
+	hjMu     sync.Mutex
+	hijacked map[net.Conn]struct{} // upgraded connections, for shutdown
+}
+
+var _ http.Handler = (*Router)(nil)
+
+// New returns a Router for the Ingresses of cfg.Class that kube sees. It
+// does not contact the API server: Run does, and until its first table is
+// built ServeHTTP answers 503.
+func New(cfg Config, kube kubernetes.Interface) (*Router, error) {
+	if kube == nil {
+		return nil, errors.New("creating router: no kubernetes client")
+	}
+	rt, err := newRouter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt.kube = kube
+	return rt, nil
+}
+
+// Route is one entry of a static routing table (see NewStatic).
+type Route struct {
+	// Host is matched exactly and case-insensitively, without port; a
+	// leading "*." matches one more DNS label; empty matches any host that
+	// no other route names.
+	Host string
+	// Path is a path prefix ("/api" matches /api and /api/x, not /apix),
+	// or the whole path when Exact is set. Empty means "/".
+	Path  string
+	Exact bool
+	// Endpoints are the backends as host:port, tried round-robin.
+	Endpoints []string
+}
+
+// NewStatic returns a Router whose table is routes, fixed: for
+// benchmarks, tests and running the proxy without Kubernetes. It is ready
+// at once; Run only reaps idle backend connections.
+func NewStatic(cfg Config, routes []Route) (*Router, error) {
+	rt, err := newRouter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	specs := make([]routeSpec, 0, len(routes))
+	for i, r := range routes {
+		s, err := staticSpec(i, r)
+		if err != nil {
+			return nil, err
+		}
+		specs = append(specs, s)
+	}
+	rt.install(specs)
+	rt.synced.Store(true)
+	return rt, nil
+}
+
+func newRouter(cfg Config) (*Router, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("creating router: %w", err)
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("creating router: %w", err)
+	}
+	rt := &Router{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		metrics:   m,
+		dialer:    net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
+		dirty:     make(chan struct{}, 1),
+		upstreams: make(map[string]*upstream),
+		series:    make(map[seriesKey]*routeMetrics),
+		hijacked:  make(map[net.Conn]struct{}),
+	}
+	rt.bufs.New = func() any {
+		b := make([]byte, copyBufSize)
+		return &b
+	}
+	return rt, nil
+}
+
+// HasSynced reports whether the router has built its first routing table
+// from a complete view of the cluster. It has the shape of client-go's
+// cache.InformerSynced.
+func (rt *Router) HasSynced() bool { return rt.synced.Load() }
+
+// Ready returns nil once HasSynced, for a readiness check.
+func (rt *Router) Ready(context.Context) error {
+	if !rt.synced.Load() {
+		return errors.New("routing table not built yet")
+	}
+	return nil
+}
+
+// Serve serves the proxy on ln until ctx is done, then shuts down
+// gracefully: it stops accepting, lets in-flight requests and upgraded
+// connections finish for up to Config.ShutdownTimeout and then cuts what
+// is left. It closes ln. It returns nil after a shutdown on ctx, or the
+// error that stopped it serving.
+func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           rt,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Like nginx's keepalive_timeout: idle client connections go
+		// after a while, busy ones are kept.
+		IdleTimeout:    75 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
+		// Bodies and streams take as long as they take: no read or write
+		// timeout; RequestTimeout bounds the backend side.
+	}
+	rt.log.Info("router listening", "addr", ln.Addr().String(), "class", rt.cfg.Class)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving router: %w", err)
+	case <-ctx.Done():
+	}
+	rt.log.Info("router shutting down", "timeout", rt.cfg.ShutdownTimeout)
+	// A fresh deadline: ctx is already done.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rt.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc // http.ErrServerClosed
+	if err != nil {
+		_ = srv.Close()
+	}
+	cut := rt.closeHijacked(sctx)
+	// Streams and WebSockets that outlive the grace period are cut by
+	// design: that is the end of a shutdown, not a failure of it.
+	if err != nil || cut > 0 {
+		rt.log.Warn("router cut connections at shutdown", "timeout", rt.cfg.ShutdownTimeout, "upgraded", cut, "err", err)
+	}
+	return nil
+}
+
+// closeHijacked waits until the upgraded connections are gone or ctx is
+// done, then closes those left and says how many.
+func (rt *Router) closeHijacked(ctx context.Context) int {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rt.hjMu.Lock()
+		n := len(rt.hijacked)
+		if n == 0 || ctx.Err() != nil {
+			for c := range rt.hijacked {
+				_ = c.Close()
+			}
+			rt.hjMu.Unlock()
+			return n
+		}
+		rt.hjMu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+	}
+}
+
+func (rt *Router) trackHijacked(c net.Conn, add bool) {
+	rt.hjMu.Lock()
+	if add {
+		rt.hijacked[c] = struct{}{}
+	} else {
+		delete(rt.hijacked, c)
+	}
+	rt.hjMu.Unlock()
+}
