@@ -11,7 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -180,4 +183,151 @@ func TestPushGoApp(t *testing.T) {
 	log, err := s.st.BuildLog(context.Background(), builds[0].ID)
 	require.NoError(t, err)
 	assert.Contains(t, log, "undefinedGreeting", "the failed build's log is kept")
+}
+
+// TestPushSampleApps pushes the sample app of every other stack: each is
+// detected, built, released and answers through the router with its own
+// response.
+func TestPushSampleApps(t *testing.T) {
+	s := newStackTenant(t)
+	for _, tc := range []struct {
+		sample string
+		want   []string // in the push output
+		body   string   // in the app's answer
+	}{
+		{sample: "node", want: []string{"Released v1"}, body: "hello from node"},
+		{sample: "python", want: []string{"Released v1", "release phase: nothing to migrate"}, body: "hello from python"},
+		{sample: "static", want: []string{"Released v1"}, body: "Static sample"},
+		{sample: "dockerfile", want: []string{"Released v1"}, body: "hello from a Dockerfile"},
+	} {
+		t.Run(tc.sample, func(t *testing.T) {
+			t.Parallel()
+			app := s.createApp(t, tc.sample)
+			dir := s.repo(t, tc.sample, app.Name)
+			out, err := s.push(dir)
+			require.NoError(t, err, "push output:\n%s", out)
+			for _, w := range tc.want {
+				assert.Contains(t, out, w)
+			}
+			status, body := s.get(t, app.Name, "/")
+			assert.Equal(t, http.StatusOK, status, body)
+			assert.Contains(t, body, tc.body)
+		})
+	}
+}
+
+// TestPushZeroDowntime pushes a new version of a running app while a steady
+// stream of requests goes through the router: every request succeeds, and
+// the answers switch from the old version to the new.
+func TestPushZeroDowntime(t *testing.T) {
+	s := newStackTenant(t)
+	app := s.createApp(t, "zd")
+	dir := s.repo(t, "go", app.Name)
+	out, err := s.push(dir)
+	require.NoError(t, err, "push output:\n%s", out)
+
+	main := filepath.Join(dir, "main.go")
+	src, err := os.ReadFile(main)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(main, []byte(strings.Replace(string(src), "hello from go", "hello from go, v2", 1)), 0o644))
+	s.git(t, dir, "commit", "-q", "-am", "v2")
+
+	type result struct {
+		status int
+		body   string
+	}
+	var (
+		results []result
+		mu      sync.Mutex
+		stop    = make(chan struct{})
+		done    = make(chan struct{})
+	)
+	// About 200 requests a second from 4 workers, for as long as the push
+	// takes and one second more; bounded by the test's own deadline.
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tick := time.NewTicker(20 * time.Millisecond)
+				defer tick.Stop()
+				for n := 0; n < 5000; n++ {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
+					status, body := s.get(t, app.Name, "/")
+					mu.Lock()
+					results = append(results, result{status, body})
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	}()
+	out, err = s.push(dir)
+	time.Sleep(time.Second)
+	close(stop)
+	<-done
+	require.NoError(t, err, "push output:\n%s", out)
+	assert.Contains(t, out, "Released v2")
+
+	var bad, old, new int
+	for _, r := range results {
+		switch {
+		case r.status != http.StatusOK:
+			bad++
+			t.Logf("failed request: %d %s", r.status, r.body)
+		case strings.Contains(r.body, "v2"):
+			new++
+		default:
+			old++
+		}
+	}
+	t.Logf("%d requests during the roll: %d old, %d new, %d failed", len(results), old, new, bad)
+	assert.Zero(t, bad, "no request fails during the roll")
+	assert.Positive(t, old, "the old version answered while the new one built and rolled")
+	assert.Positive(t, new, "the new version answers after the roll")
+	last := results[len(results)-1]
+	assert.Contains(t, last.body, "v2", "the last answer is the new version's")
+}
+
+// TestPushInterruptedLeavesNoLock kills a push's git client in the middle
+// of its build: the deploy lock is released, and the next push goes
+// through at once.
+func TestPushInterruptedLeavesNoLock(t *testing.T) {
+	s := newStackTenant(t)
+	app := s.createApp(t, "intr")
+	dir := s.repo(t, "go", app.Name)
+
+	cmd := s.gitCmd(dir, "push", "platform", "main")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, cmd.Start())
+	buf := make([]byte, 4096)
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), "-----> Building") {
+		n, err := stderr.Read(buf)
+		require.NoError(t, err, "push ended before building:\n%s", seen.String())
+		seen.Write(buf[:n])
+	}
+	// Ctrl-C on the terminal: the whole process group (git and ssh).
+	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGINT))
+	_ = cmd.Wait()
+
+	start := time.Now()
+	out, err := s.push(dir)
+	require.NoError(t, err, "push output:\n%s", out)
+	assert.NotContains(t, out, "waiting for the deploy", "the interrupted push left no lock behind")
+	assert.Contains(t, out, "Released v1")
+	t.Logf("next push released in %s", time.Since(start).Round(time.Millisecond))
+
+	builds, err := s.st.ListBuilds(context.Background(), app.ID, store.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, builds, 2)
+	assert.Equal(t, store.BuildCancelled, builds[1].Status, "the interrupted build is recorded as cancelled")
 }
