@@ -29,6 +29,9 @@ type imageBuilder interface {
 // lock held; out is the pushing terminal.
 type Releaser interface {
 	ReleaseBuild(ctx context.Context, b BuiltImage, out io.Writer) error
+	// Reconcile brings an app back to its latest succeeded release, after
+	// a restart.
+	Reconcile(ctx context.Context, app store.App, tenant store.Tenant) error
 }
 
 // BuiltImage is what a successful build hands to the release step.
@@ -300,4 +303,49 @@ func (l *buildLog) flushLocked() {
 		l.log.Warn("saving build log", "err", err)
 	}
 	l.buf = l.buf[:0]
+}
+
+// Reconcile brings every app to its latest succeeded release, one app at a
+// time under its deploy lock: run at start, it resumes from a platformd that
+// stopped mid-deploy (the stopped holder's lease expires, then its release
+// is marked failed and the one before it restored). Failures are logged per
+// app; Reconcile returns when every app was tried or ctx is done.
+func (p *Pipeline) Reconcile(ctx context.Context) error {
+	// Long enough for a crashed holder's lease to run out.
+	lockCfg := LockConfig{TTL: p.lock.TTL, Wait: p.lock.TTL + 15*time.Second, Poll: p.lock.Poll}
+	var after int64
+	for {
+		apps, err := p.st.ListApps(ctx, store.ListOptions{After: after, Limit: 100})
+		if err != nil {
+			return fmt.Errorf("listing apps: %w", err)
+		}
+		if len(apps) == 0 {
+			return nil
+		}
+		for _, app := range apps {
+			after = app.ID
+			if err := p.reconcileApp(ctx, lockCfg, app); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				p.log.Error("reconciling app", "app", app.Name, "err", err)
+			}
+		}
+	}
+}
+
+func (p *Pipeline) reconcileApp(ctx context.Context, lockCfg LockConfig, app store.App) error {
+	tenant, err := p.st.GetTenantByID(ctx, app.TenantID)
+	if err != nil {
+		return err
+	}
+	if tenant.Suspended() {
+		return nil
+	}
+	lock, unlock, err := lockApp(ctx, p.st, lockCfg, p.log, app.ID, "reconcile after restart", io.Discard)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return p.release.Reconcile(lock.ctx, app, tenant)
 }

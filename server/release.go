@@ -219,3 +219,42 @@ func (r *Releases) deployerRelease(ctx context.Context, app store.App, tenant st
 	}
 	return dr, nil
 }
+
+// Reconcile brings one app back to its latest succeeded release after a
+// restart: releases left pending or deploying by a platformd that stopped
+// mid-rollout are marked failed, and the latest succeeded release is applied
+// again (which changes nothing when the cluster already runs it).
+func (r *Releases) Reconcile(ctx context.Context, app store.App, tenant store.Tenant) error {
+	rels, err := r.st.ListReleases(ctx, app.ID, store.ListOptions{Limit: 20})
+	if err != nil {
+		return fmt.Errorf("listing releases: %w", err)
+	}
+	for _, rel := range rels {
+		if rel.Status.Final() {
+			continue
+		}
+		if _, err := r.st.SetReleaseStatus(ctx, app.ID, rel.Version, store.ReleaseFailed,
+			"interrupted: platformd stopped during the rollout; the latest succeeded release was restored"); err != nil {
+			return fmt.Errorf("failing interrupted release v%d: %w", rel.Version, err)
+		}
+		r.log.Warn("interrupted release marked failed", "app", app.Name, "release", rel.Version)
+	}
+	cur, err := r.st.LatestSucceededRelease(ctx, app.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // never released: nothing should run
+	}
+	if err != nil {
+		return fmt.Errorf("reading the running release: %w", err)
+	}
+	dr, err := r.deployerRelease(ctx, app, tenant, cur)
+	if err != nil {
+		return err
+	}
+	if err := r.dep.EnsureTenant(ctx, tenant.Name, deployer.TenantQuota{
+		MaxProcesses: tenant.Quota.MaxProcesses,
+		MaxSize:      string(tenant.Quota.MaxSize),
+	}); err != nil {
+		return err
+	}
+	return r.dep.Apply(ctx, dr, nil, io.Discard)
+}

@@ -227,6 +227,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if git != nil {
 		g.Go(func() error { return git.ListenAndServe(gctx) })
 	}
+	g.Go(func() error {
+		// Apps left mid-deploy by a stopped platformd end on one
+		// consistent release. Failures are logged per app, not fatal.
+		if err := pipeline.Reconcile(gctx); err != nil && gctx.Err() == nil {
+			log.Error("reconciling apps", "err", err)
+		}
+		return nil
+	})
 	if rt != nil {
 		g.Go(func() error { return rt.Run(gctx) })
 		g.Go(func() error { return rt.Serve(gctx, routLn) })
