@@ -37,7 +37,7 @@ type stackTenant struct {
 // newStackTenant makes a tenant on the local stack for one test and removes
 // it, its apps and its namespace afterwards. Until the API can create
 // tenants and register keys, it writes them through the store.
-func newStackTenant(t *testing.T) *stackTenant {
+func newStackTenant(t testing.TB) *stackTenant {
 	t.Helper()
 	env := localstack.Require(t)
 	ctx := context.Background()
@@ -77,7 +77,7 @@ func newStackTenant(t *testing.T) *stackTenant {
 }
 
 // createApp creates an app in the tenant.
-func (s *stackTenant) createApp(t *testing.T, prefix string) store.App {
+func (s *stackTenant) createApp(t testing.TB, prefix string) store.App {
 	t.Helper()
 	app, err := s.st.CreateApp(context.Background(), s.tenant.ID, fmt.Sprintf("%s-%s", prefix, s.tenant.Name))
 	require.NoError(t, err)
@@ -86,7 +86,7 @@ func (s *stackTenant) createApp(t *testing.T, prefix string) store.App {
 
 // repo makes a git work tree holding a copy of the sample app dir, with one
 // commit and the platform remote of app.
-func (s *stackTenant) repo(t *testing.T, sample, app string) string {
+func (s *stackTenant) repo(t testing.TB, sample, app string) string {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("..", "builder", "testdata", "apps", sample))))
@@ -108,7 +108,7 @@ func (s *stackTenant) gitCmd(dir string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func (s *stackTenant) git(t *testing.T, dir string, args ...string) string {
+func (s *stackTenant) git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	out, err := s.gitCmd(dir, args...).CombinedOutput()
 	require.NoError(t, err, "git %v: %s", args, out)
@@ -122,7 +122,7 @@ func (s *stackTenant) push(dir string) (string, error) {
 }
 
 // get fetches path from app through the router, by host name.
-func (s *stackTenant) get(t *testing.T, app, path string) (int, string) {
+func (s *stackTenant) get(t testing.TB, app, path string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.env.RouterURL+path, nil)
 	require.NoError(t, err)

@@ -116,6 +116,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		AppsDomain:     cfg.AppsDomain,
 		RouterCIDRs:    cfg.RouterCIDRs,
 		RolloutTimeout: cfg.RolloutTimeout,
+		// A new web process serves once its port answers; a second more
+		// of readiness before the next is replaced is enough to catch a
+		// process that dies right after binding.
+		MinReady: time.Second,
 	})
 	if err != nil {
 		return fmt.Errorf("setting up deployer: %w", err)
