@@ -331,3 +331,67 @@ func TestPushInterruptedLeavesNoLock(t *testing.T) {
 	require.Len(t, builds, 2)
 	assert.Equal(t, store.BuildCancelled, builds[1].Status, "the interrupted build is recorded as cancelled")
 }
+
+// TestPushRefusals covers the pipeline's refusals end to end: a viewer may
+// not push, an app in another tenant is not there for a member, a tree with
+// nothing to build is rejected with what was looked for, and a suspended
+// tenant's apps take no deploys. Each leaves no build, release or branch.
+func TestPushRefusals(t *testing.T) {
+	s := newStackTenant(t)
+	ctx := context.Background()
+	app := s.createApp(t, "ref")
+
+	// A second user, with a key of their own.
+	dir := t.TempDir()
+	priv := filepath.Join(dir, "id_ed25519")
+	keygen, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", priv).CombinedOutput()
+	require.NoError(t, err, "%s", keygen)
+	pub, err := os.ReadFile(priv + ".pub")
+	require.NoError(t, err)
+	user, err := s.st.CreateUser(ctx, fmt.Sprintf("viewer-%s@platform.test", s.tenant.Name), false)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.st.DeleteUser(context.Background(), user.ID) })
+	_, err = s.st.AddSSHKey(ctx, user.ID, "viewer", string(pub))
+	require.NoError(t, err)
+	other := &stackTenant{env: s.env, st: s.st, tenant: s.tenant, user: user, sshKey: priv}
+
+	repo := other.repo(t, "go", app.Name)
+	out, err := other.push(repo)
+	require.Error(t, err)
+	assert.Contains(t, out, "no such app, or no access", "not a member")
+
+	require.NoError(t, s.st.AddMember(ctx, s.tenant.ID, user.ID, store.Viewer))
+	out, err = other.push(repo)
+	require.Error(t, err)
+	assert.Contains(t, out, "no such app, or no access", "a viewer may not push")
+
+	// Nothing to build: the message lists what was looked for.
+	empty := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(empty, "README.md"), []byte("no app here\n"), 0o644))
+	s.git(t, empty, "init", "-q", "-b", "main")
+	s.git(t, empty, "add", "-A")
+	s.git(t, empty, "commit", "-q", "-m", "nothing")
+	s.git(t, empty, "remote", "add", "platform", s.env.GitURL+"/"+app.Name+".git")
+	out, err = s.push(empty)
+	require.Error(t, err)
+	assert.Contains(t, out, "[remote rejected]")
+	assert.Contains(t, out, "go.mod", "the message says what was looked for")
+	assert.Contains(t, out, "package.json")
+
+	// A suspended tenant takes no deploys.
+	_, err = s.st.SuspendTenant(ctx, s.tenant.ID, true)
+	require.NoError(t, err)
+	out, err = s.push(s.repo(t, "go", app.Name))
+	require.Error(t, err)
+	assert.Contains(t, out, "suspended")
+
+	remote := s.git(t, empty, "ls-remote", "platform")
+	assert.NotContains(t, remote, "refs/heads/main", "no push moved the branch")
+	rels, err := s.st.ListReleases(ctx, app.ID, store.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, rels, "no release was recorded")
+	builds, err := s.st.ListBuilds(ctx, app.ID, store.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, builds, 1, "only the build of the empty tree ran")
+	assert.Equal(t, store.BuildFailed, builds[0].Status)
+}
