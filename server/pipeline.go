@@ -190,8 +190,8 @@ func (p *Pipeline) Deploy(ctx context.Context, in DeployInput, out io.Writer) er
 	if buildErr != nil {
 		fmt.Fprintf(w, "-----> Build failed after %s\n", elapsed)
 	} else {
-		fmt.Fprintf(w, "-----> Built %s (%s stack) in %s: detect %s, solve %s, of which export and push %s\n",
-			res.ImageRef, res.Stack, elapsed, res.Timings.Detect.Round(time.Millisecond),
+		fmt.Fprintf(w, "-----> Build took %s: detect %s, solve %s (of which export and push %s)\n",
+			elapsed, res.Timings.Detect.Round(time.Millisecond),
 			res.Timings.Solve.Round(time.Millisecond), res.Timings.Export.Round(time.Millisecond))
 	}
 	blog.Close()

@@ -15,7 +15,7 @@ import (
 
 // BenchmarkPushOneLineChange measures, on the running local stack, a warm
 // push of the Go sample after a one-line change: from `git push` starting
-// to the image pushed to the registry (the pipeline's "Built" line), and to
+// to the image pushed to the registry (the builder's "Built in" line), and to
 // the router serving the new version, and the rollout of the built release
 // alone (the "Releasing" line to serving: what a config change or rollback
 // costs). Figures are medians; the app's first (cold) push is reported too. Run with:
@@ -59,7 +59,7 @@ func BenchmarkPushOneLineChange(b *testing.B) {
 			switch {
 			case strings.Contains(line, "-----> Building"):
 				toBuilding = append(toBuilding, time.Since(start).Seconds())
-			case strings.Contains(line, "-----> Built"):
+			case strings.Contains(line, "-----> Built in"):
 				toImage = append(toImage, time.Since(start).Seconds())
 			case strings.Contains(line, "-----> Releasing"):
 				releasing = time.Now()

@@ -395,3 +395,54 @@ func TestPushRefusals(t *testing.T) {
 	require.Len(t, builds, 1, "only the build of the empty tree ran")
 	assert.Equal(t, store.BuildFailed, builds[0].Status)
 }
+
+// TestPushBadRelease pushes releases that must not replace a good one: a
+// web process that exits at start, and a release command that fails. Each
+// push fails with the app's own output, v1 keeps answering, and the
+// releases record the failures.
+func TestPushBadRelease(t *testing.T) {
+	s := newStackTenant(t)
+	ctx := context.Background()
+	app := s.createApp(t, "bad")
+	dir := s.repo(t, "go", app.Name)
+	out, err := s.push(dir)
+	require.NoError(t, err, "push output:\n%s", out)
+
+	// v2: the web process dies at start.
+	main := filepath.Join(dir, "main.go")
+	src, err := os.ReadFile(main)
+	require.NoError(t, err)
+	crashing := strings.Replace(string(src), "func main() {", "func main() {\n\tlog.Fatal(\"boom: cannot start without DATABASE\")", 1)
+	require.NoError(t, os.WriteFile(main, []byte(crashing), 0o644))
+	s.git(t, dir, "commit", "-q", "-am", "crash at start")
+	out, err = s.push(dir)
+	require.Error(t, err, "push output:\n%s", out)
+	assert.Contains(t, out, "boom: cannot start without DATABASE", "the app's own error line reaches the push")
+	assert.Contains(t, out, "v1 is still running")
+	code, body := s.get(t, app.Name, "/")
+	assert.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "hello from go")
+
+	// v3: a release command that fails blocks the rollout.
+	require.NoError(t, os.WriteFile(main, src, 0o644))
+	procfile := filepath.Join(dir, "Procfile")
+	pf, err := os.ReadFile(procfile)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(procfile, append(pf, []byte("release: echo migrating the schema; echo migration 42 failed >&2; exit 3\n")...), 0o644))
+	s.git(t, dir, "commit", "-q", "-am", "failing release phase")
+	out, err = s.push(dir)
+	require.Error(t, err, "push output:\n%s", out)
+	assert.Contains(t, out, "migrating the schema", "the release command's output streams to the push")
+	assert.Contains(t, out, "migration 42 failed")
+	code, body = s.get(t, app.Name, "/")
+	assert.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "hello from go")
+
+	rels, err := s.st.ListReleases(ctx, app.ID, store.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, rels, 3)
+	assert.Equal(t, store.ReleaseFailed, rels[0].Status, "v3")
+	assert.Equal(t, store.ReleaseFailed, rels[1].Status, "v2")
+	assert.Contains(t, rels[1].StatusReason, "crash")
+	assert.Equal(t, store.ReleaseSucceeded, rels[2].Status, "v1")
+}

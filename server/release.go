@@ -165,10 +165,17 @@ func (r *Releases) rollOut(ctx context.Context, app store.App, tenant store.Tena
 		}
 		log.Info("release failed", "err", err, "duration", time.Since(start))
 		fmt.Fprintf(out, "-----> v%d failed: %s\n", rel.Version, reason)
+		var re *deployer.RolloutError
+		if errors.As(err, &re) && len(re.Logs) > 0 {
+			fmt.Fprintf(out, "       last lines of %s:\n", re.Pod)
+			for _, l := range re.Logs {
+				fmt.Fprintf(out, "       | %s\n", l)
+			}
+		}
 		if prev != nil {
 			fmt.Fprintf(out, "       v%d is still running\n", prev.Version)
 		}
-		return fmt.Errorf("release v%d failed: %s", rel.Version, firstLine(reason))
+		return errors.New(firstLine(reason))
 	}
 	if _, err := r.st.SetReleaseStatus(fctx, app.ID, rel.Version, store.ReleaseSucceeded, ""); err != nil {
 		return fmt.Errorf("recording the release: %w", err)
@@ -179,13 +186,14 @@ func (r *Releases) rollOut(ctx context.Context, app store.App, tenant store.Tena
 }
 
 // releaseFailure is the reason recorded for a failed release: a rollout's
-// own diagnosis when there is one.
+// own diagnosis ("release v2 failed: web: crash loop: ...") when there is
+// one.
 func releaseFailure(err error) string {
 	var re *deployer.RolloutError
 	if errors.As(err, &re) {
 		return re.Error()
 	}
-	return err.Error()
+	return fmt.Sprintf("release failed: %v", err)
 }
 
 // deployerRelease turns a recorded release into what the deployer applies.
