@@ -45,8 +45,12 @@ func ingress(ns, name, class, host string, created time.Time, paths ...ingPath) 
 	return ing
 }
 
-func portNumber(n int32) networkingv1.ServiceBackendPort { return networkingv1.ServiceBackendPort{Number: n} }
-func portName(n string) networkingv1.ServiceBackendPort  { return networkingv1.ServiceBackendPort{Name: n} }
+func portNumber(n int32) networkingv1.ServiceBackendPort {
+	return networkingv1.ServiceBackendPort{Number: n}
+}
+func portName(n string) networkingv1.ServiceBackendPort {
+	return networkingv1.ServiceBackendPort{Name: n}
+}
 
 func service(ns, name string, ports ...corev1.ServicePort) *corev1.Service {
 	return &corev1.Service{
@@ -202,7 +206,7 @@ func TestBuildRoutesPathsAndConflicts(t *testing.T) {
 		ingPath{path: "relative", service: "web", port: portNumber(80)},
 	)
 	newer := ingress("a", "new", "platform", "app.test", t0.Add(time.Hour),
-		ingPath{path: "/", pathType: networkingv1.PathTypePrefix, service: "web", port: portNumber(80)},  // taken
+		ingPath{path: "/", pathType: networkingv1.PathTypePrefix, service: "web", port: portNumber(80)},   // taken
 		ingPath{path: "/api", pathType: networkingv1.PathTypeExact, service: "web", port: portNumber(80)}, // not the same route
 		ingPath{path: "/new", service: "web", port: portNumber(80)},
 	)

@@ -164,26 +164,23 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 			ex.clientGone(err)
 			return false
 		}
-		ex.route.metrics.upstreamErrors.Inc()
 		ex.err = err
-		switch fail {
-		case failTimeout:
-			ex.page(http.StatusGatewayTimeout, pageTimeout)
-			return false
-		case failBadHead:
-			ex.page(http.StatusBadGateway, pageBadGateway)
-			return false
-		}
-		// failSend or failNoResponse: the backend never answered.
-		if ex.bodyRead || (!idempotent && hasBody) {
-			ex.page(http.StatusBadGateway, pageBadGateway)
-			return false
-		}
-		if bc.reused && !freshTried {
+		retriable := (fail == failSend || fail == failNoResponse) && !ex.bodyRead && (idempotent || !hasBody)
+		if retriable && bc.reused && !freshTried {
 			// Most likely the backend closed the idle connection as it
-			// was taken: try a new one to the same endpoint.
+			// was taken, which is no fault of the endpoint: try a new
+			// connection to it.
 			fresh, freshTried = true, true
 			continue
+		}
+		ex.route.metrics.upstreamErrors.Inc()
+		switch {
+		case fail == failTimeout:
+			ex.page(http.StatusGatewayTimeout, pageTimeout)
+			return false
+		case !retriable:
+			ex.page(http.StatusBadGateway, pageBadGateway)
+			return false
 		}
 		if tried < attempts {
 			tried++
@@ -568,7 +565,7 @@ func (ex *exchange) done() {
 	if !rt.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 11)
+	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs,
 		slog.String("method", ex.r.Method),
 		slog.String("host", ex.r.Host),
@@ -578,7 +575,7 @@ func (ex *exchange) done() {
 		slog.String("request_id", ex.reqID),
 	)
 	if ex.route != nil {
-		attrs = append(attrs, slog.String("ingress", ex.route.ingress))
+		attrs = append(attrs, slog.String("ingress", ex.route.ingress), slog.String("service", ex.route.backend.name))
 	}
 	if ex.up != nil {
 		attrs = append(attrs, slog.String("upstream", ex.up.addr))

@@ -332,11 +332,12 @@ func TestProxyReusesBackendConnections(t *testing.T) {
 // TestProxyStaleKeepAlive: a backend that closes an idle connection (its
 // keep-alive timeout ran out) costs no error, whatever the method.
 func TestProxyStaleKeepAlive(t *testing.T) {
-	var conns atomic.Int32
+	var closed atomic.Int32
 	be := rawBackend(t, func(c net.Conn, head string) bool {
-		conns.Add(1)
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		return false // and close, without saying so
+		_ = c.Close() // without saying so
+		closed.Add(1)
+		return false
 	})
 	tr := serveStatic(t, Config{}, Route{Endpoints: []string{be}})
 	for i, method := range []string{"GET", "GET", "POST", "PUT", "POST"} {
@@ -346,10 +347,11 @@ func TestProxyStaleKeepAlive(t *testing.T) {
 		}
 		res := tr.do(t, method, "app.test", "/", body, nil)
 		assert.Equal(t, "ok", readAll(t, res), "request %d, %s", i, method)
-		time.Sleep(20 * time.Millisecond) // for the close to arrive
+		require.Eventually(t, func() bool { return closed.Load() == int32(i+1) }, 5*time.Second, time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // for the close to reach the router's socket
 	}
-	assert.Equal(t, int32(5), conns.Load())
 	assert.Equal(t, 0.0, counter(t, tr.reg, "platform_router_retries_total", staticLabels), "a new connection to the same endpoint is no retry")
+	assert.Equal(t, 0.0, counter(t, tr.reg, "platform_router_upstream_errors_total", staticLabels), "nor an endpoint's fault")
 }
 
 func TestProxyBodies(t *testing.T) {
@@ -484,8 +486,9 @@ func TestProxyStreamsPromptly(t *testing.T) {
 }
 
 func TestProxyClientGoneFreesBackend(t *testing.T) {
-	backendDone := make(chan struct{})
+	backendGot, backendDone := make(chan struct{}), make(chan struct{})
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(backendGot)
 		<-r.Context().Done() // the router closed the connection
 		close(backendDone)
 	}))
@@ -496,7 +499,7 @@ func TestProxyClientGoneFreesBackend(t *testing.T) {
 	require.NoError(t, err)
 	_, err = io.WriteString(c, "GET /long-poll HTTP/1.1\r\nHost: app.test\r\n\r\n")
 	require.NoError(t, err)
-	time.Sleep(100 * time.Millisecond)
+	<-backendGot
 	require.NoError(t, c.Close())
 	select {
 	case <-backendDone:
@@ -559,7 +562,7 @@ func TestProxyAccessLogAndMetrics(t *testing.T) {
 
 	logs := tr.logs.String()
 	assert.Contains(t, logs, `msg=request method=GET host=app.test path=/hello status=200`)
-	assert.Contains(t, logs, "request_id=req-0123456789abcdefghij ingress=static upstream="+addrOf(be))
+	assert.Contains(t, logs, "request_id=req-0123456789abcdefghij ingress=static service=static/0 upstream="+addrOf(be))
 	assert.Contains(t, logs, "host=nope.test path=/ status=404")
 	assert.Equal(t, 3.0, counter(t, tr.reg, "platform_router_requests_total", map[string]string{"host": "app.test", "ingress": "static", "code": "2xx"}))
 	assert.Equal(t, 1.0, counter(t, tr.reg, "platform_router_requests_total", map[string]string{"host": "", "ingress": "", "code": "4xx"}))
@@ -636,4 +639,29 @@ func TestNewValidatesConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, rt.cfg.Retries)
 	assert.Equal(t, int64(-1), rt.cfg.MaxBodyBytes)
+}
+
+// TestProxyCutResponse: a backend that dies mid-body makes the client see
+// a broken response, not a short complete one.
+func TestProxyCutResponse(t *testing.T) {
+	for _, tc := range []struct{ name, response string }{
+		{"content length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be := rawBackend(t, func(c net.Conn, _ string) bool {
+				_, _ = io.WriteString(c, tc.response)
+				return false
+			})
+			tr := serveStatic(t, Config{}, Route{Endpoints: []string{be}})
+			res := tr.do(t, "GET", "app.test", "/", nil, nil)
+			defer res.Body.Close()
+			assert.Equal(t, http.StatusOK, res.StatusCode)
+			_, err := io.ReadAll(res.Body)
+			assert.Error(t, err)
+			require.Eventually(t, func() bool {
+				return counter(t, tr.reg, "platform_router_upstream_errors_total", staticLabels) == 1
+			}, 5*time.Second, 10*time.Millisecond)
+		})
+	}
 }

@@ -26,7 +26,6 @@ type vhost struct {
 }
 
 type route struct {
-	host    string // as the Ingress rule has it, for logs and metrics
 	path    string // normalized: a Prefix has no trailing slash, except "/"
 	exact   bool
 	ingress string // "namespace/name"
@@ -187,7 +186,7 @@ func (rt *Router) install(specs []routeSpec) *table {
 			}
 			series[sk] = m
 		}
-		r := &route{host: s.host, path: s.path, exact: s.exact, ingress: s.ingress, backend: b, metrics: m}
+		r := &route{path: s.path, exact: s.exact, ingress: s.ingress, backend: b, metrics: m}
 		v := t.vhost(s.host)
 		v.routes = append(v.routes, r)
 	}

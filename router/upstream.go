@@ -206,11 +206,13 @@ func (rt *Router) reapIdle(now time.Time) {
 	}
 }
 
-// closeIdle closes every idle backend connection, when the router stops.
+// closeIdle closes every idle backend connection when Run stops, and
+// makes requests still in flight close theirs: with nothing left to reap
+// them, no connection is kept.
 func (rt *Router) closeIdle() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for _, u := range rt.upstreams {
-		u.reap(1<<63 - 1)
+		u.retire()
 	}
 }

@@ -11,6 +11,10 @@
 #   - latency at a fixed rate (bench load, open loop): p50 and p99, and the
 #     p99 each proxy adds to the direct one.
 # and prints medians and the router/nginx ratios. It stops what it started.
+# "CPU/req" is the CPU time (user + system) of the proxy's processes per
+# request; for "direct", of the backend's. On a small shared machine the
+# request rates swing with other load; CPU per request is the steadier
+# figure.
 #
 # Settings (environment): ROUNDS (3), DURATION (wrk seconds, 8),
 # WRK_THREADS (2), WRK_CONNS (64), RATE (fixed-rate requests/s, 2000),
@@ -122,7 +126,7 @@ wrkrun() {
   p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' <<<"$out")
   cpu=$(awk -v a="$after" -v b="$before" -v t="$TICK" -v n="$reqs" 'BEGIN {printf "%.1f", (a-b)*1e6/t/n}')
   echo "$rps $p99 $cpu" >> "$WORK/$name.wrk"
-  printf '    %-7s %10.0f req/s  p99 %7.2f ms  %6s us CPU/req (proxy)\n' "$name" "$rps" "$p99" "$cpu"
+  printf "    %-7s %10.0f req/s  p99 %7.2f ms  %6s us CPU/req\n" "$name" "$rps" "$p99" "$cpu"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
