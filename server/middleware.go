@@ -13,6 +13,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/platform-paas/platform/server/api"
 )
 
 const requestIDHeader = "X-Request-Id"
@@ -71,10 +73,9 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			s.log.ErrorContext(r.Context(), "panic serving request",
 				"method", r.Method, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()),
 				"err", fmt.Sprint(v), "stack", string(debug.Stack()))
-			var body apiErrorBody
-			body.Error.Code = "internal"
-			body.Error.Message = "internal server error"
-			writeJSON(w, http.StatusInternalServerError, body)
+			writeJSON(w, http.StatusInternalServerError, api.ErrorBody{Error: api.ErrorDetail{
+				Code: api.CodeInternal, Message: "internal server error",
+			}})
 		}()
 		next.ServeHTTP(w, r)
 	})

@@ -93,4 +93,3 @@ func median(v []float64) float64 {
 	sort.Float64s(c)
 	return c[len(c)/2]
 }
-

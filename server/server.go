@@ -3,9 +3,10 @@
 // It owns the chi router and everything served on it: the liveness and
 // readiness probes, the Prometheus metrics endpoint, the request id, panic
 // recovery, access logging and request metrics middleware, and the JSON API
-// under /api/v1 (empty for now: it answers every request with a JSON
-// not_found error). Later it also owns authentication, authorization, the
-// push→build→release→deploy pipeline and the dashboard's handlers.
+// under /api/v1 with its authentication (bearer tokens), authorization
+// (roles in tenants) and audit events; openapi.yaml documents the API and
+// package api holds its wire types. It also owns the
+// push→build→release→deploy pipeline, and later the dashboard's handlers.
 //
 // It does not own the things it reports on: readiness checks are plain
 // functions handed in by the binary, which knows how to reach Postgres,
@@ -19,12 +20,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/platform-paas/platform/server/api"
+	"github.com/platform-paas/platform/server/store"
 )
 
 // Check is one named readiness check.
@@ -48,6 +54,14 @@ type Config struct {
 	Checks []Check
 	// CheckTimeout bounds each readiness check. Zero means 2s.
 	CheckTimeout time.Duration
+	// GitURL is where apps' git repositories are served, such as
+	// ssh://git@git.example.com:2222: an app's remote is
+	// <GitURL>/<app>.git. Empty means there is no git receiver, and the
+	// API gives apps no git URL.
+	GitURL string
+	// WebURL returns the URL where an app answers, such as
+	// http://shop.apps.example.com. Nil means the API gives apps no web URL.
+	WebURL func(app string) string
 }
 
 const defaultCheckTimeout = 2 * time.Second
@@ -78,6 +92,12 @@ func (c *Config) validate() error {
 	if c.CheckTimeout == 0 {
 		c.CheckTimeout = defaultCheckTimeout
 	}
+	c.GitURL = strings.TrimSuffix(c.GitURL, "/")
+	if c.GitURL != "" {
+		if u, err := url.Parse(c.GitURL); err != nil || u.Scheme == "" || u.Host == "" || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("git url %q is not a URL like ssh://git@git.example.com:2222", c.GitURL))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("configuring server: %w", err)
 	}
@@ -87,17 +107,24 @@ func (c *Config) validate() error {
 // Server is platformd's HTTP handler. It is safe for concurrent use.
 type Server struct {
 	log          *slog.Logger
+	st           *store.Store
 	checks       []Check
 	checkTimeout time.Duration
+	gitURL       string
+	webURL       func(app string) string
 	router       chi.Router
 }
 
 var _ http.Handler = (*Server)(nil)
 
-// New returns a Server and registers its request metrics on cfg.Metrics.
-func New(cfg Config) (*Server, error) {
+// New returns a Server whose API works on st, and registers its request
+// metrics on cfg.Metrics.
+func New(cfg Config, st *store.Store) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if st == nil {
+		return nil, errors.New("configuring server: a store is required")
 	}
 	m, err := newHTTPMetrics(cfg.Metrics)
 	if err != nil {
@@ -105,8 +132,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		log:          cfg.Logger,
+		st:           st,
 		checks:       cfg.Checks,
 		checkTimeout: cfg.CheckTimeout,
+		gitURL:       cfg.GitURL,
+		webURL:       cfg.WebURL,
 	}
 
 	r := chi.NewRouter()
@@ -122,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		Registry: cfg.Metrics,
 	}))
-	r.Mount("/api/v1", s.apiRoutes())
+	r.Mount(api.Version, s.apiRoutes())
 	s.router = r
 	return s, nil
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/server/api"
+	"github.com/platform-paas/platform/server/testdb"
 )
 
 type fixture struct {
@@ -26,12 +29,13 @@ type fixture struct {
 func newFixture(t *testing.T, checks ...Check) fixture {
 	t.Helper()
 	var logs bytes.Buffer
+	st, _ := testdb.Open(t)
 	srv, err := New(Config{
 		Logger:       slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics:      prometheus.NewRegistry(),
 		Checks:       checks,
 		CheckTimeout: 200 * time.Millisecond,
-	})
+	}, st)
 	require.NoError(t, err)
 	return fixture{srv: srv, logs: &logs}
 }
@@ -130,7 +134,7 @@ func TestReadyzRunsChecksConcurrently(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	f := newFixture(t)
 	f.do(t, http.MethodGet, "/healthz", nil)
-	f.do(t, http.MethodGet, "/api/v1/apps/foo", nil)
+	f.do(t, http.MethodGet, "/api/v1/nowhere/foo", nil)
 	f.do(t, http.MethodGet, "/nowhere/42", nil)
 
 	rec := f.do(t, http.MethodGet, "/metrics", nil)
@@ -147,13 +151,13 @@ func TestMetrics(t *testing.T) {
 func TestAPINotFound(t *testing.T) {
 	f := newFixture(t)
 	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
-		rec := f.do(t, method, "/api/v1/apps", nil)
+		rec := f.do(t, method, "/api/v1/nowhere", nil)
 		assert.Equal(t, http.StatusNotFound, rec.Code)
 		assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
-		var body apiErrorBody
+		var body api.ErrorBody
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 		assert.Equal(t, "not_found", body.Error.Code)
-		assert.Contains(t, body.Error.Message, method+" /api/v1/apps")
+		assert.Contains(t, body.Error.Message, method+" /api/v1/nowhere")
 	}
 }
 
@@ -189,7 +193,7 @@ func TestRecoverer(t *testing.T) {
 
 	rec := f.do(t, http.MethodGet, "/boom", nil)
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
-	var body apiErrorBody
+	var body api.ErrorBody
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 	assert.Equal(t, "internal", body.Error.Code)
 	assert.NotContains(t, rec.Body.String(), "kaboom", "panic detail stays in the log")
@@ -215,19 +219,24 @@ func TestServeAPIHidesInternalErrors(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	_, err := New(Config{
 		Checks: []Check{{Name: "a", Func: ok}, {Name: "a", Func: ok}, {Name: ""}, {Name: "b"}},
-	})
+		GitURL: "git.example.com:2222",
+	}, nil)
 	require.Error(t, err)
-	for _, want := range []string{"logger", "metrics", `"a" is listed twice`, "no name", `"b" has no function`} {
+	for _, want := range []string{"logger", "metrics", `"a" is listed twice`, "no name", `"b" has no function`, "git url"} {
 		assert.Contains(t, err.Error(), want)
 	}
+
+	_, err = New(Config{Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry()}, nil)
+	assert.ErrorContains(t, err, "a store is required")
 }
 
 func TestNewRejectsDoubleRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	logger := slog.New(slog.DiscardHandler)
-	_, err := New(Config{Logger: logger, Metrics: reg})
+	st, _ := testdb.Open(t)
+	_, err := New(Config{Logger: logger, Metrics: reg}, st)
 	require.NoError(t, err)
-	_, err = New(Config{Logger: logger, Metrics: reg})
+	_, err = New(Config{Logger: logger, Metrics: reg}, st)
 	assert.ErrorContains(t, err, "registering http metrics")
 }
 

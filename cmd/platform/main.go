@@ -1,21 +1,27 @@
 // Command platform is the platform's command-line client.
 //
 // It owns the user's side of the API: commands in Heroku's topic:command
-// grammar, reading PLATFORM_API_URL and PLATFORM_TOKEN, and printing
-// results for people and scripts. It talks to platformd over HTTP only, so
-// it never links the server's dependencies (pgx, client-go, BuildKit); a
-// test enforces that. For now it has only help and version.
+// grammar, the login that keeps an API URL and token in the user's config
+// file, the app's git remote, and printing results for people (tables,
+// progress) and for scripts (--json). It talks to platformd over HTTP only,
+// through package api, so it never links the server's dependencies (pgx,
+// client-go, BuildKit); a test enforces that.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/platform-paas/platform/server/api"
 )
 
 // version is set at link time: -ldflags "-X main.version=v1.2.3".
@@ -23,7 +29,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "platform:", err)
@@ -31,15 +37,58 @@ func main() {
 	}
 }
 
-// run executes the command line args and returns its error, which main
-// prints.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	root := newRootCmd()
+// run executes the command line args and returns its error, one line
+// meant for the user, which main prints.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	c := &cli{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	return c.execute(ctx, args)
+}
+
+// cli is one run of the command: where it reads and writes, and what it
+// knows of its environment. Tests make their own.
+type cli struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer // results: tables, JSON
+	stderr io.Writer // progress, prompts and notes
+	// dir is the working directory git runs in; empty means the process's.
+	dir string
+	// http makes the API requests; nil means the api package's default.
+	http *http.Client
+}
+
+func (c *cli) execute(ctx context.Context, args []string) error {
+	root := c.newRootCmd()
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	return root.ExecuteContext(ctx)
+	root.SetIn(c.stdin)
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
+	return oneLine(userError(root.ExecuteContext(ctx)))
+}
+
+// userError says what went wrong the way the user can act on it.
+func userError(err error) error {
+	var ae *api.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
+		if strings.Contains(ae.Message, "platform login") {
+			return errors.New(ae.Message)
+		}
+		return fmt.Errorf("%s: run platform login", ae.Message)
+	case errors.Is(err, context.Canceled):
+		return errors.New("interrupted")
+	}
+	return err
+}
+
+// oneLine keeps an error to the one line main prints.
+func oneLine(err error) error {
+	if err == nil || !strings.ContainsAny(err.Error(), "\r\n") {
+		return err
+	}
+	return errors.New(strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " "))
 }
 
 const rootLong = `platform deploys and runs apps on a self-hosted, Heroku-style platform.
@@ -47,20 +96,22 @@ const rootLong = `platform deploys and runs apps on a self-hosted, Heroku-style 
 Commands follow Heroku's topic:command grammar: a topic names the kind of
 thing, a command the action on it, and the topic alone lists or shows:
 
+  platform login                  save the API URL and your token
+  platform keys:add               upload your SSH public key
+  platform apps:create NAME       create an app (and its platform git remote)
   platform apps                   list apps
-  platform apps:create NAME       create an app
-  platform config -a APP          show an app's config vars
-  platform config:set K=V -a APP  set config vars (a new release)
-  platform ps:scale web=2 -a APP  scale a process type
-  platform releases -a APP        list releases
-  platform logs -a APP            stream logs
+  platform apps:info -a APP       show an app
 
 Deploy with git: git push platform main.
 
-The CLI reads PLATFORM_API_URL and PLATFORM_TOKEN from the environment.
-Only "version" is implemented so far; the topics above are coming.`
+Commands that act on an app take -a APP; without it, the app is read from
+the "platform" git remote of the current directory. Read commands take
+--json for scripts.
 
-func newRootCmd() *cobra.Command {
+The CLI reads PLATFORM_API_URL and PLATFORM_TOKEN from the environment,
+else from the config file that platform login writes.`
+
+func (c *cli) newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "platform",
 		Short:         "Deploy and run apps on the platform",
@@ -75,7 +126,21 @@ func newRootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate("platform {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newVersionCmd())
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w (see platform help %s)", err, cmd.Name())
+	})
+	root.AddGroup(
+		&cobra.Group{ID: "account", Title: "Account:"},
+		&cobra.Group{ID: "apps", Title: "Apps:"},
+		&cobra.Group{ID: "admin", Title: "Tenants and users (admins and tenant owners):"},
+	)
+	root.AddCommand(
+		c.newLoginCmd(), c.newLogoutCmd(), c.newWhoamiCmd(),
+		c.newKeysCmd(), c.newKeysAddCmd(), c.newKeysRemoveCmd(),
+		c.newAppsCmd(), c.newAppsCreateCmd(), c.newAppsInfoCmd(), c.newGitRemoteCmd(),
+		c.newTenantsCmd(), c.newTenantsCreateCmd(), c.newUsersCmd(), c.newUsersAddCmd(),
+		newVersionCmd(),
+	)
 	return root
 }
 
@@ -88,5 +153,22 @@ func newVersionCmd() *cobra.Command {
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "platform %s\n", version)
 			return err
 		},
+	}
+}
+
+// wantArgs checks that a command got exactly the arguments usage names (such
+// as "NAME"), optional ones in brackets, and says how to call it if not.
+func wantArgs(usage ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, got []string) error {
+		lo, hi := 0, len(usage)
+		for _, u := range usage {
+			if !strings.HasPrefix(u, "[") {
+				lo++
+			}
+		}
+		if len(got) >= lo && len(got) <= hi {
+			return nil
+		}
+		return fmt.Errorf("usage: platform %s %s", cmd.Name(), strings.Join(usage, " "))
 	}
 }

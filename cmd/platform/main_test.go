@@ -10,10 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+func noEnv(string) string { return "" }
+
 func runCLI(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	err := run(context.Background(), args, noEnv, strings.NewReader(""), &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }
 
@@ -31,7 +33,9 @@ func TestHelp(t *testing.T) {
 		require.NoError(t, err, args)
 		assert.Contains(t, out, "topic:command", args)
 		assert.Contains(t, out, "PLATFORM_API_URL", args)
-		assert.Contains(t, out, "version", args)
+		for _, cmd := range []string{"login", "whoami", "apps:create", "apps:info", "git:remote", "keys:add", "tenants:create", "users:add", "version"} {
+			assert.Contains(t, out, cmd, args)
+		}
 	}
 }
 
@@ -39,4 +43,39 @@ func TestUnknownCommand(t *testing.T) {
 	_, _, err := runCLI(t, "apps:destroy")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "unknown command")
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"apps:create"}, "usage: platform apps:create NAME"},
+		{[]string{"apps:create", "a", "b"}, "usage: platform apps:create NAME"},
+		{[]string{"keys:add", "a", "b"}, "usage: platform keys:add [FILE]"},
+		{[]string{"keys:remove"}, "usage: platform keys:remove FINGERPRINT"},
+		{[]string{"git:remote"}, "usage: platform git:remote -a APP"},
+		{[]string{"users:add", "bob@example.com"}, "usage: platform users:add EMAIL --tenant T --role R"},
+		{[]string{"apps", "--bogus"}, "unknown flag: --bogus (see platform help apps)"},
+		{[]string{"whoami"}, "no API URL: run platform login, or set PLATFORM_API_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, _, err := runCLI(t, tt.args...)
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+		})
+	}
+}
+
+func TestAppFromRemote(t *testing.T) {
+	for url, want := range map[string]string{
+		"ssh://git@127.0.0.1:2222/shop.git":  "shop",
+		"ssh://git@git.example.com/shop.git": "shop",
+		"ssh://git@127.0.0.1:2222/shop":      "shop",
+		"git@git.example.com:shop.git":       "shop",
+		"https://git.example.com/shop.git/":  "shop",
+	} {
+		assert.Equal(t, want, appFromRemote(url), url)
+	}
 }

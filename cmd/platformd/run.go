@@ -209,7 +209,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Logger:  log.With("component", "server"),
 		Metrics: metrics,
 		Checks:  checks,
-	})
+		GitURL:  gitURL(cfg),
+		WebURL:  func(app string) string { return webURL(cfg, app) },
+	}, st)
 	if err != nil {
 		return err
 	}
@@ -308,4 +310,23 @@ func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// gitURL is the base of apps' git remotes, as the API tells clients:
+// <gitURL>/<app>.git. Empty without a git receiver.
+func gitURL(cfg config) string {
+	if cfg.GitAddr == "" {
+		return ""
+	}
+	return "ssh://git@" + cfg.GitAddr
+}
+
+// webURL is the URL where an app answers: its default host, on the
+// router's port when the router runs in-process on a port other than 80.
+func webURL(cfg config, app string) string {
+	host := app + "." + cfg.AppsDomain
+	if _, port, err := net.SplitHostPort(cfg.RouterAddr); err == nil && port != "80" {
+		host = net.JoinHostPort(host, port)
+	}
+	return "http://" + host
 }

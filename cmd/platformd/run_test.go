@@ -188,6 +188,7 @@ func TestRun(t *testing.T) {
 	dbURL := newTestDatabase(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	httpAddr, registryAddr := freeAddr(t), freeAddr(t)
+	gitAddr, routerAddr := freeAddr(t), freeAddr(t)
 	getenv := env(map[string]string{
 		"PLATFORM_DATABASE_URL": dbURL,
 		"PLATFORM_SECRET_KEY":   goodKey,
@@ -198,8 +199,8 @@ func TestRun(t *testing.T) {
 	args := []string{
 		"--http-addr", httpAddr,
 		"--registry-addr", registryAddr,
-		"--git-addr", freeAddr(t),
-		"--router-addr", freeAddr(t),
+		"--git-addr", gitAddr,
+		"--router-addr", routerAddr,
 		"--buildkit-addr", "unix://" + filepath.Join(t.TempDir(), "no-buildkitd.sock"),
 		"--shutdown-timeout", "5s",
 	}
@@ -233,8 +234,8 @@ func TestRun(t *testing.T) {
 	assert.Contains(t, body, `platformd_http_requests_total{code="503",method="GET",route="/readyz"} 1`)
 
 	resp, body = get(t, p.base+"/api/v1/apps")
-	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-	assert.JSONEq(t, `{"error":{"code":"not_found","message":"no API endpoint GET /api/v1/apps"}}`, body)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.JSONEq(t, `{"error":{"code":"unauthorized","message":"missing API token: run platform login"}}`, body)
 
 	resp, _ = get(t, "http://"+registryAddr+"/v2/")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -249,6 +250,33 @@ func TestRun(t *testing.T) {
 	token, err := os.ReadFile(tokenPath)
 	require.NoError(t, err)
 	require.NotEmpty(t, strings.TrimSpace(string(token)))
+
+	// The admin token works on the API, which knows the git receiver's
+	// and the router's addresses.
+	req, err := http.NewRequest(http.MethodPost, p.base+"/api/v1/tenants", strings.NewReader(`{"name":"acme"}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	req, err = http.NewRequest(http.MethodPost, p.base+"/api/v1/apps", strings.NewReader(`{"name":"shop","tenant":"acme"}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", b)
+	var app struct {
+		GitURL string `json:"git_url"`
+		WebURL string `json:"web_url"`
+	}
+	require.NoError(t, json.Unmarshal(b, &app))
+	assert.Equal(t, "ssh://git@"+gitAddr+"/shop.git", app.GitURL)
+	_, routerPort, _ := net.SplitHostPort(routerAddr)
+	assert.Equal(t, "http://shop.platform.test:"+routerPort, app.WebURL)
 
 	start := time.Now()
 	require.NoError(t, p.stop())

@@ -356,7 +356,9 @@ if running platformd && [ "$(cat "$STATE/platformd.sum" 2>/dev/null)" != "$sum" 
   echo "    platformd was rebuilt; restarting it"
   stop platformd
 fi
-cp "$ROOT/bin/platformd" "$BIN/platformd"
+# A rename, not a copy: the running binary's file may be busy.
+cp "$ROOT/bin/platformd" "$BIN/platformd.new"
+mv -f "$BIN/platformd.new" "$BIN/platformd"
 echo "$sum" > "$STATE/platformd.sum"
 start platformd "$BIN/platformd" \
   --data-dir="$STATE/platformd" \

@@ -1,0 +1,197 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/platform-paas/platform/server/api"
+	"github.com/platform-paas/platform/server/store"
+)
+
+// appView is what the API says about an app, without its release.
+func (s *Server) appView(a store.App) api.App {
+	v := api.App{Name: a.Name, Tenant: a.TenantName, CreatedAt: a.CreatedAt}
+	if s.gitURL != "" {
+		v.GitURL = s.gitURL + "/" + a.Name + ".git"
+	}
+	if s.webURL != nil {
+		v.WebURL = s.webURL(a.Name)
+	}
+	return v
+}
+
+// appFor returns the app named name if the user holds at least min in its
+// tenant. A user with no role there is told that there is no such app, as
+// for an app that does not exist.
+func (s *Server) appFor(ctx context.Context, u store.User, name string, min store.Role) (store.App, error) {
+	app, err := s.st.GetApp(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.App{}, errNoApp
+	}
+	if err != nil {
+		return store.App{}, err
+	}
+	role, err := s.st.RoleOf(ctx, u.ID, app.TenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.App{}, errNoApp
+	}
+	if err != nil {
+		return store.App{}, err
+	}
+	if !role.AtLeast(min) {
+		return store.App{}, forbidden("you are a %s of tenant %s: this needs the %s role", role, app.TenantName, min)
+	}
+	return app, nil
+}
+
+// listApps lists the apps of the user's tenants (an admin's: every app),
+// by creation: GET /apps. The cursor is the app's ID.
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
+	limit, after, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	afterID, err := idCursor(after)
+	if err != nil {
+		return err
+	}
+	// One more than the page, to know whether there is a next one.
+	opts := store.ListOptions{After: afterID, Limit: limit + 1}
+	u := userFrom(r.Context())
+	var apps []store.App
+	if u.IsAdmin {
+		apps, err = s.st.ListApps(r.Context(), opts)
+		if err != nil {
+			return err
+		}
+	} else {
+		ms, err := s.st.ListMemberships(r.Context(), u.ID)
+		if err != nil {
+			return err
+		}
+		// Each tenant's first page after the cursor, merged: the first
+		// limit+1 of the union are the page.
+		for _, m := range ms {
+			as, err := s.st.ListAppsForTenant(r.Context(), m.TenantID, opts)
+			if err != nil {
+				return err
+			}
+			apps = append(apps, as...)
+		}
+		slices.SortFunc(apps, func(a, b store.App) int { return cmp.Compare(a.ID, b.ID) })
+	}
+	writeJSON(w, http.StatusOK, pageOf(apps, limit, s.appView,
+		func(a store.App) string { return strconv.FormatInt(a.ID, 10) }))
+	return nil
+}
+
+// createApp creates an app in a tenant where the user is at least a
+// member: POST /apps.
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
+	var req api.CreateAppRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := required("name", req.Name); err != nil {
+		return err
+	}
+	if err := store.ValidateAppName(req.Name); err != nil {
+		return invalidField("name", err)
+	}
+	u := userFrom(r.Context())
+	tenantName := req.Tenant
+	if tenantName == "" {
+		var err error
+		if tenantName, err = s.onlyTenant(r.Context(), u); err != nil {
+			return err
+		}
+	}
+	t, err := s.tenantFor(r.Context(), u, tenantName, store.Member, "creating apps")
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		withField := *ae
+		withField.Field = "tenant"
+		return &withField
+	}
+	if err != nil {
+		return err
+	}
+	if t.Suspended() {
+		return forbidden("tenant %s is suspended: no apps can be created until a platform admin lifts the suspension", t.Name)
+	}
+
+	var app store.App
+	err = s.st.InTx(r.Context(), func(tx *store.Store) error {
+		var err error
+		app, err = tx.CreateApp(r.Context(), t.ID, req.Name)
+		if err != nil {
+			return err
+		}
+		return s.audit(r, tx, store.AuditEvent{
+			Action:   "app.create",
+			TenantID: &t.ID,
+			AppName:  app.Name,
+			Target:   app.Name,
+		})
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", api.Version+"/apps/"+app.Name)
+	writeJSON(w, http.StatusCreated, s.appView(app))
+	return nil
+}
+
+// onlyTenant is the tenant of a user who is a member of exactly one.
+func (s *Server) onlyTenant(ctx context.Context, u store.User) (string, error) {
+	ms, err := s.st.ListMemberships(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	switch len(ms) {
+	case 1:
+		return ms[0].TenantName, nil
+	case 0:
+		if u.IsAdmin {
+			return "", invalid("tenant", "tenant is required")
+		}
+		return "", invalid("tenant", "tenant is required: you are not a member of any tenant yet; ask a platform admin to add you to one")
+	}
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.TenantName
+	}
+	return "", invalid("tenant", "tenant is required: you are a member of %s", strings.Join(names, ", "))
+}
+
+// getApp shows an app and its newest release: GET /apps/{app}.
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) error {
+	app, err := s.appFor(r.Context(), userFrom(r.Context()), urlParam(r, "app"), store.Viewer)
+	if err != nil {
+		return err
+	}
+	v := s.appView(app)
+	rels, err := s.st.ListReleases(r.Context(), app.ID, store.ListOptions{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(rels) > 0 {
+		rel := rels[0]
+		v.Release = &api.ReleaseSummary{
+			Version:      rel.Version,
+			Status:       string(rel.Status),
+			StatusReason: rel.StatusReason,
+			Description:  rel.Description,
+			Commit:       rel.CommitSHA,
+			CreatedAt:    rel.CreatedAt,
+			FinishedAt:   rel.FinishedAt,
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}

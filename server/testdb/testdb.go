@@ -1,0 +1,78 @@
+// Package testdb gives a test a PostgreSQL database of its own, with the
+// platform's schema, dropped when the test ends. Tests that use it run in
+// parallel and see real commits.
+//
+// It reaches the server named by DATABASE_URL (as `. .platform/env` sets
+// it), else postgres://postgres@127.0.0.1:5432/postgres. Outside CI a
+// server that does not answer skips the test; in CI it fails it. It is
+// for tests only: nothing else may import it.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/server/store"
+)
+
+const defaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+func serverURL() string {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u
+	}
+	return defaultURL
+}
+
+// URL creates a database with the platform's schema and returns its URL.
+func URL(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, serverURL())
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("postgres is not reachable (set DATABASE_URL or run `make up`): %v", err)
+		}
+		require.NoError(t, err, "connecting to postgres")
+	}
+	name := "test_" + strings.ToLower(rand.Text()[:12])
+	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		if err != nil {
+			t.Errorf("dropping test database %s: %v", name, err)
+		}
+		_ = admin.Close(ctx)
+	})
+	u, err := url.Parse(serverURL())
+	require.NoError(t, err, "DATABASE_URL must be a postgres:// URL for the tests")
+	u.Path = "/" + name
+	require.NoError(t, store.Migrate(ctx, u.String()))
+	return u.String()
+}
+
+// Open returns a Store on a database of its own, closed when the test
+// ends, and the database's URL, for the rare test that must reach past
+// the store (to age a token, say).
+func Open(t testing.TB) (*store.Store, string) {
+	t.Helper()
+	dbURL := URL(t)
+	key := make([]byte, store.KeySize)
+	_, _ = rand.Read(key)
+	st, err := store.Open(context.Background(), store.Config{DatabaseURL: dbURL, Key: key, MaxConns: 8})
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	return st, dbURL
+}
