@@ -130,18 +130,20 @@ unmount_under() {
 }
 
 # stale_netns removes pod network namespaces left by an earlier run of a
-# stack (ours or another clone's) whose processes are gone: those that hold
-# an address on the pod network and no process.
+# stack (ours or another clone's) once its containerd is gone: those holding
+# an address on the pod network lose their orphaned processes (pods whose
+# shims were killed) and are deleted, and so are empty ones nothing holds.
+# Only called while no containerd of ours runs.
 stale_netns() {
-  local ns prefix=${POD_CIDR%.*}.
+  local ns pids prefix=${POD_CIDR%.*}.
   [ -d /var/run/netns ] || return 0
   for ns in $(ls /var/run/netns 2>/dev/null); do
     case $ns in cni-*) ;; *) continue ;; esac
-    [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] || continue
+    pids=$(ip netns pids "$ns" 2>/dev/null)
     if ip -n "$ns" -4 addr 2>/dev/null | grep -qF "inet $prefix"; then
+      [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
       ip netns delete "$ns" 2>/dev/null || true
-    elif [ -z "$(ip -n "$ns" -4 addr 2>/dev/null | grep inet | grep -v 127.0.0.1)" ]; then
-      # A namespace whose pod was already torn down: nothing holds it.
+    elif [ -z "$pids" ] && [ -z "$(ip -n "$ns" -4 addr 2>/dev/null | grep inet | grep -v 127.0.0.1)" ]; then
       ip netns delete "$ns" 2>/dev/null || true
     fi
   done
