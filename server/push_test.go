@@ -446,3 +446,62 @@ func TestPushBadRelease(t *testing.T) {
 	assert.Contains(t, rels[1].StatusReason, "crash")
 	assert.Equal(t, store.ReleaseSucceeded, rels[2].Status, "v1")
 }
+
+// TestConcurrentPushes pushes two different commits on top of v1 to one app
+// at the same time: one is released as v2, the other is refused with a
+// clear message and leaves nothing behind, and the releases stay numbered
+// without a gap.
+func TestConcurrentPushes(t *testing.T) {
+	s := newStackTenant(t)
+	ctx := context.Background()
+	app := s.createApp(t, "conc")
+	a := s.repo(t, "go", app.Name)
+	out, err := s.push(a)
+	require.NoError(t, err, "push output:\n%s", out)
+
+	b := t.TempDir()
+	s.git(t, b, "clone", "-q", s.env.GitURL+"/"+app.Name+".git", ".")
+	s.git(t, b, "remote", "rename", "origin", "platform")
+	for i, dir := range []string{a, b} {
+		main := filepath.Join(dir, "main.go")
+		src, err := os.ReadFile(main)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(main, []byte(strings.Replace(string(src), "hello from go", fmt.Sprintf("hello from go, writer %d", i), 1)), 0o644))
+		s.git(t, dir, "commit", "-q", "-am", fmt.Sprintf("writer %d", i))
+	}
+
+	type pushed struct {
+		out string
+		err error
+	}
+	results := make(chan pushed, 2)
+	for _, dir := range []string{a, b} {
+		go func() {
+			out, err := s.push(dir)
+			results <- pushed{out, err}
+		}()
+	}
+	var ok, refused []string
+	for range 2 {
+		r := <-results
+		if r.err == nil {
+			ok = append(ok, r.out)
+		} else {
+			refused = append(refused, r.out)
+		}
+	}
+	require.Len(t, ok, 1, "one push wins: ok=%v refused=%v", ok, refused)
+	require.Len(t, refused, 1, "the other is refused")
+	assert.Contains(t, ok[0], "Released v2")
+	t.Logf("the refused push:\n%s", refused[0])
+	assert.Regexp(t, `rejected|fetch first|non-fast-forward`, refused[0], "the refused push says why")
+
+	rels, err := s.st.ListReleases(ctx, app.ID, store.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, rels, 2, "v1 and v2, nothing else")
+	assert.Equal(t, 2, rels[0].Version)
+	assert.Equal(t, store.ReleaseSucceeded, rels[0].Status)
+	code, body := s.get(t, app.Name, "/")
+	assert.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "writer", "the winner's version answers")
+}
