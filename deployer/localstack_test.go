@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/platform-paas/platform/deploy/localstack"
+	"github.com/platform-paas/platform/deployer"
 )
 
 // TestLocalStackRunsRegistryImage is the local stack's end-to-end check: an
@@ -152,4 +153,23 @@ func podReport(kc kubernetes.Interface, ns string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestEnsureIngressClass makes the platform's IngressClass on the local
+// stack, twice, and reads it back.
+func TestEnsureIngressClass(t *testing.T) {
+	env := localstack.Require(t)
+	ctx := context.Background()
+	d, err := deployer.New(deployer.Config{Kubeconfig: env.Kubeconfig})
+	require.NoError(t, err)
+	require.NoError(t, d.EnsureIngressClass(ctx))
+	require.NoError(t, d.EnsureIngressClass(ctx), "idempotent")
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", env.Kubeconfig)
+	require.NoError(t, err)
+	kc, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	ic, err := kc.NetworkingV1().IngressClasses().Get(ctx, "platform", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, deployer.IngressController, ic.Spec.Controller)
 }

@@ -234,6 +234,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		g.Go(func() error { return git.ListenAndServe(gctx) })
 	}
 	g.Go(func() error {
+		if err := dep.EnsureIngressClass(gctx); err != nil && gctx.Err() == nil {
+			log.Warn("ensuring the ingress class", "err", err)
+		}
 		// Apps left mid-deploy by a stopped platformd end on one
 		// consistent release. Failures are logged per app, not fatal.
 		if err := pipeline.Reconcile(gctx); err != nil && gctx.Err() == nil {
