@@ -147,6 +147,7 @@ func (s *Server) apiRoutes() chi.Router {
 		r.Get("/apps", s.serveAPI(s.listApps))
 		r.Post("/apps", s.serveAPI(s.createApp))
 		r.Get("/apps/{app}", s.serveAPI(s.getApp))
+		r.Delete("/apps/{app}", s.serveAPI(s.destroyApp))
 	})
 	return r
 }

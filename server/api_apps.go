@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -193,5 +195,64 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// destroyApp deletes an app and everything it has: DELETE /apps/{app},
+// for the owners of its tenant and platform admins. The body must confirm
+// the app's name. It holds the app's deploy lock, so it does not race a
+// push. What runs outside the store goes first; if any of it fails the app
+// stays in the store, so the destroy can be run again.
+func (s *Server) destroyApp(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	u := userFrom(ctx)
+	app, err := s.appFor(ctx, u, urlParam(r, "app"), store.Owner)
+	if err != nil {
+		return err
+	}
+	var req api.DestroyAppRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	if req.Confirm != app.Name {
+		return invalid("confirm", "type the app's name to confirm: platform apps:destroy --confirm %s", app.Name)
+	}
+	if s.remover == nil {
+		return &apiError{Status: http.StatusNotImplemented, Code: api.CodeNotImplemented,
+			Message: "this platformd cannot destroy apps: it was started without what removes them"}
+	}
+
+	lock, unlock, err := lockApp(ctx, s.st, LockConfig{}, s.log, app.ID, "destroy of "+app.Name+" by "+u.Email, io.Discard)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := s.remover.RemoveApp(lock.ctx, app.TenantName, app.Name); err != nil {
+		// The owner is told which steps failed (the remover's errors
+		// name the step and what it worked on), so they know what a
+		// retry faces.
+		s.log.ErrorContext(ctx, "destroying app", "app", app.Name, "tenant", app.TenantName,
+			"request_id", requestIDFrom(ctx), "err", err)
+		return &apiError{Status: http.StatusInternalServerError, Code: api.CodeInternal,
+			Message: fmt.Sprintf("destroying %s failed, and it is kept so that the destroy can be run again: %s",
+				app.Name, strings.ReplaceAll(err.Error(), "\n", "; "))}
+	}
+	err = s.st.InTx(lock.ctx, func(tx *store.Store) error {
+		if err := tx.DeleteApp(lock.ctx, app.ID); err != nil {
+			return err
+		}
+		return s.audit(r, tx, store.AuditEvent{
+			Action:   "app.destroy",
+			TenantID: &app.TenantID,
+			AppName:  app.Name,
+			Target:   app.Name,
+		})
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.DestroyedApp{Name: app.Name, Destroyed: true})
 	return nil
 }

@@ -62,6 +62,20 @@ type Config struct {
 	// WebURL returns the URL where an app answers, such as
 	// http://shop.apps.example.com. Nil means the API gives apps no web URL.
 	WebURL func(app string) string
+	// Remover removes what an app has outside the store when the app is
+	// destroyed. Nil means apps cannot be destroyed: DELETE /apps/{app}
+	// answers 501.
+	Remover AppRemover
+}
+
+// AppRemover removes everything an app has outside the store: what runs in
+// Kubernetes, its build cache, its images and its git repository. It is
+// what the server needs of the binary to destroy an app.
+type AppRemover interface {
+	// RemoveApp removes the app's things, reporting every step that
+	// failed. It must be safe to call again after a failure, and for an
+	// app that has nothing left.
+	RemoveApp(ctx context.Context, tenant, app string) error
 }
 
 const defaultCheckTimeout = 2 * time.Second
@@ -112,6 +126,7 @@ type Server struct {
 	checkTimeout time.Duration
 	gitURL       string
 	webURL       func(app string) string
+	remover      AppRemover
 	router       chi.Router
 }
 
@@ -137,6 +152,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		checkTimeout: cfg.CheckTimeout,
 		gitURL:       cfg.GitURL,
 		webURL:       cfg.WebURL,
+		remover:      cfg.Remover,
 	}
 
 	r := chi.NewRouter()

@@ -129,6 +129,45 @@ func (c *cli) newAppsInfoCmd() *cobra.Command {
 	return cmd
 }
 
+func (c *cli) newAppsDestroyCmd() *cobra.Command {
+	var appFlag, confirm string
+	cmd := &cobra.Command{
+		Use:   "apps:destroy -a APP --confirm APP",
+		Short: "Destroy an app and everything it runs",
+		Long: `apps:destroy deletes an app for good: its processes, config, releases,
+builds, images and git repository. It needs the owner role in the app's
+tenant, and --confirm with the app's name.`,
+		GroupID: "apps",
+		Args:    wantArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			name, err := c.appName(cmd.Context(), appFlag)
+			if err != nil {
+				return err
+			}
+			if confirm == "" {
+				return fmt.Errorf("this deletes %s and everything it runs; re-run with --confirm %s", name, name)
+			}
+			if confirm != name {
+				return fmt.Errorf("--confirm %s does not match the app %s; re-run with --confirm %s", confirm, name, name)
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			done := c.progress("Destroying %s", name)
+			if _, err := cl.DestroyApp(cmd.Context(), name, confirm); err != nil {
+				fmt.Fprintln(c.stderr, "failed")
+				return err
+			}
+			done()
+			return nil
+		},
+	}
+	addAppFlag(cmd, &appFlag)
+	cmd.Flags().StringVar(&confirm, "confirm", "", "the app's name, to confirm")
+	return cmd
+}
+
 func (c *cli) newGitRemoteCmd() *cobra.Command {
 	var appFlag string
 	cmd := &cobra.Command{

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,7 @@ const testGitURL = "ssh://git@127.0.0.1:2222"
 // (HOME, XDG_CONFIG_HOME, a working directory) for the CLI to run in.
 type apiEnv struct {
 	url        string
+	remover    *fakeRemover
 	st         *store.Store
 	adminToken string
 	env        map[string]string
@@ -45,7 +47,9 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	t.Parallel()
 	ctx := context.Background()
 	st, _ := testdb.Open(t)
+	remover := &fakeRemover{}
 	srv, err := server.New(server.Config{
+		Remover: remover,
 		Logger:  slog.New(slog.DiscardHandler),
 		Metrics: prometheus.NewRegistry(),
 		GitURL:  testGitURL,
@@ -65,11 +69,25 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	home := t.TempDir()
 	return &apiEnv{
 		url:        ts.URL,
+		remover:    remover,
 		st:         st,
 		adminToken: token,
 		env:        map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, "xdg")},
 		dir:        t.TempDir(),
 	}
+}
+
+// fakeRemover stands for what platformd removes of a destroyed app.
+type fakeRemover struct {
+	mu      sync.Mutex
+	removed []string
+}
+
+func (f *fakeRemover) RemoveApp(_ context.Context, tenant, app string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, tenant+"/"+app)
+	return nil
 }
 
 // loggedIn sets PLATFORM_API_URL and PLATFORM_TOKEN to the admin's.
@@ -407,4 +425,29 @@ func newKey(t *testing.T, comment string) (string, string) {
 	sshPub, err := ssh.NewPublicKey(pub)
 	require.NoError(t, err)
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " " + comment, ssh.FingerprintSHA256(sshPub)
+}
+
+func TestAppsDestroy(t *testing.T) {
+	e := newAPIEnv(t).loggedIn()
+	e.ok(t, "apps:create", "shop", "--tenant", "acme", "--no-remote")
+
+	_, _, err := e.run(t, "apps:destroy", "-a", "shop")
+	require.EqualError(t, err, "this deletes shop and everything it runs; re-run with --confirm shop")
+	_, _, err = e.run(t, "apps:destroy", "-a", "shop", "--confirm", "shoe")
+	require.EqualError(t, err, "--confirm shoe does not match the app shop; re-run with --confirm shop")
+	_, err = e.st.GetApp(context.Background(), "shop")
+	require.NoError(t, err, "refused: the app is kept")
+	assert.Empty(t, e.remover.removed)
+
+	out, errOut, err := e.run(t, "apps:destroy", "-a", "shop", "--confirm", "shop")
+	require.NoError(t, err, errOut)
+	assert.Empty(t, out)
+	assert.Equal(t, "Destroying shop... done\n", errOut)
+	assert.Equal(t, []string{"acme/shop"}, e.remover.removed)
+	_, err = e.st.GetApp(context.Background(), "shop")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	_, _, err = e.run(t, "apps:destroy", "-a", "shop", "--confirm", "shop")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no such app")
 }

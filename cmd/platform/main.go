@@ -101,6 +101,8 @@ thing, a command the action on it, and the topic alone lists or shows:
   platform apps:create NAME       create an app (and its platform git remote)
   platform apps                   list apps
   platform apps:info -a APP       show an app
+  platform apps:destroy -a APP --confirm APP
+                                  delete an app and everything it runs
 
 Deploy with git: git push platform main.
 
@@ -137,7 +139,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 	root.AddCommand(
 		c.newLoginCmd(), c.newLogoutCmd(), c.newWhoamiCmd(),
 		c.newKeysCmd(), c.newKeysAddCmd(), c.newKeysRemoveCmd(),
-		c.newAppsCmd(), c.newAppsCreateCmd(), c.newAppsInfoCmd(), c.newGitRemoteCmd(),
+		c.newAppsCmd(), c.newAppsCreateCmd(), c.newAppsInfoCmd(), c.newAppsDestroyCmd(), c.newGitRemoteCmd(),
 		c.newTenantsCmd(), c.newTenantsCreateCmd(), c.newUsersCmd(), c.newUsersAddCmd(),
 		newVersionCmd(),
 	)

@@ -33,14 +33,14 @@ func TestHelp(t *testing.T) {
 		require.NoError(t, err, args)
 		assert.Contains(t, out, "topic:command", args)
 		assert.Contains(t, out, "PLATFORM_API_URL", args)
-		for _, cmd := range []string{"login", "whoami", "apps:create", "apps:info", "git:remote", "keys:add", "tenants:create", "users:add", "version"} {
+		for _, cmd := range []string{"login", "whoami", "apps:create", "apps:info", "apps:destroy", "git:remote", "keys:add", "tenants:create", "users:add", "version"} {
 			assert.Contains(t, out, cmd, args)
 		}
 	}
 }
 
 func TestUnknownCommand(t *testing.T) {
-	_, _, err := runCLI(t, "apps:destroy")
+	_, _, err := runCLI(t, "apps:frobnicate")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "unknown command")
 }

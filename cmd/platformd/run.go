@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		git, err = gitreceive.New(gitreceive.Config{
 			Addr:        cfg.GitAddr,
 			HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
-			ReposDir:    filepath.Join(cfg.DataDir, "repos"),
+			ReposDir:    filepath.Join(cfg.DataDir, "repos"), // as the appRemover's reposDir
 			Logger:      log.With("component", "gitreceive"),
 		}, gitAuth{pipeline}, gitPusher{pipeline, log.With("component", "gitreceive")})
 		if err != nil {
@@ -205,12 +205,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		checks = append(checks, server.Check{Name: "router", Func: rt.Ready})
 	}
 
+	remover := appRemover{dep: dep, bld: bld, reposDir: filepath.Join(cfg.DataDir, "repos")}
+	if reg != nil { // not a nil *Registry in the interface
+		remover.reg = reg
+	}
 	srv, err := server.New(server.Config{
 		Logger:  log.With("component", "server"),
 		Metrics: metrics,
 		Checks:  checks,
 		GitURL:  gitURL(cfg),
 		WebURL:  func(app string) string { return webURL(cfg, app) },
+		Remover: remover,
 	}, st)
 	if err != nil {
 		return err

@@ -40,7 +40,8 @@ const (
 	CodeTooLarge         = "too_large"         // 413: the body is over the limit
 	CodeUnsupportedMedia = "unsupported_media" // 415: the body is not application/json
 	CodeMethodNotAllowed = "method_not_allowed"
-	CodeInternal         = "internal" // 500: the detail is in the server's log
+	CodeInternal         = "internal"        // 500: the detail is in the server's log
+	CodeNotImplemented   = "not_implemented" // 501: this platformd cannot do it
 )
 
 // Page is one page of a list. Lists are ordered (each endpoint says how)
@@ -160,6 +161,18 @@ type ReleaseSummary struct {
 	Commit       string     `json:"commit,omitempty"`
 	CreatedAt    time.Time  `json:"created_at"`
 	FinishedAt   *time.Time `json:"finished_at,omitempty"`
+}
+
+// DestroyAppRequest is the body of DELETE /apps/{app}. Confirm must be the
+// app's name.
+type DestroyAppRequest struct {
+	Confirm string `json:"confirm"`
+}
+
+// DestroyedApp is the answer to DELETE /apps/{app}.
+type DestroyedApp struct {
+	Name      string `json:"name"`
+	Destroyed bool   `json:"destroyed"`
 }
 
 // CreateAppRequest is the body of POST /apps. Tenant may be left out by a

@@ -175,6 +175,13 @@ func (c *Client) CreateApp(ctx context.Context, req CreateAppRequest) (App, erro
 	return a, c.do(ctx, http.MethodPost, "/apps", nil, req, &a)
 }
 
+// DestroyApp deletes the app named name and everything it runs. confirm
+// must be the app's name.
+func (c *Client) DestroyApp(ctx context.Context, name, confirm string) (DestroyedApp, error) {
+	var d DestroyedApp
+	return d, c.do(ctx, http.MethodDelete, "/apps/"+url.PathEscape(name), nil, DestroyAppRequest{Confirm: confirm}, &d)
+}
+
 // GetApp returns the app named name, with its newest release.
 func (c *Client) GetApp(ctx context.Context, name string) (App, error) {
 	var a App

@@ -24,6 +24,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
 
@@ -72,6 +74,7 @@ type Registry struct {
 	log             *slog.Logger
 	shutdownTimeout time.Duration
 	client          *http.Client
+	root            string // the filesystem storage's root directory
 
 	mu   sync.Mutex
 	addr string // where Serve listens; empty until it does
@@ -97,6 +100,7 @@ func New(cfg Config) (*Registry, error) {
 		log:             cfg.Logger,
 		shutdownTimeout: cfg.ShutdownTimeout,
 		client:          &http.Client{Timeout: 5 * time.Second},
+		root:            cfg.RootDir,
 	}, nil
 }
 
@@ -235,4 +239,27 @@ func isLoopback(a net.Addr) bool {
 		return tcp.IP.IsLoopback()
 	}
 	return IsLoopback(a.String())
+}
+
+// repoNameRE is a repository name this registry deletes: lower-case path
+// components of letters and digits, separated by '.', '_' or '-' runs,
+// joined by '/'. It is stricter than the distribution spec's grammar.
+var repoNameRE = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
+
+// DeleteRepository removes the repository name (such as acme/shop) with
+// all its tags and manifests, so that none of its images is served any
+// more. A repository that does not exist is not an error.
+//
+// Only the repository's links are removed: its blobs stay on disk until a
+// registry garbage collection (registry garbage-collect, run while the
+// registry does not serve) finds them unreferenced.
+func (r *Registry) DeleteRepository(name string) error {
+	if len(name) > 255 || !repoNameRE.MatchString(name) {
+		return fmt.Errorf("deleting registry repository: invalid name %q", name)
+	}
+	dir := filepath.Join(r.root, "docker", "registry", "v2", "repositories", filepath.FromSlash(name))
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("deleting registry repository %s: %w", name, err)
+	}
+	return nil
 }

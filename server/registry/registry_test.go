@@ -184,3 +184,45 @@ type fakeListener struct{ addr net.Addr }
 func (l fakeListener) Accept() (net.Conn, error) { return nil, net.ErrClosed }
 func (l fakeListener) Close() error              { return nil }
 func (l fakeListener) Addr() net.Addr            { return l.addr }
+
+func TestDeleteRepository(t *testing.T) {
+	r, base := start(t)
+	push := func(repo string) digest.Digest {
+		config := pushBlob(t, base, repo, ocispec.MediaTypeImageConfig,
+			[]byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+		manifest, err := json.Marshal(ocispec.Manifest{
+			Versioned: specs.Versioned{SchemaVersion: 2},
+			MediaType: ocispec.MediaTypeImageManifest,
+			Config:    config,
+			Layers:    []ocispec.Descriptor{},
+		})
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPut, base+"/v2/"+repo+"/manifests/v1", bytes.NewReader(manifest))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", ocispec.MediaTypeImageManifest)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusCreated, resp.StatusCode)
+		return digest.FromBytes(manifest)
+	}
+	shop := push("acme/shop")
+	shopping := push("acme/shopping")
+
+	require.NoError(t, r.DeleteRepository("acme/shop"))
+	for _, ref := range []string{"v1", shop.String()} {
+		resp, _ := getManifest(t, base, "acme/shop", ref)
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, ref)
+	}
+	resp, _ := getManifest(t, base, "acme/shopping", shopping.String())
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "another repository is left alone")
+
+	assert.NoError(t, r.DeleteRepository("acme/shop"), "deleting again")
+	assert.NoError(t, r.DeleteRepository("acme/never"), "a repository that never was")
+
+	for _, bad := range []string{"", "..", "acme/..", "../acme", "acme/../rival", "/acme", "acme/", "Acme/shop", "acme//shop", "acme/shop/", "./acme", "acme\\shop"} {
+		assert.Error(t, r.DeleteRepository(bad), "%q", bad)
+	}
+	resp, _ = getManifest(t, base, "acme/shopping", "v1")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
