@@ -224,12 +224,12 @@ func (s *Server) destroyApp(w http.ResponseWriter, r *http.Request) error {
 			Message: "this platformd cannot destroy apps: it was started without what removes them"}
 	}
 
-	lock, unlock, err := lockApp(ctx, s.st, LockConfig{}, s.log, app.ID, "destroy of "+app.Name+" by "+u.Email, io.Discard)
+	lctx, unlock, err := lockApp(ctx, s.st, LockConfig{}, s.log, app.ID, "destroy of "+app.Name+" by "+u.Email, io.Discard)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := s.remover.RemoveApp(lock.ctx, app.TenantName, app.Name); err != nil {
+	if err := s.remover.RemoveApp(lctx, app.TenantName, app.Name); err != nil {
 		// The owner is told which steps failed (the remover's errors
 		// name the step and what it worked on), so they know what a
 		// retry faces.
@@ -239,8 +239,8 @@ func (s *Server) destroyApp(w http.ResponseWriter, r *http.Request) error {
 			Message: fmt.Sprintf("destroying %s failed, and it is kept so that the destroy can be run again: %s",
 				app.Name, strings.ReplaceAll(err.Error(), "\n", "; "))}
 	}
-	err = s.st.InTx(lock.ctx, func(tx *store.Store) error {
-		if err := tx.DeleteApp(lock.ctx, app.ID); err != nil {
+	err = s.st.InTx(lctx, func(tx *store.Store) error {
+		if err := tx.DeleteApp(lctx, app.ID); err != nil {
 			return err
 		}
 		return s.audit(r, tx, store.AuditEvent{

@@ -44,19 +44,12 @@ func (c LockConfig) withDefaults() LockConfig {
 	return c
 }
 
-// appLock is one held deploy lock. Its context is cancelled when the lease is
-// lost, so work done under it stops rather than run unserialized.
-type appLock struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
 // lockApp takes the app's deploy lock for one deploy, config change, scale or
 // rollback, waiting for the current holder (telling out whom it waits for)
-// up to cfg.Wait. The returned lock's ctx derives from ctx; release it with
-// unlock.
-func lockApp(ctx context.Context, st lockStore, cfg LockConfig, log *slog.Logger, appID int64, description string, out io.Writer) (*appLock, func(), error) {
+// up to cfg.Wait. Work done under the lock uses the returned context, which
+// derives from ctx and is cancelled if the lease is lost, so the work stops
+// rather than run unserialized. unlock releases the lock.
+func lockApp(ctx context.Context, st lockStore, cfg LockConfig, log *slog.Logger, appID int64, description string, out io.Writer) (locked context.Context, unlock func(), err error) {
 	cfg = cfg.withDefaults()
 	holder := newHolderID()
 	deadline := time.Now().Add(cfg.Wait)
@@ -84,9 +77,9 @@ func lockApp(ctx context.Context, st lockStore, cfg LockConfig, log *slog.Logger
 	}
 
 	lctx, cancel := context.WithCancel(ctx)
-	l := &appLock{ctx: lctx, cancel: cancel, done: make(chan struct{})}
+	done := make(chan struct{})
 	go func() {
-		defer close(l.done)
+		defer close(done)
 		t := time.NewTicker(cfg.TTL / 3)
 		defer t.Stop()
 		for {
@@ -102,9 +95,9 @@ func lockApp(ctx context.Context, st lockStore, cfg LockConfig, log *slog.Logger
 			}
 		}
 	}()
-	unlock := func() {
+	unlock = func() {
 		cancel()
-		<-l.done
+		<-done
 		// The release must happen even though ctx may be cancelled (the
 		// client hung up): that is exactly when a stuck lock would hurt.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -113,7 +106,7 @@ func lockApp(ctx context.Context, st lockStore, cfg LockConfig, log *slog.Logger
 			log.Warn("releasing deploy lock", "app", appID, "err", err)
 		}
 	}
-	return l, unlock, nil
+	return lctx, unlock, nil
 }
 
 func newHolderID() string {

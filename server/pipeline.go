@@ -154,12 +154,12 @@ func (p *Pipeline) Deploy(ctx context.Context, in DeployInput, out io.Writer) er
 	}
 	log := p.log.With("app", app.Name, "commit", short, "user", u.Email)
 
-	lock, unlock, err := lockApp(ctx, p.st, p.lock, log, app.ID, fmt.Sprintf("deploy of %s by %s", short, u.Email), out)
+	lctx, unlock, err := lockApp(ctx, p.st, p.lock, log, app.ID, fmt.Sprintf("deploy of %s by %s", short, u.Email), out)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	ctx = lock.ctx
+	ctx = lctx
 
 	b, err := p.st.CreateBuild(ctx, app.ID, in.Commit, u)
 	if err != nil {
@@ -254,6 +254,8 @@ func firstLine(s string) string {
 // (at most one write a second), so the log of a running or crashed build can
 // be read later. It is safe for concurrent use.
 type buildLog struct {
+	// ctx is detached from the push's cancellation on purpose: the last
+	// flushes happen after a cancelled push, and that log matters most.
 	ctx   context.Context
 	st    *store.Store
 	id    int64
@@ -344,10 +346,10 @@ func (p *Pipeline) reconcileApp(ctx context.Context, lockCfg LockConfig, app sto
 	if tenant.Suspended() {
 		return nil
 	}
-	lock, unlock, err := lockApp(ctx, p.st, lockCfg, p.log, app.ID, "reconcile after restart", io.Discard)
+	lctx, unlock, err := lockApp(ctx, p.st, lockCfg, p.log, app.ID, "reconcile after restart", io.Discard)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return p.release.Reconcile(lock.ctx, app, tenant)
+	return p.release.Reconcile(lctx, app, tenant)
 }
