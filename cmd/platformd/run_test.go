@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,50 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/server/testdb"
 )
-
-const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-// testDatabaseURL is the server the tests create their databases on.
-func testDatabaseURL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return defaultTestDatabaseURL
-}
-
-// newTestDatabase creates an empty database with a random name, drops it
-// when the test ends, and returns its URL. Outside CI a missing Postgres
-// skips the test; in CI it fails it.
-func newTestDatabase(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, testDatabaseURL())
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("postgres is not reachable (set DATABASE_URL or run `make up`): %v", err)
-		}
-		require.NoError(t, err, "connecting to postgres")
-	}
-	name := "platformd_test_" + strings.ToLower(rand.Text()[:10])
-	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		assert.NoError(t, err, "dropping test database %s", name)
-		_ = admin.Close(ctx)
-	})
-	u, err := url.Parse(testDatabaseURL())
-	require.NoError(t, err, "DATABASE_URL must be a postgres:// URL for the tests")
-	u.Path = "/" + name
-	return u.String()
-}
 
 // freeAddr returns a loopback address that was free a moment ago.
 func freeAddr(t *testing.T) string {
@@ -185,7 +144,7 @@ func get(t *testing.T, u string) (*http.Response, string) {
 // and Kubernetes and BuildKit deliberately unreachable, twice over the
 // same database and data directory.
 func TestRun(t *testing.T) {
-	dbURL := newTestDatabase(t)
+	dbURL := testdb.Empty(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	httpAddr, registryAddr := freeAddr(t), freeAddr(t)
 	gitAddr, routerAddr := freeAddr(t), freeAddr(t)
@@ -307,7 +266,7 @@ func TestRun(t *testing.T) {
 // TestRunFailsOnBusyPort checks that a start-up error is returned, not
 // hung on.
 func TestRunFailsOnBusyPort(t *testing.T) {
-	dbURL := newTestDatabase(t)
+	dbURL := testdb.Empty(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = busy.Close() })
@@ -328,7 +287,7 @@ func TestRunFailsOnBusyPort(t *testing.T) {
 // TestRunCancelledDuringStartUp checks that a stop requested before
 // platformd serves is a clean exit.
 func TestRunCancelledDuringStartUp(t *testing.T) {
-	dbURL := newTestDatabase(t)
+	dbURL := testdb.Empty(t)
 	getenv := env(map[string]string{
 		"PLATFORM_DATABASE_URL": dbURL,
 		"PLATFORM_SECRET_KEY":   goodKey,

@@ -35,6 +35,17 @@ func serverURL() string {
 // URL creates a database with the platform's schema and returns its URL.
 func URL(t testing.TB) string {
 	t.Helper()
+	dbURL := Empty(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, store.Migrate(ctx, dbURL))
+	return dbURL
+}
+
+// Empty creates a database without any schema, for a test of what
+// migrates it (platformd's start, say), and returns its URL.
+func Empty(t testing.TB) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, serverURL())
@@ -59,7 +70,6 @@ func URL(t testing.TB) string {
 	u, err := url.Parse(serverURL())
 	require.NoError(t, err, "DATABASE_URL must be a postgres:// URL for the tests")
 	u.Path = "/" + name
-	require.NoError(t, store.Migrate(ctx, u.String()))
 	return u.String()
 }
 
