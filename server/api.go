@@ -131,23 +131,52 @@ func (s *Server) apiRoutes() chi.Router {
 		}
 	}))
 	r.Get("/openapi.yaml", s.openAPI)
+	r.Post("/login", s.serveAPI(s.login))
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Get("/account", s.serveAPI(s.getAccount))
+		r.Put("/account/password", s.serveAPI(s.setPassword))
 		r.Get("/account/keys", s.serveAPI(s.listSSHKeys))
 		r.Post("/account/keys", s.serveAPI(s.addSSHKey))
 		r.Delete("/account/keys/{fingerprint}", s.serveAPI(s.removeSSHKey))
+		r.Get("/account/tokens", s.serveAPI(s.listTokens))
+		r.Post("/account/tokens", s.serveAPI(s.createToken))
+		r.Delete("/account/tokens/{id}", s.serveAPI(s.revokeToken))
+
+		r.Get("/users", s.serveAPI(s.listUsers))
+		r.Get("/sizes", s.serveAPI(s.listSizes))
+		r.Get("/audit", s.serveAPI(s.listAudit))
 
 		r.Get("/tenants", s.serveAPI(s.listTenants))
 		r.Post("/tenants", s.serveAPI(s.createTenant))
 		r.Get("/tenants/{tenant}", s.serveAPI(s.getTenant))
+		r.Patch("/tenants/{tenant}", s.serveAPI(s.updateTenant))
+		r.Delete("/tenants/{tenant}", s.serveAPI(s.deleteTenant))
 		r.Get("/tenants/{tenant}/members", s.serveAPI(s.listMembers))
 		r.Post("/tenants/{tenant}/members", s.serveAPI(s.addMember))
+		r.Patch("/tenants/{tenant}/members/{email}", s.serveAPI(s.setMemberRole))
+		r.Delete("/tenants/{tenant}/members/{email}", s.serveAPI(s.removeMember))
 
 		r.Get("/apps", s.serveAPI(s.listApps))
 		r.Post("/apps", s.serveAPI(s.createApp))
 		r.Get("/apps/{app}", s.serveAPI(s.getApp))
 		r.Delete("/apps/{app}", s.serveAPI(s.destroyApp))
+		r.Get("/apps/{app}/config", s.serveAPI(s.getConfig))
+		r.Patch("/apps/{app}/config", s.serveAPI(s.updateConfig))
+		r.Get("/apps/{app}/formation", s.serveAPI(s.getFormation))
+		r.Patch("/apps/{app}/formation", s.serveAPI(s.scaleFormation))
+		r.Get("/apps/{app}/ps", s.serveAPI(s.listDynos))
+		r.Post("/apps/{app}/ps/restart", s.serveAPI(s.restartDynos))
+		r.Get("/apps/{app}/releases", s.serveAPI(s.listReleases))
+		r.Post("/apps/{app}/releases", s.serveAPI(s.rollback))
+		r.Get("/apps/{app}/releases/{version}", s.serveAPI(s.getRelease))
+		r.Get("/apps/{app}/builds", s.serveAPI(s.listBuilds))
+		r.Get("/apps/{app}/builds/{id}", s.serveAPI(s.getBuild))
+		r.Get("/apps/{app}/builds/{id}/log", s.serveAPI(s.getBuildLog))
+		r.Get("/apps/{app}/logs", s.serveAPI(s.getLogs))
+		r.Get("/apps/{app}/domains", s.serveAPI(s.listDomains))
+		r.Post("/apps/{app}/domains", s.serveAPI(s.addDomain))
+		r.Delete("/apps/{app}/domains/{host}", s.serveAPI(s.removeDomain))
 	})
 	return r
 }
@@ -356,3 +385,6 @@ func remoteHost(r *http.Request) string {
 	}
 	return r.RemoteAddr
 }
+
+// errNotYet answers endpoints whose handler is not written yet.
+var errNotYet = &apiError{Status: http.StatusNotImplemented, Code: api.CodeNotImplemented, Message: "not implemented yet"}

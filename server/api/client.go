@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -36,7 +37,9 @@ type ClientConfig struct {
 	Token string
 	// UserAgent names the client in the server's logs.
 	UserAgent string
-	// HTTPClient makes the requests. Nil means one with a 60s timeout.
+	// HTTPClient makes the requests. Nil means one without an overall
+	// timeout, since config changes wait for their rollout and logs
+	// stream: bound calls with their contexts.
 	HTTPClient *http.Client
 }
 
@@ -56,7 +59,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
+		hc = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			ResponseHeaderTimeout: 5 * time.Minute,
+		}}
 	}
 	return &Client{base: base, token: cfg.Token, userAgent: cfg.UserAgent, http: hc}, nil
 }
@@ -191,45 +200,9 @@ func (c *Client) GetApp(ctx context.Context, name string) (App, error) {
 // do sends one request and decodes a 2xx answer into out (unless nil) or
 // returns the API's error as an *Error.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	// path has its segments escaped already: a fingerprint holds '/'.
-	u := *c.base
-	u.RawPath = c.base.EscapedPath() + Version + path
-	p, err := url.PathUnescape(u.RawPath)
+	resp, err := c.send(ctx, method, path, query, in, "application/json")
 	if err != nil {
-		return fmt.Errorf("making the request: %w", err)
-	}
-	u.Path = p
-	u.RawQuery = query.Encode()
-
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("encoding the request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-	if err != nil {
-		return fmt.Errorf("making the request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	if c.userAgent != "" {
-		req.Header.Set("User-Agent", c.userAgent)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is said once, below
-		}
-		return fmt.Errorf("reaching the API at %s: %w", c.base, err)
+		return err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -249,6 +222,52 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("decoding the API's answer to %s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// send sends one request with in (unless nil) as its JSON body and returns
+// the response, whatever its status.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, in any, accept string) (*http.Response, error) {
+	// path has its segments escaped already: a fingerprint holds '/'.
+	u := *c.base
+	u.RawPath = c.base.EscapedPath() + Version + path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, fmt.Errorf("making the request: %w", err)
+	}
+	u.Path = p
+	u.RawQuery = query.Encode()
+
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("making the request: %w", err)
+	}
+	req.Header.Set("Accept", accept)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is said once, below
+		}
+		return nil, fmt.Errorf("reaching the API at %s: %w", c.base, err)
+	}
+	return resp, nil
 }
 
 // responseError turns a non-2xx response into an *Error, whether or not it

@@ -1,0 +1,244 @@
+package api
+
+import "time"
+
+// Token describes an API token of the account. The token itself is shown
+// once, when it is created (CreatedToken).
+type Token struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
+// CreateTokenRequest is the body of POST /account/tokens. ExpiresIn is a
+// Go duration such as "720h"; empty means the token never expires.
+type CreateTokenRequest struct {
+	Name      string `json:"name"`
+	ExpiresIn string `json:"expires_in,omitempty"`
+}
+
+// CreatedToken is a new token: Token is its secret, shown only here.
+type CreatedToken struct {
+	Token string `json:"token"`
+	Info  Token  `json:"info"`
+}
+
+// LoginRequest is the body of POST /login, which trades an e-mail address
+// and password for a new API token named TokenName (default "cli").
+type LoginRequest struct {
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	TokenName string `json:"token_name,omitempty"`
+	ExpiresIn string `json:"expires_in,omitempty"`
+}
+
+// SetPasswordRequest is the body of PUT /account/password. Current is
+// required when the account has a password already.
+type SetPasswordRequest struct {
+	Current  string `json:"current,omitempty"`
+	Password string `json:"password"`
+}
+
+// AddedMember is the answer to POST /tenants/{tenant}/members. When the
+// user was created by the request, InitialToken is an API token for them
+// (expiring in a week) to hand over: they run `platform login --token`.
+type AddedMember struct {
+	Member
+	InitialToken string `json:"initial_token,omitempty"`
+}
+
+// SetRoleRequest is the body of PATCH /tenants/{tenant}/members/{email}.
+type SetRoleRequest struct {
+	Role string `json:"role"`
+}
+
+// UpdateTenantRequest is the body of PATCH /tenants/{tenant}: a quota
+// change, a suspension (true) or its end (false), or both. Fields left out
+// stay as they are.
+type UpdateTenantRequest struct {
+	Quota     *QuotaRequest `json:"quota,omitempty"`
+	Suspended *bool         `json:"suspended,omitempty"`
+}
+
+// DeleteTenantRequest is the body of DELETE /tenants/{tenant}. Confirm
+// must be the tenant's name.
+type DeleteTenantRequest struct {
+	Confirm string `json:"confirm"`
+}
+
+// User is a platform user, as admins see them.
+type User struct {
+	Email       string       `json:"email"`
+	Admin       bool         `json:"admin"`
+	Memberships []Membership `json:"memberships"`
+	CreatedAt   time.Time    `json:"created_at"`
+}
+
+// ConfigVars are an app's config vars.
+type ConfigVars struct {
+	Vars map[string]string `json:"vars"`
+}
+
+// UpdateConfigRequest is the body of PATCH /apps/{app}/config: each key
+// set to a string is set, each set to null is unset. Either makes a new
+// release, which is rolled out before the request returns.
+type UpdateConfigRequest struct {
+	Vars map[string]*string `json:"vars"`
+}
+
+// ConfigChange is the answer to PATCH /apps/{app}/config.
+type ConfigChange struct {
+	// Keys are the keys the request changed, sorted; not the values.
+	Keys    []string `json:"keys"`
+	Release Release  `json:"release"`
+}
+
+// Process is one process type of an app's formation, with what runs.
+type Process struct {
+	Type     string `json:"type"`
+	Quantity int    `json:"quantity"`
+	Size     string `json:"size"`
+	Command  string `json:"command,omitempty"`
+	// Ready is how many of its processes are ready now; Release is the
+	// release they are set to run. Both are 0 while nothing runs.
+	Ready   int `json:"ready"`
+	Release int `json:"release,omitempty"`
+}
+
+// Formation is an app's process types, by type.
+type Formation struct {
+	Items []Process `json:"items"`
+}
+
+// ScaleRequest is the body of PATCH /apps/{app}/formation. Scaling
+// changes the running processes at once and makes no release.
+type ScaleRequest struct {
+	Updates []ProcessUpdate `json:"updates"`
+}
+
+// ProcessUpdate changes one process type; a field left out stays as it is.
+type ProcessUpdate struct {
+	Type     string  `json:"type"`
+	Quantity *int    `json:"quantity,omitempty"`
+	Size     *string `json:"size,omitempty"`
+}
+
+// Dyno is one running process of an app.
+type Dyno struct {
+	Name     string    `json:"name"` // "web.1"
+	Type     string    `json:"type"`
+	State    string    `json:"state"` // pending, starting, up, crashed, stopping
+	Reason   string    `json:"reason,omitempty"`
+	Release  int       `json:"release"`
+	Size     string    `json:"size"`
+	Command  string    `json:"command,omitempty"`
+	Restarts int       `json:"restarts"`
+	Since    time.Time `json:"since"`
+}
+
+// Dynos are an app's running processes, by type and name.
+type Dynos struct {
+	Items []Dyno `json:"items"`
+}
+
+// RestartRequest is the body of POST /apps/{app}/ps/restart. An empty
+// Type restarts every process type.
+type RestartRequest struct {
+	Type string `json:"type,omitempty"`
+}
+
+// Release is one numbered, immutable version of an app.
+type Release struct {
+	Version      int        `json:"version"`
+	Status       string     `json:"status"` // pending, deploying, succeeded, failed
+	StatusReason string     `json:"status_reason,omitempty"`
+	Description  string     `json:"description"`
+	Author       string     `json:"author,omitempty"`
+	Commit       string     `json:"commit,omitempty"`
+	Image        string     `json:"image,omitempty"`
+	Build        int64      `json:"build,omitempty"`
+	Formation    []Process  `json:"formation,omitempty"`
+	ConfigKeys   []string   `json:"config_keys,omitempty"`
+	Current      bool       `json:"current"` // the release that runs now
+	CreatedAt    time.Time  `json:"created_at"`
+	FinishedAt   *time.Time `json:"finished_at,omitempty"`
+}
+
+// RollbackRequest is the body of POST /apps/{app}/releases: a new release
+// with release Version's image, config and formation. Version 0 means the
+// succeeded release before the current one.
+type RollbackRequest struct {
+	RollbackTo int `json:"rollback_to"`
+}
+
+// Build is one build of an app from a pushed commit.
+type Build struct {
+	ID         int64      `json:"id"`
+	Status     string     `json:"status"` // pending, running, succeeded, failed, cancelled
+	Commit     string     `json:"commit"`
+	Author     string     `json:"author,omitempty"`
+	Stack      string     `json:"stack,omitempty"`
+	Image      string     `json:"image,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// Domain is a custom host name an app answers on, besides its default one.
+type Domain struct {
+	Host      string    `json:"host"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AddDomainRequest is the body of POST /apps/{app}/domains.
+type AddDomainRequest struct {
+	Host string `json:"host"`
+}
+
+// AuditEvent is one recorded change: who did what, when, from where.
+type AuditEvent struct {
+	ID         int64          `json:"id"`
+	At         time.Time      `json:"at"`
+	Actor      string         `json:"actor"`
+	Tenant     string         `json:"tenant,omitempty"`
+	App        string         `json:"app,omitempty"`
+	Action     string         `json:"action"`
+	Target     string         `json:"target,omitempty"`
+	Details    map[string]any `json:"details,omitempty"`
+	RemoteAddr string         `json:"remote_addr,omitempty"`
+}
+
+// AuditFilter selects audit events (GET /audit). Empty fields do not
+// filter. Owners must name one of their tenants; admins see everything.
+type AuditFilter struct {
+	Tenant string
+	App    string
+	Actor  string // e-mail address
+	Action string // exact action, or a prefix ending in "." ("config.")
+}
+
+// LogOptions selects the lines of GET /apps/{app}/logs.
+type LogOptions struct {
+	Process string // one process type; empty: all
+	Lines   int    // the last N lines logged before the request; 0: the server's default (100)
+	Follow  bool   // keep streaming new lines until the request ends
+}
+
+// Sizes are the process sizes, smallest first (GET /sizes).
+type Sizes struct {
+	Items []Size `json:"items"`
+}
+
+// Size is one process size: what a process of it may use.
+type Size struct {
+	Name string `json:"name"`
+	// CPU in thousandths of a core: guaranteed (request) and at most (limit).
+	CPURequestMillicores int `json:"cpu_request_millicores"`
+	CPULimitMillicores   int `json:"cpu_limit_millicores"`
+	// Memory in MiB: guaranteed (request) and at most (limit).
+	MemoryRequestMiB int `json:"memory_request_mib"`
+	MemoryLimitMiB   int `json:"memory_limit_mib"`
+}
