@@ -269,6 +269,8 @@ type Result struct {
 	Processes map[string]string
 	// ReleaseCommand is the release-phase command, or "".
 	ReleaseCommand string
+	// HealthPath is the web process's declared readiness path, or "".
+	HealthPath string
 	// Steps is the number of build steps shown; CachedSteps of them came
 	// from BuildKit's cache.
 	Steps       int
@@ -357,12 +359,16 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	res.Stack = plan.Stack
 	res.Processes = plan.Processes
 	res.ReleaseCommand = plan.ReleaseCommand
+	res.HealthPath = plan.HealthPath
 	res.Timings.Detect = detected.Sub(start)
 	res.Timings.Total = b.now().Sub(start)
 
 	fmt.Fprintf(out, "-----> Process types: %s\n", strings.Join(plan.Types(), ", "))
 	if plan.ReleaseCommand != "" {
 		fmt.Fprintf(out, "-----> Release command: %s\n", newMasker(req.Config).mask(plan.ReleaseCommand))
+	}
+	if plan.HealthPath != "" {
+		fmt.Fprintf(out, "-----> Health check: web is ready when GET %s answers 2xx or 3xx\n", plan.HealthPath)
 	}
 	fmt.Fprintf(out, "-----> Pushed %s\n", res.ImageRef)
 	fmt.Fprintf(out, "-----> Built in %.1fs (%d steps, %d cached)\n", res.Timings.Total.Seconds(), res.Steps, res.CachedSteps)

@@ -47,6 +47,9 @@ type Plan struct {
 	Processes map[string]string
 	// ReleaseCommand is the Procfile's release-phase command, or "".
 	ReleaseCommand string
+	// HealthPath is the HTTP path app.json declares for telling that a web
+	// process is ready, or "" (see appjson.go).
+	HealthPath string
 
 	golang goPlan
 	node   nodePlan
@@ -133,6 +136,13 @@ func Detect(dir string) (Plan, error) {
 
 	p.Processes = procfile.Processes
 	p.ReleaseCommand = procfile.Release
+	if data, ok, err := readFile(root, "app.json"); err != nil {
+		return Plan{}, err
+	} else if ok {
+		if p.HealthPath, err = parseAppJSON(data); err != nil {
+			return Plan{}, err
+		}
+	}
 	if _, ok := p.Processes["web"]; !ok {
 		if noDefault != "" && p.Stack != StackDockerfile {
 			if len(p.Processes) == 0 {

@@ -185,9 +185,20 @@ type userKey struct{}
 
 // authenticate lets through requests with a valid bearer token, with the
 // token's user in their context (userFrom); the rest get a 401 that does
-// not say whether the token was unknown or expired.
+// not say whether the token was unknown or expired. A request without an
+// Authorization header may instead carry the dashboard's session cookie;
+// then every request but GET and HEAD must also carry the session's CSRF
+// token (see sessionUser), else it is refused with 403 "csrf".
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return s.serveAPI(func(w http.ResponseWriter, r *http.Request) error {
+		if c, err := r.Cookie(sessionCookie); err == nil && r.Header.Get("Authorization") == "" {
+			u, _, err := s.sessionUser(r, c.Value)
+			if err != nil {
+				return err
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+			return nil
+		}
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		token = strings.TrimSpace(token)
 		if !strings.EqualFold(scheme, "Bearer") || token == "" {

@@ -22,6 +22,14 @@ type fakeRemover struct {
 	during func() // called inside RemoveApp
 }
 
+// RemoveTenant records the tenant as "tenant/" and fails with err.
+func (f *fakeRemover) RemoveTenant(_ context.Context, tenant string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, tenant+"/")
+	return f.err
+}
+
 func (f *fakeRemover) RemoveApp(_ context.Context, tenant, app string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
@@ -28,6 +29,12 @@ func tenantView(t store.Tenant) api.Tenant {
 func memberView(m store.Membership) api.Member {
 	return api.Member{Email: m.UserEmail, Role: string(m.Role), CreatedAt: m.CreatedAt}
 }
+
+// The API token a user created by addMember gets.
+const (
+	initialTokenName     = "initial"
+	initialTokenLifetime = 7 * 24 * time.Hour
+)
 
 // requireAdmin refuses users who are not platform administrators.
 func requireAdmin(u store.User, what string) error {
@@ -129,7 +136,11 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
 
 // quotaFrom is the default quota with what req sets.
 func quotaFrom(req *api.QuotaRequest) (store.Quota, error) {
-	q := store.DefaultQuota()
+	return quotaOver(store.DefaultQuota(), req)
+}
+
+// quotaOver is quota q with what req sets.
+func quotaOver(q store.Quota, req *api.QuotaRequest) (store.Quota, error) {
 	if req == nil {
 		return q, nil
 	}
@@ -155,16 +166,10 @@ func quotaFrom(req *api.QuotaRequest) (store.Quota, error) {
 	return q, nil
 }
 
-// getTenant shows one tenant: GET /tenants/{tenant} (admins).
+// getTenant shows one tenant, with its quota: GET /tenants/{tenant}, for
+// admins and anyone with a role in it.
 func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(userFrom(r.Context()), "read tenants"); err != nil {
-		return err
-	}
-	name := urlParam(r, "tenant")
-	t, err := s.st.GetTenant(r.Context(), name)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("there is no tenant %q", name)
-	}
+	t, err := s.tenantFor(r.Context(), userFrom(r.Context()), urlParam(r, "tenant"), store.Viewer, "reading it")
 	if err != nil {
 		return err
 	}
@@ -207,7 +212,9 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 
 // addMember gives a user a role in a tenant, creating the user if the
 // address is new: POST /tenants/{tenant}/members (admins and the tenant's
-// owners).
+// owners). A user it creates gets an API token named "initial", valid for
+// initialTokenLifetime, in the answer: the only way in for someone who has
+// no password or key yet, handed over by whoever added them.
 func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.tenantFor(r.Context(), userFrom(r.Context()), urlParam(r, "tenant"), store.Owner, "adding members")
 	if err != nil {
@@ -230,7 +237,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
 	if !role.TenantRole() {
 		return invalid("role", "role %q cannot be held in a tenant: use owner, member or viewer", req.Role)
 	}
-	var member store.Membership
+	var added api.AddedMember
 	err = s.st.InTx(r.Context(), func(tx *store.Store) error {
 		user, err := tx.GetUserByEmail(r.Context(), req.Email)
 		if errors.Is(err, store.ErrNotFound) {
@@ -238,7 +245,14 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return invalidField("email", err)
 			}
-			err = s.audit(r, tx, store.AuditEvent{Action: "user.create", Target: user.Email})
+			var tok store.Token
+			added.InitialToken, tok, err = tx.CreateToken(r.Context(), user.ID, initialTokenName, new(time.Now().Add(initialTokenLifetime)))
+			if err != nil {
+				return err
+			}
+			// The tenant is set so that its owners see the event.
+			err = s.audit(r, tx, store.AuditEvent{Action: "user.create", TenantID: &t.ID, Target: user.Email,
+				Details: tokenDetails(tok)})
 		}
 		if err != nil {
 			return err
@@ -257,7 +271,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, m := range ms {
 			if m.UserID == user.ID {
-				member = m
+				added.Member = memberView(m)
 			}
 		}
 		return s.audit(r, tx, store.AuditEvent{
@@ -270,6 +284,6 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, memberView(member))
+	writeJSON(w, http.StatusCreated, added)
 	return nil
 }

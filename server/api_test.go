@@ -317,7 +317,11 @@ func TestAPITenants(t *testing.T) {
 		tn := decode[api.Tenant](t, f.call(t, "admin", http.MethodGet, "/api/v1/tenants/acme", nil))
 		assert.Equal(t, "acme", tn.Name)
 		wantError(t, f.call(t, "admin", http.MethodGet, "/api/v1/tenants/nope", nil), 404, api.CodeNotFound, "")
-		wantError(t, f.call(t, "owner", http.MethodGet, "/api/v1/tenants/acme", nil), 403, api.CodeForbidden, "")
+		// Its members may read it, quota included, to know their limits.
+		tn = decode[api.Tenant](t, f.call(t, "viewer", http.MethodGet, "/api/v1/tenants/acme", nil))
+		assert.Equal(t, 20, tn.Quota.MaxProcesses)
+		msg := wantError(t, f.call(t, "outsider", http.MethodGet, "/api/v1/tenants/acme", nil), 404, api.CodeNotFound, "")
+		assert.Equal(t, `no such tenant "acme", or no access`, msg)
 	})
 }
 

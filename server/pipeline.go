@@ -44,6 +44,7 @@ type BuiltImage struct {
 	Digest         string
 	Processes      map[string]string // process type → command, from the Procfile or the stack
 	ReleaseCommand string
+	HealthPath     string // the web process's declared readiness path, or ""
 }
 
 // PipelineConfig configures the push pipeline.
@@ -223,7 +224,7 @@ func (p *Pipeline) Deploy(ctx context.Context, in DeployInput, out io.Writer) er
 	return p.release.ReleaseBuild(ctx, BuiltImage{
 		App: app, Tenant: tenant, Build: b, User: u,
 		ImageRef: res.ImageRef, Digest: res.Digest,
-		Processes: res.Processes, ReleaseCommand: res.ReleaseCommand,
+		Processes: res.Processes, ReleaseCommand: res.ReleaseCommand, HealthPath: res.HealthPath,
 	}, out)
 }
 

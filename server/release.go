@@ -64,7 +64,7 @@ func (r *Releases) ReleaseBuild(ctx context.Context, b BuiltImage, out io.Writer
 		if err != nil {
 			return err
 		}
-		procs, removed := formationFor(current, b.Processes)
+		procs, removed := formationFor(current, b.Processes, b.HealthPath)
 		if _, err := tx.UpsertFormation(ctx, b.App.ID, procs); err != nil {
 			return err
 		}
@@ -95,7 +95,7 @@ func (r *Releases) ReleaseBuild(ctx context.Context, b BuiltImage, out io.Writer
 // types already there keep their scale and take the new command; new types
 // start with one web process and no others (Heroku's defaults); types the
 // build no longer has are returned to be removed.
-func formationFor(current []store.Process, processes map[string]string) (procs []store.Process, removed []string) {
+func formationFor(current []store.Process, processes map[string]string, webHealthPath string) (procs []store.Process, removed []string) {
 	have := make(map[string]store.Process, len(current))
 	for _, p := range current {
 		have[p.Type] = p
@@ -109,6 +109,10 @@ func formationFor(current []store.Process, processes map[string]string) (procs [
 			}
 		}
 		p.Command = cmd
+		p.HealthPath = ""
+		if typ == deployer.WebProcess {
+			p.HealthPath = webHealthPath
+		}
 		procs = append(procs, p)
 	}
 	for _, p := range current {
@@ -221,8 +225,15 @@ func (r *Releases) deployerRelease(ctx context.Context, app store.App, tenant st
 		dr.Domains = append(dr.Domains, d.Host)
 	}
 	for _, p := range rel.Formation {
+		q := p.Quantity
+		if tenant.Suspended() {
+			q = 0 // a suspended tenant runs nothing; its formation is kept for later
+		}
+		if p.Type == deployer.WebProcess {
+			dr.HealthPath = p.HealthPath
+		}
 		dr.Processes = append(dr.Processes, deployer.Process{
-			Type: p.Type, Command: p.Command, Quantity: p.Quantity, Size: string(p.Size),
+			Type: p.Type, Command: p.Command, Quantity: q, Size: string(p.Size),
 		})
 	}
 	return dr, nil

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -29,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/platform-paas/platform/deployer"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -63,9 +65,35 @@ type Config struct {
 	// http://shop.apps.example.com. Nil means the API gives apps no web URL.
 	WebURL func(app string) string
 	// Remover removes what an app has outside the store when the app is
-	// destroyed. Nil means apps cannot be destroyed: DELETE /apps/{app}
-	// answers 501.
+	// destroyed, and a tenant's namespace when the tenant is deleted. Nil
+	// means apps and tenants cannot be destroyed: DELETE /apps/{app} and
+	// DELETE /tenants/{tenant} answer 501.
 	Remover AppRemover
+	// Tenants applies a tenant's quota to Kubernetes when an admin changes
+	// it. Nil means quotas cannot be changed: PATCH /tenants/{tenant}
+	// with a quota answers 501.
+	Tenants TenantOps
+	// Releases makes config and rollback releases and rolls them out. Nil
+	// means this platformd cannot release: those endpoints answer 501.
+	Releases *Releases
+	// Ops runs what the API asks of an app's running processes: scaling,
+	// restarts, their status and logs. Nil means those endpoints answer
+	// 501.
+	Ops AppOps
+	// AppsDomain is the domain apps answer under by default
+	// (<app>.<AppsDomain>); custom domains under it are refused.
+	AppsDomain string
+	// APILock tunes how long an API change waits for a deploy of the same
+	// app. The zero value waits up to two minutes.
+	APILock LockConfig
+}
+
+// AppOps is what the API needs of the deployer for running apps.
+type AppOps interface {
+	Scale(ctx context.Context, tenant, app, ptype string, quantity int, size string) error
+	Restart(ctx context.Context, tenant, app, ptype string) error
+	Status(ctx context.Context, tenant, app string) ([]deployer.ProcessStatus, error)
+	Logs(ctx context.Context, tenant, app string, opts deployer.LogOptions, out io.Writer) error
 }
 
 // AppRemover removes everything an app has outside the store: what runs in
@@ -76,6 +104,17 @@ type AppRemover interface {
 	// failed. It must be safe to call again after a failure, and for an
 	// app that has nothing left.
 	RemoveApp(ctx context.Context, tenant, app string) error
+	// RemoveTenant removes what a tenant has outside the store once its
+	// apps are removed: its namespace. It must be safe to call again, and
+	// for a tenant that has nothing left.
+	RemoveTenant(ctx context.Context, tenant string) error
+}
+
+// TenantOps is what the API needs of the deployer for tenants.
+type TenantOps interface {
+	// EnsureTenant makes the tenant's namespace and its quota objects
+	// match quota; calling it again with the same quota changes nothing.
+	EnsureTenant(ctx context.Context, tenant string, quota deployer.TenantQuota) error
 }
 
 const defaultCheckTimeout = 2 * time.Second
@@ -127,6 +166,12 @@ type Server struct {
 	gitURL       string
 	webURL       func(app string) string
 	remover      AppRemover
+	releases     *Releases
+	ops          AppOps
+	appsDomain   string
+	apiLock      LockConfig
+	tenants      TenantOps
+	signIns      *signInLimiter
 	router       chi.Router
 }
 
@@ -153,6 +198,15 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		gitURL:       cfg.GitURL,
 		webURL:       cfg.WebURL,
 		remover:      cfg.Remover,
+		releases:     cfg.Releases,
+		ops:          cfg.Ops,
+		appsDomain:   strings.ToLower(strings.TrimSuffix(cfg.AppsDomain, ".")),
+		apiLock:      cfg.APILock,
+		tenants:      cfg.Tenants,
+		signIns:      newSignInLimiter(),
+	}
+	if s.apiLock.Wait == 0 {
+		s.apiLock.Wait = 2 * time.Minute
 	}
 
 	r := chi.NewRouter()
@@ -169,6 +223,9 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		Registry: cfg.Metrics,
 	}))
 	r.Mount(api.Version, s.apiRoutes())
+	if err := s.mountDashboard(r); err != nil {
+		return nil, err
+	}
 	s.router = r
 	return s, nil
 }

@@ -83,6 +83,14 @@ type fakeRemover struct {
 	removed []string
 }
 
+// RemoveTenant records the tenant as "tenant/".
+func (f *fakeRemover) RemoveTenant(_ context.Context, tenant string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, tenant+"/")
+	return nil
+}
+
 func (f *fakeRemover) RemoveApp(_ context.Context, tenant, app string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

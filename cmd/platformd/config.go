@@ -20,8 +20,11 @@ import (
 	"github.com/platform-paas/platform/server/store"
 )
 
-// config is platformd's whole configuration, validated.
+// config is platformd's whole configuration, validated. In router mode
+// only Mode, HTTPAddr, Kubeconfig, RouterAddr, the log settings and
+// ShutdownTimeout are set.
 type config struct {
+	Mode            string // modeAll or modeRouter
 	HTTPAddr        string
 	DatabaseURL     string
 	SecretKey       []byte // store.KeySize bytes
@@ -46,6 +49,14 @@ type config struct {
 // registry.
 const registryOff = "off"
 
+// The values of --mode: everything in one process (the API, git receiver,
+// builds, deploys, registry and, unless --router-addr is off, the router),
+// or the router alone, for running it as its own deployment.
+const (
+	modeAll    = "all"
+	modeRouter = "router"
+)
+
 // makeKeyHint tells an operator how to make a secret key.
 const makeKeyHint = "make one with: head -c32 /dev/urandom | base64"
 
@@ -57,6 +68,7 @@ type setting struct {
 	env     []string
 	def     string
 	usage   string
+	router  bool   // applies in router mode too
 	present bool   // set on the command line
 	value   string // resolved
 }
@@ -69,8 +81,10 @@ func (s *setting) name() string {
 // parse shares state with another.
 func settings() []*setting {
 	return []*setting{
-		{flag: "http-addr", env: []string{"PLATFORM_HTTP_ADDR"}, def: "127.0.0.1:7800",
-			usage: "listen address of the HTTP API, probes and metrics"},
+		{flag: "mode", env: []string{"PLATFORM_MODE"}, def: modeAll, router: true,
+			usage: `"all" runs the whole platform; "router" runs only the router (the apps' HTTP edge) with its probes and metrics, needing no database, secret key, BuildKit or registry`},
+		{flag: "http-addr", env: []string{"PLATFORM_HTTP_ADDR"}, def: "127.0.0.1:7800", router: true,
+			usage: "listen address of the HTTP API, probes and metrics (in router mode: probes and metrics)"},
 		{flag: "database-url", env: []string{"PLATFORM_DATABASE_URL", "DATABASE_URL"},
 			usage: "PostgreSQL connection string (required)"},
 		{flag: "secret-key", env: []string{"PLATFORM_SECRET_KEY"},
@@ -79,7 +93,7 @@ func settings() []*setting {
 			usage: "file holding the secret key, instead of --secret-key"},
 		{flag: "data-dir", env: []string{"PLATFORM_DATA_DIR"},
 			usage: "directory for platformd's state: admin token, registry storage, repositories (required)"},
-		{flag: "kubeconfig", env: []string{"PLATFORM_KUBECONFIG", "KUBECONFIG"},
+		{flag: "kubeconfig", env: []string{"PLATFORM_KUBECONFIG", "KUBECONFIG"}, router: true,
 			usage: "kubeconfig file(s); empty means the in-cluster config"},
 		{flag: "buildkit-addr", env: []string{"PLATFORM_BUILDKIT_ADDR"}, def: "unix:///run/buildkit/buildkitd.sock",
 			usage: "address of the BuildKit daemon"},
@@ -91,8 +105,8 @@ func settings() []*setting {
 			usage: "registry holding the build and run images of the language stacks as platform/stack-go:bookworm etc. (make up makes them); empty means the Docker Hub images"},
 		{flag: "git-addr", env: []string{"PLATFORM_GIT_ADDR"}, def: "127.0.0.1:2222",
 			usage: `listen address of the SSH git receiver, or "off"`},
-		{flag: "router-addr", env: []string{"PLATFORM_ROUTER_ADDR"}, def: "127.0.0.1:7880",
-			usage: `listen address of the in-process router (the apps' HTTP edge), or "off" when it runs on its own`},
+		{flag: "router-addr", env: []string{"PLATFORM_ROUTER_ADDR"}, def: "127.0.0.1:7880", router: true,
+			usage: `listen address of the in-process router (the apps' HTTP edge), or "off" when it runs on its own (--mode=router)`},
 		{flag: "router-cidrs", env: []string{"PLATFORM_ROUTER_CIDRS"},
 			usage: "comma-separated CIDRs the router connects to pods from when it runs outside the cluster; tenants' network policies admit them"},
 		{flag: "rollout-timeout", env: []string{"PLATFORM_ROLLOUT_TIMEOUT"}, def: "2m",
@@ -101,11 +115,11 @@ func settings() []*setting {
 			usage: "apps answer at <app>.<apps domain>"},
 		{flag: "admin-email", env: []string{"PLATFORM_ADMIN_EMAIL"}, def: "admin@platform.test",
 			usage: "e-mail of the administrator created on first start"},
-		{flag: "log-level", env: []string{"PLATFORM_LOG_LEVEL"}, def: "info",
+		{flag: "log-level", env: []string{"PLATFORM_LOG_LEVEL"}, def: "info", router: true,
 			usage: "debug, info, warn or error"},
-		{flag: "log-format", env: []string{"PLATFORM_LOG_FORMAT"}, def: "text",
+		{flag: "log-format", env: []string{"PLATFORM_LOG_FORMAT"}, def: "text", router: true,
 			usage: "text or json"},
-		{flag: "shutdown-timeout", env: []string{"PLATFORM_SHUTDOWN_TIMEOUT"}, def: "20s",
+		{flag: "shutdown-timeout", env: []string{"PLATFORM_SHUTDOWN_TIMEOUT"}, def: "20s", router: true,
 			usage: "how long to wait for requests in flight on SIGINT or SIGTERM"},
 	}
 }
@@ -156,11 +170,44 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		errs = append(errs, fmt.Errorf("%s: %s", s.name(), fmt.Sprintf(format, a...)))
 	}
 
+	mode := byFlag["mode"]
+	switch mode.value {
+	case modeAll, modeRouter:
+		cfg.Mode = mode.value
+	default:
+		bad(mode, "must be %q or %q", modeAll, modeRouter)
+	}
+
 	httpAddr := byFlag["http-addr"]
 	if err := checkListenAddr(httpAddr.value); err != nil {
 		bad(httpAddr, "%v", err)
 	}
 	cfg.HTTPAddr = httpAddr.value
+
+	logLevel := byFlag["log-level"]
+	if err := cfg.LogLevel.UnmarshalText([]byte(logLevel.value)); err != nil {
+		bad(logLevel, "must be debug, info, warn or error")
+	}
+
+	logFormat := byFlag["log-format"]
+	if logFormat.value != "text" && logFormat.value != "json" {
+		bad(logFormat, "must be text or json")
+	}
+	cfg.LogFormat = logFormat.value
+
+	shutdownTimeout := byFlag["shutdown-timeout"]
+	d, err := time.ParseDuration(shutdownTimeout.value)
+	if err != nil || d <= 0 {
+		bad(shutdownTimeout, "must be a positive duration like 20s")
+	}
+	cfg.ShutdownTimeout = d
+
+	if cfg.Mode == modeRouter {
+		// The router alone: what only the API, builds and deploys need is
+		// neither required nor read.
+		routerModeConfig(&cfg, all, byFlag, getenv, bad)
+		return finish(cfg, errs)
+	}
 
 	dbURL := byFlag["database-url"]
 	if dbURL.value == "" {
@@ -256,24 +303,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	cfg.AdminEmail = adminEmail.value
 
-	logLevel := byFlag["log-level"]
-	if err := cfg.LogLevel.UnmarshalText([]byte(logLevel.value)); err != nil {
-		bad(logLevel, "must be debug, info, warn or error")
-	}
+	return finish(cfg, errs)
+}
 
-	logFormat := byFlag["log-format"]
-	if logFormat.value != "text" && logFormat.value != "json" {
-		bad(logFormat, "must be text or json")
-	}
-	cfg.LogFormat = logFormat.value
-
-	shutdownTimeout := byFlag["shutdown-timeout"]
-	d, err := time.ParseDuration(shutdownTimeout.value)
-	if err != nil || d <= 0 {
-		bad(shutdownTimeout, "must be a positive duration like 20s")
-	}
-	cfg.ShutdownTimeout = d
-
+// finish returns cfg, or every problem found in one error.
+func finish(cfg config, errs []error) (config, error) {
 	if len(errs) > 0 {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", indent(errors.Join(errs...)))
 	}
@@ -439,7 +473,14 @@ func indent(err error) error {
 func usage(w io.Writer, all []*setting) {
 	fmt.Fprintf(w, "Usage: platformd [flags]\n\n")
 	fmt.Fprintf(w, "platformd serves the platform's API, builds and deploys apps. Every flag\n")
-	fmt.Fprintf(w, "can be set by its environment variable instead; a flag beats the variable.\n\n")
+	fmt.Fprintf(w, "can be set by its environment variable instead; a flag beats the variable.\n")
+	var routerFlags []string
+	for _, s := range all {
+		if s.router {
+			routerFlags = append(routerFlags, "--"+s.flag)
+		}
+	}
+	fmt.Fprintf(w, "With --mode=%s only these apply:\n  %s.\n\n", modeRouter, strings.Join(routerFlags, ", "))
 	for _, s := range all {
 		fmt.Fprintf(w, "  --%s  (%s)\n", s.flag, strings.Join(s.env, ", "))
 		fmt.Fprintf(w, "        %s", s.usage)

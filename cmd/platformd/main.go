@@ -4,8 +4,10 @@
 // and PLATFORM_* environment variables, building the one logger, migrating
 // and opening the database, bootstrapping the first administrator, wiring
 // the server, builder, deployer and embedded registry together, serving
-// them, and shutting them down gracefully on SIGINT or SIGTERM. It holds no
-// logic of its own beyond that wiring.
+// them, and shutting them down gracefully on SIGINT or SIGTERM. With
+// --mode=router it runs only the router, the apps' HTTP edge, as its own
+// deployment, with its probes and metrics. It holds no logic of its own
+// beyond that wiring.
 package main
 
 import (

@@ -11,9 +11,11 @@ import (
 	"github.com/platform-paas/platform/server/store"
 )
 
-// appDeleter is the part of the deployer that removes what an app runs.
+// appDeleter is the part of the deployer that removes what an app, or a
+// whole tenant, runs.
 type appDeleter interface {
 	DeleteApp(ctx context.Context, tenant, app string) error
+	DeleteTenant(ctx context.Context, tenant string) error
 }
 
 // cacheDeleter is the part of the builder that drops an app's build cache.
@@ -27,7 +29,8 @@ type repoDeleter interface {
 	DeleteRepository(name string) error
 }
 
-// appRemover removes everything a destroyed app has outside the store.
+// appRemover removes everything a destroyed app, or a deleted tenant, has
+// outside the store.
 type appRemover struct {
 	dep      appDeleter
 	bld      cacheDeleter
@@ -61,4 +64,13 @@ func (r appRemover) RemoveApp(ctx context.Context, tenant, app string) error {
 		errs = append(errs, fmt.Errorf("deleting its git repository: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// RemoveTenant deletes the tenant's namespace, once its apps are removed.
+// It does not wait for the namespace to be gone.
+func (r appRemover) RemoveTenant(ctx context.Context, tenant string) error {
+	if err := r.dep.DeleteTenant(ctx, tenant); err != nil {
+		return fmt.Errorf("deleting the namespace of tenant %s: %w", tenant, err)
+	}
+	return nil
 }

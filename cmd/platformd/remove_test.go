@@ -30,6 +30,10 @@ func (f *fakeParts) DeleteApp(_ context.Context, tenant, app string) error {
 	return f.step("kube " + tenant + "/" + app)
 }
 
+func (f *fakeParts) DeleteTenant(_ context.Context, tenant string) error {
+	return f.step("kube " + tenant)
+}
+
 func (f *fakeParts) DeleteCache(_ context.Context, tenant, app string) error {
 	return f.step("cache " + tenant + "/" + app)
 }
@@ -59,4 +63,16 @@ func TestAppRemover(t *testing.T) {
 	assert.Equal(t, []string{"kube acme/shop", "cache acme/shop"}, f.calls, "no embedded registry")
 
 	assert.Error(t, r.RemoveApp(context.Background(), "acme", "../repos"), "an invalid app name")
+}
+
+func TestAppRemoverRemovesTenant(t *testing.T) {
+	f := &fakeParts{}
+	r := appRemover{dep: f, bld: f, reg: f, reposDir: t.TempDir()}
+	require.NoError(t, r.RemoveTenant(context.Background(), "acme"))
+	assert.Equal(t, []string{"kube acme"}, f.calls)
+
+	f.fail = map[string]bool{"kube acme": true}
+	err := r.RemoveTenant(context.Background(), "acme")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "deleting the namespace of tenant acme: kube acme broke")
 }

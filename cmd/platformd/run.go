@@ -51,9 +51,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Once shutting down, a second signal kills the process as usual.
 	context.AfterFunc(ctx, stop)
 
-	log.Info("platformd starting", "version", version, "http_addr", cfg.HTTPAddr,
-		"registry_addr", cfg.RegistryAddr, "data_dir", cfg.DataDir, "apps_domain", cfg.AppsDomain)
-	if err := serve(ctx, cfg, log); err != nil {
+	start := serve
+	if cfg.Mode == modeRouter {
+		start = serveRouter
+		log.Info("platformd starting", "version", version, "mode", cfg.Mode, "http_addr", cfg.HTTPAddr,
+			"router_addr", cfg.RouterAddr)
+	} else {
+		log.Info("platformd starting", "version", version, "http_addr", cfg.HTTPAddr,
+			"registry_addr", cfg.RegistryAddr, "data_dir", cfg.DataDir, "apps_domain", cfg.AppsDomain)
+	}
+	if err := start(ctx, cfg, log); err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			// Asked to stop while starting (during migrations, say):
 			// that is a clean stop, not a failure.
@@ -216,6 +223,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		GitURL:  gitURL(cfg),
 		WebURL:  func(app string) string { return webURL(cfg, app) },
 		Remover: remover,
+		// The API's config changes, rollbacks, scaling, restarts and logs.
+		Releases:   releases,
+		Ops:        dep,
+		AppsDomain: cfg.AppsDomain,
+		// Quota changes of tenants.
+		Tenants: dep,
 	}, st)
 	if err != nil {
 		return err

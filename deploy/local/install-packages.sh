@@ -7,6 +7,9 @@ packages=(
   ca-certificates curl git openssh-client openssl iproute2 iptables util-linux
   etcd-server containerd runc containernetworking-plugins
   debootstrap postgresql-client
+  # The dashboard's browser tests drive a headless Chromium; the font keeps
+  # their screenshots legible.
+  chromium fonts-dejavu-core
 )
 # A Postgres server of our own is needed only when neither DATABASE_URL nor a
 # server on 127.0.0.1:5432 is there; up.sh passes WANT_POSTGRES_SERVER=1 then.

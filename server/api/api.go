@@ -40,8 +40,11 @@ const (
 	CodeTooLarge         = "too_large"         // 413: the body is over the limit
 	CodeUnsupportedMedia = "unsupported_media" // 415: the body is not application/json
 	CodeMethodNotAllowed = "method_not_allowed"
-	CodeInternal         = "internal"        // 500: the detail is in the server's log
-	CodeNotImplemented   = "not_implemented" // 501: this platformd cannot do it
+	CodeCSRF             = "csrf"              // 403: a dashboard request without its session's X-CSRF-Token
+	CodeTooManyRequests  = "too_many_requests" // 429: too many failed sign-ins; Retry-After says when to try again
+	CodeReleaseFailed    = "release_failed"    // 422: the release was made, its rollout failed, the old one runs
+	CodeInternal         = "internal"          // 500: the detail is in the server's log
+	CodeNotImplemented   = "not_implemented"   // 501: this platformd cannot do it
 )
 
 // Page is one page of a list. Lists are ordered (each endpoint says how)

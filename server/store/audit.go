@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,9 +34,18 @@ type AuditEvent struct {
 // AuditFilter selects audit events for ListAudit. Zero fields do not filter.
 type AuditFilter struct {
 	TenantID *int64
-	AppName  string
-	ActorID  *int64
-	Since    time.Time // events at or after
+	// TenantName matches the tenant's name as recorded, so it finds the
+	// events of a deleted tenant too (and of an earlier tenant of that
+	// name); TenantID does not.
+	TenantName string
+	AppName    string
+	ActorID    *int64
+	// ActorEmail matches the actor's address as recorded, in any case.
+	ActorEmail string
+	// Action is one action ("config.set"), or a prefix ending in "."
+	// ("config.") for every action under it.
+	Action string
+	Since  time.Time // events at or after
 	// ListOptions pages newest first; the cursor is the event ID.
 	ListOptions
 }
@@ -98,11 +108,22 @@ func (s *Store) RecordAudit(ctx context.Context, e AuditEvent) (AuditEvent, erro
 	return out, nil
 }
 
-// ListAudit returns the events matching f, newest first.
+// ListAudit returns the events matching f, newest first. An Action that
+// is neither an action nor a prefix of one is ErrInvalid.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
 	var since *time.Time
 	if !f.Since.IsZero() {
 		since = &f.Since
+	}
+	var action, prefix *string
+	switch {
+	case f.Action == "":
+	case strings.HasSuffix(f.Action, ".") && actionRE.MatchString(f.Action+"x"):
+		prefix = &f.Action
+	case actionRE.MatchString(f.Action):
+		action = &f.Action
+	default:
+		return nil, invalidf("action %q is invalid: give an action such as config.set, or a prefix ending in a dot such as config.", f.Action)
 	}
 	rows, err := s.db.Query(ctx, `
 		SELECT `+auditColumns+` FROM audit_events
@@ -111,8 +132,13 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 		  AND ($3::text IS NULL OR app_name = $3)
 		  AND ($4::bigint IS NULL OR actor_user_id = $4)
 		  AND ($5::timestamptz IS NULL OR at >= $5)
+		  AND ($7::text IS NULL OR tenant_name = $7)
+		  AND ($8::text IS NULL OR lower(actor_email) = lower($8))
+		  AND ($9::text IS NULL OR action = $9)
+		  AND ($10::text IS NULL OR starts_with(action, $10))
 		ORDER BY id DESC LIMIT $6`,
-		f.afterDesc(), f.TenantID, nullIfEmpty(f.AppName), f.ActorID, since, f.limit())
+		f.afterDesc(), f.TenantID, nullIfEmpty(f.AppName), f.ActorID, since, f.limit(),
+		nullIfEmpty(f.TenantName), nullIfEmpty(strings.TrimSpace(f.ActorEmail)), action, prefix)
 	if err != nil {
 		return nil, mapErr(err)
 	}

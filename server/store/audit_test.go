@@ -71,3 +71,58 @@ func TestAudit(t *testing.T) {
 	assert.Nil(t, got[0].ActorID)
 	assert.Equal(t, "bob@example.com", got[0].ActorEmail)
 }
+
+func TestAuditFilters(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t)
+	f := newFixture(t, s)
+	ctx := context.Background()
+	gone, err := s.CreateTenant(ctx, "gone", DefaultQuota())
+	require.NoError(t, err)
+
+	record := func(e AuditEvent) int64 {
+		t.Helper()
+		out, err := s.RecordAudit(ctx, e)
+		require.NoError(t, err)
+		return out.ID
+	}
+	set := record(AuditEvent{ActorEmail: "Alice@Example.com", TenantID: &f.tenant.ID, Action: "config.set"})
+	unset := record(AuditEvent{ActorEmail: "bob@example.com", TenantID: &f.tenant.ID, Action: "config.unset"})
+	configure := record(AuditEvent{ActorEmail: "bob@example.com", TenantID: &f.tenant.ID, Action: "configure.thing"})
+	goneEvent := record(AuditEvent{ActorEmail: "bob@example.com", TenantID: &gone.ID, Action: "app.create"})
+	require.NoError(t, s.DeleteTenant(ctx, gone.ID))
+
+	ids := func(es []AuditEvent) []int64 {
+		out := []int64{}
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		filter AuditFilter
+		want   []int64
+	}{
+		{"an action", AuditFilter{Action: "config.set"}, []int64{set}},
+		{"a prefix", AuditFilter{Action: "config."}, []int64{unset, set}},
+		{"a prefix is not a word prefix", AuditFilter{Action: "configure."}, []int64{configure}},
+		{"an action nobody did", AuditFilter{Action: "config.get"}, []int64{}},
+		{"an actor, in any case", AuditFilter{ActorEmail: "alice@EXAMPLE.com"}, []int64{set}},
+		{"an actor and a prefix", AuditFilter{ActorEmail: "bob@example.com", Action: "config."}, []int64{unset}},
+		{"a tenant by name", AuditFilter{TenantName: "acme"}, []int64{configure, unset, set}},
+		{"a deleted tenant by name", AuditFilter{TenantName: "gone"}, []int64{goneEvent}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ListAudit(ctx, tt.filter)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, ids(got))
+		})
+	}
+
+	for _, bad := range []string{"config", "Config.set", "config..", ".", "config.%", "config._"} {
+		_, err := s.ListAudit(ctx, AuditFilter{Action: bad})
+		assert.ErrorIs(t, err, ErrInvalid, bad)
+	}
+}

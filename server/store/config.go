@@ -95,13 +95,63 @@ func (s *Store) SetConfig(ctx context.Context, appID int64, vars map[string]stri
 			return mapErr(err)
 		}
 		var err error
-		config, err = tx.GetConfig(ctx, appID)
-		return err
+		if config, err = tx.GetConfig(ctx, appID); err != nil {
+			return err
+		}
+		return checkConfigTotal(config)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return config, nil
+}
+
+// checkConfigTotal refuses a config whose names and values together are
+// over maxConfigTotal.
+func checkConfigTotal(config map[string]string) error {
+	total := 0
+	for k, v := range config {
+		total += len(k) + len(v)
+	}
+	if total > maxConfigTotal {
+		return invalidf("config vars would total %d bytes; the limit is %d: keep large values elsewhere", total, maxConfigTotal)
+	}
+	return nil
+}
+
+// ReplaceConfig makes vars the app's whole config, in one transaction: what
+// a rollback restores, and what undoes a change whose release failed.
+func (s *Store) ReplaceConfig(ctx context.Context, appID int64, vars map[string]string) error {
+	for k, v := range vars {
+		if err := validateConfigVar(k, v); err != nil {
+			return err
+		}
+	}
+	if err := checkConfigTotal(vars); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return s.tx(ctx, func(tx *Store) error {
+		var exists bool
+		if err := tx.db.QueryRow(ctx, `SELECT true FROM apps WHERE id = $1 FOR UPDATE`, appID).Scan(&exists); err != nil {
+			return notFoundOr(err, "app %d", appID)
+		}
+		if _, err := tx.db.Exec(ctx, `DELETE FROM config_vars WHERE app_id = $1 AND NOT key = ANY ($2)`, appID, keys); err != nil {
+			return mapErr(err)
+		}
+		batch := &pgx.Batch{}
+		for _, k := range keys {
+			batch.Queue(`
+				INSERT INTO config_vars (app_id, key, value) VALUES ($1, $2, $3)
+				ON CONFLICT (app_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+				appID, k, tx.seal([]byte(vars[k]), configVarAD(appID, k)))
+		}
+		return mapErr(tx.db.SendBatch(ctx, batch).Close())
+	})
 }
 
 // UnsetConfig removes the given config vars of the app (names not set are

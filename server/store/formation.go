@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +15,9 @@ type Process struct {
 	Quantity int
 	Size     Size   // empty means DefaultSize
 	Command  string // empty means the image's default command
+	// HealthPath is the HTTP path that answers 2xx or 3xx once a process
+	// is ready (app.json); empty means once its port accepts connections.
+	HealthPath string
 }
 
 // ProcessScale changes one process type, for ScaleFormation. A nil
@@ -42,19 +46,22 @@ func (p *Process) validate() error {
 	if len(p.Command) > 4096 {
 		return invalidf("command of %s is too long", p.Type)
 	}
+	if p.HealthPath != "" && !healthPathRE.MatchString(p.HealthPath) {
+		return invalidf("health check path of %s must start with / and be at most 200 printable characters", p.Type)
+	}
 	return nil
 }
 
 func scanProcess(row pgx.Row) (Process, error) {
 	var p Process
-	err := row.Scan(&p.Type, &p.Quantity, &p.Size, &p.Command)
+	err := row.Scan(&p.Type, &p.Quantity, &p.Size, &p.Command, &p.HealthPath)
 	return p, err
 }
 
 // ListFormation returns the app's process types, by type name.
 func (s *Store) ListFormation(ctx context.Context, appID int64) ([]Process, error) {
 	rows, err := s.db.Query(ctx, `
-		SELECT process_type, quantity, size, command FROM formation
+		SELECT process_type, quantity, size, command, health_path FROM formation
 		WHERE app_id = $1 ORDER BY process_type`, appID)
 	if err != nil {
 		return nil, mapErr(err)
@@ -86,11 +93,11 @@ func (s *Store) UpsertFormation(ctx context.Context, appID int64, procs []Proces
 			var inserted bool
 			var size Size
 			err := tx.db.QueryRow(ctx, `
-				INSERT INTO formation (app_id, process_type, quantity, size, command)
-				VALUES ($1, $2, $3, $4, $5)
+				INSERT INTO formation (app_id, process_type, quantity, size, command, health_path)
+				VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT (app_id, process_type) DO UPDATE
-				SET command = EXCLUDED.command, updated_at = now()
-				RETURNING xmax = 0, size`, appID, p.Type, p.Quantity, p.Size, p.Command).Scan(&inserted, &size)
+				SET command = EXCLUDED.command, health_path = EXCLUDED.health_path, updated_at = now()
+				RETURNING xmax = 0, size`, appID, p.Type, p.Quantity, p.Size, p.Command, p.HealthPath).Scan(&inserted, &size)
 			if err != nil {
 				return mapErr(err)
 			}
@@ -129,13 +136,49 @@ func (s *Store) ScaleFormation(ctx context.Context, appID int64, changes []Proce
 				UPDATE formation
 				SET quantity = coalesce($3, quantity), size = coalesce(nullif($4, ''), size), updated_at = now()
 				WHERE app_id = $1 AND process_type = $2
-				RETURNING process_type, quantity, size, command`,
-				appID, c.Type, c.Quantity, string(c.Size)).Scan(&p.Type, &p.Quantity, &p.Size, &p.Command)
+				RETURNING process_type, quantity, size, command, health_path`,
+				appID, c.Type, c.Quantity, string(c.Size)).Scan(&p.Type, &p.Quantity, &p.Size, &p.Command, &p.HealthPath)
 			if err != nil {
 				return notFoundOr(err, "process type %q", c.Type)
 			}
 			if c.Size != "" && p.Quantity > 0 && !p.Size.AtMost(q.maxSize) {
 				return quotaf("tenant %q allows processes up to size %s, not %s", q.name, q.maxSize, p.Size)
+			}
+		}
+		return nil
+	})
+}
+
+// ReplaceFormation makes procs the app's whole formation, quantities,
+// sizes and commands included, and removes the types not in it: what a
+// rollback sets, and what undoes a change whose release failed. It is
+// refused if it raises the tenant's process count above its quota.
+func (s *Store) ReplaceFormation(ctx context.Context, appID int64, procs []Process) ([]Process, error) {
+	procs = append([]Process(nil), procs...)
+	types := make([]string, 0, len(procs))
+	for i := range procs {
+		if err := procs[i].validate(); err != nil {
+			return nil, err
+		}
+		if slices.Contains(types, procs[i].Type) {
+			return nil, invalidf("process type %q appears twice", procs[i].Type)
+		}
+		types = append(types, procs[i].Type)
+	}
+	sort.Slice(procs, func(i, j int) bool { return procs[i].Type < procs[j].Type })
+	return s.changeFormation(ctx, appID, func(tx *Store, q tenantQuota) error {
+		if _, err := tx.db.Exec(ctx, `DELETE FROM formation WHERE app_id = $1 AND NOT process_type = ANY ($2)`, appID, types); err != nil {
+			return mapErr(err)
+		}
+		for _, p := range procs {
+			if _, err := tx.db.Exec(ctx, `
+				INSERT INTO formation (app_id, process_type, quantity, size, command, health_path)
+				VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (app_id, process_type) DO UPDATE
+				SET quantity = EXCLUDED.quantity, size = EXCLUDED.size, command = EXCLUDED.command,
+				    health_path = EXCLUDED.health_path, updated_at = now()`,
+				appID, p.Type, p.Quantity, p.Size, p.Command, p.HealthPath); err != nil {
+				return mapErr(err)
 			}
 		}
 		return nil

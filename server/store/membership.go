@@ -124,3 +124,22 @@ func (s *Store) RoleOf(ctx context.Context, userID, tenantID int64) (Role, error
 	}
 	return Role(*role), nil
 }
+
+// ListMembershipsOf returns the memberships of each of the users, by
+// user ID and then tenant name. A user in no tenant has no entry.
+func (s *Store) ListMembershipsOf(ctx context.Context, userIDs []int64) (map[int64][]Membership, error) {
+	rows, err := s.db.Query(ctx, membershipSelect+`
+		WHERE m.user_id = ANY ($1) ORDER BY m.user_id, t.name`, userIDs)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	ms, err := collect(rows, scanMembership)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64][]Membership, len(userIDs))
+	for _, m := range ms {
+		out[m.UserID] = append(out[m.UserID], m)
+	}
+	return out, nil
+}

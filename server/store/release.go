@@ -72,16 +72,17 @@ type NewRelease struct {
 
 // formationJSON is the stored form of a formation snapshot.
 type formationJSON map[string]struct {
-	Quantity int    `json:"quantity"`
-	Size     Size   `json:"size"`
-	Command  string `json:"command"`
+	Quantity   int    `json:"quantity"`
+	Size       Size   `json:"size"`
+	Command    string `json:"command"`
+	HealthPath string `json:"health_path,omitempty"`
 }
 
 func encodeFormation(procs []Process) ([]byte, error) {
 	m := formationJSON{}
 	for _, p := range procs {
 		e := m[p.Type]
-		e.Quantity, e.Size, e.Command = p.Quantity, p.Size, p.Command
+		e.Quantity, e.Size, e.Command, e.HealthPath = p.Quantity, p.Size, p.Command, p.HealthPath
 		m[p.Type] = e
 	}
 	return json.Marshal(m)
@@ -94,7 +95,7 @@ func decodeFormation(b []byte) ([]Process, error) {
 	}
 	procs := make([]Process, 0, len(m))
 	for t, e := range m {
-		procs = append(procs, Process{Type: t, Quantity: e.Quantity, Size: e.Size, Command: e.Command})
+		procs = append(procs, Process{Type: t, Quantity: e.Quantity, Size: e.Size, Command: e.Command, HealthPath: e.HealthPath})
 	}
 	sort.Slice(procs, func(i, j int) bool { return procs[i].Type < procs[j].Type })
 	return procs, nil

@@ -148,3 +148,46 @@ func (s *Store) DeleteTenant(ctx context.Context, tenantID int64) error {
 	}
 	return nil
 }
+
+// LockTenant returns the tenant and, inside InTx, locks its row until the
+// transaction ends: quota checks and formation changes of its apps wait,
+// and so does another LockTenant. Use it to check a rule over the
+// tenant's rows (its owners, its usage) and change them atomically.
+func (s *Store) LockTenant(ctx context.Context, tenantID int64) (Tenant, error) {
+	t, err := scanTenant(s.db.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1 FOR UPDATE`, tenantID))
+	if err != nil {
+		return Tenant{}, notFoundOr(err, "tenant %d", tenantID)
+	}
+	return t, nil
+}
+
+// TenantUsage is what a tenant's apps take of its quota, by their recorded
+// formation (a suspended tenant's formation counts: lifting the suspension
+// runs it again).
+type TenantUsage struct {
+	Apps      int
+	Processes int  // the sum of every process type's quantity
+	MaxSize   Size // the largest size of a process type with processes; "" if none
+}
+
+// TenantUsage returns what the tenant's apps use. Call LockTenant first in
+// the same transaction to keep it true until the transaction ends.
+func (s *Store) TenantUsage(ctx context.Context, tenantID int64) (TenantUsage, error) {
+	var u TenantUsage
+	var sizes []string
+	err := s.db.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM apps WHERE tenant_id = $1),
+		       coalesce(sum(f.quantity), 0),
+		       coalesce(array_agg(DISTINCT f.size) FILTER (WHERE f.quantity > 0), '{}')
+		FROM formation f JOIN apps a ON a.id = f.app_id
+		WHERE a.tenant_id = $1`, tenantID).Scan(&u.Apps, &u.Processes, &sizes)
+	if err != nil {
+		return TenantUsage{}, mapErr(err)
+	}
+	for _, sz := range sizes {
+		if size := Size(sz); u.MaxSize == "" || !size.AtMost(u.MaxSize) {
+			u.MaxSize = size
+		}
+	}
+	return u, nil
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -263,4 +264,103 @@ func TestRole(t *testing.T) {
 	assert.False(t, Role("root").AtLeast(Viewer))
 	assert.False(t, Admin.TenantRole())
 	assert.True(t, Viewer.TenantRole())
+}
+
+func TestTenantUsage(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	acme, err := s.CreateTenant(ctx, "acme", Quota{MaxApps: 5, MaxProcesses: 10, MaxSize: SizeLarge})
+	require.NoError(t, err)
+	other, err := s.CreateTenant(ctx, "other", DefaultQuota())
+	require.NoError(t, err)
+
+	use, err := s.TenantUsage(ctx, acme.ID)
+	require.NoError(t, err)
+	assert.Equal(t, TenantUsage{}, use, "an empty tenant uses nothing")
+
+	shop, err := s.CreateApp(ctx, acme.ID, "shop")
+	require.NoError(t, err)
+	blog, err := s.CreateApp(ctx, acme.ID, "blog")
+	require.NoError(t, err)
+	_, err = s.CreateApp(ctx, acme.ID, "idle")
+	require.NoError(t, err)
+	elsewhere, err := s.CreateApp(ctx, other.ID, "elsewhere")
+	require.NoError(t, err)
+	_, err = s.UpsertFormation(ctx, shop.ID, []Process{{Type: "web", Quantity: 2, Size: SizeSmall}, {Type: "worker", Quantity: 0, Size: SizeLarge}})
+	require.NoError(t, err)
+	_, err = s.UpsertFormation(ctx, blog.ID, []Process{{Type: "web", Quantity: 1, Size: SizeStandard}})
+	require.NoError(t, err)
+	_, err = s.UpsertFormation(ctx, elsewhere.ID, []Process{{Type: "web", Quantity: 3}})
+	require.NoError(t, err)
+
+	use, err = s.TenantUsage(ctx, acme.ID)
+	require.NoError(t, err)
+	assert.Equal(t, TenantUsage{Apps: 3, Processes: 3, MaxSize: SizeStandard}, use,
+		"a type scaled to zero does not count for the size; other tenants do not count")
+
+	// LockTenant holds the tenant against a concurrent formation change
+	// until the transaction ends.
+	locked := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.InTx(ctx, func(tx *Store) error {
+			if _, err := tx.LockTenant(ctx, acme.ID); err != nil {
+				return err
+			}
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	scaled := make(chan error, 1)
+	go func() {
+		_, err := s.ScaleFormation(ctx, shop.ID, []ProcessScale{{Type: "web", Quantity: intp(3)}})
+		scaled <- err
+	}()
+	select {
+	case err := <-scaled:
+		t.Fatalf("a formation change went through a locked tenant: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-done)
+	require.NoError(t, <-scaled)
+
+	_, err = s.LockTenant(ctx, 1<<40)
+	assert.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestListMembershipsOf(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	acme, err := s.CreateTenant(ctx, "acme", DefaultQuota())
+	require.NoError(t, err)
+	beta, err := s.CreateTenant(ctx, "beta", DefaultQuota())
+	require.NoError(t, err)
+	alice, err := s.CreateUser(ctx, "alice@example.com", false)
+	require.NoError(t, err)
+	bob, err := s.CreateUser(ctx, "bob@example.com", false)
+	require.NoError(t, err)
+	loner, err := s.CreateUser(ctx, "loner@example.com", false)
+	require.NoError(t, err)
+	require.NoError(t, s.AddMember(ctx, beta.ID, alice.ID, Owner))
+	require.NoError(t, s.AddMember(ctx, acme.ID, alice.ID, Viewer))
+	require.NoError(t, s.AddMember(ctx, acme.ID, bob.ID, Member))
+
+	got, err := s.ListMembershipsOf(ctx, []int64{alice.ID, loner.ID})
+	require.NoError(t, err)
+	require.Len(t, got, 1, "only the users asked for, and only those in a tenant")
+	require.Len(t, got[alice.ID], 2)
+	assert.Equal(t, "acme", got[alice.ID][0].TenantName, "by tenant name")
+	assert.Equal(t, Viewer, got[alice.ID][0].Role)
+	assert.Equal(t, "beta", got[alice.ID][1].TenantName)
+	assert.Equal(t, Owner, got[alice.ID][1].Role)
+
+	got, err = s.ListMembershipsOf(ctx, nil)
+	require.NoError(t, err)
+	assert.Empty(t, got)
 }

@@ -11,6 +11,7 @@ var (
 	tenantNameRE  = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$`)
 	appNameRE     = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$`)
 	processTypeRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,14}[a-z0-9])?$`)
+	healthPathRE  = regexp.MustCompile(`^/[!-~]{0,199}$`)
 	configKeyRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	hostLabelRE   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	emailRE       = regexp.MustCompile(`^[^@\s]+@[^@\s]+$`)
@@ -19,7 +20,10 @@ var (
 const (
 	maxConfigKeyLen   = 255
 	maxConfigValueLen = 32 << 10
-	maxNameLen        = 100 // SSH key and token names
+	// maxConfigTotal bounds an app's config vars together (names and
+	// values), well within what an environment and a Secret hold.
+	maxConfigTotal = 64 << 10
+	maxNameLen     = 100 // SSH key and token names
 )
 
 func validateTenantName(name string) error {
@@ -54,7 +58,16 @@ func ValidateConfigKey(key string) error {
 	if len(key) > maxConfigKeyLen || !configKeyRE.MatchString(key) {
 		return invalidf("config var name %q is invalid: use letters, digits and underscores, not starting with a digit, at most %d characters", key, maxConfigKeyLen)
 	}
+	if reservedConfigKey(key) {
+		return invalidf("config var %s is set by the platform and cannot be changed: PORT, DYNO and names starting with PLATFORM_ are reserved", key)
+	}
 	return nil
+}
+
+// reservedConfigKey reports whether the platform sets key in every
+// process's environment itself.
+func reservedConfigKey(key string) bool {
+	return key == "PORT" || key == "DYNO" || strings.HasPrefix(key, "PLATFORM_")
 }
 
 // NormalizeHost lower-cases host, drops one trailing dot and checks that

@@ -1,0 +1,5 @@
+BEGIN;
+
+ALTER TABLE formation DROP COLUMN health_path;
+
+COMMIT;

@@ -1,0 +1,572 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/server/api"
+	"github.com/platform-paas/platform/server/store"
+)
+
+// fakeDeployer stands in for Kubernetes: it records what it is asked to
+// run and reports it as running and ready.
+type fakeDeployer struct {
+	mu        sync.Mutex
+	applied   []deployer.Release
+	scaled    []string // "web=3:large", as asked
+	restarted []string
+	procs     map[string]deployer.ProcessStatus // by type
+	// fail, when it returns an error, fails Apply of that release.
+	fail func(deployer.Release) error
+	logs string
+	// follow, when set, is closed by the test to end a followed log.
+	followed chan struct{}
+}
+
+func newFakeDeployer() *fakeDeployer {
+	return &fakeDeployer{procs: map[string]deployer.ProcessStatus{}}
+}
+
+func (d *fakeDeployer) EnsureTenant(context.Context, string, deployer.TenantQuota) error { return nil }
+
+func (d *fakeDeployer) Apply(_ context.Context, rel deployer.Release, _ *deployer.Release, out io.Writer) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.applied = append(d.applied, rel)
+	if d.fail != nil {
+		if err := d.fail(rel); err != nil {
+			return &deployer.RolloutError{Release: rel.Version, Reason: deployer.ReasonCrashLoop, Process: "web", Detail: err.Error(), ExitCode: 1}
+		}
+	}
+	d.procs = map[string]deployer.ProcessStatus{}
+	for _, p := range rel.Processes {
+		st := deployer.ProcessStatus{Type: p.Type, Release: rel.Version, Size: p.Size, Command: p.Command,
+			Desired: p.Quantity, Ready: p.Quantity, Updated: p.Quantity}
+		for i := range p.Quantity {
+			st.Dynos = append(st.Dynos, deployer.Dyno{Name: fmt.Sprintf("%s.%d", p.Type, i+1), Release: rel.Version, State: "up",
+				Started: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)})
+		}
+		d.procs[p.Type] = st
+	}
+	return nil
+}
+
+func (d *fakeDeployer) last() deployer.Release {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.applied) == 0 {
+		return deployer.Release{}
+	}
+	return d.applied[len(d.applied)-1]
+}
+
+func (d *fakeDeployer) Scale(_ context.Context, _, _, ptype string, quantity int, size string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st, ok := d.procs[ptype]
+	if !ok {
+		return fmt.Errorf("%w: no %s processes", deployer.ErrNotFound, ptype)
+	}
+	q := ""
+	if quantity >= 0 {
+		st.Desired, st.Ready, q = quantity, quantity, fmt.Sprint(quantity)
+	}
+	if size != "" {
+		st.Size = size
+	}
+	d.procs[ptype] = st
+	d.scaled = append(d.scaled, ptype+"="+q+":"+size)
+	return nil
+}
+
+func (d *fakeDeployer) Restart(_ context.Context, _, _, ptype string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.procs[ptype]; ptype != "" && !ok {
+		return fmt.Errorf("%w: no %s processes", deployer.ErrNotFound, ptype)
+	}
+	d.restarted = append(d.restarted, ptype)
+	return nil
+}
+
+func (d *fakeDeployer) Status(context.Context, string, string) ([]deployer.ProcessStatus, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []deployer.ProcessStatus
+	for _, st := range d.procs {
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b deployer.ProcessStatus) int { return strings.Compare(a.Type, b.Type) })
+	return out, nil
+}
+
+func (d *fakeDeployer) Logs(ctx context.Context, _, _ string, opts deployer.LogOptions, out io.Writer) error {
+	lines := strings.SplitAfter(d.logs, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if opts.Tail > 0 && len(lines) > opts.Tail {
+		lines = lines[len(lines)-opts.Tail:]
+	}
+	for _, l := range lines {
+		if opts.Type == "" || strings.Contains(l, "app["+opts.Type+".") {
+			if _, err := io.WriteString(out, l); err != nil {
+				return err
+			}
+		}
+	}
+	if opts.Follow {
+		if _, err := io.WriteString(out, "2026-11-25T10:00:09.000000+00:00 app[web.1]: followed line\n"); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.followed:
+		}
+	}
+	return nil
+}
+
+// newReleaseFixture is the API fixture with a server that makes releases
+// and runs them on a fake deployer, and shop deployed once (v1) with a web
+// and a worker process type.
+func newReleaseFixture(t *testing.T) (*apiFixture, *fakeDeployer) {
+	t.Helper()
+	f := newAPIFixture(t)
+	dep := newFakeDeployer()
+	log := slog.New(slog.NewTextHandler(f.logs, nil))
+	rels, err := NewReleases(ReleasesConfig{Logger: log, AppURL: func(app string) string { return "http://" + app + ".apps.test" }}, f.st, dep)
+	require.NoError(t, err)
+	f.srv, err = New(Config{
+		Logger: log, Metrics: prometheus.NewRegistry(), GitURL: testGitURL,
+		WebURL:   func(app string) string { return "http://" + app + ".apps.test" },
+		Releases: rels, Ops: dep, AppsDomain: "apps.test",
+		APILock: LockConfig{Wait: 2 * time.Second, Poll: 50 * time.Millisecond},
+	}, f.st)
+	require.NoError(t, err)
+	f.deploy(t, dep, "aaaa", map[string]string{"web": "./web", "worker": "./worker"})
+	return f, dep
+}
+
+// deploy releases shop as a push of an image would.
+func (f *apiFixture) deploy(t *testing.T, dep *fakeDeployer, image string, procs map[string]string) store.Release {
+	t.Helper()
+	ctx := context.Background()
+	b, err := f.st.CreateBuild(ctx, f.shop.ID, strings.Repeat(image[:1], 40), f.users["member"])
+	require.NoError(t, err)
+	_, err = f.st.MarkBuildRunning(ctx, b.ID)
+	require.NoError(t, err)
+	digest := "sha256:" + strings.Repeat(image[:1], 64)
+	b, err = f.st.FinishBuild(ctx, b.ID, store.BuildResult{Status: store.BuildSucceeded, Stack: "go",
+		ImageRef: "registry.test/acme/shop@" + digest, ImageDigest: digest})
+	require.NoError(t, err)
+	err = f.srv.releases.ReleaseBuild(ctx, BuiltImage{App: f.shop, Tenant: f.acme, User: f.users["member"], Build: b,
+		ImageRef: b.ImageRef, Digest: digest, Processes: procs}, io.Discard)
+	require.NoError(t, err)
+	rel, err := f.st.LatestSucceededRelease(ctx, f.shop.ID)
+	require.NoError(t, err)
+	return rel
+}
+
+func (f *apiFixture) config(t *testing.T) map[string]string {
+	t.Helper()
+	c, err := f.st.GetConfig(context.Background(), f.shop.ID)
+	require.NoError(t, err)
+	return c
+}
+
+func str(s string) *string { return &s }
+
+func TestAPIConfig(t *testing.T) {
+	f, dep := newReleaseFixture(t)
+	path := "/api/v1/apps/shop/config"
+	set := func(vars map[string]*string) api.UpdateConfigRequest { return api.UpdateConfigRequest{Vars: vars} }
+
+	rec := f.call(t, "member", http.MethodPatch, path, set(map[string]*string{"GREETING": str("hi"), "DATABASE_URL": str("postgres://db/x")}))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	ch := decode[api.ConfigChange](t, rec)
+	assert.Equal(t, []string{"DATABASE_URL", "GREETING"}, ch.Keys)
+	assert.Equal(t, 2, ch.Release.Version)
+	assert.Equal(t, "succeeded", ch.Release.Status)
+	assert.True(t, ch.Release.Current)
+	assert.Equal(t, "Set DATABASE_URL, GREETING config vars", ch.Release.Description)
+	assert.Equal(t, "member@example.com", ch.Release.Author)
+	assert.Equal(t, map[string]string{"GREETING": "hi", "DATABASE_URL": "postgres://db/x"}, dep.last().Config, "the release ran with the new config")
+	assert.Equal(t, 2, dep.last().Version)
+	assert.Equal(t, "registry.test/acme/shop@sha256:"+strings.Repeat("a", 64), dep.last().Image, "and the running image")
+
+	got := decode[api.ConfigVars](t, f.call(t, "owner", http.MethodGet, path, nil))
+	assert.Equal(t, map[string]string{"GREETING": "hi", "DATABASE_URL": "postgres://db/x"}, got.Vars)
+	msg := wantError(t, f.call(t, "viewer", http.MethodGet, path, nil), http.StatusForbidden, api.CodeForbidden, "")
+	assert.Contains(t, msg, "viewers cannot read config values")
+	wantError(t, f.call(t, "outsider", http.MethodGet, path, nil), http.StatusNotFound, api.CodeNotFound, "")
+
+	// Unset and set in one release.
+	rec = f.call(t, "owner", http.MethodPatch, path, set(map[string]*string{"GREETING": nil, "MODE": str("a=b=c")}))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	ch = decode[api.ConfigChange](t, rec)
+	assert.Equal(t, "Set MODE and unset GREETING config vars", ch.Release.Description)
+	assert.Equal(t, map[string]string{"MODE": "a=b=c", "DATABASE_URL": "postgres://db/x"}, f.config(t))
+
+	// Refusals change nothing.
+	before := len(dep.applied)
+	wantError(t, f.call(t, "viewer", http.MethodPatch, path, set(map[string]*string{"A": str("1")})), http.StatusForbidden, api.CodeForbidden, "")
+	wantError(t, f.call(t, "outsider", http.MethodPatch, path, set(map[string]*string{"A": str("1")})), http.StatusNotFound, api.CodeNotFound, "")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, set(nil)), http.StatusBadRequest, api.CodeInvalid, "vars")
+	msg = wantError(t, f.call(t, "member", http.MethodPatch, path, set(map[string]*string{"PORT": str("80")})), http.StatusBadRequest, api.CodeInvalid, "vars.PORT")
+	assert.Contains(t, msg, "set by the platform")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, set(map[string]*string{"PLATFORM_APP": str("x")})), http.StatusBadRequest, api.CodeInvalid, "vars.PLATFORM_APP")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, set(map[string]*string{"1BAD": str("x")})), http.StatusBadRequest, api.CodeInvalid, "vars.1BAD")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, `{"vars": {"A": 1}}`), http.StatusBadRequest, api.CodeInvalid, "vars")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, `{"vars": {"A": "1"}, "extra": true}`), http.StatusBadRequest, api.CodeInvalid, "extra")
+	msg = wantError(t, f.call(t, "member", http.MethodPatch, path, set(map[string]*string{"BIG": str(strings.Repeat("x", 33<<10))})), http.StatusBadRequest, api.CodeInvalid, "")
+	assert.Contains(t, msg, "too long")
+	big := map[string]*string{}
+	for i := range 3 {
+		big[fmt.Sprintf("BIG%d", i)] = str(strings.Repeat("x", 30<<10))
+	}
+	msg = wantError(t, f.call(t, "member", http.MethodPatch, path, set(big)), http.StatusBadRequest, api.CodeInvalid, "")
+	assert.Contains(t, msg, "the limit is 65536")
+	assert.Equal(t, before, len(dep.applied), "no refused change was rolled out")
+	assert.Equal(t, map[string]string{"MODE": "a=b=c", "DATABASE_URL": "postgres://db/x"}, f.config(t))
+
+	// A release that fails to roll out is kept, failed, and its change undone.
+	dep.fail = func(rel deployer.Release) error {
+		if rel.Config["CRASH"] != "" {
+			return fmt.Errorf("exited with code 1")
+		}
+		return nil
+	}
+	msg = wantError(t, f.call(t, "member", http.MethodPatch, path, set(map[string]*string{"CRASH": str("yes"), "MODE": nil})), http.StatusUnprocessableEntity, api.CodeReleaseFailed, "")
+	assert.Contains(t, msg, "v4 failed: release v4 failed: web: crash loop")
+	assert.Contains(t, msg, "the config change was undone")
+	assert.Equal(t, map[string]string{"MODE": "a=b=c", "DATABASE_URL": "postgres://db/x"}, f.config(t))
+	rel := decode[api.Release](t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/releases/v4", nil))
+	assert.Equal(t, "failed", rel.Status)
+	assert.Equal(t, []string{"CRASH", "DATABASE_URL"}, rel.ConfigKeys, "names only")
+	cur := decode[api.App](t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop", nil))
+	assert.Equal(t, 4, cur.Release.Version)
+
+	ev := f.audits(t, "config.update")
+	require.Len(t, ev, 3)
+	assert.Equal(t, "CRASH,MODE", ev[2].Target)
+	assert.Equal(t, false, ev[2].Details["succeeded"])
+	assert.NotContains(t, fmt.Sprint(ev), "postgres://db/x", "audit events hold no values")
+
+	// A suspended tenant's apps cannot change.
+	_, err := f.st.SuspendTenant(context.Background(), f.acme.ID, true)
+	require.NoError(t, err)
+	wantError(t, f.call(t, "member", http.MethodPatch, path, set(map[string]*string{"A": str("1")})), http.StatusForbidden, api.CodeForbidden, "")
+}
+
+func TestAPIConfigBeforeFirstDeploy(t *testing.T) {
+	f := newAPIFixture(t)
+	dep := newFakeDeployer()
+	rels, err := NewReleases(ReleasesConfig{Logger: slog.New(slog.DiscardHandler), AppURL: func(string) string { return "" }}, f.st, dep)
+	require.NoError(t, err)
+	f.srv.releases = rels
+	rec := f.call(t, "member", http.MethodPatch, "/api/v1/apps/shop/config", api.UpdateConfigRequest{Vars: map[string]*string{"A": str("1")}})
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	ch := decode[api.ConfigChange](t, rec)
+	assert.Equal(t, 1, ch.Release.Version)
+	assert.Equal(t, "succeeded", ch.Release.Status)
+	assert.Empty(t, ch.Release.Image)
+	assert.Empty(t, dep.applied, "nothing runs before the first build")
+}
+
+func TestAPIScale(t *testing.T) {
+	f, dep := newReleaseFixture(t)
+	path := "/api/v1/apps/shop/formation"
+	scale := func(ups ...api.ProcessUpdate) api.ScaleRequest { return api.ScaleRequest{Updates: ups} }
+	n := func(i int) *int { return &i }
+
+	fm := decode[api.Formation](t, f.call(t, "viewer", http.MethodGet, path, nil))
+	require.Len(t, fm.Items, 2)
+	assert.Equal(t, api.Process{Type: "web", Quantity: 1, Size: "standard", Command: "./web", Ready: 1, Release: 1}, fm.Items[0])
+	assert.Equal(t, api.Process{Type: "worker", Quantity: 0, Size: "standard", Command: "./worker", Ready: 0, Release: 1}, fm.Items[1])
+
+	rec := f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Quantity: n(3)}, api.ProcessUpdate{Type: "worker", Quantity: n(1), Size: str("small")}))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	fm = decode[api.Formation](t, rec)
+	assert.Equal(t, 3, fm.Items[0].Quantity)
+	assert.Equal(t, 3, fm.Items[0].Ready)
+	assert.Equal(t, "small", fm.Items[1].Size)
+	assert.Equal(t, []string{"web=3:", "worker=1:small"}, dep.scaled)
+	rels, err := f.st.ListReleases(context.Background(), f.shop.ID, store.ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, rels, 1, "scaling makes no release")
+	assert.Equal(t, "web=3 worker=1:small", f.audits(t, "formation.scale")[0].Target)
+
+	// Refusals scale nothing.
+	dep.scaled = nil
+	msg := wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Quantity: n(30)})), http.StatusForbidden, api.CodeQuotaExceeded, "")
+	assert.Contains(t, msg, "at most 20 processes")
+	msg = wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Size: str("large")})), http.StatusForbidden, api.CodeQuotaExceeded, "")
+	assert.Contains(t, msg, "up to size standard")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Size: str("huge")})), http.StatusBadRequest, api.CodeInvalid, "updates[0].size")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Quantity: n(-1)})), http.StatusBadRequest, api.CodeInvalid, "updates[0].quantity")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Quantity: n(1001)})), http.StatusBadRequest, api.CodeInvalid, "updates[0].quantity")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "Web!", Quantity: n(1)})), http.StatusBadRequest, api.CodeInvalid, "updates[0].type")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web"})), http.StatusBadRequest, api.CodeInvalid, "updates[0]")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Quantity: n(1)}, api.ProcessUpdate{Type: "web", Quantity: n(2)})), http.StatusBadRequest, api.CodeInvalid, "updates[1].type")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, scale()), http.StatusBadRequest, api.CodeInvalid, "updates")
+	wantError(t, f.call(t, "member", http.MethodPatch, path, `{"updates": [{"type": "web", "quantity": "3"}]}`), http.StatusBadRequest, api.CodeInvalid, "updates.quantity")
+	msg = wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "clock", Quantity: n(1)})), http.StatusNotFound, api.CodeNotFound, "")
+	assert.Contains(t, msg, "declares web, worker")
+	wantError(t, f.call(t, "viewer", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Quantity: n(1)})), http.StatusForbidden, api.CodeForbidden, "")
+	wantError(t, f.call(t, "outsider", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Quantity: n(1)})), http.StatusNotFound, api.CodeNotFound, "")
+	assert.Empty(t, dep.scaled)
+	procs, err := f.st.ListFormation(context.Background(), f.shop.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 3, procs[0].Quantity)
+
+	// The next release carries the scale.
+	f.deploy(t, dep, "bbbb", map[string]string{"web": "./web2"})
+	last := dep.last()
+	require.Len(t, last.Processes, 1)
+	assert.Equal(t, deployer.Process{Type: "web", Command: "./web2", Quantity: 3, Size: "standard"}, last.Processes[0])
+
+	// ps lists the processes.
+	dynos := decode[api.Dynos](t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/ps", nil))
+	require.Len(t, dynos.Items, 3)
+	assert.Equal(t, "web.1", dynos.Items[0].Name)
+	assert.Equal(t, "up", dynos.Items[0].State)
+	assert.Equal(t, 2, dynos.Items[0].Release)
+
+	// Restart.
+	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/ps/restart", api.RestartRequest{Type: "web"})
+	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
+	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/ps/restart", nil)
+	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
+	assert.Equal(t, []string{"web", ""}, dep.restarted)
+	wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/ps/restart", api.RestartRequest{Type: "clock"}), http.StatusNotFound, api.CodeNotFound, "")
+	wantError(t, f.call(t, "viewer", http.MethodPost, "/api/v1/apps/shop/ps/restart", nil), http.StatusForbidden, api.CodeForbidden, "")
+	assert.Len(t, f.audits(t, "ps.restart"), 2)
+}
+
+func TestAPIReleasesAndRollback(t *testing.T) {
+	f, dep := newReleaseFixture(t)
+	ctx := context.Background()
+	setConfig := func(k, v string) {
+		rec := f.call(t, "member", http.MethodPatch, "/api/v1/apps/shop/config", api.UpdateConfigRequest{Vars: map[string]*string{k: &v}})
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	}
+	setConfig("GREETING", "one")                                  // v2
+	f.deploy(t, dep, "bbbb", map[string]string{"web": "./web-b"}) // v3, worker gone
+	setConfig("GREETING", "two")                                  // v4
+	dep.fail = func(rel deployer.Release) error { return fmt.Errorf("exited with code 3") }
+	rec := f.call(t, "member", http.MethodPatch, "/api/v1/apps/shop/config", api.UpdateConfigRequest{Vars: map[string]*string{"X": str("1")}}) // v5 failed
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	dep.fail = nil
+
+	page := decode[api.Page[api.Release]](t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/releases?limit=2", nil))
+	require.Len(t, page.Items, 2)
+	assert.Equal(t, []int{5, 4}, []int{page.Items[0].Version, page.Items[1].Version})
+	assert.Equal(t, "failed", page.Items[0].Status)
+	assert.True(t, page.Items[1].Current)
+	assert.Equal(t, "4", page.NextAfter)
+	page = decode[api.Page[api.Release]](t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/releases?limit=10&after=4", nil))
+	assert.Equal(t, []string{"Deploy bbbbbbb", "Set GREETING config vars", "Deploy aaaaaaa"},
+		[]string{page.Items[0].Description, page.Items[1].Description, page.Items[2].Description})
+	assert.Empty(t, page.NextAfter)
+
+	// Refusals make no release.
+	msg := wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 5}), http.StatusConflict, api.CodeConflict, "")
+	assert.Equal(t, "cannot roll back: v5 is failed: only a release that succeeded can be rolled back to", msg)
+	msg = wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 4}), http.StatusConflict, api.CodeConflict, "")
+	assert.Equal(t, "cannot roll back: v4 is the running release", msg)
+	msg = wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 99}), http.StatusNotFound, api.CodeNotFound, "")
+	assert.Equal(t, "cannot roll back: shop has no release v99", msg)
+	wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: -1}), http.StatusBadRequest, api.CodeInvalid, "rollback_to")
+	wantError(t, f.call(t, "viewer", http.MethodPost, "/api/v1/apps/shop/releases", nil), http.StatusForbidden, api.CodeForbidden, "")
+	wantError(t, f.call(t, "outsider", http.MethodPost, "/api/v1/apps/shop/releases", nil), http.StatusNotFound, api.CodeNotFound, "")
+	n, err := f.st.ListReleases(ctx, f.shop.ID, store.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, n, 5)
+
+	// No version: the succeeded release before the running one (v3), with
+	// its image and config, and today's scale.
+	_, err = f.st.ScaleFormation(ctx, f.shop.ID, []store.ProcessScale{{Type: "web", Quantity: new(2)}})
+	require.NoError(t, err)
+	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", nil)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	rel := decode[api.Release](t, rec)
+	assert.Equal(t, 6, rel.Version)
+	assert.Equal(t, "Rollback to v3", rel.Description)
+	assert.Equal(t, "succeeded", rel.Status)
+	assert.Equal(t, map[string]string{"GREETING": "one"}, dep.last().Config)
+	assert.Equal(t, map[string]string{"GREETING": "one"}, f.config(t), "the config is v3's again")
+	assert.Contains(t, dep.last().Image, strings.Repeat("b", 64))
+	assert.Equal(t, []deployer.Process{{Type: "web", Command: "./web-b", Quantity: 2, Size: "standard"}}, dep.last().Processes)
+
+	// To v1: image a, no config, and the worker type back at its old scale.
+	rec = f.call(t, "owner", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 1})
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	assert.Equal(t, "Rollback to v1", decode[api.Release](t, rec).Description)
+	assert.Empty(t, f.config(t))
+	assert.Contains(t, dep.last().Image, strings.Repeat("a", 64))
+	procs, err := f.st.ListFormation(ctx, f.shop.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []store.Process{{Type: "web", Quantity: 2, Size: "standard", Command: "./web"}, {Type: "worker", Quantity: 0, Size: "standard", Command: "./worker"}}, procs)
+
+	// A failed rollback puts config and formation back.
+	dep.fail = func(deployer.Release) error { return fmt.Errorf("exited with code 3") }
+	wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 4}), http.StatusUnprocessableEntity, api.CodeReleaseFailed, "")
+	assert.Empty(t, f.config(t))
+	procs2, err := f.st.ListFormation(ctx, f.shop.ID)
+	require.NoError(t, err)
+	assert.Equal(t, procs, procs2)
+	assert.Len(t, f.audits(t, "release.rollback"), 3)
+
+	wantError(t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/releases/vx", nil), http.StatusBadRequest, api.CodeInvalid, "version")
+	wantError(t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/releases/42", nil), http.StatusNotFound, api.CodeNotFound, "")
+	wantError(t, f.call(t, "outsider", http.MethodGet, "/api/v1/apps/shop/releases", nil), http.StatusNotFound, api.CodeNotFound, "")
+}
+
+func TestAPIBuilds(t *testing.T) {
+	f, _ := newReleaseFixture(t)
+	ctx := context.Background()
+	b, err := f.st.CreateBuild(ctx, f.shop.ID, strings.Repeat("c", 40), f.users["owner"])
+	require.NoError(t, err)
+	require.NoError(t, f.st.AppendBuildLog(ctx, b.ID, "-----> Go app detected\nundefined: x\n"))
+	_, err = f.st.FinishBuild(ctx, b.ID, store.BuildResult{Status: store.BuildFailed, Stack: "go", Error: "go build failed"})
+	require.NoError(t, err)
+
+	page := decode[api.Page[api.Build]](t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/builds", nil))
+	require.Len(t, page.Items, 2)
+	assert.Equal(t, b.ID, page.Items[0].ID)
+	assert.Equal(t, "failed", page.Items[0].Status)
+	assert.Equal(t, "go build failed", page.Items[0].Error)
+	assert.Equal(t, "owner@example.com", page.Items[0].Author)
+	assert.Equal(t, "succeeded", page.Items[1].Status)
+
+	one := decode[api.Build](t, f.call(t, "viewer", http.MethodGet, fmt.Sprintf("/api/v1/apps/shop/builds/%d", b.ID), nil))
+	assert.Equal(t, strings.Repeat("c", 40), one.Commit)
+	rec := f.call(t, "viewer", http.MethodGet, fmt.Sprintf("/api/v1/apps/shop/builds/%d/log", b.ID), nil)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "text/plain; charset=utf-8", rec.Header().Get("Content-Type"))
+	assert.Equal(t, "-----> Go app detected\nundefined: x\n", rec.Body.String())
+
+	// Another app's build is not found through this one.
+	other, err := f.st.GetApp(ctx, "rivalapp")
+	require.NoError(t, err)
+	ob, err := f.st.CreateBuild(ctx, other.ID, strings.Repeat("d", 40), f.users["outsider"])
+	require.NoError(t, err)
+	wantError(t, f.call(t, "owner", http.MethodGet, fmt.Sprintf("/api/v1/apps/shop/builds/%d", ob.ID), nil), http.StatusNotFound, api.CodeNotFound, "")
+	wantError(t, f.call(t, "owner", http.MethodGet, fmt.Sprintf("/api/v1/apps/shop/builds/%d/log", ob.ID), nil), http.StatusNotFound, api.CodeNotFound, "")
+	wantError(t, f.call(t, "owner", http.MethodGet, "/api/v1/apps/shop/builds/abc", nil), http.StatusBadRequest, api.CodeInvalid, "id")
+	wantError(t, f.call(t, "outsider", http.MethodGet, "/api/v1/apps/shop/builds", nil), http.StatusNotFound, api.CodeNotFound, "")
+}
+
+func TestAPILogs(t *testing.T) {
+	f, dep := newReleaseFixture(t)
+	dep.logs = "2026-11-25T10:00:01.000000+00:00 app[web.1]: one\n" +
+		"2026-11-25T10:00:02.000000+00:00 app[worker.1]: two\n" +
+		"2026-11-25T10:00:03.000000+00:00 app[web.1]: three\n"
+	rec := f.call(t, "member", http.MethodGet, "/api/v1/apps/shop/logs?lines=2", nil)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, "text/plain; charset=utf-8", rec.Header().Get("Content-Type"))
+	assert.Equal(t, "2026-11-25T10:00:02.000000+00:00 app[worker.1]: two\n2026-11-25T10:00:03.000000+00:00 app[web.1]: three\n", rec.Body.String())
+	rec = f.call(t, "member", http.MethodGet, "/api/v1/apps/shop/logs?process=web", nil)
+	assert.Equal(t, 2, strings.Count(rec.Body.String(), "app[web.1]"))
+	assert.NotContains(t, rec.Body.String(), "worker")
+
+	wantError(t, f.call(t, "member", http.MethodGet, "/api/v1/apps/shop/logs?lines=0", nil), http.StatusBadRequest, api.CodeInvalid, "lines")
+	wantError(t, f.call(t, "member", http.MethodGet, "/api/v1/apps/shop/logs?lines=x", nil), http.StatusBadRequest, api.CodeInvalid, "lines")
+	wantError(t, f.call(t, "member", http.MethodGet, "/api/v1/apps/shop/logs?process=Web!", nil), http.StatusBadRequest, api.CodeInvalid, "process")
+	wantError(t, f.call(t, "member", http.MethodGet, "/api/v1/apps/shop/logs?follow=perhaps", nil), http.StatusBadRequest, api.CodeInvalid, "follow")
+	wantError(t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/logs", nil), http.StatusForbidden, api.CodeForbidden, "")
+	wantError(t, f.call(t, "outsider", http.MethodGet, "/api/v1/apps/shop/logs", nil), http.StatusNotFound, api.CodeNotFound, "")
+
+	// Following streams each line as it comes, until the client leaves.
+	dep.followed = make(chan struct{})
+	ts := httptest.NewServer(f.srv)
+	defer ts.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/api/v1/apps/shop/logs?follow=true&lines=1", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+f.tokens["member"])
+	resp, err := ts.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	defer func() {
+		select {
+		case <-dep.followed:
+		default:
+			close(dep.followed)
+		}
+	}()
+	r := bufio.NewReader(resp.Body)
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	assert.Contains(t, line, "three")
+	line, err = r.ReadString('\n')
+	require.NoError(t, err, "the followed line arrives while the stream is open")
+	assert.Contains(t, line, "followed line")
+	close(dep.followed)
+	_, err = r.ReadString('\n')
+	assert.ErrorIs(t, err, io.EOF)
+}
+
+func TestAPIDomains(t *testing.T) {
+	f, dep := newReleaseFixture(t)
+	path := "/api/v1/apps/shop/domains"
+	rec := f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "WWW.Example.com."})
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	assert.Equal(t, "www.example.com", decode[api.Domain](t, rec).Host)
+	assert.Equal(t, []string{"www.example.com"}, dep.last().Domains, "routed at once")
+	assert.Equal(t, 1, dep.last().Version, "by applying the running release again")
+
+	page := decode[api.Page[api.Domain]](t, f.call(t, "viewer", http.MethodGet, path, nil))
+	require.Len(t, page.Items, 1)
+
+	applied := len(dep.applied)
+	wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "www.example.com"}), http.StatusConflict, api.CodeConflict, "")
+	msg := wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "other.apps.test"}), http.StatusBadRequest, api.CodeInvalid, "host")
+	assert.Contains(t, msg, "under apps.test")
+	wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "not a host"}), http.StatusBadRequest, api.CodeInvalid, "host")
+	wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "localhost"}), http.StatusBadRequest, api.CodeInvalid, "host")
+	wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{}), http.StatusBadRequest, api.CodeInvalid, "host")
+	wantError(t, f.call(t, "viewer", http.MethodPost, path, api.AddDomainRequest{Host: "a.example.com"}), http.StatusForbidden, api.CodeForbidden, "")
+	wantError(t, f.call(t, "outsider", http.MethodPost, path, api.AddDomainRequest{Host: "a.example.com"}), http.StatusNotFound, api.CodeNotFound, "")
+	wantError(t, f.call(t, "member", http.MethodDelete, path+"/nope.example.com", nil), http.StatusNotFound, api.CodeNotFound, "")
+	assert.Equal(t, applied, len(dep.applied))
+
+	rec = f.call(t, "member", http.MethodDelete, path+"/www.example.com", nil)
+	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
+	assert.Empty(t, dep.last().Domains)
+	assert.Len(t, f.audits(t, "domain.add"), 1)
+	assert.Len(t, f.audits(t, "domain.remove"), 1)
+
+	// A domain that cannot be routed is not kept.
+	dep.fail = func(deployer.Release) error { return fmt.Errorf("apiserver down") }
+	rec = f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "shop.example.com"})
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	page = decode[api.Page[api.Domain]](t, f.call(t, "viewer", http.MethodGet, path, nil))
+	assert.Empty(t, page.Items)
+}
+
+func TestAPISizes(t *testing.T) {
+	f := newAPIFixture(t)
+	s := decode[api.Sizes](t, f.call(t, "viewer", http.MethodGet, "/api/v1/sizes", nil))
+	require.Len(t, s.Items, 3)
+	assert.Equal(t, []string{"small", "standard", "large"}, []string{s.Items[0].Name, s.Items[1].Name, s.Items[2].Name})
+	assert.Positive(t, s.Items[0].MemoryLimitMiB)
+	assert.Less(t, s.Items[0].MemoryLimitMiB, s.Items[2].MemoryLimitMiB)
+}
