@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"strings"
 
@@ -16,7 +18,7 @@ import (
 )
 
 func (c *cli) newLoginCmd() *cobra.Command {
-	var apiURL, token string
+	var apiURL, token, email string
 	cmd := &cobra.Command{
 		Use:     "login",
 		Short:   "Save the API URL and your API token",
@@ -25,9 +27,18 @@ func (c *cli) newLoginCmd() *cobra.Command {
 flags), checks them against the API and saves them in
 $XDG_CONFIG_HOME/platform/config.json (else ~/.config/platform/config.json),
 readable by you only. PLATFORM_API_URL and PLATFORM_TOKEN, when set, are
-used instead of what is saved.`,
+used instead of what is saved.
+
+With --email, login asks for your password instead (set it with
+platform password:set) and saves a new API token made for this login.
+When stdin is not a terminal, the answers are read from it, one a line.`,
+		Example: `  platform login --api-url http://127.0.0.1:7800 --token plt_...
+  platform login --email alice@example.com`,
 		Args: wantArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if email != "" && token != "" {
+				return errors.New("give --email or --token, not both")
+			}
 			// A config file that cannot be read is about to be replaced.
 			saved, _, _ := c.loadConfig()
 			in := bufio.NewReader(c.stdin)
@@ -44,8 +55,19 @@ used instead of what is saved.`,
 			if _, err := api.ParseURL(apiURL); err != nil {
 				return err
 			}
-			if token == "" {
-				if token, err = c.promptSecret(in, "API token"); err != nil {
+			var who string
+			if email != "" {
+				if token, err = c.loginWithPassword(cmd.Context(), in, apiURL, email); err != nil {
+					return err
+				}
+				who = email
+			} else {
+				if token == "" {
+					if token, err = c.promptSecret(in, "API token"); err != nil {
+						return err
+					}
+				}
+				if who, err = c.checkToken(cmd.Context(), apiURL, token); err != nil {
 					return err
 				}
 			}
@@ -53,19 +75,11 @@ used instead of what is saved.`,
 			if err != nil {
 				return err
 			}
-			acct, err := cl.Account(cmd.Context())
-			var ae *api.Error
-			if errors.As(err, &ae) && ae.Code == api.CodeUnauthorized {
-				return fmt.Errorf("the API at %s refused that token: check it and run platform login again", cl.URL())
-			}
-			if err != nil {
-				return err
-			}
 			path, err := c.saveConfig(configFile{APIURL: cl.URL(), Token: token})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "Logged in as %s\n", acct.Email)
+			fmt.Fprintf(c.stdout, "Logged in as %s\n", who)
 			fmt.Fprintf(c.stderr, "Saved to %s\n", path)
 			if env := c.getenv("PLATFORM_TOKEN"); env != "" && env != token {
 				fmt.Fprintln(c.stderr, "note: PLATFORM_TOKEN is set in your environment and is used instead of the saved token")
@@ -75,7 +89,48 @@ used instead of what is saved.`,
 	}
 	cmd.Flags().StringVar(&apiURL, "api-url", "", "the platform's API URL, such as http://127.0.0.1:7800")
 	cmd.Flags().StringVar(&token, "token", "", "your API token (without it, login asks)")
+	cmd.Flags().StringVar(&email, "email", "", "log in with your e-mail address and password instead of a token")
 	return cmd
+}
+
+// checkToken returns the e-mail address of the user token belongs to, or
+// says that the API refused it.
+func (c *cli) checkToken(ctx context.Context, apiURL, token string) (string, error) {
+	cl, err := c.newClient(apiURL, token)
+	if err != nil {
+		return "", err
+	}
+	acct, err := cl.Account(ctx)
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Code == api.CodeUnauthorized {
+		return "", fmt.Errorf("the API at %s refused that token: check it and run platform login again", cl.URL())
+	}
+	if err != nil {
+		return "", err
+	}
+	return acct.Email, nil
+}
+
+// loginWithPassword asks for the password of email and trades the two for
+// a new API token.
+func (c *cli) loginWithPassword(ctx context.Context, in *bufio.Reader, apiURL, email string) (string, error) {
+	password, err := c.promptSecret(in, "Password")
+	if err != nil {
+		return "", err
+	}
+	cl, err := c.newClient(apiURL, "")
+	if err != nil {
+		return "", err
+	}
+	tok, err := cl.Login(ctx, api.LoginRequest{Email: email, Password: password})
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+		return "", fmt.Errorf("the API at %s refused that e-mail address and password: check them and run platform login again, or log in with a token (platform login --token)", cl.URL())
+	}
+	if err != nil {
+		return "", err
+	}
+	return tok.Token, nil
 }
 
 // prompt asks for one line on stderr, offering def. An empty answer with
@@ -94,7 +149,7 @@ func (c *cli) prompt(in *bufio.Reader, what, def string) (string, error) {
 		line = def
 	}
 	if line == "" {
-		return "", fmt.Errorf("no %s given: type it when asked, or pass --%s", what, flagFor(what))
+		return "", noAnswer(what)
 	}
 	return line, nil
 }
@@ -112,16 +167,21 @@ func (c *cli) promptSecret(in *bufio.Reader, what string) (string, error) {
 		return "", fmt.Errorf("reading the %s: %w", what, err)
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
-		return "", fmt.Errorf("no %s given: type it when asked, or pass --%s", what, flagFor(what))
+		return "", noAnswer(what)
 	}
 	return strings.TrimSpace(string(b)), nil
 }
 
-func flagFor(what string) string {
-	if what == "API URL" {
-		return "api-url"
+// noAnswer says that nothing was given when asked for what, and how else
+// to give it.
+func noAnswer(what string) error {
+	switch what {
+	case "API URL":
+		return errors.New("no API URL given: type it when asked, or pass --api-url")
+	case "API token":
+		return errors.New("no API token given: type it when asked, or pass --token")
 	}
-	return "token"
+	return fmt.Errorf("no %s given: type it when asked", strings.ToLower(what))
 }
 
 func (c *cli) newLogoutCmd() *cobra.Command {

@@ -13,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -55,6 +57,10 @@ type cli struct {
 	dir string
 	// http makes the API requests; nil means the api package's default.
 	http *http.Client
+	// now is the clock that "~ 3m ago" counts from; nil means time.Now.
+	now func() time.Time
+	// tz is the time zone times are shown in; nil means time.Local.
+	tz *time.Location
 }
 
 func (c *cli) execute(ctx context.Context, args []string) error {
@@ -103,6 +109,10 @@ thing, a command the action on it, and the topic alone lists or shows:
   platform apps:info -a APP       show an app
   platform apps:destroy -a APP --confirm APP
                                   delete an app and everything it runs
+  platform config:set KEY=VALUE   set config vars (a new release, rolled out)
+  platform ps:scale web=2:large   scale process types
+  platform logs -t                follow the app's logs
+  platform releases:rollback      go back to the previous release
 
 Deploy with git: git push platform main.
 
@@ -134,13 +144,22 @@ func (c *cli) newRootCmd() *cobra.Command {
 	root.AddGroup(
 		&cobra.Group{ID: "account", Title: "Account:"},
 		&cobra.Group{ID: "apps", Title: "Apps:"},
+		&cobra.Group{ID: "run", Title: "Config, processes, releases and logs of an app:"},
 		&cobra.Group{ID: "admin", Title: "Tenants and users (admins and tenant owners):"},
 	)
 	root.AddCommand(
-		c.newLoginCmd(), c.newLogoutCmd(), c.newWhoamiCmd(),
+		c.newLoginCmd(), c.newLogoutCmd(), c.newWhoamiCmd(), c.newPasswordSetCmd(),
 		c.newKeysCmd(), c.newKeysAddCmd(), c.newKeysRemoveCmd(),
+		c.newTokensCmd(), c.newTokensCreateCmd(), c.newTokensRevokeCmd(),
 		c.newAppsCmd(), c.newAppsCreateCmd(), c.newAppsInfoCmd(), c.newAppsDestroyCmd(), c.newGitRemoteCmd(),
-		c.newTenantsCmd(), c.newTenantsCreateCmd(), c.newUsersCmd(), c.newUsersAddCmd(),
+		c.newDomainsCmd(), c.newDomainsAddCmd(), c.newDomainsRemoveCmd(),
+		c.newConfigCmd(), c.newConfigGetCmd(), c.newConfigSetCmd(), c.newConfigUnsetCmd(),
+		c.newPsCmd(), c.newPsScaleCmd(), c.newPsRestartCmd(), c.newSizesCmd(),
+		c.newReleasesCmd(), c.newReleasesInfoCmd(), c.newReleasesRollbackCmd(),
+		c.newBuildsCmd(), c.newBuildsOutputCmd(), c.newLogsCmd(),
+		c.newTenantsCmd(), c.newTenantsCreateCmd(), c.newTenantsQuotaCmd(),
+		c.newTenantsSuspendCmd(true), c.newTenantsSuspendCmd(false), c.newTenantsDestroyCmd(),
+		c.newUsersCmd(), c.newUsersAddCmd(), c.newUsersRoleCmd(), c.newUsersRemoveCmd(), c.newAuditCmd(),
 		newVersionCmd(),
 	)
 	return root
@@ -159,7 +178,8 @@ func newVersionCmd() *cobra.Command {
 }
 
 // wantArgs checks that a command got exactly the arguments usage names (such
-// as "NAME"), optional ones in brackets, and says how to call it if not.
+// as "NAME"), optional ones in brackets, and says how to call it if not. A
+// last one ending in "..." ("KEY...", "[TYPE=QTY...]") may repeat.
 func wantArgs(usage ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, got []string) error {
 		lo, hi := 0, len(usage)
@@ -168,9 +188,12 @@ func wantArgs(usage ...string) cobra.PositionalArgs {
 				lo++
 			}
 		}
+		if n := len(usage); n > 0 && strings.HasSuffix(strings.TrimSuffix(usage[n-1], "]"), "...") {
+			hi = math.MaxInt
+		}
 		if len(got) >= lo && len(got) <= hi {
 			return nil
 		}
-		return fmt.Errorf("usage: platform %s %s", cmd.Name(), strings.Join(usage, " "))
+		return fmt.Errorf("usage: %s", strings.Join(append([]string{"platform", cmd.Name()}, usage...), " "))
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -138,7 +139,10 @@ func (c *cli) newUsersAddCmd() *cobra.Command {
 		Short: "Give a user a role in a tenant, creating the user if new",
 		Long: `users:add gives a user a role in a tenant: owner (everything in the tenant,
 its members included), member (create and deploy apps) or viewer (read only).
-A user the platform does not know yet is created.`,
+A user the platform does not know yet is created, with a first API token
+that users:add prints once, for you to hand over: the new user logs in with
+it (platform login --token), then sets a password or adds an SSH key.`,
+		Example: `  platform users:add alice@example.com --tenant acme --role member`,
 		GroupID: "admin",
 		Args:    wantArgs("EMAIL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -149,12 +153,18 @@ A user the platform does not know yet is created.`,
 			if err != nil {
 				return err
 			}
-			done := c.progress("Adding %s to tenant %s as %s", args[0], tenant, role)
-			if _, err := cl.AddMember(cmd.Context(), tenant, api.AddMemberRequest{Email: args[0], Role: role}); err != nil {
-				fmt.Fprintln(c.stderr, "failed")
+			var added api.AddedMember
+			err = c.step(fmt.Sprintf("Adding %s to tenant %s as %s", args[0], tenant, role), func() (string, error) {
+				added, err = cl.AddMemberWithToken(cmd.Context(), tenant, api.AddMemberRequest{Email: args[0], Role: role})
+				return "", err
+			})
+			if err != nil {
 				return err
 			}
-			done()
+			if added.InitialToken != "" {
+				fmt.Fprintf(c.stdout, "Give %s this token; they run: platform login --api-url %s --token %s\n",
+					cmp.Or(added.Email, args[0]), cl.URL(), added.InitialToken)
+			}
 			return nil
 		},
 	}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/spf13/cobra"
+
+	"github.com/platform-paas/platform/server/api"
+)
+
+func (c *cli) newDomainsCmd() *cobra.Command {
+	var (
+		appFlag string
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "domains",
+		Short: "List an app's custom domains",
+		Long: `domains lists the host names an app answers on besides its default one,
+with where each one's DNS should point (a CNAME record to the app's default
+host name).`,
+		Example: `  platform domains -a shop`,
+		GroupID: "apps",
+		Args:    wantArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			app, cl, err := c.appClient(cmd.Context(), appFlag)
+			if err != nil {
+				return err
+			}
+			ds, err := api.All(cmd.Context(), func(ctx context.Context, o api.ListOptions) (api.Page[api.Domain], error) {
+				return cl.ListDomains(ctx, app, o)
+			})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return c.printJSON(api.Page[api.Domain]{Items: nonNil(ds)})
+			}
+			c.header("%s Custom Domains", app)
+			if len(ds) == 0 {
+				fmt.Fprintf(c.stderr, "%s has no custom domains: add one with platform domains:add HOST\n", app)
+				return nil
+			}
+			target := c.dnsTarget(cmd.Context(), cl, app)
+			rows := make([][]string, 0, len(ds))
+			for _, d := range ds {
+				rows = append(rows, []string{d.Host, target, c.stamp(d.CreatedAt)})
+			}
+			return c.table([]string{"DOMAIN", "DNS TARGET (CNAME)", "ADDED"}, rows)
+		},
+	}
+	addAppFlag(cmd, &appFlag)
+	addJSONFlag(cmd, &asJSON)
+	return cmd
+}
+
+// dnsTarget is the host a custom domain of app should be a CNAME of: the
+// app's default host. It is a hint: when it cannot be had, it is "?".
+func (c *cli) dnsTarget(ctx context.Context, cl *api.Client, app string) string {
+	a, err := cl.GetApp(ctx, app)
+	if err != nil {
+		return "?"
+	}
+	u, err := url.Parse(a.WebURL)
+	if err != nil || u.Hostname() == "" {
+		return "?"
+	}
+	return u.Hostname()
+}
+
+func (c *cli) newDomainsAddCmd() *cobra.Command {
+	var appFlag string
+	cmd := &cobra.Command{
+		Use:   "domains:add HOST",
+		Short: "Make an app answer on a custom domain",
+		Long: `domains:add makes an app answer on a host name of yours, at once. Point
+the name's DNS at the platform: a CNAME record to the app's default host
+name, which platform domains shows.`,
+		Example: `  platform domains:add www.example.com -a shop`,
+		GroupID: "apps",
+		Args:    wantArgs("HOST"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, cl, err := c.appClient(cmd.Context(), appFlag)
+			if err != nil {
+				return err
+			}
+			var d api.Domain
+			err = c.step("Adding "+args[0]+" to "+app, func() (string, error) {
+				d, err = cl.AddDomain(cmd.Context(), app, args[0])
+				return "", err
+			})
+			if err != nil {
+				return err
+			}
+			if target := c.dnsTarget(cmd.Context(), cl, app); target != "?" {
+				fmt.Fprintf(c.stderr, "Point %s at the platform with a DNS record: %s CNAME %s\n", d.Host, d.Host, target)
+			}
+			return nil
+		},
+	}
+	addAppFlag(cmd, &appFlag)
+	return cmd
+}
+
+func (c *cli) newDomainsRemoveCmd() *cobra.Command {
+	var appFlag string
+	cmd := &cobra.Command{
+		Use:     "domains:remove HOST",
+		Short:   "Stop an app answering on a custom domain",
+		Example: `  platform domains:remove www.example.com -a shop`,
+		GroupID: "apps",
+		Args:    wantArgs("HOST"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, cl, err := c.appClient(cmd.Context(), appFlag)
+			if err != nil {
+				return err
+			}
+			return c.step("Removing "+args[0]+" from "+app, func() (string, error) {
+				return "", cl.RemoveDomain(cmd.Context(), app, args[0])
+			})
+		},
+	}
+	addAppFlag(cmd, &appFlag)
+	return cmd
+}
