@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 	"k8s.io/klog/v2"
@@ -13,7 +15,8 @@ import (
 // logger to logger. The embedded registry (distribution) and the BuildKit
 // client log through logrus's standard logger, client-go through klog.
 // That state is global to the process, which is why the binary, not a
-// package, sets it; calling this again replaces what the last call set.
+// package, sets it; calling this again replaces what the last call set,
+// safely while those libraries log.
 func routeLibraryLogs(logger *slog.Logger, level slog.Level) {
 	std := logrus.StandardLogger()
 	std.SetOutput(io.Discard)
@@ -25,7 +28,46 @@ func routeLibraryLogs(logger *slog.Logger, level slog.Level) {
 	std.ReplaceHooks(logrus.LevelHooks{})
 	std.AddHook(logrusHook{log: logger.With("component", "logrus")})
 
-	klog.SetSlogLogger(logger.With("component", "klog"))
+	// klog's logger is read without a lock by every client-go request, so
+	// it is set once, to a handler that follows the latest call.
+	klogHandler.Store(new(logger.With("component", "klog").Handler()))
+	klogOnce.Do(func() { klog.SetSlogLogger(slog.New(swapHandler{cur: &klogHandler})) })
+}
+
+var (
+	klogHandler atomic.Pointer[slog.Handler]
+	klogOnce    sync.Once
+)
+
+// swapHandler hands each record to the handler cur points to when the
+// record is logged, with the attributes and groups added on the way.
+type swapHandler struct {
+	cur *atomic.Pointer[slog.Handler]
+	ops []func(slog.Handler) slog.Handler
+}
+
+func (s swapHandler) handler() slog.Handler {
+	h := *s.cur.Load()
+	for _, op := range s.ops {
+		h = op(h)
+	}
+	return h
+}
+
+func (s swapHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return s.handler().Enabled(ctx, l)
+}
+
+func (s swapHandler) Handle(ctx context.Context, r slog.Record) error {
+	return s.handler().Handle(ctx, r)
+}
+
+func (s swapHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return swapHandler{cur: s.cur, ops: append(s.ops[:len(s.ops):len(s.ops)], func(h slog.Handler) slog.Handler { return h.WithAttrs(as) })}
+}
+
+func (s swapHandler) WithGroup(name string) slog.Handler {
+	return swapHandler{cur: s.cur, ops: append(s.ops[:len(s.ops):len(s.ops)], func(h slog.Handler) slog.Handler { return h.WithGroup(name) })}
 }
 
 // logrusHook forwards logrus entries to slog.
