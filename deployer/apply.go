@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -445,7 +446,7 @@ func (d *Deployer) podTemplate(rel Release, p Process, size Size, role string) *
 			WithAllowPrivilegeEscalation(false).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")))
 	if p.Command != "" {
-		c.WithCommand("/bin/sh", "-c", p.Command)
+		c.WithCommand("/bin/sh", "-c", shellCommand(p.Command))
 	}
 	if p.Type == WebProcess && role == roleProcess {
 		env = append(env, corev1ac.EnvVar().WithName("PORT").WithValue(strconv.Itoa(Port)))
@@ -457,6 +458,14 @@ func (d *Deployer) podTemplate(rel Release, p Process, size Size, role string) *
 			probe.WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromString("http")))
 		}
 		c.WithReadinessProbe(probe)
+		// The router stops sending a stopping pod requests when its
+		// endpoint turns terminating; the pause lets that reach every
+		// router before the process gets SIGTERM. It must end within the
+		// stop grace.
+		if drain := min(stopDrain, d.cfg.StopGrace/2); drain >= time.Second {
+			c.WithLifecycle(corev1ac.Lifecycle().WithPreStop(corev1ac.LifecycleHandler().
+				WithSleep(corev1ac.SleepAction().WithSeconds(int64(drain / time.Second)))))
+		}
 	}
 	c.WithEnv(env...)
 
@@ -521,4 +530,31 @@ func processTypes(rel Release) []string {
 	}
 	slices.Sort(types)
 	return types
+}
+
+// stopDrain is how long a stopping web process keeps running before it is
+// sent SIGTERM, for routers to stop sending it requests.
+const stopDrain = 2 * time.Second
+
+// shellCommand is what /bin/sh -c runs for a process's command. A simple
+// command ("bin/web --port $PORT") is exec'd, so that the app, not the
+// shell, is the container's first process and gets SIGTERM when it is
+// stopped (a shell does not pass it on, and the process would be killed
+// only when the stop grace runs out). A command that needs the shell to
+// stay (lists, pipes, substitutions, assignments, compound commands) runs
+// as written.
+func shellCommand(cmd string) string {
+	c := strings.TrimSpace(cmd)
+	if c == "" || strings.ContainsAny(c, ";&|\n`") || strings.Contains(c, "$(") {
+		return cmd
+	}
+	first, _, _ := strings.Cut(c, " ")
+	if strings.Contains(first, "=") {
+		return cmd
+	}
+	switch first {
+	case "exec", "if", "for", "while", "until", "case", "{", "(", "!", "cd", "export", "set", ".", "source", "eval", "trap":
+		return cmd
+	}
+	return "exec " + c
 }
