@@ -258,22 +258,7 @@ func (r *Releases) Reconcile(ctx context.Context, app store.App, tenant store.Te
 		}
 		r.log.Warn("interrupted release marked failed", "app", app.Name, "release", rel.Version)
 	}
-	cur, err := r.st.LatestSucceededRelease(ctx, app.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // never released: nothing should run
-	}
-	if err != nil {
-		return fmt.Errorf("reading the running release: %w", err)
-	}
-	dr, err := r.deployerRelease(ctx, app, tenant, cur)
-	if err != nil {
-		return err
-	}
-	if err := r.dep.EnsureTenant(ctx, tenant.Name, deployer.TenantQuota{
-		MaxProcesses: tenant.Quota.MaxProcesses,
-		MaxSize:      string(tenant.Quota.MaxSize),
-	}); err != nil {
-		return err
-	}
-	return r.dep.Apply(ctx, dr, nil, io.Discard)
+	// The latest succeeded release, applied again; an app never built
+	// runs nothing.
+	return r.Reapply(ctx, app, tenant)
 }

@@ -258,9 +258,10 @@ func (r *Releases) rollOutOrRestore(ctx context.Context, app store.App, tenant s
 	return rel, err
 }
 
-// Reapply applies the app's running release again: after its domains
-// change, and when its tenant is suspended (every process stops) or the
-// suspension ends. An app never released has nothing to apply.
+// Reapply applies the app's running release again: at start (Reconcile),
+// after its domains change, and when its tenant is suspended (every
+// process stops) or the suspension ends. An app never built has nothing to
+// apply.
 func (r *Releases) Reapply(ctx context.Context, app store.App, tenant store.Tenant) error {
 	cur, err := r.st.LatestSucceededRelease(ctx, app.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && cur.ImageRef == "") {
