@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -134,11 +133,7 @@ func (s *Server) updateConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return releaseFailed(rel, err, "the config change was undone")
 	}
-	v, err := s.releaseView(r.Context(), app, rel, rel.Version)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, api.ConfigChange{Keys: change.Keys(), Release: v})
+	writeJSON(w, http.StatusOK, api.ConfigChange{Keys: change.Keys(), Release: releaseView(rel, rel.Version)})
 	return nil
 }
 
@@ -166,7 +161,3 @@ func (s *Server) listSizes(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
-
-// isRollbackRefusal reports whether err refuses a rollback for a reason the
-// user gave.
-func isRollbackRefusal(err error) bool { return errors.Is(err, ErrNothingToRollBack) }

@@ -17,7 +17,7 @@ import (
 
 // releaseView is what the API says about a release; current is the
 // version of the app's running release (0 if none).
-func (s *Server) releaseView(ctx context.Context, app store.App, rel store.Release, current int) (api.Release, error) {
+func releaseView(rel store.Release, current int) api.Release {
 	v := api.Release{
 		Version:      rel.Version,
 		Status:       string(rel.Status),
@@ -39,7 +39,7 @@ func (s *Server) releaseView(ctx context.Context, app store.App, rel store.Relea
 	if rel.Config != nil {
 		v.ConfigKeys = sortedKeys(rel.Config)
 	}
-	return v, nil
+	return v
 }
 
 // currentVersion is the version of the app's running release, 0 if none.
@@ -78,7 +78,7 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, pageOf(rels, limit,
-		func(rel store.Release) api.Release { v, _ := s.releaseView(r.Context(), app, rel, current); return v },
+		func(rel store.Release) api.Release { return releaseView(rel, current) },
 		func(rel store.Release) string { return strconv.Itoa(rel.Version) }))
 	return nil
 }
@@ -114,11 +114,7 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.releaseView(r.Context(), app, rel, current)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, releaseView(rel, current))
 	return nil
 }
 
@@ -154,7 +150,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	var out bytes.Buffer
 	rel, err := s.releases.Rollback(ctx, app, tenant, userFrom(ctx), req.RollbackTo, &out)
 	switch {
-	case isRollbackRefusal(err):
+	case errors.Is(err, ErrNothingToRollBack):
 		return &apiError{Status: http.StatusConflict, Code: api.CodeConflict, Message: "cannot roll back: " + strings.TrimPrefix(err.Error(), ErrNothingToRollBack.Error()+": ")}
 	case errors.Is(err, store.ErrNotFound) && rel.Version == 0:
 		return notFound("cannot roll back: %s", strings.TrimPrefix(err.Error(), store.ErrNotFound.Error()+": "))
@@ -175,12 +171,8 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return releaseFailed(rel, err, "its config and formation were put back")
 	}
-	v, err := s.releaseView(r.Context(), app, rel, rel.Version)
-	if err != nil {
-		return err
-	}
 	w.Header().Set("Location", api.Version+"/apps/"+app.Name+"/releases/"+strconv.Itoa(rel.Version))
-	writeJSON(w, http.StatusCreated, v)
+	writeJSON(w, http.StatusCreated, releaseView(rel, rel.Version))
 	return nil
 }
 

@@ -149,12 +149,6 @@ func (c *Client) ListMembers(ctx context.Context, tenant string, opts ListOption
 	return p, c.do(ctx, http.MethodGet, "/tenants/"+url.PathEscape(tenant)+"/members", opts.query(), nil, &p)
 }
 
-// AddMember gives a user, created if new, a role in the tenant.
-func (c *Client) AddMember(ctx context.Context, tenant string, req AddMemberRequest) (Member, error) {
-	var m Member
-	return m, c.do(ctx, http.MethodPost, "/tenants/"+url.PathEscape(tenant)+"/members", nil, req, &m)
-}
-
 // ListSSHKeys returns a page of the account's SSH keys, oldest first.
 func (c *Client) ListSSHKeys(ctx context.Context, opts ListOptions) (Page[SSHKey], error) {
 	var p Page[SSHKey]
