@@ -243,8 +243,10 @@ func TestRoles(t *testing.T) {
 				}
 				assert.Equal(t, row.want(role), got, "%s %s as %s: %d %s", method, row.path, role, rec.Code, rec.Body.String())
 			}
+			// Every handler is written and the fixture has what each needs:
+			// a 501 would leave a row's authorization unchecked.
 			if len(unchecked) > 0 {
-				t.Logf("answered 501, authorization not checked: %s", strings.Join(unchecked, ", "))
+				t.Errorf("answered 501, authorization not checked: %s", strings.Join(unchecked, ", "))
 			}
 		})
 	}
