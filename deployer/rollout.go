@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -127,11 +128,14 @@ func (a *assessment) consider(f *finding) {
 	}
 }
 
-// assess judges the rollout of rel from the app's Deployments and pods.
-// gens are the generations the Deployments reached when rel was applied.
-// A rollout is done when every Deployment's controller has seen rel and
-// runs exactly its quantity of pods, all of rel's template and available.
-func assess(rel Release, gens map[string]int64, deps []*appsv1.Deployment, pods []*corev1.Pod, crashLimit int) assessment {
+// assess judges the rollout of rel from the app's Deployments, pods and
+// the EndpointSlices of its web Service. gens are the generations the
+// Deployments reached when rel was applied. A rollout is done when every
+// Deployment's controller has seen rel and runs exactly its quantity of
+// pods, all of rel's template and available, and every ready web pod of
+// rel is a ready endpoint of the Service: routers take their endpoints from
+// the slices, so only then does the new release answer requests.
+func assess(rel Release, gens map[string]int64, deps []*appsv1.Deployment, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice, crashLimit int) assessment {
 	a := assessment{done: true}
 	version := strconv.Itoa(rel.Version)
 	for _, ptype := range processTypes(rel) {
@@ -143,17 +147,27 @@ func assess(rel Release, gens map[string]int64, deps []*appsv1.Deployment, pods 
 			}
 		}
 		want := int32(p.Quantity)
-		ready := 0
+		ready, routed := 0, 0
 		for _, pod := range pods {
 			if pod.Labels[labelProcess] != ptype || pod.Labels[labelRelease] != version || pod.DeletionTimestamp != nil {
 				continue
 			}
 			if podReady(pod) {
 				ready++
+				if ptype == WebProcess && routable(slices, pod.Name) {
+					routed++
+				}
 			}
 			assessPod(&a, ptype, pod, crashLimit)
 		}
 		a.progress = append(a.progress, fmt.Sprintf("%s: %d/%d new pods ready", ptype, min(ready, p.Quantity), p.Quantity))
+		if ptype == WebProcess && routed < p.Quantity {
+			a.done = false
+			if ready >= p.Quantity {
+				a.consider(&finding{reason: ReasonTimeout, process: ptype, exitCode: -1,
+					detail: fmt.Sprintf("%d of %d ready web pods are endpoints of the Service", routed, ready)})
+			}
+		}
 
 		if dep == nil {
 			a.done = false
@@ -182,6 +196,23 @@ func assess(rel Release, gens map[string]int64, deps []*appsv1.Deployment, pods 
 		a.stuck = &finding{reason: ReasonTimeout, exitCode: -1, detail: strings.Join(a.progress, ", ")}
 	}
 	return a
+}
+
+// routable reports whether pod is a ready endpoint, not terminating, in one
+// of slices: what a router needs to send it requests.
+func routable(slices []*discoveryv1.EndpointSlice, pod string) bool {
+	for _, sl := range slices {
+		for _, e := range sl.Endpoints {
+			if e.TargetRef == nil || e.TargetRef.Kind != "Pod" || e.TargetRef.Name != pod {
+				continue
+			}
+			c := e.Conditions
+			if (c.Ready == nil || *c.Ready) && (c.Terminating == nil || !*c.Terminating) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // assessPod adds what one pod of the new release shows to a.
@@ -303,13 +334,27 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, rel Release, gens
 	if _, err := podInformer.Informer().AddEventHandler(handler); err != nil {
 		return fmt.Errorf("watching pods: %w", err)
 	}
+	// The web Service's slices carry the Service's name, not the app's
+	// labels.
+	sliceFactory := informers.NewSharedInformerFactoryWithOptions(d.client, 0,
+		informers.WithNamespace(ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = discoveryv1.LabelServiceName + "=" + serviceName(rel.App)
+		}))
+	sliceInformer := sliceFactory.Discovery().V1().EndpointSlices()
+	if _, err := sliceInformer.Informer().AddEventHandler(handler); err != nil {
+		return fmt.Errorf("watching endpoint slices: %w", err)
+	}
 	stop := make(chan struct{})
 	factory.Start(stop)
+	sliceFactory.Start(stop)
 	defer func() {
 		close(stop)
 		factory.Shutdown()
+		sliceFactory.Shutdown()
 	}()
-	if !cache.WaitForCacheSync(ctx.Done(), depInformer.Informer().HasSynced, podInformer.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), depInformer.Informer().HasSynced, podInformer.Informer().HasSynced,
+		sliceInformer.Informer().HasSynced) {
 		return fmt.Errorf("watching the rollout of %s v%d: %w", rel.App, rel.Version, ctx.Err())
 	}
 
@@ -325,7 +370,11 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, rel Release, gens
 		if err != nil {
 			return fmt.Errorf("listing pods: %w", err)
 		}
-		a := assess(rel, gens, deps, pods, d.cfg.CrashLimit)
+		slices, err := sliceInformer.Lister().EndpointSlices(ns).List(labels.Everything())
+		if err != nil {
+			return fmt.Errorf("listing endpoint slices: %w", err)
+		}
+		a := assess(rel, gens, deps, pods, slices, d.cfg.CrashLimit)
 		for _, line := range a.progress {
 			if !printed[line] {
 				printed[line] = true

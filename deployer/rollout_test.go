@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -44,6 +45,20 @@ func podWith(release string, ready bool, cs ...corev1.ContainerStatus) *corev1.P
 	}
 }
 
+// endpointsOf is the web Service's slice listing pods, ready or not as
+// they are, terminating if terminating.
+func endpointsOf(terminating bool, pods ...*corev1.Pod) []*discoveryv1.EndpointSlice {
+	sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "shop-web-x1"}}
+	for _, p := range pods {
+		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{
+			Addresses:  []string{"10.0.0.1"},
+			Conditions: discoveryv1.EndpointConditions{Ready: new(podReady(p) && !terminating), Terminating: new(terminating)},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Name: p.Name},
+		})
+	}
+	return []*discoveryv1.EndpointSlice{sl}
+}
+
 func TestAssess(t *testing.T) {
 	exited := func(code int32) *corev1.ContainerStateTerminated {
 		return &corev1.ContainerStateTerminated{ExitCode: code, Reason: "Error"}
@@ -59,6 +74,8 @@ func TestAssess(t *testing.T) {
 		previous   bool
 		exitCode   int
 		progressed string
+		// slices are the web Service's; nil means the pods' own.
+		slices []*discoveryv1.EndpointSlice
 	}{
 		{
 			name:       "done",
@@ -66,6 +83,23 @@ func TestAssess(t *testing.T) {
 			pods:       []*corev1.Pod{podWith("3", true), podWith("3", true)},
 			done:       true,
 			progressed: "web: 2/2 new pods ready",
+		},
+		{
+			name:       "ready, not yet endpoints",
+			dep:        deploymentWith(5, 5, 2, 2, 2, 2),
+			pods:       []*corev1.Pod{podWith("3", true), podWith("3", true)},
+			slices:     []*discoveryv1.EndpointSlice{},
+			stuck:      ReasonTimeout,
+			detail:     "0 of 2 ready web pods are endpoints of the Service",
+			progressed: "web: 2/2 new pods ready",
+		},
+		{
+			name:   "endpoints terminating",
+			dep:    deploymentWith(5, 5, 2, 2, 2, 2),
+			pods:   []*corev1.Pod{podWith("3", true), podWith("3", true)},
+			slices: endpointsOf(true, podWith("3", true)),
+			stuck:  ReasonTimeout,
+			detail: "0 of 2 ready",
 		},
 		{
 			name:  "controller has not seen the new generation",
@@ -181,7 +215,11 @@ func TestAssess(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a := assess(testRelease(), map[string]int64{"web": 5}, []*appsv1.Deployment{tc.dep}, tc.pods, 2)
+			slices := tc.slices
+			if slices == nil {
+				slices = endpointsOf(false, tc.pods...)
+			}
+			a := assess(testRelease(), map[string]int64{"web": 5}, []*appsv1.Deployment{tc.dep}, tc.pods, slices, 2)
 			assert.Equal(t, tc.done, a.done)
 			if tc.progressed != "" {
 				assert.Equal(t, []string{tc.progressed}, a.progress)
