@@ -2,6 +2,7 @@ package router
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -17,13 +18,15 @@ import (
 )
 
 // The benchmarks compare a request straight to a loopback backend
-// (BenchmarkDirect) with the same request through the router
-// (BenchmarkProxy) and through net/http/httputil's ReverseProxy with a
-// tuned transport (BenchmarkReverseProxy), all in one process and
-// saturated (8 clients per CPU), so that ns/op is CPU time per request and
-// the difference to Direct is the proxy's. The clients are raw keep-alive
-// connections that allocate nothing, so allocs/op are the servers'.
-// BenchmarkServeHTTP measures the handler alone.
+// (BenchmarkDirect) with the same request through the router as it runs
+// (BenchmarkProxy: Serve, the router's own server), through the router's
+// handler under net/http's server (BenchmarkProxyNetHTTP) and through
+// net/http/httputil's ReverseProxy with a tuned transport
+// (BenchmarkReverseProxy), all in one process and saturated (8 clients per
+// CPU), so that ns/op is CPU time per request and the difference to Direct
+// is the proxy's. The clients are raw keep-alive connections that allocate
+// nothing, so allocs/op are the servers'. BenchmarkServeHTTP measures the
+// handler alone.
 //
 //	go test -run '^$' -bench . -benchmem ./router/
 
@@ -44,11 +47,30 @@ func BenchmarkDirect(b *testing.B) {
 }
 
 func BenchmarkProxy(b *testing.B) {
+	rt := benchRouter(b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rt.Serve(ctx, ln) }()
+	b.Cleanup(func() {
+		cancel()
+		require.NoError(b, <-done)
+	})
+	benchGet(b, ln.Addr().String())
+}
+
+func BenchmarkProxyNetHTTP(b *testing.B) {
+	benchServe(b, benchRouter(b))
+}
+
+// benchRouter is a router without access log in front of a benchBackend.
+func benchRouter(b *testing.B) *Router {
 	be := benchBackend(b)
 	rt, err := NewStatic(Config{DisableAccessLog: true},
 		[]Route{{Host: "app.test", Endpoints: []string{be.Listener.Addr().String()}}})
 	require.NoError(b, err)
-	benchServe(b, rt)
+	return rt
 }
 
 func BenchmarkReverseProxy(b *testing.B) {
@@ -60,7 +82,8 @@ func BenchmarkReverseProxy(b *testing.B) {
 	benchServe(b, rp)
 }
 
-// benchServe serves h on loopback and runs benchGet against it.
+// benchServe serves h on loopback with net/http's server and runs
+// benchGet against it.
 func benchServe(b *testing.B, h http.Handler) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
@@ -138,10 +161,7 @@ func rawGet(c net.Conn, br *bufio.Reader, req []byte) error {
 // BenchmarkServeHTTP calls the handler directly with a reused request and
 // a minimal ResponseWriter: its allocs/op are the router's own.
 func BenchmarkServeHTTP(b *testing.B) {
-	be := benchBackend(b)
-	rt, err := NewStatic(Config{DisableAccessLog: true},
-		[]Route{{Host: "app.test", Endpoints: []string{be.Listener.Addr().String()}}})
-	require.NoError(b, err)
+	rt := benchRouter(b)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		req := httptest.NewRequest(http.MethodGet, "http://app.test/some/path?q=1", nil)

@@ -228,7 +228,7 @@ func (bc *bconn) storeHeaders(h http.Header) {
 func canonicalKey(b []byte) string {
 	upper := true
 	for i, c := range b {
-		if !isTokenChar(c) {
+		if !tokenByte[c] {
 			return string(b) // invalid: kept as is, as net/textproto does
 		}
 		switch {
@@ -245,11 +245,13 @@ func canonicalKey(b []byte) string {
 	return string(b)
 }
 
-// commonHeaders interns the response header names seen most, so that
-// parsing them allocates nothing. It is never written.
+// commonHeaders interns the request and response header names seen
+// most, so that parsing them allocates nothing even when they do not come
+// in canonical form. It is never written.
 var commonHeaders = func() map[string]string {
 	m := make(map[string]string)
 	for _, k := range []string{
+		// Responses.
 		"Accept-Ranges", "Access-Control-Allow-Credentials", "Access-Control-Allow-Headers",
 		"Access-Control-Allow-Methods", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
 		"Access-Control-Max-Age", "Age", "Allow", "Alt-Svc", "Cache-Control", "Connection",
@@ -260,26 +262,50 @@ var commonHeaders = func() map[string]string {
 		"Strict-Transport-Security", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Vary", "Via",
 		"Www-Authenticate", "X-Content-Type-Options", "X-Frame-Options", "X-Powered-By",
 		"X-Request-Id", "X-Xss-Protection",
+		// Requests.
+		"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cookie", "Dnt",
+		"Expect", "Host", "If-Match", "If-Modified-Since", "If-None-Match", "If-Range",
+		"If-Unmodified-Since", "Origin", "Priority", "Proxy-Authorization", "Range", "Referer",
+		"Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform", "Sec-Fetch-Dest", "Sec-Fetch-Mode",
+		"Sec-Fetch-Site", "Sec-Fetch-User", "Sec-Websocket-Extensions", "Sec-Websocket-Key",
+		"Sec-Websocket-Protocol", "Sec-Websocket-Version", "Upgrade-Insecure-Requests",
+		"User-Agent", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip",
+		"X-Requested-With",
 	} {
 		m[k] = k
 	}
 	return m
 }()
 
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+// isToken reports whether s is a non-empty token (RFC 9110): a method or
+// a header name.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !tokenByte[s[i]] {
+			return false
+		}
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+	return s != ""
 }
 
-func parseContentLength(b []byte) (int64, bool) {
+// tokenByte is the set of token characters. It is never written.
+var tokenByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
+	}
+	return t
+}()
+
+// parseContentLength parses a Content-Length value: digits only, no sign
+// or space, and few enough not to overflow.
+func parseContentLength[T string | []byte](b T) (int64, bool) {
 	if len(b) == 0 || len(b) > 18 {
 		return 0, false
 	}
 	var n int64
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}

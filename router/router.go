@@ -5,10 +5,11 @@
 // It owns watching Ingresses, Services and EndpointSlices, the routing
 // table made from them (host, then longest path, then a Service port
 // resolved to the ready, non-terminating pod endpoints of its
-// EndpointSlices), and the data plane: an HTTP/1.1 proxy with its own
-// backend connection pools, retries on connection errors, WebSocket
-// passthrough, streaming, error pages, access log and metrics. It dials pod
-// endpoints, never Service IPs (the local stack has no kube-proxy).
+// EndpointSlices), and the data plane: its own HTTP/1.1 server for the
+// clients and a proxy with its own backend connection pools, retries on
+// connection errors, WebSocket passthrough, streaming, error pages, access
+// log and metrics. It dials pod endpoints, never Service IPs (the local
+// stack has no kube-proxy).
 //
 // It does not own the Ingresses themselves (the deployer writes them), TLS,
 // or HTTP/2. It imports nothing of the platform's; platformd hands it a
@@ -248,29 +249,22 @@ func (rt *Router) Ready(context.Context) error {
 	return nil
 }
 
-// Serve serves the proxy on ln until ctx is done, then shuts down
-// gracefully: it stops accepting, lets in-flight requests and upgraded
-// connections finish for up to Config.ShutdownTimeout and then cuts what
-// is left. It closes ln. It returns nil after a shutdown on ctx, or the
-// error that stopped it serving.
+// Serve serves the proxy on ln, with the router's own HTTP/1.1 server,
+// until ctx is done, then shuts down gracefully: it stops accepting,
+// closes idle keep-alive connections, lets in-flight requests (answered
+// with Connection: close) and upgraded connections finish for up to
+// Config.ShutdownTimeout and then cuts what is left, canceling the
+// requests' contexts. It closes ln. It returns nil after a shutdown on
+// ctx, or the error that stopped it serving.
 func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           rt,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Like nginx's keepalive_timeout: idle client connections go
-		// after a while, busy ones are kept.
-		IdleTimeout:    75 * time.Second,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
-		// Bodies and streams take as long as they take: no read or write
-		// timeout; RequestTimeout bounds the backend side.
-	}
+	srv := newServer(rt, rt.log, ln)
 	rt.log.Info("router listening", "addr", ln.Addr().String(), "class", rt.cfg.Class)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.serve(context.WithoutCancel(ctx)) }()
 
 	select {
 	case err := <-errc:
+		srv.close()
 		return fmt.Errorf("serving router: %w", err)
 	case <-ctx.Done():
 	}
@@ -278,11 +272,11 @@ func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
 	// A fresh deadline: ctx is already done.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rt.cfg.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	<-errc // http.ErrServerClosed
+	err := srv.shutdown(sctx)
 	if err != nil {
-		_ = srv.Close()
+		srv.close()
 	}
+	<-errc // nil: shutdown closed the listener
 	cut := rt.closeHijacked(sctx)
 	// Streams and WebSockets that outlive the grace period are cut by
 	// design: that is the end of a shutdown, not a failure of it.

@@ -1,0 +1,840 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// This file is the router's HTTP/1.1 server, which Serve runs in place of
+// net/http's: per request it allocates next to nothing and makes no
+// background read of the client connection, which is most of what
+// net/http costs a proxy whose handler is cheap. It serves one handler,
+// the Router, and only as much of http.ResponseWriter and http.Request as
+// the Router uses: no trailers, no interim (1xx) responses, no content
+// sniffing, no HTTP/2.
+
+const (
+	clientReadBufSize  = 4 << 10
+	clientWriteBufSize = 4 << 10
+
+	// The timeouts the router set on net/http's server before.
+	readHeaderTimeout = 10 * time.Second
+	// Like nginx's keepalive_timeout: idle client connections go after a
+	// while, busy ones are kept.
+	idleTimeout = 75 * time.Second
+
+	// maxBodyDiscard is how much of a request body the handler left
+	// unread is read and dropped to keep the connection; past it the
+	// connection is closed instead.
+	maxBodyDiscard = 256 << 10
+	// watchDelay is how long a request runs before the server watches its
+	// connection for the client going away (see conn.watchClient).
+	watchDelay = 50 * time.Millisecond
+	// lingerTimeout bounds how long a connection closed with request
+	// bytes unread is drained first, so that the client reads the
+	// response rather than a reset.
+	lingerTimeout = 500 * time.Millisecond
+)
+
+// A server serves HTTP/1.1 on a listener with one handler. Per connection
+// it runs one goroutine, which reads requests, calls the handler and
+// writes responses, in order; pipelined requests wait their turn.
+type server struct {
+	handler http.Handler
+	log     *slog.Logger
+	ln      net.Listener
+
+	// Timeouts, fields so that tests can shorten them.
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	watchDelay        time.Duration
+
+	readers sync.Pool // *bufio.Reader of clientReadBufSize
+	writers sync.Pool // *bufio.Writer of clientWriteBufSize
+
+	closing    atomic.Bool   // shutdown began: keep no connection
+	acceptDone chan struct{} // closed when serve returns
+
+	mu    sync.Mutex
+	conns map[*conn]struct{} // open, not hijacked
+	wg    sync.WaitGroup     // one per conns entry
+}
+
+func newServer(h http.Handler, log *slog.Logger, ln net.Listener) *server {
+	return &server{
+		handler:           h,
+		log:               log,
+		ln:                ln,
+		readHeaderTimeout: readHeaderTimeout,
+		idleTimeout:       idleTimeout,
+		watchDelay:        watchDelay,
+		acceptDone:        make(chan struct{}),
+		conns:             make(map[*conn]struct{}),
+	}
+}
+
+// serve accepts connections until the listener fails or shutdown closes
+// it, which returns nil. Requests' contexts derive from base.
+func (s *server) serve(base context.Context) error {
+	defer close(s.acceptDone)
+	var delay time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return nil
+			}
+			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
+				// Out of file descriptors, say: wait for some to be freed,
+				// as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accepting a connection failed, retrying", "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("accepting connections: %w", err)
+		}
+		delay = 0
+		c := s.newConn(base, nc)
+		go c.serve()
+	}
+}
+
+// shutdown stops accepting, closes idle connections and waits for the
+// others to finish their request and close, until ctx is done: then it
+// returns ctx's error and close should cut what is left.
+func (s *server) shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	_ = s.ln.Close()
+	<-s.acceptDone // no more wg.Add
+	s.closeIdle()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// closeIdle closes the connections waiting for a request. Those reading
+// or serving one close after their response, which says so.
+func (s *server) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(stateIdle, stateClosed) {
+			_ = c.nc.Close()
+		}
+	}
+}
+
+// close cuts every connection, in the middle of a request or not, and
+// cancels their requests' contexts. Hijacked connections are not its.
+func (s *server) close() {
+	s.closing.Store(true)
+	_ = s.ln.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.cancel()
+		_ = c.nc.Close()
+	}
+}
+
+// Connection states, for shutdown. A connection is idle between requests
+// and before the first: shutdown may close it. It turns active when a
+// request's first byte arrives.
+const (
+	stateIdle int32 = iota
+	stateActive
+	stateClosed
+)
+
+// conn is one client connection and everything it reuses from request to
+// request.
+type conn struct {
+	srv    *server
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	cancel context.CancelFunc // of the connection's context, its requests'
+	state  atomic.Int32
+
+	readDeadline time.Time // as set on nc; zero for none
+	hijacked     bool
+
+	// The request being served: a copy of tmpl (the context and remote
+	// address) with the head's fields set, its URL, headers and body.
+	tmpl   *http.Request
+	req    http.Request
+	url    url.URL
+	header http.Header
+	vals   []string // backing for the header values
+	te     [1]string
+	head   requestHead
+	body   body
+	res    response
+
+	// The client-gone watch (see watchClient).
+	watch        *time.Timer
+	watchArmed   bool
+	watchMu      sync.Mutex
+	watchStopped bool // under watchMu
+	watchDone    chan struct{}
+
+	dateSec int64    // when date was formatted, in Unix seconds
+	date    [29]byte // a Date header value, http.TimeFormat
+}
+
+func (s *server) newConn(base context.Context, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(base)
+	c := &conn{
+		srv:       s,
+		nc:        nc,
+		cancel:    cancel,
+		header:    make(http.Header),
+		watchDone: make(chan struct{}, 1),
+	}
+	c.tmpl = (&http.Request{RemoteAddr: nc.RemoteAddr().String()}).WithContext(ctx)
+	c.body.c = c
+	c.res = response{c: c, header: make(http.Header)}
+	if br, ok := s.readers.Get().(*bufio.Reader); ok {
+		br.Reset(nc)
+		c.br = br
+	} else {
+		c.br = bufio.NewReaderSize(nc, clientReadBufSize)
+	}
+	if bw, ok := s.writers.Get().(*bufio.Writer); ok {
+		bw.Reset(nc)
+		c.bw = bw
+	} else {
+		c.bw = bufio.NewWriterSize(nc, clientWriteBufSize)
+	}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	return c
+}
+
+// untrack takes c out of the server's connections: it closed, or its
+// handler took it over.
+func (s *server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// serve runs c's requests one after the other until one of them, the
+// client or the server ends the connection.
+func (c *conn) serve() {
+	defer c.end()
+	for c.awaitRequest() {
+		if err := c.readRequest(); err != nil {
+			c.reject(err)
+			return
+		}
+		if !c.serveRequest() {
+			return
+		}
+	}
+}
+
+// end closes the connection, unless a handler took it over, and cancels
+// its context.
+func (c *conn) end() {
+	c.cancel()
+	if c.hijacked {
+		return // the hijacker owns the connection and its buffers
+	}
+	_ = c.nc.Close()
+	c.srv.untrack(c)
+	c.br.Reset(nil)
+	c.bw.Reset(nil)
+	c.srv.readers.Put(c.br)
+	c.srv.writers.Put(c.bw)
+}
+
+// awaitRequest waits until the next request's first byte is there, for up
+// to the idle timeout, and reports whether it came and the connection may
+// serve it.
+func (c *conn) awaitRequest() bool {
+	s := c.srv
+	if c.br.Buffered() > 0 {
+		// Pipelined: no waiting, no idling.
+		return !s.closing.Load()
+	}
+	// Idle first, then check for a shutdown: closeIdle sets closing
+	// first, then looks for idle connections, so one of the two sees the
+	// other.
+	c.state.Store(stateIdle)
+	if s.closing.Load() {
+		return false
+	}
+	c.extendReadDeadline(s.idleTimeout)
+	if _, err := c.br.Peek(1); err != nil {
+		return false
+	}
+	return c.state.CompareAndSwap(stateIdle, stateActive)
+}
+
+// readRequest reads and parses the next request head into c.req.
+func (c *conn) readRequest() error {
+	head, err := c.readHead()
+	if err != nil {
+		return err
+	}
+	clear(c.header)
+	if n := strings.Count(head, "\n"); cap(c.vals) < n {
+		c.vals = make([]string, 0, n)
+	}
+	p, vals, err := parseRequestHead(head, c.header, c.vals[:0], &c.url)
+	c.vals = vals
+	if err != nil {
+		return err
+	}
+	c.head = p
+	c.body.reset(&p)
+
+	r := &c.req
+	*r = *c.tmpl
+	r.Method = p.method
+	r.URL = p.url
+	r.Proto, r.ProtoMajor, r.ProtoMinor = p.proto, 1, p.minor
+	r.Header = c.header
+	r.Host = p.host
+	r.RequestURI = p.target
+	r.Close = !p.wantsKeepAlive()
+	r.ContentLength = p.contentLength
+	switch {
+	case p.chunked:
+		r.ContentLength = -1
+		c.te[0] = "chunked"
+		r.TransferEncoding = c.te[:]
+		r.Body = &c.body
+	case p.contentLength > 0:
+		r.Body = &c.body
+	default:
+		r.ContentLength = 0
+		r.Body = http.NoBody
+	}
+	return nil
+}
+
+// readHead reads a request head whose first byte has arrived and returns
+// it whole as one string, for the header values to be substrings of.
+func (c *conn) readHead() (string, error) {
+	br := c.br
+	var deadline time.Time
+	for from := 0; ; {
+		buf, _ := br.Peek(br.Buffered())
+		if n := headEnd(buf, from); n >= 0 {
+			head := string(buf[:n])
+			_, _ = br.Discard(n)
+			return head, nil
+		}
+		if len(buf) == br.Size() {
+			return c.readLongHead(deadline)
+		}
+		from = max(0, len(buf)-2)
+		if deadline.IsZero() {
+			// Most heads come in one read. For the others the clock
+			// starts at the first byte.
+			deadline = time.Now().Add(c.srv.readHeaderTimeout)
+			c.setReadDeadline(deadline)
+		}
+		if _, err := br.Peek(len(buf) + 1); err != nil {
+			return "", noEOF(err)
+		}
+	}
+}
+
+// readLongHead reads a request head that does not fit in the connection's
+// buffer, up to maxRequestHeadBytes.
+func (c *conn) readLongHead(deadline time.Time) (string, error) {
+	if deadline.IsZero() {
+		c.setReadDeadline(time.Now().Add(c.srv.readHeaderTimeout))
+	}
+	br := c.br
+	var long []byte
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		from := max(0, len(long)-2)
+		long = append(long, buf...)
+		if n := headEnd(long, from); n >= 0 {
+			if n > maxRequestHeadBytes {
+				return "", errRequestHeadTooLarge
+			}
+			_, _ = br.Discard(n - (len(long) - len(buf)))
+			return string(long[:n]), nil
+		}
+		if len(long) > maxRequestHeadBytes {
+			return "", errRequestHeadTooLarge
+		}
+		_, _ = br.Discard(len(buf))
+		if _, err := br.Peek(1); err != nil {
+			return "", noEOF(err)
+		}
+	}
+}
+
+// reject answers a request the server refuses, then the connection is
+// closed. A connection that broke or timed out gets no answer.
+func (c *conn) reject(err error) {
+	re, ok := errors.AsType[*requestError](err)
+	if !ok {
+		return
+	}
+	text := strconv.Itoa(re.status) + " " + http.StatusText(re.status) + ": " + re.reason + "\n"
+	bw := c.bw
+	_, _ = bw.WriteString("HTTP/1.1 ")
+	_, _ = bw.WriteString(strconv.Itoa(re.status))
+	_, _ = bw.WriteString(" ")
+	_, _ = bw.WriteString(http.StatusText(re.status))
+	_, _ = bw.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+	_, _ = bw.WriteString(strconv.Itoa(len(text)))
+	_, _ = bw.WriteString("\r\nConnection: close\r\n\r\n")
+	_, _ = bw.WriteString(text)
+	if bw.Flush() == nil {
+		c.linger()
+	}
+}
+
+// linger half-closes the connection and drains what the client still
+// sends for a moment, before the connection is closed: closing with unread
+// bytes resets the connection, and the client may lose the response.
+func (c *conn) linger() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.setReadDeadline(time.Now().Add(lingerTimeout))
+	for {
+		if _, err := c.br.Discard(c.br.Buffered() + 1); err != nil {
+			return
+		}
+	}
+}
+
+// serveRequest calls the handler for the request in c.req and completes
+// its response. It reports whether the connection may carry another.
+func (c *conn) serveRequest() bool {
+	c.res.reset(&c.head)
+	if c.body.eof {
+		c.armWatch() // no body to wait for
+	}
+	aborted := c.runHandler()
+	c.stopWatch()
+	switch {
+	case c.hijacked:
+		return false
+	case aborted:
+		// Send what there is, short: the client sees a broken response.
+		_ = c.bw.Flush()
+		return false
+	case !c.res.wroteHeader && c.tmpl.Context().Err() != nil:
+		return false // the client went away: no one to answer
+	case !c.res.wroteHeader && c.body.err != nil:
+		// The handler gave up on a body the client broke off or framed
+		// wrong: say which, not 200.
+		c.reject(c.body.err)
+		return false
+	}
+	keep := c.res.finish() && c.tmpl.Context().Err() == nil
+	if !c.body.eof {
+		// The handler left some of the body: read it (within the idle
+		// timeout) to get to the next request, or drain the connection
+		// before closing it.
+		c.setReadDeadline(time.Now().Add(c.srv.idleTimeout))
+		if !keep || !c.body.discard(maxBodyDiscard) {
+			c.linger()
+			return false
+		}
+	}
+	return keep
+}
+
+// runHandler calls the handler and reports whether it panicked, which
+// aborts the response (panicking with http.ErrAbortHandler is how a
+// handler asks for that).
+func (c *conn) runHandler() (aborted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			aborted = true
+			if v != http.ErrAbortHandler {
+				c.srv.log.Error("panic serving a request", "err", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	c.srv.handler.ServeHTTP(&c.res, &c.req)
+	return false
+}
+
+// sendContinue tells a client waiting to send its body to go on, unless
+// the response has begun.
+func (c *conn) sendContinue() {
+	if c.res.wroteHeader {
+		return
+	}
+	_, _ = c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	_ = c.bw.Flush()
+}
+
+// The client-gone watch. A handler waiting for a backend must learn that
+// its client went away: the request's context is canceled then. net/http
+// keeps a read pending on every connection for that; this server starts
+// one only when a request has run for watchDelay (most are done by then)
+// and its body has been read (the read must not take the body's bytes). A
+// read that fails means the client is gone; one that returns data means
+// the client sent its next request already, which ends the watch: the
+// data stays in the buffer for the next request.
+
+// armWatch starts the watch's delay.
+func (c *conn) armWatch() {
+	if c.watchArmed || c.hijacked {
+		return
+	}
+	c.watchArmed = true
+	c.watchStopped = false // the watch goroutine is not running
+	if c.watch == nil {
+		c.watch = time.AfterFunc(c.srv.watchDelay, c.watchClient)
+		return
+	}
+	c.watch.Reset(c.srv.watchDelay)
+}
+
+// watchClient runs on the watch timer's goroutine, and blocks until the
+// client sends or goes away or stopWatch ends it.
+func (c *conn) watchClient() {
+	defer func() { c.watchDone <- struct{}{} }()
+	c.watchMu.Lock()
+	if c.watchStopped {
+		c.watchMu.Unlock()
+		return
+	}
+	c.clearReadDeadline()
+	c.watchMu.Unlock()
+	_, err := c.br.Peek(1)
+	c.watchMu.Lock()
+	stopped := c.watchStopped
+	c.watchMu.Unlock()
+	if err != nil && !stopped {
+		c.cancel()
+	}
+}
+
+// stopWatch ends the watch, waiting for its read to return, so that the
+// connection's reader is the server's again.
+func (c *conn) stopWatch() {
+	if !c.watchArmed {
+		return
+	}
+	c.watchArmed = false
+	if c.watch.Stop() {
+		return // it never started
+	}
+	c.watchMu.Lock()
+	c.watchStopped = true
+	c.watchMu.Unlock()
+	// Whether the watch cleared the deadline before this or not, its read
+	// returns now.
+	c.readDeadline = aLongTimeAgo
+	_ = c.nc.SetReadDeadline(aLongTimeAgo)
+	<-c.watchDone
+}
+
+// setReadDeadline sets the connection's read deadline, unless it is set
+// already.
+func (c *conn) setReadDeadline(t time.Time) {
+	if t.Equal(c.readDeadline) {
+		return
+	}
+	c.readDeadline = t
+	_ = c.nc.SetReadDeadline(t)
+}
+
+// extendReadDeadline moves the read deadline to now+d, within a tenth of
+// d: setting a deadline updates a runtime timer, and a busy connection
+// spares that on most requests.
+func (c *conn) extendReadDeadline(d time.Duration) {
+	want := time.Now().Add(d)
+	if !c.readDeadline.IsZero() && want.Sub(c.readDeadline) < d/10 {
+		return
+	}
+	c.setReadDeadline(want)
+}
+
+func (c *conn) clearReadDeadline() {
+	if !c.readDeadline.IsZero() {
+		c.setReadDeadline(time.Time{})
+	}
+}
+
+// httpDate returns the current time as a Date header value, formatted at
+// most once a second.
+func (c *conn) httpDate() []byte {
+	now := time.Now()
+	if sec := now.Unix(); sec != c.dateSec {
+		c.dateSec = sec
+		now.UTC().AppendFormat(c.date[:0], http.TimeFormat)
+	}
+	return c.date[:]
+}
+
+// response is the http.ResponseWriter of a connection's requests, reused
+// from one to the next.
+type response struct {
+	c      *conn
+	header http.Header
+
+	head          bool // the request's method is HEAD
+	wroteHeader   bool
+	status        int
+	noBody        bool  // HEAD, 1xx, 204 or 304
+	chunked       bool  // the body goes chunked
+	contentLength int64 // the handler's, or -1
+	written       int64 // body bytes written
+	closeAfter    bool  // the connection ends with this response
+}
+
+var (
+	_ http.ResponseWriter = (*response)(nil)
+	_ http.Flusher        = (*response)(nil)
+	_ http.Hijacker       = (*response)(nil)
+)
+
+func (w *response) reset(p *requestHead) {
+	clear(w.header)
+	*w = response{c: w.c, header: w.header, head: p.method == http.MethodHead}
+}
+
+// Header returns the response headers. Connection and Transfer-Encoding
+// in it are the server's business and not sent; Connection: close ends
+// the connection after the response.
+func (w *response) Header() http.Header { return w.header }
+
+// WriteHeader writes the response head into the connection's buffer. The
+// body's framing is the handler's Content-Length if it set one, else
+// chunked for an HTTP/1.1 client and until the connection closes for an
+// HTTP/1.0 one. The server sends no interim responses: a 1xx status ends
+// the connection after its head.
+func (w *response) WriteHeader(code int) {
+	if w.wroteHeader || w.c.hijacked {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	w.wroteHeader = true
+	w.status = code
+	w.frame()
+	w.writeHead()
+}
+
+// frame decides how the body is delimited and whether the connection
+// stays open after the response.
+func (w *response) frame() {
+	c := w.c
+	w.contentLength = -1
+	if v := w.header["Content-Length"]; len(v) > 0 {
+		if n, ok := parseContentLength(v[0]); ok {
+			w.contentLength = n
+		}
+	}
+	keep := c.head.wantsKeepAlive() && !c.srv.closing.Load() &&
+		!connectionListed(w.header["Connection"], "close") &&
+		!c.body.wantContinue // the client may or may not send its body now
+	switch {
+	case w.status < 200:
+		w.noBody, keep = true, false
+	case w.status == http.StatusNoContent || w.status == http.StatusNotModified || w.head:
+		w.noBody = true
+	case w.contentLength >= 0:
+	case c.head.http11():
+		w.chunked = true
+	default:
+		keep = false // the end of the body is the end of the connection
+	}
+	w.closeAfter = !keep
+}
+
+func (w *response) writeHead() {
+	c := w.c
+	bw := c.bw
+	if c.head.http11() {
+		_, _ = bw.WriteString("HTTP/1.1 ")
+	} else {
+		_, _ = bw.WriteString("HTTP/1.0 ")
+	}
+	_, _ = bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(w.status), 10))
+	_ = bw.WriteByte(' ')
+	_, _ = bw.WriteString(http.StatusText(w.status))
+	_, _ = bw.WriteString("\r\n")
+	for k, vv := range w.header {
+		if w.skipHeader(k) {
+			continue
+		}
+		if k == "Content-Length" {
+			vv = vv[:1] // the one frame used
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+	if _, ok := w.header["Date"]; !ok {
+		_, _ = bw.WriteString("Date: ")
+		_, _ = bw.Write(c.httpDate())
+		_, _ = bw.WriteString("\r\n")
+	}
+	if w.chunked {
+		_, _ = bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	switch {
+	case w.closeAfter && c.head.http11():
+		_, _ = bw.WriteString("Connection: close\r\n")
+	case !w.closeAfter && !c.head.http11():
+		_, _ = bw.WriteString("Connection: keep-alive\r\n")
+	}
+	_, _ = bw.WriteString("\r\n")
+}
+
+// skipHeader reports whether a header of the handler's is left out of the
+// head: the server's own framing and connection headers, a length that
+// does not apply, and what net/http leaves out of a 304; and names that
+// are not tokens, which would break the head.
+func (w *response) skipHeader(k string) bool {
+	switch k {
+	case "Connection", "Transfer-Encoding":
+		return true
+	case "Content-Length":
+		return w.contentLength < 0 || w.status < 200 || w.status == http.StatusNoContent ||
+			w.status == http.StatusNotModified
+	case "Content-Type":
+		return w.status == http.StatusNotModified
+	}
+	return !isToken(k)
+}
+
+// writeField writes one header field. A CR or LF in the value would end
+// the field early: it is made a space, as net/http does.
+func writeField(bw *bufio.Writer, k, v string) {
+	if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 {
+		v = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, v)
+	}
+	_, _ = bw.WriteString(k)
+	_, _ = bw.WriteString(": ")
+	_, _ = bw.WriteString(v)
+	_, _ = bw.WriteString("\r\n")
+}
+
+// Write writes body bytes into the connection's buffer, as one chunk when
+// chunked. Bytes past the handler's Content-Length are not written, and
+// the connection is closed after the response.
+func (w *response) Write(p []byte) (int, error) {
+	if w.c.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.noBody {
+		if w.head {
+			return len(p), nil
+		}
+		return 0, http.ErrBodyNotAllowed
+	}
+	var tooLong error
+	if w.contentLength >= 0 {
+		if left := w.contentLength - w.written; int64(len(p)) > left {
+			// The response stays whole, but the handler is confused:
+			// the connection ends with it.
+			p, tooLong = p[:left], http.ErrContentLength
+			w.closeAfter = true
+		}
+	}
+	if len(p) == 0 {
+		return 0, tooLong
+	}
+	bw := w.c.bw
+	if w.chunked {
+		_, _ = bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(p)), 16))
+		_, _ = bw.WriteString("\r\n")
+	}
+	n, err := bw.Write(p)
+	if w.chunked && err == nil {
+		_, err = bw.WriteString("\r\n")
+	}
+	w.written += int64(n)
+	if err != nil {
+		return n, err
+	}
+	return n, tooLong
+}
+
+// Flush sends what the handler wrote so far.
+func (w *response) Flush() {
+	if w.c.hijacked {
+		return
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = w.c.bw.Flush()
+}
+
+// Hijack hands the connection and its buffers over to the handler, which
+// then owns them. The server forgets the connection.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c := w.c
+	if c.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	c.stopWatch()
+	if err := c.bw.Flush(); err != nil {
+		return nil, nil, fmt.Errorf("flushing the response before a hijack: %w", err)
+	}
+	c.hijacked = true
+	c.srv.untrack(c)
+	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
+}
+
+// finish ends the response after the handler returned: the head if the
+// handler wrote none (an empty 200), the last chunk, and a flush, one
+// write for a response the handler did not flush. It reports whether the
+// connection may carry another request.
+func (w *response) finish() bool {
+	if !w.wroteHeader {
+		if _, ok := w.header["Content-Length"]; !ok && !w.head {
+			w.header["Content-Length"] = []string{"0"}
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	bw := w.c.bw
+	if w.chunked {
+		_, _ = bw.WriteString("0\r\n\r\n")
+	}
+	short := !w.noBody && w.contentLength >= 0 && w.written < w.contentLength
+	return bw.Flush() == nil && !short && !w.closeAfter
+}

@@ -1,0 +1,861 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startServer runs h on the router's own server on loopback until the
+// test ends; tweak may change the server's settings first.
+func startServer(t *testing.T, h http.Handler, tweak func(*server)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return startServerOn(t, ln, h, tweak)
+}
+
+func startServerOn(t *testing.T, ln net.Listener, h http.Handler, tweak func(*server)) string {
+	t.Helper()
+	srv := newServer(h, slog.New(slog.DiscardHandler), ln)
+	if tweak != nil {
+		tweak(srv)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.serve(context.Background()) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.shutdown(ctx) != nil {
+			srv.close()
+		}
+		require.NoError(t, <-errc)
+	})
+	return ln.Addr().String()
+}
+
+// rawClient speaks HTTP/1.x by hand on one connection.
+type rawClient struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	// A test that goes wrong fails rather than hangs.
+	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+	return &rawClient{Conn: c, br: bufio.NewReader(c)}
+}
+
+func (rc *rawClient) send(t *testing.T, s string) {
+	t.Helper()
+	_, err := io.WriteString(rc, s)
+	require.NoError(t, err)
+}
+
+// response reads one response to a request with the given method, and its
+// whole body.
+func (rc *rawClient) response(t *testing.T, method string) (*http.Response, string) {
+	t.Helper()
+	res, err := http.ReadResponse(rc.br, &http.Request{Method: method})
+	require.NoError(t, err)
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res, string(b)
+}
+
+// closed asserts that the server closed the connection.
+func (rc *rawClient) closed(t *testing.T) {
+	t.Helper()
+	b, err := rc.br.ReadByte()
+	require.Error(t, err, "read %q", b)
+	assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "the connection was left open")
+}
+
+// echoHandler answers with what it got: the method, target, host, the
+// headers it is asked about (X-Show) and the body.
+var echoHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(w, "%s %s host=%s path=%s", r.Method, r.RequestURI, r.Host, r.URL.Path)
+	for _, k := range r.Header.Values("X-Show") {
+		fmt.Fprintf(w, " %s=%q", k, r.Header.Values(k))
+	}
+	fmt.Fprintf(w, " body=%q", b)
+})
+
+func TestServerRejectsMalformedRequests(t *testing.T) {
+	addr := startServer(t, echoHandler, nil)
+	const host = "Host: app.test\r\n"
+	for _, tc := range []struct {
+		name, head string
+		status     int
+	}{
+		{"no version", "GET /\r\n" + host, 400},
+		{"bad version", "GET / HTTP/1.1x\r\n" + host, 400},
+		{"lower-case version", "GET / http/1.1\r\n" + host, 400},
+		{"HTTP/2", "GET / HTTP/2.0\r\n" + host, 505},
+		{"two spaces", "GET  / HTTP/1.1\r\n" + host, 400},
+		{"space in target", "GET /a b HTTP/1.1\r\n" + host, 400},
+		{"control in target", "GET /a\x01 HTTP/1.1\r\n" + host, 400},
+		{"invalid method", "G(T / HTTP/1.1\r\n" + host, 400},
+		{"empty request line", "\r\n" + host, 400},
+		{"CONNECT", "CONNECT app.test:443 HTTP/1.1\r\n" + host, 400},
+		{"asterisk without OPTIONS", "GET * HTTP/1.1\r\n" + host, 400},
+		{"absolute-form of another scheme", "GET ftp://app.test/ HTTP/1.1\r\n" + host, 400},
+		{"absolute-form without host", "GET http:///x HTTP/1.1\r\n" + host, 400},
+		{"no Host", "GET / HTTP/1.1\r\n", 400},
+		{"two Hosts", "GET / HTTP/1.1\r\n" + host + host, 400},
+		{"two Hosts in HTTP/1.0", "GET / HTTP/1.0\r\n" + host + host, 400},
+		{"invalid Host", "GET / HTTP/1.1\r\nHost: app.test/x\r\n", 400},
+		{"Host with a space", "GET / HTTP/1.1\r\nHost: app test\r\n", 400},
+		{"folded header", "GET / HTTP/1.1\r\n" + host + "X-A: 1\r\n 2\r\n", 400},
+		{"folded first header", "GET / HTTP/1.1\r\n X-A: 1\r\n" + host, 400},
+		{"space before the colon", "GET / HTTP/1.1\r\nHost : app.test\r\n", 400},
+		{"no colon", "GET / HTTP/1.1\r\n" + host + "X-A\r\n", 400},
+		{"empty name", "GET / HTTP/1.1\r\n" + host + ": x\r\n", 400},
+		{"invalid name", "GET / HTTP/1.1\r\n" + host + "X(A): x\r\n", 400},
+		{"NUL in value", "GET / HTTP/1.1\r\n" + host + "X-A: a\x00b\r\n", 400},
+		{"bare CR in value", "GET / HTTP/1.1\r\n" + host + "X-A: a\rb\r\n", 400},
+		{"unknown expectation", "GET / HTTP/1.1\r\n" + host + "Expect: 200-ok\r\n", 417},
+		{"head too large", "GET / HTTP/1.1\r\n" + host + "X-A: " + strings.Repeat("a", 70<<10) + "\r\n", 431},
+		{"request line too long", "GET /" + strings.Repeat("a", 70<<10) + " HTTP/1.1\r\n" + host, 431},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dialRaw(t, addr)
+			rc.send(t, tc.head+"\r\n")
+			res, body := rc.response(t, "GET")
+			assert.Equal(t, tc.status, res.StatusCode, body)
+			assert.True(t, res.Close, "Connection: close")
+			assert.Equal(t, "text/plain; charset=utf-8", res.Header.Get("Content-Type"))
+			rc.closed(t)
+		})
+	}
+}
+
+// TestServerRefusesSmuggling: a request whose end is ambiguous is not
+// served, so that nothing can be smuggled past the router in its body.
+func TestServerRefusesSmuggling(t *testing.T) {
+	addr := startServer(t, echoHandler, nil)
+	const start = "POST / HTTP/1.1\r\nHost: app.test\r\n"
+	smuggled := "GET /admin HTTP/1.1\r\nHost: app.test\r\n\r\n"
+	for _, tc := range []struct {
+		name, request string
+		status        int
+	}{
+		{"length and chunked", start + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled, 400},
+		{"chunked and length", start + "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n" + smuggled, 400},
+		{"two lengths", start + "Content-Length: 0\r\nContent-Length: 41\r\n\r\n" + smuggled, 400},
+		{"two lengths, one list", start + "Content-Length: 0, 41\r\n\r\n" + smuggled, 400},
+		{"same length written twice", start + "Content-Length: 1\r\nContent-Length: 01\r\n\r\nx" + smuggled, 400},
+		{"signed length", start + "Content-Length: +5\r\n\r\nhello", 400},
+		{"negative length", start + "Content-Length: -1\r\n\r\n", 400},
+		{"hex length", start + "Content-Length: 0x5\r\n\r\nhello", 400},
+		{"huge length", start + "Content-Length: 99999999999999999999\r\n\r\n", 400},
+		{"other coding", start + "Transfer-Encoding: gzip\r\n\r\n", 501},
+		{"chunked not alone", start + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
+		{"chunked twice", start + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400},
+		{"chunked in two fields", start + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"empty coding", start + "Transfer-Encoding: chunked,\r\n\r\n0\r\n\r\n", 400},
+		{"empty Transfer-Encoding", start + "Transfer-Encoding: \r\n\r\n", 400},
+		{"chunked from HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled, 400},
+		{"bad chunk size", start + "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n" + smuggled, 400},
+		{"negative chunk size", start + "Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", 400},
+		{"chunk size with a space before", start + "Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", 400},
+		{"chunk size overflowing", start + "Transfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n", 400},
+		{"chunk size line ending in LF", start + "Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400},
+		{"chunk longer than its size", start + "Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n", 400},
+		{"control in a chunk extension", start + "Transfer-Encoding: chunked\r\n\r\n5;a=\x01\r\nhello\r\n0\r\n\r\n", 400},
+		{"folded trailer", start + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n 2\r\n\r\n", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dialRaw(t, addr)
+			rc.send(t, tc.request)
+			res, body := rc.response(t, "POST")
+			assert.Equal(t, tc.status, res.StatusCode, body)
+			assert.True(t, res.Close, "Connection: close")
+			rc.closed(t)
+		})
+	}
+}
+
+func TestServerChunkedRequestBodies(t *testing.T) {
+	addr := startServer(t, echoHandler, nil)
+	for _, tc := range []struct{ name, chunks, want string }{
+		{"plain", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world"},
+		{"upper-case hex and extensions", "A;name=value;quoted=\"x y\"\r\n0123456789\r\n0 ;last\r\n\r\n", "0123456789"},
+		{"trailers", "2\r\nhi\r\n0\r\nX-Sum: 1\r\nX-Other: 2\r\n\r\n", "hi"},
+		{"empty", "0\r\n\r\n", ""},
+		{"leading zeros", "0002\r\nhi\r\n000\r\n\r\n", "hi"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dialRaw(t, addr)
+			// The next request follows at once: the body ends where its
+			// framing says.
+			rc.send(t, "POST /up HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n"+tc.chunks+
+				"GET /next HTTP/1.1\r\nHost: app.test\r\n\r\n")
+			res, body := rc.response(t, "POST")
+			assert.Equal(t, http.StatusOK, res.StatusCode)
+			assert.Equal(t, fmt.Sprintf("POST /up host=app.test path=/up body=%q", tc.want), body)
+			_, body = rc.response(t, "GET")
+			assert.Equal(t, `GET /next host=app.test path=/next body=""`, body)
+		})
+	}
+}
+
+func TestServer100Continue(t *testing.T) {
+	addr := startServer(t, echoHandler, nil)
+
+	t.Run("sent on the first body read", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.send(t, "PUT /x HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+		res, err := http.ReadResponse(rc.br, nil)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusContinue, res.StatusCode)
+		rc.send(t, "hello")
+		res, body := rc.response(t, "PUT")
+		assert.Equal(t, http.StatusOK, res.StatusCode)
+		assert.Contains(t, body, `body="hello"`)
+		assert.False(t, res.Close)
+	})
+
+	t.Run("not sent when the body is not read", func(t *testing.T) {
+		addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "no", http.StatusForbidden)
+		}), nil)
+		rc := dialRaw(t, addr)
+		rc.send(t, "PUT /x HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+		res, _ := rc.response(t, "PUT")
+		assert.Equal(t, http.StatusForbidden, res.StatusCode)
+		assert.True(t, res.Close, "the client may or may not send the body now: the connection ends")
+		rc.closed(t)
+	})
+}
+
+func TestServerHTTP10AndConnectionClose(t *testing.T) {
+	sized := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "2")
+		_, _ = io.WriteString(w, "ok")
+	})
+	unsized := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "until the end")
+	})
+	sizedAddr := startServer(t, sized, nil)
+	unsizedAddr := startServer(t, unsized, nil)
+
+	t.Run("HTTP/1.0 closes by default", func(t *testing.T) {
+		rc := dialRaw(t, sizedAddr)
+		rc.send(t, "GET / HTTP/1.0\r\n\r\n")
+		res, body := rc.response(t, "GET")
+		assert.Equal(t, "HTTP/1.0", res.Proto)
+		assert.Equal(t, "ok", body)
+		rc.closed(t)
+	})
+	t.Run("HTTP/1.0 keep-alive with a length", func(t *testing.T) {
+		rc := dialRaw(t, sizedAddr)
+		for range 2 {
+			rc.send(t, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+			res, body := rc.response(t, "GET")
+			assert.Equal(t, "keep-alive", res.Header.Get("Connection"))
+			assert.Equal(t, "ok", body)
+		}
+	})
+	t.Run("HTTP/1.0 keep-alive without a length", func(t *testing.T) {
+		rc := dialRaw(t, unsizedAddr)
+		rc.send(t, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		res, body := rc.response(t, "GET")
+		assert.Empty(t, res.TransferEncoding, "no chunking for HTTP/1.0")
+		assert.Equal(t, "until the end", body, "the end of the connection ends the body")
+		rc.closed(t)
+	})
+	t.Run("HTTP/1.1 Connection: close", func(t *testing.T) {
+		rc := dialRaw(t, unsizedAddr)
+		rc.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\nConnection: Keep-Alive, Close\r\n\r\n")
+		res, body := rc.response(t, "GET")
+		assert.True(t, res.Close)
+		assert.Equal(t, "until the end", body)
+		rc.closed(t)
+	})
+}
+
+func TestServerPipelining(t *testing.T) {
+	var served atomic.Int32
+	addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		echoHandler(w, r)
+	}), nil)
+	rc := dialRaw(t, addr)
+	rc.send(t, "GET /1 HTTP/1.1\r\nHost: app.test\r\n\r\n"+
+		"POST /2 HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\n\r\nbody"+
+		"HEAD /3 HTTP/1.1\r\nHost: app.test\r\n\r\n"+
+		"GET /4 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"+
+		"GET /5 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	_, body := rc.response(t, "GET")
+	assert.Equal(t, `GET /1 host=app.test path=/1 body=""`, body)
+	_, body = rc.response(t, "POST")
+	assert.Equal(t, `POST /2 host=app.test path=/2 body="body"`, body)
+	_, body = rc.response(t, "HEAD")
+	assert.Empty(t, body)
+	res, body := rc.response(t, "GET")
+	assert.Equal(t, `GET /4 host=app.test path=/4 body=""`, body)
+	assert.True(t, res.Close)
+	rc.closed(t)
+	assert.Equal(t, int32(4), served.Load(), "nothing after Connection: close is served")
+}
+
+// TestServerHeadsOfAnyShape: heads larger than the connection's buffer,
+// heads that come in pieces and pipelined heads across buffer boundaries
+// are read whole.
+func TestServerHeadsOfAnyShape(t *testing.T) {
+	addr := startServer(t, echoHandler, nil)
+
+	t.Run("large", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		cookie := strings.Repeat("c", 20<<10)
+		rc.send(t, "GET /big HTTP/1.1\r\nHost: app.test\r\nX-Show: Cookie\r\nCookie: "+cookie+"\r\n\r\n")
+		_, body := rc.response(t, "GET")
+		assert.Equal(t, fmt.Sprintf(`GET /big host=app.test path=/big Cookie=["%s"] body=""`, cookie), body)
+	})
+	t.Run("in pieces", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		for _, piece := range []string{"GE", "T /p HTTP/1.1\r", "\nHost: app.test\r\n", "\r", "\n"} {
+			rc.send(t, piece)
+			time.Sleep(20 * time.Millisecond)
+		}
+		_, body := rc.response(t, "GET")
+		assert.Equal(t, `GET /p host=app.test path=/p body=""`, body)
+	})
+	t.Run("many pipelined", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		var all strings.Builder
+		for i := range 200 {
+			fmt.Fprintf(&all, "GET /%d HTTP/1.1\r\nHost: app.test\r\nX-Pad: %s\r\n\r\n", i, strings.Repeat("p", i))
+		}
+		go func() { _, _ = io.WriteString(rc, all.String()) }()
+		for i := range 200 {
+			_, body := rc.response(t, "GET")
+			require.Equal(t, fmt.Sprintf(`GET /%d host=app.test path=/%d body=""`, i, i), body)
+		}
+	})
+	t.Run("lower-case names and bare LF", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.send(t, "POST /lf HTTP/1.1\nhost: app.test\nx-show: X-Custom-Thing\nx-custom-thing: \tv\xe9 \ncontent-length: 2\n\nok")
+		_, body := rc.response(t, "POST")
+		assert.Equal(t, "POST /lf host=app.test path=/lf X-Custom-Thing=[\"v\\xe9\"] body=\"ok\"", body)
+	})
+}
+
+func TestServerHEAD(t *testing.T) {
+	addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5")
+		_, _ = io.WriteString(w, "hello")
+	}), nil)
+	rc := dialRaw(t, addr)
+	rc.send(t, "HEAD / HTTP/1.1\r\nHost: app.test\r\n\r\nGET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	res, body := rc.response(t, "HEAD")
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "5", res.Header.Get("Content-Length"))
+	assert.Empty(t, body)
+	_, body = rc.response(t, "GET")
+	assert.Equal(t, "hello", body, "the HEAD response had no body: the next one is read right")
+}
+
+func TestServerKeepAlive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cl := &countingListener{Listener: ln}
+	addr := startServerOn(t, cl, echoHandler, nil)
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	for i := range 10 {
+		var body io.Reader
+		if i%2 == 1 {
+			body = strings.NewReader(strings.Repeat("x", i*1000))
+		}
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", body)
+		require.NoError(t, err)
+		res, err := client.Do(req)
+		require.NoError(t, err)
+		_ = readAll(t, res)
+	}
+	assert.Equal(t, int32(1), cl.accepted.Load(), "one connection for all the requests")
+}
+
+func TestServerUnreadBody(t *testing.T) {
+	addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ignored your body")
+	}), nil)
+
+	t.Run("small: discarded, the connection kept", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		for range 2 {
+			rc.send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("x", 1000))
+			res, body := rc.response(t, "POST")
+			assert.Equal(t, "ignored your body", body)
+			assert.False(t, res.Close)
+		}
+		rc.send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+		res, _ := rc.response(t, "POST")
+		assert.False(t, res.Close)
+	})
+	t.Run("large: the connection closed after the response", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.send(t, fmt.Sprintf("POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n\r\n", 10<<20))
+		go func() { _, _ = rc.Write(make([]byte, 10<<20)) }() // until the server closes
+		_, body := rc.response(t, "POST")
+		assert.Equal(t, "ignored your body", body)
+		rc.closed(t)
+	})
+}
+
+func TestServerResponses(t *testing.T) {
+	addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		switch r.URL.Path {
+		case "/chunked":
+			_, _ = io.WriteString(w, "part one, ")
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, "part two")
+		case "/sized":
+			h.Set("Content-Length", "5")
+			_, _ = io.WriteString(w, "hello")
+		case "/empty":
+		case "/nocontent":
+			h.Set("Content-Length", "5")
+			w.WriteHeader(http.StatusNoContent)
+		case "/notmodified":
+			h.Set("Content-Type", "text/plain")
+			h.Set("Etag", `"v1"`)
+			w.WriteHeader(http.StatusNotModified)
+		case "/dated":
+			h.Set("Date", "Mon, 02 Jan 2006 15:04:05 GMT")
+		case "/hop-by-hop":
+			h.Set("Transfer-Encoding", "gzip")
+			h.Set("Connection", "keep-alive")
+			h.Set("X-Kept", "yes")
+		case "/unsafe":
+			h["X-Split"] = []string{"a\r\nSet-Cookie: evil=1"}
+			h["Bad Name"] = []string{"x"}
+		case "/too-long":
+			h.Set("Content-Length", "2")
+			_, err := io.WriteString(w, "hello")
+			assert.ErrorIs(t, err, http.ErrContentLength)
+		}
+	}), nil)
+	rc := dialRaw(t, addr)
+	get := func(path string) (*http.Response, string) {
+		rc.send(t, "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		return rc.response(t, "GET")
+	}
+
+	res, body := get("/chunked")
+	assert.Equal(t, []string{"chunked"}, res.TransferEncoding)
+	assert.Equal(t, "part one, part two", body)
+	assert.NotEmpty(t, res.Header.Get("Date"))
+	_, err := http.ParseTime(res.Header.Get("Date"))
+	assert.NoError(t, err)
+
+	res, body = get("/sized")
+	assert.Empty(t, res.TransferEncoding)
+	assert.Equal(t, int64(5), res.ContentLength)
+	assert.Equal(t, "hello", body)
+
+	res, body = get("/empty")
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, int64(0), res.ContentLength)
+	assert.Empty(t, body)
+
+	res, _ = get("/nocontent")
+	assert.Equal(t, http.StatusNoContent, res.StatusCode)
+	assert.Empty(t, res.Header.Get("Content-Length"))
+
+	res, _ = get("/notmodified")
+	assert.Equal(t, http.StatusNotModified, res.StatusCode)
+	assert.Equal(t, `"v1"`, res.Header.Get("Etag"))
+	assert.Empty(t, res.Header.Get("Content-Type"), "as net/http leaves it out")
+
+	res, _ = get("/dated")
+	assert.Equal(t, []string{"Mon, 02 Jan 2006 15:04:05 GMT"}, res.Header["Date"])
+
+	res, _ = get("/hop-by-hop")
+	assert.Equal(t, "yes", res.Header.Get("X-Kept"))
+	assert.Empty(t, res.Header.Get("Connection"))
+	assert.NotEqual(t, []string{"gzip"}, res.TransferEncoding)
+
+	res, _ = get("/unsafe")
+	assert.Equal(t, "a  Set-Cookie: evil=1", res.Header.Get("X-Split"))
+	assert.Empty(t, res.Header.Get("Set-Cookie"))
+	assert.NotContains(t, res.Header, "Bad Name")
+
+	_, body = get("/too-long")
+	assert.Equal(t, "he", body)
+	rc.closed(t)
+}
+
+// TestServerOneWritePerResponse: a small response goes out in one write,
+// whatever the handler's writes.
+func TestServerOneWritePerResponse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cl := &countingListener{Listener: ln}
+	addr := startServerOn(t, cl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/sized" {
+			w.Header().Set("Content-Length", "11")
+		}
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "hello")
+		_, _ = io.WriteString(w, " world")
+	}), nil)
+	rc := dialRaw(t, addr)
+	for i, path := range []string{"/sized", "/chunked", "/sized"} {
+		rc.send(t, "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		_, body := rc.response(t, "GET")
+		assert.Equal(t, "hello world", body)
+		assert.Equal(t, int32(i+1), cl.writes.Load(), path)
+	}
+}
+
+func TestServerAbort(t *testing.T) {
+	logs := &syncBuffer{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srvLog := slog.New(slog.NewTextHandler(logs, nil))
+	addr := startServerOn(t, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/sized":
+			w.Header().Set("Content-Length", "10")
+			_, _ = io.WriteString(w, "hello")
+			panic(http.ErrAbortHandler)
+		case "/chunked":
+			_, _ = io.WriteString(w, "hello")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		case "/short":
+			w.Header().Set("Content-Length", "10")
+			_, _ = io.WriteString(w, "hello")
+		case "/bug":
+			panic("a bug")
+		}
+	}), func(s *server) { s.log = srvLog })
+
+	for _, path := range []string{"/sized", "/chunked", "/short"} {
+		t.Run(path, func(t *testing.T) {
+			rc := dialRaw(t, addr)
+			rc.send(t, "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
+			res, err := http.ReadResponse(rc.br, nil)
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusOK, res.StatusCode)
+			b, err := io.ReadAll(res.Body)
+			assert.Equal(t, "hello", string(b))
+			assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the client sees a broken response")
+		})
+	}
+	t.Run("a panic is logged", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.send(t, "GET /bug HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		rc.closed(t)
+		assert.Contains(t, logs.String(), "panic serving a request")
+		assert.Contains(t, logs.String(), "a bug")
+	})
+}
+
+func TestServerTimeouts(t *testing.T) {
+	addr := startServer(t, echoHandler, func(s *server) {
+		s.idleTimeout = 200 * time.Millisecond
+		s.readHeaderTimeout = 200 * time.Millisecond
+	})
+
+	t.Run("idle", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		_, _ = rc.response(t, "GET")
+		start := time.Now()
+		rc.closed(t)
+		assert.Less(t, time.Since(start), 5*time.Second)
+	})
+	t.Run("a new connection is idle", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.closed(t)
+	})
+	t.Run("read header", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.send(t, "GET / HTTP/1.1\r\nHost: app")
+		rc.closed(t)
+	})
+	t.Run("a slow body is no timeout", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\n\r\nab")
+		time.Sleep(500 * time.Millisecond)
+		rc.send(t, "cd")
+		_, body := rc.response(t, "POST")
+		assert.Contains(t, body, `body="abcd"`)
+	})
+}
+
+func TestServerClientGone(t *testing.T) {
+	type result struct {
+		path     string
+		canceled bool
+	}
+	results := make(chan result, 10)
+	addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		select {
+		case <-r.Context().Done():
+			results <- result{r.URL.Path, true}
+		case <-time.After(time.Second):
+			results <- result{r.URL.Path, false}
+			_, _ = io.WriteString(w, "done")
+		}
+	}), nil)
+
+	for _, tc := range []struct{ name, request string }{
+		{"no body", "GET /a HTTP/1.1\r\nHost: app.test\r\n\r\n"},
+		{"after the body", "POST /b HTTP/1.1\r\nHost: app.test\r\nContent-Length: 3\r\n\r\nabc"},
+		{"after a chunked body", "POST /c HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dialRaw(t, addr)
+			rc.send(t, tc.request)
+			time.Sleep(150 * time.Millisecond) // past the watch delay
+			require.NoError(t, rc.Close())
+			r := <-results
+			assert.True(t, r.canceled, "the request's context is canceled when the client goes")
+		})
+	}
+
+	t.Run("pipelining is not going away", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.send(t, "GET /1 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		time.Sleep(150 * time.Millisecond)
+		rc.send(t, "GET /2 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		for _, want := range []string{"/1", "/2"} {
+			_, body := rc.response(t, "GET")
+			assert.Equal(t, "done", body)
+			assert.Equal(t, result{want, false}, <-results)
+		}
+	})
+}
+
+func TestServerShutdown(t *testing.T) {
+	t.Run("graceful", func(t *testing.T) {
+		started, finish := make(chan struct{}), make(chan struct{})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				close(started)
+				<-finish
+			}
+			_, _ = io.WriteString(w, "finished")
+		}), slog.New(slog.DiscardHandler), ln)
+		errc := make(chan error, 1)
+		go func() { errc <- srv.serve(context.Background()) }()
+
+		idle := dialRaw(t, ln.Addr().String())
+		idle.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		_, _ = idle.response(t, "GET")
+		busy := dialRaw(t, ln.Addr().String())
+		busy.send(t, "GET /slow HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		<-started
+
+		shut := make(chan error, 1)
+		go func() { shut <- srv.shutdown(context.Background()) }()
+		idle.closed(t) // at once
+		require.NoError(t, <-errc)
+		_, err = net.Dial("tcp", ln.Addr().String())
+		assert.Error(t, err, "no longer listening")
+
+		close(finish)
+		res, body := busy.response(t, "GET")
+		assert.Equal(t, "finished", body, "the request in flight completes")
+		assert.True(t, res.Close, "and says the connection ends")
+		busy.closed(t)
+		require.NoError(t, <-shut)
+	})
+
+	t.Run("cut after the grace period", func(t *testing.T) {
+		started, canceled := make(chan struct{}), make(chan struct{})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			<-r.Context().Done()
+			close(canceled)
+		}), slog.New(slog.DiscardHandler), ln)
+		go func() { _ = srv.serve(context.Background()) }()
+		rc := dialRaw(t, ln.Addr().String())
+		rc.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		<-started
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		assert.ErrorIs(t, srv.shutdown(ctx), context.DeadlineExceeded)
+		srv.close()
+		<-canceled
+		rc.closed(t)
+	})
+}
+
+func TestServerHijack(t *testing.T) {
+	release := make(chan struct{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if !assert.NoError(t, err) {
+			return
+		}
+		defer c.Close()
+		// What the client sent past the head is in the reader.
+		line, _ := rw.ReadString('\n')
+		_, _ = rw.WriteString("raw: " + line)
+		_ = rw.Flush()
+		<-release
+	}), slog.New(slog.DiscardHandler), ln)
+	go func() { _ = srv.serve(context.Background()) }()
+	defer close(release)
+
+	rc := dialRaw(t, ln.Addr().String())
+	rc.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\nping\n")
+	got, err := rc.br.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "raw: ping\n", got)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	assert.NoError(t, srv.shutdown(ctx), "a hijacked connection is its hijacker's to end")
+}
+
+// TestServerProxiesRawRequests: requests only a raw client sends reach the
+// backend as they should through the router.
+func TestServerProxiesRawRequests(t *testing.T) {
+	be := echoBackend(t)
+	tr := serveStatic(t, Config{}, Route{Host: "app.test", Endpoints: []string{addrOf(be)}})
+	rc := dialRaw(t, tr.addr)
+
+	rc.send(t, "POST /up?q=1 HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n\r\n"+
+		"5;ext\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")
+	res, body := rc.response(t, "POST")
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	var e echo
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	assert.Equal(t, "hello world", e.Body)
+	assert.Equal(t, []string{"chunked"}, e.TransferEncoding)
+	assert.Equal(t, "/up?q=1", e.URI)
+	assert.Equal(t, []string{"1", "2"}, e.Header["X-A"])
+
+	rc.send(t, "GET http://app.test/abs?x=y HTTP/1.1\r\nHost: other.test\r\n\r\n")
+	res, body = rc.response(t, "GET")
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	assert.Equal(t, "app.test", e.Host, "an absolute-form target's host wins")
+	assert.Equal(t, "/abs?x=y", e.URI)
+
+	rc.send(t, "GET /old HTTP/1.0\r\nHost: app.test\r\n\r\n")
+	res, body = rc.response(t, "GET")
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	assert.Equal(t, "HTTP/1.0", res.Proto)
+	rc.closed(t)
+}
+
+// countingListener counts the connections it accepts and the writes to
+// them.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int32
+	writes   atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.accepted.Add(1)
+	return &countingConn{Conn: c, writes: &l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int32
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// FuzzParseRequestHead: the parser never panics, and what it accepts is a
+// request net/http would read the same way (net/http is laxer, so not the
+// other way round), with a URL as net/url makes it.
+func FuzzParseRequestHead(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /p/a%20th?q=1&r=%41 HTTP/1.1\r\nhost: a:80\r\nuser-agent: x\r\nAccept: */*\r\n\r\n",
+		"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+		"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+		"GET http://h.test/a?b HTTP/1.1\r\nHost: x\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /a(b)!c? HTTP/1.0\nConnection: keep-alive, x-a\nX-A: 1\n\n",
+		"GET //x/..;/é HTTP/1.1\r\nHost: [::1]:8080\r\nX-Long-Header-Name-That-Is-Not-Common-At-All-But-Still-A-Token-Really: v\r\n\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if headEnd([]byte(s), 0) < 0 {
+			s += "\r\n\r\n"
+		}
+		head := s[:headEnd([]byte(s), 0)]
+		h := make(http.Header)
+		var u url.URL
+		p, _, err := parseRequestHead(head, h, nil, &u)
+		if err != nil {
+			_, ok := errors.AsType[*requestError](err)
+			require.True(t, ok, "error %v", err)
+			return
+		}
+		assert.False(t, p.chunked && p.contentLength >= 0)
+		for k, vv := range h {
+			assert.Equal(t, textproto.CanonicalMIMEHeaderKey(k), k)
+			for _, v := range vv {
+				assert.True(t, validHeaderValue(v), "%q: %q", k, v)
+			}
+		}
+
+		want, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+		require.NoError(t, err, "net/http refuses what the router takes: %q", head)
+		assert.Equal(t, want.Method, p.method)
+		assert.Equal(t, want.RequestURI, p.target)
+		assert.Equal(t, want.Proto, p.proto)
+		assert.Equal(t, *want.URL, *p.url)
+		assert.Equal(t, want.Host, p.host)
+		assert.Equal(t, want.Close, !p.wantsKeepAlive())
+		if p.chunked {
+			assert.Equal(t, []string{"chunked"}, want.TransferEncoding)
+		} else {
+			assert.Equal(t, max(p.contentLength, 0), want.ContentLength)
+		}
+		assert.Equal(t, want.Header, h)
+	})
+}
