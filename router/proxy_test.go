@@ -514,6 +514,29 @@ func TestProxyClientGoneFreesBackend(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, "counted as 4xx and logged as 499; log: %s", tr.logs.String())
 }
 
+// TestProxyCountsRefusedRequests: a request the server refuses before
+// routing (here, a smuggling attempt) is counted and logged as unrouted.
+func TestProxyCountsRefusedRequests(t *testing.T) {
+	be := echoBackend(t)
+	tr := serveStatic(t, Config{}, Route{Host: "app.test", Endpoints: []string{addrOf(be)}})
+
+	c, err := net.Dial("tcp", tr.addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+	require.NoError(t, err)
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+
+	require.Eventually(t, func() bool {
+		return counter(t, tr.reg, "platform_router_requests_total", map[string]string{"host": "", "ingress": "", "code": "4xx"}) == 1
+	}, 5*time.Second, 10*time.Millisecond, "counted as an unrouted 4xx")
+	assert.Contains(t, tr.logs.String(), `msg="request refused" status=400 reason="both Content-Length and Transfer-Encoding" client=127.0.0.1:`)
+	assert.Zero(t, counter(t, tr.reg, "platform_router_requests_total", map[string]string{"host": "app.test", "code": "2xx"}), "nothing reached the app")
+}
+
 func TestProxyWebSocket(t *testing.T) {
 	be := httptest.NewServer(websocket.Handler(func(ws *websocket.Conn) {
 		_, _ = io.Copy(ws, ws)

@@ -258,6 +258,7 @@ func (rt *Router) Ready(context.Context) error {
 // ctx, or the error that stopped it serving.
 func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
 	srv := newServer(rt, rt.log, ln)
+	srv.refused = rt.refused
 	rt.log.Info("router listening", "addr", ln.Addr().String(), "class", rt.cfg.Class)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.serve(context.WithoutCancel(ctx)) }()
@@ -284,6 +285,18 @@ func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
 		rt.log.Warn("router cut connections at shutdown", "timeout", rt.cfg.ShutdownTimeout, "upgraded", cut, "err", err)
 	}
 	return nil
+}
+
+// refused records a request the server refused before routing it (a
+// malformed head, a smuggling attempt) as unrouted, in the metrics and the
+// access log.
+func (rt *Router) refused(remoteAddr string, re *requestError) {
+	rt.metrics.unrouted.observe(re.status, 0)
+	if rt.cfg.DisableAccessLog {
+		return
+	}
+	rt.log.LogAttrs(context.Background(), slog.LevelInfo, "request refused",
+		slog.Int("status", re.status), slog.String("reason", re.reason), slog.String("client", remoteAddr))
 }
 
 // closeHijacked waits until the upgraded connections are gone or ctx is

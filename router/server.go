@@ -61,6 +61,11 @@ type server struct {
 	idleTimeout       time.Duration
 	watchDelay        time.Duration
 
+	// refused, if set, is told of each request the server refuses before
+	// any handler sees it (a malformed head, say), for the access log and
+	// metrics.
+	refused func(remoteAddr string, re *requestError)
+
 	readers sync.Pool // *bufio.Reader of clientReadBufSize
 	writers sync.Pool // *bufio.Writer of clientWriteBufSize
 
@@ -249,6 +254,9 @@ func (c *conn) serve() {
 	defer c.end()
 	for c.awaitRequest() {
 		if err := c.readRequest(); err != nil {
+			if re, ok := errors.AsType[*requestError](err); ok && c.srv.refused != nil {
+				c.srv.refused(c.tmpl.RemoteAddr, re)
+			}
 			c.reject(err)
 			return
 		}
