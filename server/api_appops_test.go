@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -166,6 +167,13 @@ func newReleaseFixture(t *testing.T) (*apiFixture, *fakeDeployer) {
 // deploy releases shop as a push of an image would.
 func (f *apiFixture) deploy(t *testing.T, dep *fakeDeployer, image string, procs map[string]string) store.Release {
 	t.Helper()
+	return f.deployWithRelease(t, image, procs, "")
+}
+
+// deployWithRelease is deploy for an image whose Procfile has a release
+// command.
+func (f *apiFixture) deployWithRelease(t *testing.T, image string, procs map[string]string, releaseCommand string) store.Release {
+	t.Helper()
 	ctx := context.Background()
 	b, err := f.st.CreateBuild(ctx, f.shop.ID, strings.Repeat(image[:1], 40), f.users["member"])
 	require.NoError(t, err)
@@ -176,7 +184,7 @@ func (f *apiFixture) deploy(t *testing.T, dep *fakeDeployer, image string, procs
 		ImageRef: "registry.test/acme/shop@" + digest, ImageDigest: digest})
 	require.NoError(t, err)
 	err = f.srv.releases.ReleaseBuild(ctx, BuiltImage{App: f.shop, Tenant: f.acme, User: f.users["member"], Build: b,
-		ImageRef: b.ImageRef, Digest: digest, Processes: procs}, io.Discard)
+		ImageRef: b.ImageRef, Digest: digest, Processes: procs, ReleaseCommand: releaseCommand}, io.Discard)
 	require.NoError(t, err)
 	rel, err := f.st.LatestSucceededRelease(ctx, f.shop.ID)
 	require.NoError(t, err)
@@ -436,6 +444,58 @@ func TestAPIReleasesAndRollback(t *testing.T) {
 	wantError(t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/releases/vx", nil), http.StatusBadRequest, api.CodeInvalid, "version")
 	wantError(t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/releases/42", nil), http.StatusNotFound, api.CodeNotFound, "")
 	wantError(t, f.call(t, "outsider", http.MethodGet, "/api/v1/apps/shop/releases", nil), http.StatusNotFound, api.CodeNotFound, "")
+}
+
+// TestAPIReleasePhaseOnConfigAndRollback: like a deploy, a config change
+// and a rollback run the release command of the image they run, with the
+// new config, before any process changes; re-applying a release (a domain
+// added) does not.
+func TestAPIReleasePhaseOnConfigAndRollback(t *testing.T) {
+	f, dep := newReleaseFixture(t) // v1: image a, no release command
+	ctx := context.Background()
+	v2 := f.deployWithRelease(t, "bbbb", map[string]string{"web": "./web"}, "./migrate --all")
+	assert.Equal(t, "./migrate --all", v2.ReleaseCommand)
+	assert.Equal(t, "./migrate --all", dep.last().ReleaseCommand)
+
+	rec := f.call(t, "member", http.MethodPatch, "/api/v1/apps/shop/config", api.UpdateConfigRequest{Vars: map[string]*string{"DATABASE_URL": str("postgres://db/new")}})
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, "./migrate --all", dep.last().ReleaseCommand, "v3 runs v2's release command")
+	assert.Equal(t, map[string]string{"DATABASE_URL": "postgres://db/new"}, dep.last().Config, "with the new config")
+	v3, err := f.st.GetRelease(ctx, f.shop.ID, 3)
+	require.NoError(t, err)
+	assert.Equal(t, "./migrate --all", v3.ReleaseCommand)
+
+	// A failing release phase fails the config change and puts the config
+	// back, as a failed rollout does.
+	dep.fail = func(rel deployer.Release) error {
+		if rel.ReleaseCommand != "" {
+			return errors.New("release command exited with code 1")
+		}
+		return nil
+	}
+	wantError(t, f.call(t, "member", http.MethodPatch, "/api/v1/apps/shop/config", api.UpdateConfigRequest{Vars: map[string]*string{"X": str("1")}}),
+		http.StatusUnprocessableEntity, api.CodeReleaseFailed, "")
+	assert.Equal(t, map[string]string{"DATABASE_URL": "postgres://db/new"}, f.config(t))
+
+	// Rollback to v1: v1 had no release command, so none runs.
+	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 1})
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	assert.Empty(t, dep.last().ReleaseCommand)
+	assert.Contains(t, dep.last().Image, strings.Repeat("a", 64))
+	dep.fail = nil
+
+	// Rollback to v3: v3's release command runs with v3's config.
+	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 3})
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	assert.Equal(t, "./migrate --all", dep.last().ReleaseCommand)
+	assert.Equal(t, map[string]string{"DATABASE_URL": "postgres://db/new"}, dep.last().Config)
+	assert.Contains(t, dep.last().Image, strings.Repeat("b", 64))
+
+	// Re-applying the running release to route a domain runs nothing.
+	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/domains", api.AddDomainRequest{Host: "www.example.test"})
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	assert.Equal(t, 6, dep.last().Version)
+	assert.Empty(t, dep.last().ReleaseCommand)
 }
 
 func TestAPIBuilds(t *testing.T) {

@@ -75,20 +75,21 @@ func (r *Releases) ReleaseBuild(ctx context.Context, b BuiltImage, out io.Writer
 		}
 		buildID := b.Build.ID
 		rel, err = tx.CreateRelease(ctx, store.NewRelease{
-			AppID:       b.App.ID,
-			BuildID:     &buildID,
-			ImageRef:    b.ImageRef,
-			ImageDigest: b.Digest,
-			CommitSHA:   b.Build.CommitSHA,
-			Description: "Deploy " + short,
-			Author:      b.User,
+			AppID:          b.App.ID,
+			BuildID:        &buildID,
+			ImageRef:       b.ImageRef,
+			ImageDigest:    b.Digest,
+			CommitSHA:      b.Build.CommitSHA,
+			ReleaseCommand: b.ReleaseCommand,
+			Description:    "Deploy " + short,
+			Author:         b.User,
 		})
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("recording the release: %w", err)
 	}
-	return r.rollOut(ctx, b.App, b.Tenant, rel, b.ReleaseCommand, out)
+	return r.rollOut(ctx, b.App, b.Tenant, rel, out)
 }
 
 // formationFor merges a build's process types into the current formation:
@@ -124,8 +125,9 @@ func formationFor(current []store.Process, processes map[string]string, webHealt
 	return procs, removed
 }
 
-// rollOut applies release rel and records how it went.
-func (r *Releases) rollOut(ctx context.Context, app store.App, tenant store.Tenant, rel store.Release, releaseCommand string, out io.Writer) error {
+// rollOut applies release rel, its release command first, and records how
+// it went.
+func (r *Releases) rollOut(ctx context.Context, app store.App, tenant store.Tenant, rel store.Release, out io.Writer) error {
 	log := r.log.With("app", app.Name, "release", rel.Version)
 	var prev *deployer.Release
 	if p, err := r.st.LatestSucceededRelease(ctx, app.ID); err == nil {
@@ -141,7 +143,7 @@ func (r *Releases) rollOut(ctx context.Context, app store.App, tenant store.Tena
 	if err != nil {
 		return err
 	}
-	next.ReleaseCommand = releaseCommand
+	next.ReleaseCommand = rel.ReleaseCommand
 
 	if _, err := r.st.SetReleaseStatus(ctx, app.ID, rel.Version, store.ReleaseDeploying, ""); err != nil {
 		return fmt.Errorf("recording the release: %w", err)

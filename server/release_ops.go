@@ -65,7 +65,8 @@ func (c ConfigChange) description() string {
 }
 
 // ReleaseConfig applies a config change and rolls out a release with it
-// and the running release's image. An app that has never been built gets a
+// and the running release's image, whose release command runs first with
+// the new config, as Heroku's release phase does. An app that has never been built gets a
 // release that runs nothing. It returns the release, whose status says how
 // the rollout went, and the rollout's error.
 func (r *Releases) ReleaseConfig(ctx context.Context, app store.App, tenant store.Tenant, user store.User, change ConfigChange, out io.Writer) (store.Release, error) {
@@ -93,13 +94,14 @@ func (r *Releases) ReleaseConfig(ctx context.Context, app store.App, tenant stor
 			}
 		}
 		rel, err = tx.CreateRelease(ctx, store.NewRelease{
-			AppID:       app.ID,
-			BuildID:     running.BuildID,
-			ImageRef:    running.ImageRef,
-			ImageDigest: running.ImageDigest,
-			CommitSHA:   running.CommitSHA,
-			Description: change.description(),
-			Author:      user,
+			AppID:          app.ID,
+			BuildID:        running.BuildID,
+			ImageRef:       running.ImageRef,
+			ImageDigest:    running.ImageDigest,
+			CommitSHA:      running.CommitSHA,
+			ReleaseCommand: running.ReleaseCommand,
+			Description:    change.description(),
+			Author:         user,
 		})
 		return err
 	})
@@ -114,8 +116,8 @@ func (r *Releases) ReleaseConfig(ctx context.Context, app store.App, tenant stor
 
 // Rollback makes a new release with release version's image and config,
 // or with the succeeded release before the running one when version is 0,
-// and rolls it out. Process types and their commands come from that
-// release; quantities and sizes stay as they are now (a rollback does not
+// and rolls it out, that release's release command first. Process types
+// and their commands come from that release; quantities and sizes stay as they are now (a rollback does not
 // scale). Rolling back to a release that failed, that never ran an image,
 // or that is the running one is refused with store.ErrConflict; to one
 // that does not exist with store.ErrNotFound.
@@ -166,13 +168,14 @@ func (r *Releases) Rollback(ctx context.Context, app store.App, tenant store.Ten
 			return err
 		}
 		rel, err = tx.CreateRelease(ctx, store.NewRelease{
-			AppID:       app.ID,
-			BuildID:     target.BuildID,
-			ImageRef:    target.ImageRef,
-			ImageDigest: target.ImageDigest,
-			CommitSHA:   target.CommitSHA,
-			Description: fmt.Sprintf("Rollback to v%d", target.Version),
-			Author:      user,
+			AppID:          app.ID,
+			BuildID:        target.BuildID,
+			ImageRef:       target.ImageRef,
+			ImageDigest:    target.ImageDigest,
+			CommitSHA:      target.CommitSHA,
+			ReleaseCommand: target.ReleaseCommand,
+			Description:    fmt.Sprintf("Rollback to v%d", target.Version),
+			Author:         user,
 		})
 		return err
 	})
@@ -234,7 +237,7 @@ func (r *Releases) rollOutOrRestore(ctx context.Context, app store.App, tenant s
 	if rel.ImageRef == "" {
 		fmt.Fprintf(out, "-----> v%d recorded: %s has not been built yet, so nothing runs\n", rel.Version, app.Name)
 	} else {
-		err = r.rollOut(ctx, app, tenant, rel, "", out)
+		err = r.rollOut(ctx, app, tenant, rel, out)
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

@@ -39,15 +39,18 @@ type Release struct {
 	// LatestSucceededRelease fill it; lists leave it nil.
 	Config map[string]string
 	// Formation is the process types at the time of the release, by type.
-	Formation    []Process
-	CommitSHA    string
-	Description  string // "Deploy 1a2b3c4", "Set FOO config vars", "Rollback to v3"
-	AuthorID     *int64 // nil once the user is deleted
-	AuthorEmail  string
-	Status       ReleaseStatus
-	StatusReason string
-	CreatedAt    time.Time
-	FinishedAt   *time.Time
+	Formation []Process
+	CommitSHA string
+	// ReleaseCommand runs to completion before the release's processes
+	// replace the running ones (the Procfile's release: type); "" for none.
+	ReleaseCommand string
+	Description    string // "Deploy 1a2b3c4", "Set FOO config vars", "Rollback to v3"
+	AuthorID       *int64 // nil once the user is deleted
+	AuthorEmail    string
+	Status         ReleaseStatus
+	StatusReason   string
+	CreatedAt      time.Time
+	FinishedAt     *time.Time
 }
 
 // NewRelease is what CreateRelease records.
@@ -64,10 +67,14 @@ type NewRelease struct {
 	Config map[string]string
 	// Formation is the process types of the release. Nil means the app's
 	// current formation, read in the same transaction.
-	Formation   []Process
-	CommitSHA   string
-	Description string
-	Author      User
+	Formation []Process
+	CommitSHA string
+	// ReleaseCommand is the release phase's command: a deploy's from its
+	// Procfile, a config change's or rollback's from the release whose
+	// image it runs.
+	ReleaseCommand string
+	Description    string
+	Author         User
 }
 
 // formationJSON is the stored form of a formation snapshot.
@@ -102,7 +109,7 @@ func decodeFormation(b []byte) ([]Process, error) {
 }
 
 const releaseColumns = `id, app_id, version, build_id, image_ref, image_digest, config, formation,
-	commit_sha, description, author_user_id, author_email, status, status_reason, created_at, finished_at`
+	commit_sha, release_command, description, author_user_id, author_email, status, status_reason, created_at, finished_at`
 
 // scanRelease scans a release; with decrypt it opens the config snapshot.
 func (s *Store) scanRelease(row pgx.Row, decrypt bool) (Release, error) {
@@ -112,7 +119,7 @@ func (s *Store) scanRelease(row pgx.Row, decrypt bool) (Release, error) {
 		formation []byte
 	)
 	err := row.Scan(&r.ID, &r.AppID, &r.Version, &r.BuildID, &r.ImageRef, &r.ImageDigest, &sealed, &formation,
-		&r.CommitSHA, &r.Description, &r.AuthorID, &r.AuthorEmail, &r.Status, &r.StatusReason, &r.CreatedAt, &r.FinishedAt)
+		&r.CommitSHA, &r.ReleaseCommand, &r.Description, &r.AuthorID, &r.AuthorEmail, &r.Status, &r.StatusReason, &r.CreatedAt, &r.FinishedAt)
 	if err != nil {
 		return Release{}, err
 	}
@@ -139,6 +146,9 @@ func (nr NewRelease) validate() error {
 	}
 	if (nr.ImageRef == "") != (nr.ImageDigest == "") {
 		return invalidf("a release needs both an image reference and a digest, or neither")
+	}
+	if len(nr.ReleaseCommand) > 4096 {
+		return invalidf("release command must be at most 4096 bytes")
 	}
 	if nr.ImageDigest != "" && !digestRE.MatchString(nr.ImageDigest) {
 		return invalidf("image digest %q is not a sha256 digest", truncate(nr.ImageDigest, 80))
@@ -209,12 +219,12 @@ func (s *Store) CreateRelease(ctx context.Context, nr NewRelease) (Release, erro
 		}
 		row := tx.db.QueryRow(ctx, `
 			INSERT INTO releases (app_id, version, build_id, image_ref, image_digest, config, formation,
-			                      commit_sha, description, author_user_id, author_email)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			                      commit_sha, release_command, description, author_user_id, author_email)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			RETURNING `+releaseColumns,
 			nr.AppID, version, nr.BuildID, nr.ImageRef, nr.ImageDigest,
 			tx.seal(plain, releaseConfigAD(nr.AppID, version)), fj,
-			strings.ToLower(nr.CommitSHA), nr.Description, authorID, nr.Author.Email)
+			strings.ToLower(nr.CommitSHA), nr.ReleaseCommand, nr.Description, authorID, nr.Author.Email)
 		rel, err = tx.scanRelease(row, false)
 		if err != nil {
 			if pe, ok := pgErr(err); ok && pe.Code == codeForeignKeyViolation {

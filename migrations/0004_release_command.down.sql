@@ -1,0 +1,5 @@
+BEGIN;
+
+ALTER TABLE releases DROP COLUMN release_command;
+
+COMMIT;
