@@ -2,7 +2,6 @@ package router
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -47,17 +46,7 @@ func BenchmarkDirect(b *testing.B) {
 }
 
 func BenchmarkProxy(b *testing.B) {
-	rt := benchRouter(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(b, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rt.Serve(ctx, ln) }()
-	b.Cleanup(func() {
-		cancel()
-		require.NoError(b, <-done)
-	})
-	benchGet(b, ln.Addr().String())
+	benchGet(b, serveRouter(b, benchRouter(b)))
 }
 
 func BenchmarkProxyNetHTTP(b *testing.B) {

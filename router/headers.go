@@ -289,13 +289,17 @@ func isToken(s string) bool {
 }
 
 // tokenByte is the set of token characters. It is never written.
-var tokenByte = func() (t [256]bool) {
+var tokenByte = alnumAnd("!#$%&'*+-.^_`|~")
+
+// alnumAnd returns the set of ASCII letters and digits and the bytes of
+// extra, as a table indexed by byte.
+func alnumAnd(extra string) (t [256]bool) {
 	for c := range 256 {
 		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
+			strings.IndexByte(extra, byte(c)) >= 0
 	}
 	return t
-}()
+}
 
 // parseContentLength parses a Content-Length value: digits only, no sign
 // or space, and few enough not to overflow.

@@ -46,7 +46,7 @@ func serveStatic(t *testing.T, cfg Config, routes ...Route) *testRouter {
 }
 
 // serveRouter serves rt on a loopback port until the test ends.
-func serveRouter(t *testing.T, rt *Router) string {
+func serveRouter(t testing.TB, rt *Router) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -100,10 +100,15 @@ func (m *metrics) dropRoute(k seriesKey) {
 }
 
 func (rm *routeMetrics) observe(status int, d time.Duration) {
+	rm.count(status)
+	rm.duration.Observe(d.Seconds())
+}
+
+// count counts a request by its status class, without a duration.
+func (rm *routeMetrics) count(status int) {
 	i := status / 100
 	if i < 1 || i > 5 {
 		i = 0
 	}
 	rm.codes[i].Inc()
-	rm.duration.Observe(d.Seconds())
 }

@@ -337,13 +337,7 @@ func parseOriginForm(target string, u *url.URL) bool {
 // plainPathByte holds the bytes that url.URL leaves in a path as they
 // are: unreserved characters and the sub-delimiters it does not escape.
 // It is never written.
-var plainPathByte = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("-._~$&+,/:;=@", byte(c)) >= 0
-	}
-	return t
-}()
+var plainPathByte = alnumAnd("-._~$&+,/:;=@")
 
 // validTarget reports whether a request target holds only visible ASCII
 // and non-ASCII bytes: no controls, no spaces.
@@ -371,13 +365,7 @@ func validHost(s string) bool {
 }
 
 // hostByte is the set validHost allows. It is never written.
-var hostByte = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("-._~!$&'()*+,;=:[]%", byte(c)) >= 0
-	}
-	return t
-}()
+var hostByte = alnumAnd("-._~!$&'()*+,;=:[]%")
 
 // validHeaderValue reports whether a header value holds no control bytes
 // but tabs: no CR, LF or NUL to split or cut a header with.

@@ -289,9 +289,9 @@ func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
 
 // refused records a request the server refused before routing it (a
 // malformed head, a smuggling attempt) as unrouted, in the metrics and the
-// access log.
+// access log. It is counted but not timed: it had no exchange to time.
 func (rt *Router) refused(remoteAddr string, re *requestError) {
-	rt.metrics.unrouted.observe(re.status, 0)
+	rt.metrics.unrouted.count(re.status)
 	if rt.cfg.DisableAccessLog {
 		return
 	}

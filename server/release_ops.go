@@ -66,9 +66,9 @@ func (c ConfigChange) description() string {
 
 // ReleaseConfig applies a config change and rolls out a release with it
 // and the running release's image, whose release command runs first with
-// the new config, as Heroku's release phase does. An app that has never been built gets a
-// release that runs nothing. It returns the release, whose status says how
-// the rollout went, and the rollout's error.
+// the new config, as Heroku's release phase does. An app that has never
+// been built gets a release that runs nothing. It returns the release,
+// whose status says how the rollout went, and the rollout's error.
 func (r *Releases) ReleaseConfig(ctx context.Context, app store.App, tenant store.Tenant, user store.User, change ConfigChange, out io.Writer) (store.Release, error) {
 	if len(change.Set) == 0 && len(change.Unset) == 0 {
 		return store.Release{}, fmt.Errorf("%w: no config vars to set or unset", store.ErrInvalid)
@@ -117,10 +117,11 @@ func (r *Releases) ReleaseConfig(ctx context.Context, app store.App, tenant stor
 // Rollback makes a new release with release version's image and config,
 // or with the succeeded release before the running one when version is 0,
 // and rolls it out, that release's release command first. Process types
-// and their commands come from that release; quantities and sizes stay as they are now (a rollback does not
-// scale). Rolling back to a release that failed, that never ran an image,
-// or that is the running one is refused with store.ErrConflict; to one
-// that does not exist with store.ErrNotFound.
+// and their commands come from that release; quantities and sizes stay as
+// they are now (a rollback does not scale). Rolling back to a release that
+// failed, that never ran an image, or that is the running one is refused
+// with store.ErrConflict; to one that does not exist with
+// store.ErrNotFound.
 func (r *Releases) Rollback(ctx context.Context, app store.App, tenant store.Tenant, user store.User, version int, out io.Writer) (store.Release, error) {
 	running, err := r.st.LatestSucceededRelease(ctx, app.ID)
 	if errors.Is(err, store.ErrNotFound) {
