@@ -41,11 +41,11 @@ func (d *Deployer) Apply(ctx context.Context, rel Release, prev *Release, out io
 	if out == nil {
 		out = io.Discard
 	}
-	if err := rel.validate(); err != nil {
+	if err := rel.Validate(); err != nil {
 		return fmt.Errorf("applying release: %w", err)
 	}
 	if prev != nil {
-		if err := prev.validate(); err != nil {
+		if err := prev.Validate(); err != nil {
 			return fmt.Errorf("applying release: previous release: %w", err)
 		}
 		if prev.Tenant != rel.Tenant || prev.App != rel.App {

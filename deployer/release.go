@@ -158,8 +158,10 @@ func validProcessType(t string) error {
 	return nil
 }
 
-// validate reports the first thing wrong with r.
-func (r Release) validate() error {
+// Validate reports the first thing wrong with r that Apply would refuse
+// (names, version, image, config var names, formation, domains, health
+// path), as an error wrapping ErrInvalid.
+func (r Release) Validate() error {
 	if err := validApp(r.Tenant, r.App); err != nil {
 		return err
 	}

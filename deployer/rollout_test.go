@@ -289,7 +289,7 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestReleaseValidate(t *testing.T) {
 	ok := testRelease()
-	require.NoError(t, ok.validate())
+	require.NoError(t, ok.Validate())
 	cases := []struct {
 		name   string
 		change func(*Release)
@@ -310,7 +310,7 @@ func TestReleaseValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testRelease()
 			tc.change(&r)
-			assert.ErrorIs(t, r.validate(), ErrInvalid)
+			assert.ErrorIs(t, r.Validate(), ErrInvalid)
 		})
 	}
 }

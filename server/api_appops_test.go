@@ -29,6 +29,7 @@ import (
 type fakeDeployer struct {
 	mu        sync.Mutex
 	applied   []deployer.Release
+	prevs     []*deployer.Release // the previous release of each Apply
 	scaled    []string // "web=3:large", as asked
 	restarted []string
 	procs     map[string]deployer.ProcessStatus // by type
@@ -45,10 +46,25 @@ func newFakeDeployer() *fakeDeployer {
 
 func (d *fakeDeployer) EnsureTenant(context.Context, string, deployer.TenantQuota) error { return nil }
 
-func (d *fakeDeployer) Apply(_ context.Context, rel deployer.Release, _ *deployer.Release, out io.Writer) error {
+// Apply refuses what the real deployer refuses (an invalid release, or a
+// previous release that is invalid or of another app), then records rel
+// and prev.
+func (d *fakeDeployer) Apply(_ context.Context, rel deployer.Release, prev *deployer.Release, out io.Writer) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := rel.Validate(); err != nil {
+		return fmt.Errorf("applying release: %w", err)
+	}
+	if prev != nil {
+		if err := prev.Validate(); err != nil {
+			return fmt.Errorf("applying release: previous release: %w", err)
+		}
+		if prev.App != rel.App || prev.Tenant != rel.Tenant {
+			return fmt.Errorf("%w: previous release is of another app", deployer.ErrInvalid)
+		}
+	}
 	d.applied = append(d.applied, rel)
+	d.prevs = append(d.prevs, prev)
 	if d.fail != nil {
 		if err := d.fail(rel); err != nil {
 			return &deployer.RolloutError{Release: rel.Version, Reason: deployer.ReasonCrashLoop, Process: "web", Detail: err.Error(), ExitCode: 1}
@@ -148,6 +164,14 @@ func (d *fakeDeployer) Logs(ctx context.Context, _, _ string, opts deployer.LogO
 // and a worker process type.
 func newReleaseFixture(t *testing.T) (*apiFixture, *fakeDeployer) {
 	t.Helper()
+	f, dep := newUnbuiltFixture(t)
+	f.deploy(t, dep, "aaaa", map[string]string{"web": "./web", "worker": "./worker"})
+	return f, dep
+}
+
+// newUnbuiltFixture is newReleaseFixture before shop's first build.
+func newUnbuiltFixture(t *testing.T) (*apiFixture, *fakeDeployer) {
+	t.Helper()
 	f := newAPIFixture(t)
 	dep := newFakeDeployer()
 	log := slog.New(slog.NewTextHandler(f.logs, nil))
@@ -160,7 +184,6 @@ func newReleaseFixture(t *testing.T) (*apiFixture, *fakeDeployer) {
 		APILock: LockConfig{Wait: 2 * time.Second, Poll: 50 * time.Millisecond},
 	}, f.st)
 	require.NoError(t, err)
-	f.deploy(t, dep, "aaaa", map[string]string{"web": "./web", "worker": "./worker"})
 	return f, dep
 }
 
@@ -174,6 +197,16 @@ func (f *apiFixture) deploy(t *testing.T, dep *fakeDeployer, image string, procs
 // command.
 func (f *apiFixture) deployWithRelease(t *testing.T, image string, procs map[string]string, releaseCommand string) store.Release {
 	t.Helper()
+	require.NoError(t, f.release(t, image, procs, releaseCommand))
+	rel, err := f.st.LatestSucceededRelease(context.Background(), f.shop.ID)
+	require.NoError(t, err)
+	return rel
+}
+
+// release builds and releases shop as a push of an image would, and
+// returns the release's error.
+func (f *apiFixture) release(t *testing.T, image string, procs map[string]string, releaseCommand string) error {
+	t.Helper()
 	ctx := context.Background()
 	b, err := f.st.CreateBuild(ctx, f.shop.ID, strings.Repeat(image[:1], 40), f.users["member"])
 	require.NoError(t, err)
@@ -183,12 +216,8 @@ func (f *apiFixture) deployWithRelease(t *testing.T, image string, procs map[str
 	b, err = f.st.FinishBuild(ctx, b.ID, store.BuildResult{Status: store.BuildSucceeded, Stack: "go",
 		ImageRef: "registry.test/acme/shop@" + digest, ImageDigest: digest})
 	require.NoError(t, err)
-	err = f.srv.releases.ReleaseBuild(ctx, BuiltImage{App: f.shop, Tenant: f.acme, User: f.users["member"], Build: b,
+	return f.srv.releases.ReleaseBuild(ctx, BuiltImage{App: f.shop, Tenant: f.acme, User: f.users["member"], Build: b,
 		ImageRef: b.ImageRef, Digest: digest, Processes: procs, ReleaseCommand: releaseCommand}, io.Discard)
-	require.NoError(t, err)
-	rel, err := f.st.LatestSucceededRelease(ctx, f.shop.ID)
-	require.NoError(t, err)
-	return rel
 }
 
 func (f *apiFixture) config(t *testing.T) map[string]string {

@@ -129,8 +129,10 @@ func formationFor(current []store.Process, processes map[string]string, webHealt
 // it went.
 func (r *Releases) rollOut(ctx context.Context, app store.App, tenant store.Tenant, rel store.Release, out io.Writer) error {
 	log := r.log.With("app", app.Name, "release", rel.Version)
+	// The release the cluster runs, if any: a config change made before
+	// the first build succeeded without running anything, so it is not one.
 	var prev *deployer.Release
-	if p, err := r.st.LatestSucceededRelease(ctx, app.ID); err == nil {
+	if p, err := r.st.RunningRelease(ctx, app.ID); err == nil {
 		dp, err := r.deployerRelease(ctx, app, tenant, p)
 		if err != nil {
 			return err

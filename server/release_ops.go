@@ -77,7 +77,8 @@ func (r *Releases) ReleaseConfig(ctx context.Context, app store.App, tenant stor
 	if err != nil {
 		return store.Release{}, err
 	}
-	running, err := r.st.LatestSucceededRelease(ctx, app.ID)
+	// The new release runs the image the app runs now, if any.
+	running, err := r.st.RunningRelease(ctx, app.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Release{}, fmt.Errorf("reading the running release: %w", err)
 	}
@@ -123,9 +124,9 @@ func (r *Releases) ReleaseConfig(ctx context.Context, app store.App, tenant stor
 // with store.ErrConflict; to one that does not exist with
 // store.ErrNotFound.
 func (r *Releases) Rollback(ctx context.Context, app store.App, tenant store.Tenant, user store.User, version int, out io.Writer) (store.Release, error) {
-	running, err := r.st.LatestSucceededRelease(ctx, app.ID)
+	running, err := r.st.RunningRelease(ctx, app.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Release{}, fmt.Errorf("%w: %s has no succeeded release yet", ErrNothingToRollBack, app.Name)
+		return store.Release{}, fmt.Errorf("%w: %s has not run a build yet (git push to deploy one)", ErrNothingToRollBack, app.Name)
 	}
 	if err != nil {
 		return store.Release{}, fmt.Errorf("reading the running release: %w", err)
@@ -148,7 +149,7 @@ func (r *Releases) Rollback(ctx context.Context, app store.App, tenant store.Ten
 	case target.Status != store.ReleaseSucceeded:
 		return store.Release{}, fmt.Errorf("%w: v%d is %s: only a release that succeeded can be rolled back to", ErrNothingToRollBack, version, target.Status)
 	case target.ImageRef == "":
-		return store.Release{}, fmt.Errorf("%w: v%d ran no image", ErrNothingToRollBack, version)
+		return store.Release{}, fmt.Errorf("%w: v%d ran no build (a config change made before the first push); roll back to a release that ran one", ErrNothingToRollBack, version)
 	}
 
 	beforeConfig, err := r.st.GetConfig(ctx, app.ID)
@@ -267,8 +268,8 @@ func (r *Releases) rollOutOrRestore(ctx context.Context, app store.App, tenant s
 // process stops) or the suspension ends. An app never built has nothing to
 // apply.
 func (r *Releases) Reapply(ctx context.Context, app store.App, tenant store.Tenant) error {
-	cur, err := r.st.LatestSucceededRelease(ctx, app.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && cur.ImageRef == "") {
+	cur, err := r.st.RunningRelease(ctx, app.ID)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {

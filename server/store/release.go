@@ -252,7 +252,8 @@ func (s *Store) GetRelease(ctx context.Context, appID int64, version int) (Relea
 }
 
 // LatestSucceededRelease returns the app's newest succeeded release, config
-// included: what should be running.
+// included: the app's current config and formation. Before the first build
+// it has no image; RunningRelease is the one the cluster runs.
 func (s *Store) LatestSucceededRelease(ctx context.Context, appID int64) (Release, error) {
 	r, err := s.scanRelease(s.db.QueryRow(ctx, `
 		SELECT `+releaseColumns+` FROM releases
@@ -260,6 +261,21 @@ func (s *Store) LatestSucceededRelease(ctx context.Context, appID int64) (Releas
 		ORDER BY version DESC LIMIT 1`, appID), true)
 	if err != nil {
 		return Release{}, notFoundOr(err, "succeeded release of app %d", appID)
+	}
+	return r, nil
+}
+
+// RunningRelease returns the app's newest succeeded release that runs an
+// image, config included: what the cluster runs. An app whose succeeded
+// releases are all config changes made before its first build (or whose
+// builds all failed) runs nothing and gets ErrNotFound.
+func (s *Store) RunningRelease(ctx context.Context, appID int64) (Release, error) {
+	r, err := s.scanRelease(s.db.QueryRow(ctx, `
+		SELECT `+releaseColumns+` FROM releases
+		WHERE app_id = $1 AND status = 'succeeded' AND image_ref <> ''
+		ORDER BY version DESC LIMIT 1`, appID), true)
+	if err != nil {
+		return Release{}, notFoundOr(err, "running release of app %d", appID)
 	}
 	return r, nil
 }
