@@ -30,7 +30,7 @@ type fakeDeployer struct {
 	mu        sync.Mutex
 	applied   []deployer.Release
 	prevs     []*deployer.Release // the previous release of each Apply
-	scaled    []string // "web=3:large", as asked
+	scaled    []string            // "web=3:large", as asked
 	restarted []string
 	procs     map[string]deployer.ProcessStatus // by type
 	// fail, when it returns an error, fails Apply of that release.

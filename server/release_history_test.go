@@ -99,7 +99,7 @@ func TestAppWhoseOnlyReleasesFailed(t *testing.T) {
 
 func TestRollbackToConfigOnlyRelease(t *testing.T) {
 	f, dep := newUnbuiltFixture(t)
-	f.setVar(t, "A", str("1"))                                 // v1, no image
+	f.setVar(t, "A", str("1"))                                  // v1, no image
 	f.deploy(t, dep, "aaaa", map[string]string{"web": "./web"}) // v2
 
 	msg := wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 1}), http.StatusConflict, api.CodeConflict, "")
