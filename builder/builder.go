@@ -113,6 +113,9 @@ type Config struct {
 	// Images are the stack images builds start from; empty fields take
 	// DefaultImages (Docker Hub). The local stack uses LocalStackImages.
 	Images Images
+	// Network is the outbound network set-up every build gets: extra CAs,
+	// a proxy, package mirrors.
+	Network Network
 	// Logger receives the builder's own log; build output goes to
 	// Request.Out instead. Nil discards it.
 	Logger *slog.Logger
@@ -150,6 +153,9 @@ func (c Config) validate() error {
 	if c.Registry != "" && !registryRE.MatchString(c.Registry) {
 		return fmt.Errorf("registry %q is not host[:port]", c.Registry)
 	}
+	if err := c.Network.Validate(); err != nil {
+		return err
+	}
 	for _, img := range c.Images.all() {
 		if img != "" && !imageRE.MatchString(img) {
 			return fmt.Errorf("stack image %q is not an image reference", img)
@@ -165,6 +171,7 @@ type Builder struct {
 	registry string
 	insecure bool
 	images   Images
+	network  Network
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -190,6 +197,7 @@ func New(cfg Config) (*Builder, error) {
 		registry: cfg.Registry,
 		insecure: cfg.InsecureRegistry,
 		images:   cfg.Images.withDefaults(),
+		network:  cfg.Network,
 		log:      log.With("component", "builder"),
 		now:      time.Now,
 	}, nil
@@ -365,7 +373,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 
 	fmt.Fprintf(out, "-----> Process types: %s\n", strings.Join(plan.Types(), ", "))
 	if plan.ReleaseCommand != "" {
-		fmt.Fprintf(out, "-----> Release command: %s\n", newMasker(req.Config).mask(plan.ReleaseCommand))
+		fmt.Fprintf(out, "-----> Release command: %s\n", b.masker(req).mask(plan.ReleaseCommand))
 	}
 	if plan.HealthPath != "" {
 		fmt.Fprintf(out, "-----> Health check: web is ready when GET %s answers 2xx or 3xx\n", plan.HealthPath)
@@ -390,7 +398,7 @@ func (b *Builder) solve(ctx context.Context, req Request, plan Plan, out io.Writ
 		return Result{}, fmt.Errorf("building %s: %w", req.App, err)
 	}
 
-	m := newMasker(req.Config)
+	m := b.masker(req)
 	r := newRenderer(out, m)
 	ch := make(chan *bkclient.SolveStatus)
 	var resp *bkclient.SolveResponse
@@ -422,6 +430,12 @@ func (b *Builder) solve(ctx context.Context, req Request, plan Plan, out io.Writ
 		CachedSteps: cached,
 		Timings:     Timings{Solve: solveTime, Export: r.exportDuration()},
 	}, nil
+}
+
+// masker hides the build's secret values in what the user sees: config
+// values and the passwords of the operator's proxy URLs.
+func (b *Builder) masker(req Request) masker {
+	return newMasker(req.Config, b.network.secretValues()...)
 }
 
 func (b *Builder) repository(req Request) string {
@@ -479,6 +493,9 @@ func (b *Builder) solveOpt(req Request, plan Plan, tmp string) (bkclient.SolveOp
 
 	if plan.Stack == StackDockerfile {
 		mounts["dockerfile"] = src
+		for k, v := range b.network.proxyArgs() {
+			attrs["build-arg:"+k] = v
+		}
 	} else {
 		df, err := generateDockerfile(dockerfileParams{
 			plan:   plan,
@@ -513,7 +530,7 @@ func (b *Builder) solveOpt(req Request, plan Plan, tmp string) (bkclient.SolveOp
 		LocalMounts:   mounts,
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
-		Session:       []session.Attachable{&secretStore{m: configSecrets(req.Config)}},
+		Session:       []session.Attachable{&secretStore{m: b.secrets(req.Config)}},
 		// Keyed per app, so BuildKit sends only what changed since the
 		// app's last build.
 		SharedKey: req.Tenant + "/" + req.App,
@@ -544,9 +561,20 @@ func writeFile(dir, name string, data []byte) error {
 	return nil
 }
 
-// configSecrets returns the build's secrets: "env", the env file the
-// generated build stages source, and one secret per config var for user
-// Dockerfiles.
+// secrets returns the build's secrets: the operator's network set-up (see
+// Network) and the app's config vars, which win over a network variable of
+// the same name.
+func (b *Builder) secrets(config map[string]string) map[string][]byte {
+	s := b.network.secrets()
+	for k, v := range configSecrets(config) {
+		s[k] = v
+	}
+	return s
+}
+
+// configSecrets returns the secrets of the app's config vars: "env", the
+// env file the generated build stages source, and one secret per config var
+// for user Dockerfiles.
 func configSecrets(config map[string]string) map[string][]byte {
 	names := make([]string, 0, len(config))
 	for n := range config {
@@ -557,7 +585,7 @@ func configSecrets(config map[string]string) map[string][]byte {
 	secrets := map[string][]byte{}
 	for _, n := range names {
 		v := config[n]
-		fmt.Fprintf(&env, "%s='%s'\n", n, strings.ReplaceAll(v, "'", `'\''`))
+		fmt.Fprintf(&env, "%s=%s\n", n, shellQuote(v))
 		secrets[n] = []byte(v)
 	}
 	secrets[envSecretID] = []byte(env.String())

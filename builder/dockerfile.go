@@ -17,10 +17,18 @@ const (
 )
 
 // buildShell is the SHELL of build stages. Docker appends a RUN's command
-// as the last argument, so it is $1 of the script.
+// as the last argument, so it is $1 of the script. It sources the
+// operator's network settings, puts the image's CA bundle and the
+// operator's CAs together on the tmpfs every RUN mounts and names it for
+// the usual tools, then sources the app's config vars (which win).
 var buildShell = []string{
 	"/bin/sh", "-c",
-	`if [ -r ` + envSecretPath + ` ]; then set -a; . ` + envSecretPath + `; set +a; fi; eval "$1"`,
+	`if [ -r ` + networkSecretPath + ` ]; then set -a; . ` + networkSecretPath + `; set +a; fi; ` +
+		`if [ -r ` + caSecretPath + ` ] && [ -d ` + caBundleDir + ` ]; then ` +
+		`{ cat /etc/ssl/certs/ca-certificates.crt 2>/dev/null; cat ` + caSecretPath + `; } > ` + caBundlePath + `; ` +
+		`export SSL_CERT_FILE=` + caBundlePath + ` NODE_EXTRA_CA_CERTS=` + caSecretPath + ` PIP_CERT=` + caBundlePath +
+		` REQUESTS_CA_BUNDLE=` + caBundlePath + ` CURL_CA_BUNDLE=` + caBundlePath + ` GIT_SSL_CAINFO=` + caBundlePath + `; fi; ` +
+		`if [ -r ` + envSecretPath + ` ]; then set -a; . ` + envSecretPath + `; set +a; fi; eval "$1"`,
 	"sh",
 }
 
@@ -79,8 +87,15 @@ func (w *dfWriter) buildStage(image string) {
 	w.line("SHELL %s", jsonArray(buildShell...))
 }
 
+// secretMount mounts, in a RUN of a build stage, what buildShell reads:
+// the app's config vars, the operator's network settings and CAs, and the
+// tmpfs for the CA bundle. Secrets that a build was not given are simply
+// absent.
 func secretMount() string {
-	return "--mount=type=secret,id=" + envSecretID + ",target=" + envSecretPath
+	return "--mount=type=secret,id=" + envSecretID + ",target=" + envSecretPath +
+		" --mount=type=secret,id=" + networkSecretID + ",target=" + networkSecretPath +
+		" --mount=type=secret,id=" + caSecretID + ",target=" + caSecretPath +
+		" --mount=type=tmpfs,target=" + caBundleDir
 }
 
 // cacheMount mounts a BuildKit cache. Its id is relative: the build puts

@@ -23,7 +23,7 @@ const minMaskedLen = 4
 // masker replaces config values in text the user sees with "***".
 type masker struct{ r *strings.Replacer }
 
-func newMasker(config map[string]string) masker {
+func newMasker(config map[string]string, extra ...string) masker {
 	var vals []string
 	seen := map[string]bool{}
 	add := func(v string) {
@@ -31,6 +31,9 @@ func newMasker(config map[string]string) masker {
 			seen[v] = true
 			vals = append(vals, v)
 		}
+	}
+	for _, v := range extra {
+		add(v)
 	}
 	for _, v := range config {
 		add(v)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/platform-paas/platform/builder"
 	"github.com/platform-paas/platform/server/registry"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -36,6 +37,7 @@ type config struct {
 	StackImages     string // registry holding the local stack images; empty: Docker Hub defaults
 	GitAddr         string // empty: no SSH git receiver
 	RouterAddr      string // empty: no in-process router
+	BuildNetwork    builder.Network
 	RolloutTimeout  time.Duration
 	RouterCIDRs     []string // where the router reaches pods from, for tenants' network policies
 	AppsDomain      string
@@ -109,6 +111,24 @@ func settings() []*setting {
 			usage: `listen address of the in-process router (the apps' HTTP edge), or "off" when it runs on its own (--mode=router)`},
 		{flag: "router-cidrs", env: []string{"PLATFORM_ROUTER_CIDRS"},
 			usage: "comma-separated CIDRs the router connects to pods from when it runs outside the cluster; tenants' network policies admit them"},
+		{flag: "build-ca-file", env: []string{"PLATFORM_BUILD_CA_FILE"},
+			usage: "comma-separated PEM files of certificate authorities that build steps trust besides their images' own (a TLS-inspecting proxy's CA, a mirror's); make up passes the host's trust store"},
+		{flag: "build-http-proxy", env: []string{"PLATFORM_BUILD_HTTP_PROXY"},
+			usage: "HTTP_PROXY for build steps, e.g. http://proxy.example.com:3128"},
+		{flag: "build-https-proxy", env: []string{"PLATFORM_BUILD_HTTPS_PROXY"},
+			usage: "HTTPS_PROXY for build steps"},
+		{flag: "build-no-proxy", env: []string{"PLATFORM_BUILD_NO_PROXY"},
+			usage: "NO_PROXY for build steps: comma-separated hosts, domains and CIDRs reached directly"},
+		{flag: "build-goproxy", env: []string{"PLATFORM_BUILD_GOPROXY"},
+			usage: "GOPROXY for Go builds, e.g. https://goproxy.example.com,direct"},
+		{flag: "build-gonosumdb", env: []string{"PLATFORM_BUILD_GONOSUMDB"},
+			usage: "GONOSUMDB for Go builds: module path patterns not checked against the checksum database"},
+		{flag: "build-goprivate", env: []string{"PLATFORM_BUILD_GOPRIVATE"},
+			usage: "GOPRIVATE for Go builds: module path patterns fetched directly, unchecked"},
+		{flag: "build-npm-registry", env: []string{"PLATFORM_BUILD_NPM_REGISTRY"},
+			usage: "npm registry (or mirror) URL for Node builds"},
+		{flag: "build-pip-index-url", env: []string{"PLATFORM_BUILD_PIP_INDEX_URL"},
+			usage: "Python package index URL (PEP 503 simple API) for Python builds"},
 		{flag: "rollout-timeout", env: []string{"PLATFORM_ROLLOUT_TIMEOUT"}, def: "2m",
 			usage: "how long a release may take to roll out before it is undone"},
 		{flag: "apps-domain", env: []string{"PLATFORM_APPS_DOMAIN"}, def: "platform.test",
@@ -284,6 +304,31 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 			cfg.RouterCIDRs = append(cfg.RouterCIDRs, c)
 		}
 	}
+	cfg.BuildNetwork = builder.Network{
+		HTTPProxy:   byFlag["build-http-proxy"].value,
+		HTTPSProxy:  byFlag["build-https-proxy"].value,
+		NoProxy:     byFlag["build-no-proxy"].value,
+		GoProxy:     byFlag["build-goproxy"].value,
+		GoNoSumDB:   byFlag["build-gonosumdb"].value,
+		GoPrivate:   byFlag["build-goprivate"].value,
+		NPMRegistry: byFlag["build-npm-registry"].value,
+		PipIndexURL: byFlag["build-pip-index-url"].value,
+	}
+	if caFiles := byFlag["build-ca-file"]; caFiles.value != "" {
+		for _, f := range strings.Split(caFiles.value, ",") {
+			pem, err := os.ReadFile(strings.TrimSpace(f))
+			if err != nil {
+				bad(caFiles, "%v", err)
+				continue
+			}
+			cfg.BuildNetwork.CACerts = append(cfg.BuildNetwork.CACerts, pem...)
+			cfg.BuildNetwork.CACerts = append(cfg.BuildNetwork.CACerts, '\n')
+		}
+	}
+	if err := cfg.BuildNetwork.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("build network settings (--build-*): %w", err))
+	}
+
 	rollout := byFlag["rollout-timeout"]
 	if d, err := time.ParseDuration(rollout.value); err != nil || d < 10*time.Second {
 		bad(rollout, "must be a duration of at least 10s, like 2m")

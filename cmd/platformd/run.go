@@ -105,6 +105,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Registry:         cfg.ImageRegistry,
 		InsecureRegistry: registry.IsLoopback(cfg.ImageRegistry),
 		Images:           images,
+		Network:          cfg.BuildNetwork,
 		Logger:           log.With("component", "builder"),
 	})
 	if err != nil {
