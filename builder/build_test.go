@@ -38,11 +38,19 @@ const testTenant = "buildertest"
 func newStackBuilder(t testing.TB) (*Builder, localstack.Env) {
 	t.Helper()
 	env := localstack.Require(t)
+	// The stack's builds trust what the machine trusts, as platformd's do.
+	var network Network
+	if env.BuildCAFile != "" {
+		pem, err := os.ReadFile(env.BuildCAFile)
+		require.NoError(t, err)
+		network.CACerts = pem
+	}
 	b, err := New(Config{
 		Addr:             env.BuildKitAddr,
 		Registry:         env.Registry,
 		InsecureRegistry: true,
 		Images:           LocalStackImages(env.Registry),
+		Network:          network,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
@@ -132,12 +140,23 @@ func TestBuildSamples(t *testing.T) {
 		// probe is the command that serves the app; body is in its answer.
 		probe []string
 		body  string
+		// absent is in no layer of the image.
+		absent string
 	}{
 		{
 			app: "go", stack: StackGo,
 			processes: map[string]string{"web": "hello", "worker": "worker"},
 			output:    []string{"RUN go mod download", "RUN mkdir -p /out/bin && go build"},
 			body:      "hello from go",
+		},
+		{
+			// Third-party modules from the module proxy, and templates read
+			// from the source tree at run time; README.md is .slugignored.
+			app: "go-modules", stack: StackGo,
+			processes: map[string]string{"web": "guestbook"},
+			output:    []string{"RUN go mod download", "COPY --from=app --chown=1000:1000 . /app/"},
+			body:      "guestbook from go-modules",
+			absent:    "SLUGIGNORED-README",
 		},
 		{
 			app: "node", stack: StackNode,
@@ -218,6 +237,9 @@ func TestBuildSamples(t *testing.T) {
 				assert.NotContains(t, string(img.ConfigJSON), v, "image config")
 			}
 			for i, layer := range img.Layers {
+				if tt.absent != "" {
+					assert.False(t, bytes.Contains(layer, []byte(tt.absent)), "layer %d holds %q", i, tt.absent)
+				}
 				assert.False(t, bytes.Contains(layer, []byte(secret)), "layer %d holds a config value", i)
 				assert.False(t, bytes.Contains(layer, []byte(dbURL)), "layer %d holds a config value", i)
 			}

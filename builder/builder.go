@@ -305,6 +305,10 @@ type BuildError struct {
 	Reason string
 	// Output holds the step's last lines of output.
 	Output []string
+	// Hint, when the output points at the network (an untrusted
+	// certificate, a name that does not resolve, a refused connection or
+	// proxy), names the likely cause and the setting to look at.
+	Hint string
 }
 
 // Error returns the message a push shows: the step, why it failed, and its
@@ -319,6 +323,10 @@ func (e *BuildError) Error() string {
 	for _, l := range e.Output {
 		sb.WriteString("\n    ")
 		sb.WriteString(l)
+	}
+	if e.Hint != "" {
+		sb.WriteString("\n")
+		sb.WriteString(e.Hint)
 	}
 	return sb.String()
 }
@@ -361,6 +369,10 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return Result{}, fmt.Errorf("building %s: %w", req.App, ctxErr)
+		}
+		var be *BuildError
+		if errors.As(err, &be) && be.Hint != "" {
+			fmt.Fprintf(out, "-----> %s\n", be.Hint)
 		}
 		return Result{}, err
 	}
@@ -466,6 +478,8 @@ func (b *Builder) solveOpt(req Request, plan Plan, tmp string) (bkclient.SolveOp
 		excludes = append(excludes, "node_modules")
 	case StackPython:
 		excludes = append(excludes, ".venv", "**/__pycache__")
+	case StackRuby:
+		excludes = append(excludes, "vendor/bundle", ".bundle")
 	}
 	src, err := fsutil.NewFS(req.SourceDir)
 	if err != nil {
@@ -491,6 +505,18 @@ func (b *Builder) solveOpt(req Request, plan Plan, tmp string) (bkclient.SolveOp
 		"hostname": req.App + "." + req.Tenant,
 	}
 
+	if plan.usesAppContext() {
+		// The app's files as the run image has them: the source tree less
+		// what .slugignore names.
+		app, err := fsutil.NewFS(req.SourceDir)
+		if err != nil {
+			return bkclient.SolveOpt{}, fmt.Errorf("reading source tree: %w", err)
+		}
+		if mounts[appContext], err = fsutil.NewFilterFS(app, &fsutil.FilterOpt{ExcludePatterns: append(excludes, plan.slugIgnore...)}); err != nil {
+			return bkclient.SolveOpt{}, fmt.Errorf("filtering source tree with .slugignore: %w", err)
+		}
+		attrs["context:"+appContext] = "local:" + appContext
+	}
 	if plan.Stack == StackDockerfile {
 		mounts["dockerfile"] = src
 		for k, v := range b.network.proxyArgs() {
@@ -545,6 +571,8 @@ func (im Images) forStack(s Stack) StackImages {
 		return im.Node
 	case StackPython:
 		return im.Python
+	case StackRuby:
+		return im.Ruby
 	case StackStatic:
 		return im.Static
 	}
@@ -598,9 +626,10 @@ func (b *Builder) buildError(r *renderer, m masker, err error) error {
 	msg := m.mask(err.Error())
 	v := r.failed()
 	if v == nil {
-		return &BuildError{Reason: strings.TrimPrefix(msg, "failed to solve: ")}
+		return &BuildError{Reason: strings.TrimPrefix(msg, "failed to solve: "), Hint: networkHint(msg)}
 	}
-	return &BuildError{Step: m.mask(displayName(v.name)), Reason: m.mask(errorReason(v.err)), Output: v.tail}
+	return &BuildError{Step: m.mask(displayName(v.name)), Reason: m.mask(errorReason(v.err)), Output: v.tail,
+		Hint: networkHint(append([]string{msg}, v.tail...)...)}
 }
 
 // DeleteCache drops the build cache mounts of an app (Go modules and build

@@ -21,6 +21,7 @@ type Stack string
 const (
 	StackDockerfile Stack = "dockerfile"
 	StackGo         Stack = "go"
+	StackRuby       Stack = "ruby"
 	StackNode       Stack = "node"
 	StackPython     Stack = "python"
 	StackStatic     Stack = "static"
@@ -28,7 +29,21 @@ const (
 
 // ErrNoStack is returned (wrapped) by Detect when no stack matches the
 // source tree.
-var ErrNoStack = errors.New("no Dockerfile, go.mod, package.json, requirements.txt, pyproject.toml or index.html (at the root or in public/) found at the root of the pushed commit")
+var ErrNoStack = errors.New("no Dockerfile, go.mod, Gemfile, package.json, requirements.txt, pyproject.toml or index.html (at the root or in public/) found at the root of the pushed commit")
+
+// ErrNeedsDockerfile is returned (wrapped) by Detect for a language it
+// recognises but has no stack for yet.
+var ErrNeedsDockerfile = errors.New("needs a Dockerfile")
+
+// unsupported are the languages Detect recognises without building them:
+// their marker files and what to tell the user.
+var unsupported = []struct {
+	language string
+	files    []string
+}{
+	{"PHP", []string{"composer.json"}},
+	{"Java", []string{"pom.xml", "build.gradle", "build.gradle.kts", "gradlew"}},
+}
 
 // maxManifestSize bounds the size of a file Detect reads (package.json,
 // go.mod, requirements.txt, Procfile).
@@ -51,8 +66,13 @@ type Plan struct {
 	// process is ready, or "" (see appjson.go).
 	HealthPath string
 
+	// slugIgnore are the .slugignore patterns, in the syntax of
+	// .dockerignore: what the run image leaves out of the app's files.
+	slugIgnore []string
+
 	golang goPlan
 	node   nodePlan
+	ruby   rubyPlan
 	python pythonPlan
 	static staticPlan
 }
@@ -67,6 +87,10 @@ type nodePlan struct {
 	build    bool   // package.json has a build script
 }
 
+type rubyPlan struct {
+	lockfile bool // Gemfile.lock is present
+}
+
 type pythonPlan struct {
 	requirements bool // requirements.txt is present
 	hasDeps      bool // requirements.txt names at least one requirement
@@ -78,9 +102,12 @@ type staticPlan struct {
 }
 
 // Detect inspects the checked-out tree at dir and decides how to build it.
-// It tries, in order: a Dockerfile at the root, Go (go.mod), Node
-// (package.json), Python (requirements.txt or pyproject.toml) and a static
-// site (index.html at the root or in public/). A Procfile at the root, if
+// It tries, in order: a Dockerfile at the root, Go (go.mod), Ruby
+// (Gemfile), Node (package.json), Python (requirements.txt or
+// pyproject.toml) and a static site (index.html at the root or in
+// public/). PHP (composer.json) and Java (pom.xml, build.gradle) are
+// recognised before Node, since their apps often have a package.json too,
+// and refused with ErrNeedsDockerfile. A Procfile at the root, if
 // any, is parsed strictly; its web entry wins over the stack's default.
 //
 // Files are read through an os.Root, so a symbolic link in the tree cannot
@@ -113,6 +140,13 @@ func Detect(dir string) (Plan, error) {
 	case isFile(root, "go.mod"):
 		p.Stack = StackGo
 		defaultWeb, noDefault, err = detectGo(root, &p.golang)
+	case isFile(root, "Gemfile"):
+		p.Stack = StackRuby
+		defaultWeb, noDefault = detectRuby(root, &p.ruby)
+	case unsupportedMarker(root):
+		lang, file := unsupportedLanguage(root)
+		return Plan{}, fmt.Errorf("detecting stack: %s app detected (%s): %w: the platform has no %s stack yet; "+
+			"add a Dockerfile at the root that builds and runs the app on $PORT, and push again", lang, file, ErrNeedsDockerfile, lang)
 	case isFile(root, "package.json"):
 		p.Stack = StackNode
 		defaultWeb, noDefault, err = detectNode(root, &p.node)
@@ -143,6 +177,11 @@ func Detect(dir string) (Plan, error) {
 			return Plan{}, err
 		}
 	}
+	if data, ok, err := readFile(root, ".slugignore"); err != nil {
+		return Plan{}, err
+	} else if ok {
+		p.slugIgnore = parseSlugIgnore(data)
+	}
 	if _, ok := p.Processes["web"]; !ok {
 		if noDefault != "" && p.Stack != StackDockerfile {
 			if len(p.Processes) == 0 {
@@ -154,6 +193,29 @@ func Detect(dir string) (Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// parseSlugIgnore reads a .slugignore file as Heroku does: one pattern a
+// line, # comments, a pattern without a slash matching at any depth and one
+// with a leading slash only at the root. It returns .dockerignore patterns.
+func parseSlugIgnore(data []byte) []string {
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimSuffix(line, "/")
+		switch {
+		case strings.HasPrefix(line, "/"):
+			out = append(out, strings.TrimPrefix(line, "/"))
+		case strings.Contains(line, "/"):
+			out = append(out, line)
+		default:
+			out = append(out, line, "**/"+line)
+		}
+	}
+	return out
 }
 
 // staticServerCommand is the web command of static sites; the binary is
@@ -282,6 +344,37 @@ func detectNode(root *os.Root, p *nodePlan) (web, noDefault string, err error) {
 		return "node server.js", "", nil
 	}
 	return "", `package.json has no "start" script or "main" and there is no server.js`, nil
+}
+
+func unsupportedMarker(root *os.Root) bool {
+	lang, _ := unsupportedLanguage(root)
+	return lang != ""
+}
+
+// unsupportedLanguage returns the language and marker file of the first
+// unsupported language found at the root, or "".
+func unsupportedLanguage(root *os.Root) (language, file string) {
+	for _, u := range unsupported {
+		for _, f := range u.files {
+			if isFile(root, f) {
+				return u.language, f
+			}
+		}
+	}
+	return "", ""
+}
+
+// detectRuby reads a Ruby app: Bundler installs the Gemfile's gems, and the
+// default web process is a Rack app (config.ru) or app.rb.
+func detectRuby(root *os.Root, p *rubyPlan) (web, noDefault string) {
+	p.lockfile = isFile(root, "Gemfile.lock")
+	switch {
+	case isFile(root, "config.ru"):
+		return "bundle exec rackup config.ru --host 0.0.0.0 --port $PORT", ""
+	case isFile(root, "app.rb"):
+		return "bundle exec ruby app.rb", ""
+	}
+	return "", "no config.ru or app.rb to run by default"
 }
 
 func detectPython(root *os.Root, p *pythonPlan) (web, noDefault string, err error) {

@@ -59,12 +59,45 @@ func TestDetect(t *testing.T) {
 		{
 			name:  "empty tree",
 			files: map[string]string{},
-			err:   "no Dockerfile, go.mod, package.json, requirements.txt, pyproject.toml or index.html",
+			err:   "no Dockerfile, go.mod, Gemfile, package.json, requirements.txt, pyproject.toml or index.html",
 		},
 		{
-			name:  "only a README and a Gemfile",
+			name:  "a Gemfile without config.ru or app.rb",
 			files: map[string]string{"README.md": "hi", "Gemfile": "source 'https://rubygems.org'"},
-			err:   "found at the root of the pushed commit",
+			err:   "detecting ruby app: no config.ru or app.rb to run by default; add a Procfile with a web: line",
+		},
+		{
+			name:      "Ruby Rack app",
+			files:     map[string]string{"Gemfile": "source 'https://rubygems.org'\ngem 'rack'\n", "Gemfile.lock": "", "config.ru": "run ->(env) { [200, {}, ['hi']] }\n", "package.json": "{}"},
+			stack:     StackRuby,
+			processes: map[string]string{"web": "bundle exec rackup config.ru --host 0.0.0.0 --port $PORT"},
+		},
+		{
+			name:      "Ruby app.rb",
+			files:     map[string]string{"Gemfile": "source 'https://rubygems.org'\n", "app.rb": "puts 1\n"},
+			stack:     StackRuby,
+			processes: map[string]string{"web": "bundle exec ruby app.rb"},
+		},
+		{
+			name:  "PHP, even with a package.json",
+			files: map[string]string{"composer.json": "{}", "package.json": `{"scripts": {"start": "node x.js"}}`},
+			err:   "PHP app detected (composer.json): needs a Dockerfile: the platform has no PHP stack yet; add a Dockerfile at the root that builds and runs the app on $PORT, and push again",
+		},
+		{
+			name:  "Java with Maven",
+			files: map[string]string{"pom.xml": "<project/>"},
+			err:   "Java app detected (pom.xml): needs a Dockerfile",
+		},
+		{
+			name:  "Java with Gradle",
+			files: map[string]string{"build.gradle.kts": ""},
+			err:   "Java app detected (build.gradle.kts)",
+		},
+		{
+			name:      "a Dockerfile wins over composer.json",
+			files:     map[string]string{"composer.json": "{}", "Dockerfile": "FROM x\n"},
+			stack:     StackDockerfile,
+			processes: map[string]string{"web": ""},
 		},
 		{
 			name:      "Dockerfile wins over go.mod",
@@ -232,4 +265,13 @@ func TestExecName(t *testing.T) {
 	} {
 		assert.Equal(t, want, execName(in), in)
 	}
+}
+
+func TestParseSlugIgnore(t *testing.T) {
+	got := parseSlugIgnore([]byte("# docs\n*.md\n\n/tmp/\nassets/raw\n  spec  \n"))
+	assert.Equal(t, []string{"*.md", "**/*.md", "tmp", "assets/raw", "spec", "**/spec"}, got)
+	p, err := Detect(writeTree(t, map[string]string{"go.mod": "module x\n", "main.go": mainGo, ".slugignore": "*.md\n"}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"*.md", "**/*.md"}, p.slugIgnore)
+	assert.True(t, p.usesAppContext())
 }

@@ -36,6 +36,20 @@ var buildShell = []string{
 // server's source.
 const staticServerContext = "staticserver"
 
+// appContext is the named build context holding the app's files as its
+// run image has them: the source tree less what .slugignore names.
+const appContext = "app"
+
+// usesAppContext reports whether the run image of p's stack copies the
+// app's files from appContext.
+func (p Plan) usesAppContext() bool {
+	switch p.Stack {
+	case StackGo, StackPython, StackRuby:
+		return true
+	}
+	return false
+}
+
 // runUser is the user apps run as.
 const runUser = "1000:1000"
 
@@ -60,6 +74,8 @@ func generateDockerfile(d dockerfileParams) (string, error) {
 		nodeDockerfile(&w, d)
 	case StackPython:
 		pythonDockerfile(&w, d)
+	case StackRuby:
+		rubyDockerfile(&w, d)
 	case StackStatic:
 		staticDockerfile(&w, d)
 	default:
@@ -150,6 +166,9 @@ func goDockerfile(w *dfWriter, d dockerfileParams) {
 	}
 	w.line(`RUN %s %s %s mkdir -p /out/bin && go build -trimpath -ldflags="-s -w" -o /out/bin/ ./...`, secretMount(), mod, build)
 	w.runStage(d.images.Run)
+	// The app's files (templates, static assets, ...) beside its binaries,
+	// which a Go app reads relative to its working directory.
+	w.line("COPY --from=%s --chown=%s . /app/", appContext, runUser)
 	w.line("COPY --from=build --chown=%s /out/bin/ /app/bin/", runUser)
 	w.finish(d, "/app/bin")
 }
@@ -202,8 +221,31 @@ func pythonDockerfile(w *dfWriter, d dockerfileParams) {
 	}
 	w.runStage(d.images.Run)
 	w.line("COPY --from=build --chown=%s /app/.venv /app/.venv", runUser)
-	w.line("COPY --chown=%s . /app/", runUser)
+	w.line("COPY --from=%s --chown=%s . /app/", appContext, runUser)
 	w.finish(d, "/app/.venv/bin", "VIRTUAL_ENV=/app/.venv", "PYTHONUNBUFFERED=1")
+}
+
+// bundlerEnv is where Bundler keeps the app's gems, in the build stage and
+// at run time alike.
+const bundlerEnv = "BUNDLE_PATH=/app/vendor/bundle BUNDLE_WITHOUT=development:test BUNDLE_APP_CONFIG=/app/.bundle"
+
+func rubyDockerfile(w *dfWriter, d dockerfileParams) {
+	w.buildStage(d.images.Build)
+	w.line("ENV %s GEM_HOME=/app/vendor/bundle", bundlerEnv)
+	w.line("WORKDIR /app")
+	if d.plan.ruby.lockfile {
+		w.line("COPY Gemfile Gemfile.lock ./")
+		// The lock file is the app's: installing must not change it.
+		w.line("RUN %s BUNDLE_FROZEN=true bundle install --jobs 4", secretMount())
+	} else {
+		w.line("COPY Gemfile ./")
+		w.line("RUN %s bundle install --jobs 4", secretMount())
+	}
+	w.runStage(d.images.Run)
+	w.line("COPY --from=%s --chown=%s . /app/", appContext, runUser)
+	w.line("COPY --from=build --chown=%s /app/Gemfile.lock /app/", runUser)
+	w.line("COPY --from=build --chown=%s /app/vendor/bundle/ /app/vendor/bundle/", runUser)
+	w.finish(d, "/app/bin:/app/vendor/bundle/bin", bundlerEnv, "GEM_HOME=/app/vendor/bundle")
 }
 
 func staticDockerfile(w *dfWriter, d dockerfileParams) {

@@ -47,7 +47,7 @@ func TestGeneratedDockerfiles(t *testing.T) {
 	}{
 		{
 			app:    "go",
-			order:  []string{"FROM registry.test:5000/platform/stack-go:bookworm AS build", "COPY go.mod ./", "go mod download", "COPY . .", "go build", "FROM registry.test:5000/platform/run:bookworm AS run", "USER 1000:1000"},
+			order:  []string{"FROM registry.test:5000/platform/stack-go:bookworm AS build", "COPY go.mod ./", "go mod download", "COPY . .", "go build", "FROM registry.test:5000/platform/run:bookworm AS run", "COPY --from=app --chown=1000:1000 . /app/", "COPY --from=build --chown=1000:1000 /out/bin/ /app/bin/", "USER 1000:1000"},
 			mounts: []string{"id=go-mod,target=/root/go/pkg/mod", "id=go-build,target=/root/.cache/go-build"},
 			cmd:    `CMD ["/bin/sh","-c","hello"]`,
 		},
@@ -59,8 +59,14 @@ func TestGeneratedDockerfiles(t *testing.T) {
 		},
 		{
 			app:   "python",
-			order: []string{"FROM registry.test:5000/platform/stack-python:bookworm AS build", "python3 -m venv /app/.venv", "COPY requirements.txt ./", "FROM registry.test:5000/platform/run-python:bookworm AS run", "COPY --chown=1000:1000 . /app/"},
+			order: []string{"FROM registry.test:5000/platform/stack-python:bookworm AS build", "python3 -m venv /app/.venv", "COPY requirements.txt ./", "FROM registry.test:5000/platform/run-python:bookworm AS run", "COPY --from=app --chown=1000:1000 . /app/"},
 			cmd:   `CMD ["/bin/sh","-c","python3 app.py"]`,
+		},
+		{
+			app:    "ruby",
+			order:  []string{"FROM registry.test:5000/platform/stack-ruby:bookworm AS build", "BUNDLE_PATH=/app/vendor/bundle", "COPY Gemfile Gemfile.lock ./", "BUNDLE_FROZEN=true bundle install", "FROM registry.test:5000/platform/run-ruby:bookworm AS run", "COPY --from=app --chown=1000:1000 . /app/", "COPY --from=build --chown=1000:1000 /app/vendor/bundle/ /app/vendor/bundle/", "USER 1000:1000"},
+			mounts: []string{"id=env,target=/run/secrets/env", "id=ca-certificates", "type=tmpfs,target=/run/platform-tls"},
+			cmd:    `CMD ["/bin/sh","-c","bundle exec ruby app.rb"]`,
 		},
 		{
 			app:    "static",
@@ -121,7 +127,7 @@ func TestGeneratedDockerfileVariants(t *testing.T) {
 
 	df = gen(Plan{Stack: StackPython, python: pythonPlan{requirements: true, hasDeps: true}})
 	assert.Contains(t, df, "--mount=type=cache,id=pip,target=/root/.cache/pip,sharing=locked")
-	assert.Less(t, lineIndex(t, df, "pip install -r requirements.txt"), lineIndex(t, df, "COPY --chown=1000:1000 . /app/"))
+	assert.Less(t, lineIndex(t, df, "pip install -r requirements.txt"), lineIndex(t, df, "COPY --from=app --chown=1000:1000 . /app/"))
 
 	df = gen(Plan{Stack: StackPython, python: pythonPlan{pyproject: true}})
 	assert.Contains(t, df, "pip install .")

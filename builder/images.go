@@ -16,6 +16,7 @@ type Images struct {
 	Go     StackImages
 	Node   StackImages
 	Python StackImages
+	Ruby   StackImages
 	// Static builds the static file server on Static.Build (a Go image) and
 	// ships it with the site on Static.Run.
 	Static StackImages
@@ -30,6 +31,7 @@ func DefaultImages() Images {
 		Go:     StackImages{Build: golang, Run: debianSlim},
 		Node:   StackImages{Build: "docker.io/library/node:20-bookworm", Run: "docker.io/library/node:20-bookworm-slim"},
 		Python: StackImages{Build: "docker.io/library/python:3.11-bookworm", Run: "docker.io/library/python:3.11-slim-bookworm"},
+		Ruby:   StackImages{Build: "docker.io/library/ruby:3.1-bookworm", Run: "docker.io/library/ruby:3.1-slim-bookworm"},
 		Static: StackImages{Build: golang, Run: debianSlim},
 	}
 }
@@ -42,6 +44,7 @@ func LocalStackImages(registry string) Images {
 		Go:     StackImages{Build: img("stack-go"), Run: img("run")},
 		Node:   StackImages{Build: img("stack-node"), Run: img("run-node")},
 		Python: StackImages{Build: img("stack-python"), Run: img("run-python")},
+		Ruby:   StackImages{Build: img("stack-ruby"), Run: img("run-ruby")},
 		Static: StackImages{Build: img("stack-go"), Run: img("run")},
 	}
 }
@@ -60,10 +63,11 @@ func (im Images) withDefaults() Images {
 	fill(&im.Go, def.Go)
 	fill(&im.Node, def.Node)
 	fill(&im.Python, def.Python)
+	fill(&im.Ruby, def.Ruby)
 	fill(&im.Static, def.Static)
 	return im
 }
 
 func (im Images) all() []string {
-	return []string{im.Go.Build, im.Go.Run, im.Node.Build, im.Node.Run, im.Python.Build, im.Python.Run, im.Static.Build, im.Static.Run}
+	return []string{im.Go.Build, im.Go.Run, im.Node.Build, im.Node.Run, im.Python.Build, im.Python.Run, im.Ruby.Build, im.Ruby.Run, im.Static.Build, im.Static.Run}
 }

@@ -360,7 +360,21 @@ fi
 cp "$ROOT/bin/platformd" "$BIN/platformd.new"
 mv -f "$BIN/platformd.new" "$BIN/platformd"
 echo "$sum" > "$STATE/platformd.sum"
+# Builds trust what this machine trusts: its whole CA bundle, so a machine
+# behind a TLS-inspecting proxy (whose CA it has installed) builds apps that
+# download dependencies. PLATFORM_BUILD_CA_FILE, and the other PLATFORM_BUILD_*
+# settings (proxy, mirrors; see README), are taken from the environment.
+BUILD_CA_FILE=${PLATFORM_BUILD_CA_FILE:-}
+if [ -z "$BUILD_CA_FILE" ] && [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+  BUILD_CA_FILE=/etc/ssl/certs/ca-certificates.crt
+fi
+if [ -n "$BUILD_CA_FILE" ] && running platformd && [ "$(cat "$STATE/platformd.build-ca" 2>/dev/null)" != "$(sha256sum $(echo "$BUILD_CA_FILE" | tr , ' ') | sha256sum)" ]; then
+  echo "    the build CA bundle changed; restarting platformd"
+  stop platformd
+fi
+[ -z "$BUILD_CA_FILE" ] || sha256sum $(echo "$BUILD_CA_FILE" | tr , ' ') | sha256sum > "$STATE/platformd.build-ca"
 start platformd "$BIN/platformd" \
+  --build-ca-file="$BUILD_CA_FILE" \
   --data-dir="$STATE/platformd" \
   --secret-key-file="$STATE/secret-key" \
   --database-url="$db_url" \
@@ -394,6 +408,8 @@ export KUBECONFIG=$STATE/kubeconfig
 export DATABASE_URL='$db_url'
 # platformd's key for config vars at rest, for tests that read the store.
 export PLATFORM_SECRET_KEY_FILE=$STATE/secret-key
+# The CA certificates builds trust besides their images' own.
+export PLATFORM_BUILD_CA_FILE=$BUILD_CA_FILE
 export PATH=$BIN:\$PATH
 EOF
 chmod 600 "$STATE/env.tmp"

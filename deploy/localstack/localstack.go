@@ -20,6 +20,10 @@ type Env struct {
 	BuildKitAddr string // PLATFORM_BUILDKIT_ADDR
 	Kubeconfig   string // KUBECONFIG
 	DatabaseURL  string // DATABASE_URL
+	// BuildCAFile is the PEM bundle platformd's builds trust
+	// (PLATFORM_BUILD_CA_FILE): the machine's own trust store, so that
+	// builds behind a TLS-inspecting proxy work. Empty if there is none.
+	BuildCAFile string
 }
 
 // Require returns the local stack's environment, or skips (fails, in CI) the
@@ -36,6 +40,7 @@ func Require(t testing.TB) Env {
 		BuildKitAddr: os.Getenv("PLATFORM_BUILDKIT_ADDR"),
 		Kubeconfig:   os.Getenv("KUBECONFIG"),
 		DatabaseURL:  os.Getenv("DATABASE_URL"),
+		BuildCAFile:  os.Getenv("PLATFORM_BUILD_CA_FILE"),
 	}
 	missing := []string{}
 	for name, v := range map[string]string{
