@@ -62,7 +62,8 @@ type Authenticator interface {
 }
 
 // Pusher decides who may use an app's repository and deploys pushed
-// revisions. The server's pipeline implements it.
+// revisions. The push pipeline (package release) implements it, through
+// an adapter in cmd/platformd.
 type Pusher interface {
 	// Authorize returns nil if user may perform op on app. Any error
 	// refuses the command; the client only ever sees

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -63,7 +64,7 @@ var (
 		Message: "missing API token: run platform login"}
 	errBadToken = &apiError{Status: http.StatusUnauthorized, Code: api.CodeUnauthorized,
 		Message: "invalid or expired token: run platform login"}
-	errNoApp = &apiError{Status: http.StatusNotFound, Code: api.CodeNotFound, Message: ErrNoAccess.Error()}
+	errNoApp = &apiError{Status: http.StatusNotFound, Code: api.CodeNotFound, Message: release.ErrNoAccess.Error()}
 )
 
 // toAPIError is the one mapping from errors to what the client is told:

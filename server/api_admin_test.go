@@ -870,12 +870,12 @@ func TestAdminSuspendTenant(t *testing.T) {
 		}
 		return out
 	}
-	require.Equal(t, map[string]int{"web": 1, "worker": 0}, quantities(dep.last()))
-	applied := len(dep.applied)
+	require.Equal(t, map[string]int{"web": 1, "worker": 0}, quantities(dep.Last()))
+	applied := len(dep.Applied)
 
 	// Each app is applied under its deploy lock.
 	var lockHeld []string
-	dep.fail = func(rel deployer.Release) error {
+	dep.Fail = func(rel deployer.Release) error {
 		l, err := f.st.DeployLock(ctx, f.shop.ID)
 		if err == nil {
 			lockHeld = append(lockHeld, l.Description)
@@ -887,9 +887,9 @@ func TestAdminSuspendTenant(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	tn := decode[api.Tenant](t, rec)
 	require.NotNil(t, tn.SuspendedAt)
-	require.Len(t, dep.applied, applied+1, "shop is applied again; blog has nothing")
-	assert.Equal(t, "shop", dep.last().App)
-	assert.Equal(t, map[string]int{"web": 0, "worker": 0}, quantities(dep.last()), "scaled to zero")
+	require.Len(t, dep.Applied, applied+1, "shop is applied again; blog has nothing")
+	assert.Equal(t, "shop", dep.Last().App)
+	assert.Equal(t, map[string]int{"web": 0, "worker": 0}, quantities(dep.Last()), "scaled to zero")
 	assert.Equal(t, []string{"suspension of tenant acme by admin@example.com"}, lockHeld)
 	procs, err := f.st.ListFormation(ctx, f.shop.ID)
 	require.NoError(t, err)
@@ -903,14 +903,14 @@ func TestAdminSuspendTenant(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Equal(t, tn.SuspendedAt, decode[api.Tenant](t, rec).SuspendedAt)
 	assert.Len(t, f.audits(t, "tenant.suspend"), 1)
-	assert.Equal(t, map[string]int{"web": 0, "worker": 0}, quantities(dep.last()))
+	assert.Equal(t, map[string]int{"web": 0, "worker": 0}, quantities(dep.Last()))
 
 	// A suspended tenant takes no new app.
 	wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps", api.CreateAppRequest{Name: "more", Tenant: "acme"}), 403, api.CodeForbidden, "")
 
 	t.Run("stopping an app fails", func(t *testing.T) {
-		dep.fail = func(deployer.Release) error { return errors.New("the API server is down") }
-		defer func() { dep.fail = nil }()
+		dep.Fail = func(deployer.Release) error { return errors.New("the API server is down") }
+		defer func() { dep.Fail = nil }()
 		msg := wantError(t, f.call(t, "admin", http.MethodPatch, "/api/v1/tenants/acme", `{"suspended":true}`), 500, api.CodeInternal, "")
 		assert.Contains(t, msg, "tenant acme is suspended, but stopping some of its apps failed (shop: ")
 		assert.Contains(t, msg, "the API server is down")
@@ -920,7 +920,7 @@ func TestAdminSuspendTenant(t *testing.T) {
 	rec = f.call(t, "admin", http.MethodPatch, "/api/v1/tenants/acme", api.UpdateTenantRequest{Suspended: new(false)})
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Nil(t, decode[api.Tenant](t, rec).SuspendedAt)
-	assert.Equal(t, map[string]int{"web": 1, "worker": 0}, quantities(dep.last()), "the formation runs again")
+	assert.Equal(t, map[string]int{"web": 1, "worker": 0}, quantities(dep.Last()), "the formation runs again")
 	assert.Len(t, f.audits(t, "tenant.unsuspend"), 1)
 	_, err = f.st.DeployLock(ctx, f.shop.ID)
 	assert.ErrorIs(t, err, store.ErrNotFound, "the lock is released")

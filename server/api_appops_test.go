@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,149 +18,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/release"
+	"github.com/platform-paas/platform/release/releasetest"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
 
-// fakeDeployer stands in for Kubernetes: it records what it is asked to
-// run and reports it as running and ready.
-type fakeDeployer struct {
-	mu        sync.Mutex
-	applied   []deployer.Release
-	prevs     []*deployer.Release // the previous release of each Apply
-	scaled    []string            // "web=3:large", as asked
-	restarted []string
-	procs     map[string]deployer.ProcessStatus // by type
-	// fail, when it returns an error, fails Apply of that release.
-	fail func(deployer.Release) error
-	logs string
-	// follow, when set, is closed by the test to end a followed log.
-	followed chan struct{}
-}
-
-func newFakeDeployer() *fakeDeployer {
-	return &fakeDeployer{procs: map[string]deployer.ProcessStatus{}}
-}
-
-func (d *fakeDeployer) EnsureTenant(context.Context, string, deployer.TenantQuota) error { return nil }
-
-// Apply refuses what the real deployer refuses (an invalid release, or a
-// previous release that is invalid or of another app), then records rel
-// and prev.
-func (d *fakeDeployer) Apply(_ context.Context, rel deployer.Release, prev *deployer.Release, out io.Writer) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := rel.Validate(); err != nil {
-		return fmt.Errorf("applying release: %w", err)
-	}
-	if prev != nil {
-		if err := prev.Validate(); err != nil {
-			return fmt.Errorf("applying release: previous release: %w", err)
-		}
-		if prev.App != rel.App || prev.Tenant != rel.Tenant {
-			return fmt.Errorf("%w: previous release is of another app", deployer.ErrInvalid)
-		}
-	}
-	d.applied = append(d.applied, rel)
-	d.prevs = append(d.prevs, prev)
-	if d.fail != nil {
-		if err := d.fail(rel); err != nil {
-			return &deployer.RolloutError{Release: rel.Version, Reason: deployer.ReasonCrashLoop, Process: "web", Detail: err.Error(), ExitCode: 1}
-		}
-	}
-	d.procs = map[string]deployer.ProcessStatus{}
-	for _, p := range rel.Processes {
-		st := deployer.ProcessStatus{Type: p.Type, Release: rel.Version, Size: p.Size, Command: p.Command,
-			Desired: p.Quantity, Ready: p.Quantity, Updated: p.Quantity}
-		for i := range p.Quantity {
-			st.Dynos = append(st.Dynos, deployer.Dyno{Name: fmt.Sprintf("%s.%d", p.Type, i+1), Release: rel.Version, State: "up",
-				Started: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)})
-		}
-		d.procs[p.Type] = st
-	}
-	return nil
-}
-
-func (d *fakeDeployer) last() deployer.Release {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.applied) == 0 {
-		return deployer.Release{}
-	}
-	return d.applied[len(d.applied)-1]
-}
-
-func (d *fakeDeployer) Scale(_ context.Context, _, _, ptype string, quantity int, size string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	st, ok := d.procs[ptype]
-	if !ok {
-		return fmt.Errorf("%w: no %s processes", deployer.ErrNotFound, ptype)
-	}
-	q := ""
-	if quantity >= 0 {
-		st.Desired, st.Ready, q = quantity, quantity, fmt.Sprint(quantity)
-	}
-	if size != "" {
-		st.Size = size
-	}
-	d.procs[ptype] = st
-	d.scaled = append(d.scaled, ptype+"="+q+":"+size)
-	return nil
-}
-
-func (d *fakeDeployer) Restart(_ context.Context, _, _, ptype string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, ok := d.procs[ptype]; ptype != "" && !ok {
-		return fmt.Errorf("%w: no %s processes", deployer.ErrNotFound, ptype)
-	}
-	d.restarted = append(d.restarted, ptype)
-	return nil
-}
-
-func (d *fakeDeployer) Status(context.Context, string, string) ([]deployer.ProcessStatus, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []deployer.ProcessStatus
-	for _, st := range d.procs {
-		out = append(out, st)
-	}
-	slices.SortFunc(out, func(a, b deployer.ProcessStatus) int { return strings.Compare(a.Type, b.Type) })
-	return out, nil
-}
-
-func (d *fakeDeployer) Logs(ctx context.Context, _, _ string, opts deployer.LogOptions, out io.Writer) error {
-	lines := strings.SplitAfter(d.logs, "\n")
-	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
-	if opts.Tail > 0 && len(lines) > opts.Tail {
-		lines = lines[len(lines)-opts.Tail:]
-	}
-	for _, l := range lines {
-		if opts.Type == "" || strings.Contains(l, "app["+opts.Type+".") {
-			if _, err := io.WriteString(out, l); err != nil {
-				return err
-			}
-		}
-	}
-	if opts.Follow {
-		if _, err := io.WriteString(out, "2026-11-25T10:00:09.000000+00:00 app[web.1]: followed line\n"); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-		case <-d.followed:
-		}
-	}
-	return nil
-}
-
 // newReleaseFixture is the API fixture with a server that makes releases
 // and runs them on a fake deployer, and shop deployed once (v1) with a web
 // and a worker process type.
-func newReleaseFixture(t *testing.T) (*apiFixture, *fakeDeployer) {
+func newReleaseFixture(t *testing.T) (*apiFixture, *releasetest.Deployer) {
 	t.Helper()
 	f, dep := newUnbuiltFixture(t)
 	f.deploy(t, dep, "aaaa", map[string]string{"web": "./web", "worker": "./worker"})
@@ -170,25 +35,25 @@ func newReleaseFixture(t *testing.T) (*apiFixture, *fakeDeployer) {
 }
 
 // newUnbuiltFixture is newReleaseFixture before shop's first build.
-func newUnbuiltFixture(t *testing.T) (*apiFixture, *fakeDeployer) {
+func newUnbuiltFixture(t *testing.T) (*apiFixture, *releasetest.Deployer) {
 	t.Helper()
 	f := newAPIFixture(t)
-	dep := newFakeDeployer()
+	dep := releasetest.NewDeployer()
 	log := slog.New(slog.NewTextHandler(f.logs, nil))
-	rels, err := NewReleases(ReleasesConfig{Logger: log, AppURL: func(app string) string { return "http://" + app + ".apps.test" }}, f.st, dep)
+	rels, err := release.NewReleases(release.ReleasesConfig{Logger: log, AppURL: func(app string) string { return "http://" + app + ".apps.test" }}, f.st, dep)
 	require.NoError(t, err)
 	f.srv, err = New(Config{
 		Logger: log, Metrics: prometheus.NewRegistry(), GitURL: testGitURL,
 		WebURL:   func(app string) string { return "http://" + app + ".apps.test" },
 		Releases: rels, Ops: dep, AppsDomain: "apps.test",
-		APILock: LockConfig{Wait: 2 * time.Second, Poll: 50 * time.Millisecond},
+		APILock: release.LockConfig{Wait: 2 * time.Second, Poll: 50 * time.Millisecond},
 	}, f.st)
 	require.NoError(t, err)
 	return f, dep
 }
 
 // deploy releases shop as a push of an image would.
-func (f *apiFixture) deploy(t *testing.T, dep *fakeDeployer, image string, procs map[string]string) store.Release {
+func (f *apiFixture) deploy(t *testing.T, dep *releasetest.Deployer, image string, procs map[string]string) store.Release {
 	t.Helper()
 	return f.deployWithRelease(t, image, procs, "")
 }
@@ -216,7 +81,7 @@ func (f *apiFixture) release(t *testing.T, image string, procs map[string]string
 	b, err = f.st.FinishBuild(ctx, b.ID, store.BuildResult{Status: store.BuildSucceeded, Stack: "go",
 		ImageRef: "registry.test/acme/shop@" + digest, ImageDigest: digest})
 	require.NoError(t, err)
-	return f.srv.releases.ReleaseBuild(ctx, BuiltImage{App: f.shop, Tenant: f.acme, User: f.users["member"], Build: b,
+	return f.srv.releases.ReleaseBuild(ctx, release.BuiltImage{App: f.shop, Tenant: f.acme, User: f.users["member"], Build: b,
 		ImageRef: b.ImageRef, Digest: digest, Processes: procs, ReleaseCommand: releaseCommand}, io.Discard)
 }
 
@@ -243,9 +108,9 @@ func TestAPIConfig(t *testing.T) {
 	assert.True(t, ch.Release.Current)
 	assert.Equal(t, "Set DATABASE_URL, GREETING config vars", ch.Release.Description)
 	assert.Equal(t, "member@example.com", ch.Release.Author)
-	assert.Equal(t, map[string]string{"GREETING": "hi", "DATABASE_URL": "postgres://db/x"}, dep.last().Config, "the release ran with the new config")
-	assert.Equal(t, 2, dep.last().Version)
-	assert.Equal(t, "registry.test/acme/shop@sha256:"+strings.Repeat("a", 64), dep.last().Image, "and the running image")
+	assert.Equal(t, map[string]string{"GREETING": "hi", "DATABASE_URL": "postgres://db/x"}, dep.Last().Config, "the release ran with the new config")
+	assert.Equal(t, 2, dep.Last().Version)
+	assert.Equal(t, "registry.test/acme/shop@sha256:"+strings.Repeat("a", 64), dep.Last().Image, "and the running image")
 
 	got := decode[api.ConfigVars](t, f.call(t, "owner", http.MethodGet, path, nil))
 	assert.Equal(t, map[string]string{"GREETING": "hi", "DATABASE_URL": "postgres://db/x"}, got.Vars)
@@ -261,7 +126,7 @@ func TestAPIConfig(t *testing.T) {
 	assert.Equal(t, map[string]string{"MODE": "a=b=c", "DATABASE_URL": "postgres://db/x"}, f.config(t))
 
 	// Refusals change nothing.
-	before := len(dep.applied)
+	before := len(dep.Applied)
 	wantError(t, f.call(t, "viewer", http.MethodPatch, path, set(map[string]*string{"A": str("1")})), http.StatusForbidden, api.CodeForbidden, "")
 	wantError(t, f.call(t, "outsider", http.MethodPatch, path, set(map[string]*string{"A": str("1")})), http.StatusNotFound, api.CodeNotFound, "")
 	wantError(t, f.call(t, "member", http.MethodPatch, path, set(nil)), http.StatusBadRequest, api.CodeInvalid, "vars")
@@ -279,11 +144,11 @@ func TestAPIConfig(t *testing.T) {
 	}
 	msg = wantError(t, f.call(t, "member", http.MethodPatch, path, set(big)), http.StatusBadRequest, api.CodeInvalid, "")
 	assert.Contains(t, msg, "the limit is 65536")
-	assert.Equal(t, before, len(dep.applied), "no refused change was rolled out")
+	assert.Equal(t, before, len(dep.Applied), "no refused change was rolled out")
 	assert.Equal(t, map[string]string{"MODE": "a=b=c", "DATABASE_URL": "postgres://db/x"}, f.config(t))
 
 	// A release that fails to roll out is kept, failed, and its change undone.
-	dep.fail = func(rel deployer.Release) error {
+	dep.Fail = func(rel deployer.Release) error {
 		if rel.Config["CRASH"] != "" {
 			return fmt.Errorf("exited with code 1")
 		}
@@ -313,8 +178,8 @@ func TestAPIConfig(t *testing.T) {
 
 func TestAPIConfigBeforeFirstDeploy(t *testing.T) {
 	f := newAPIFixture(t)
-	dep := newFakeDeployer()
-	rels, err := NewReleases(ReleasesConfig{Logger: slog.New(slog.DiscardHandler), AppURL: func(string) string { return "" }}, f.st, dep)
+	dep := releasetest.NewDeployer()
+	rels, err := release.NewReleases(release.ReleasesConfig{Logger: slog.New(slog.DiscardHandler), AppURL: func(string) string { return "" }}, f.st, dep)
 	require.NoError(t, err)
 	f.srv.releases = rels
 	rec := f.call(t, "member", http.MethodPatch, "/api/v1/apps/shop/config", api.UpdateConfigRequest{Vars: map[string]*string{"A": str("1")}})
@@ -323,7 +188,7 @@ func TestAPIConfigBeforeFirstDeploy(t *testing.T) {
 	assert.Equal(t, 1, ch.Release.Version)
 	assert.Equal(t, "succeeded", ch.Release.Status)
 	assert.Empty(t, ch.Release.Image)
-	assert.Empty(t, dep.applied, "nothing runs before the first build")
+	assert.Empty(t, dep.Applied, "nothing runs before the first build")
 }
 
 func TestAPIScale(t *testing.T) {
@@ -343,14 +208,14 @@ func TestAPIScale(t *testing.T) {
 	assert.Equal(t, 3, fm.Items[0].Quantity)
 	assert.Equal(t, 3, fm.Items[0].Ready)
 	assert.Equal(t, "small", fm.Items[1].Size)
-	assert.Equal(t, []string{"web=3:", "worker=1:small"}, dep.scaled)
+	assert.Equal(t, []string{"web=3:", "worker=1:small"}, dep.Scaled)
 	rels, err := f.st.ListReleases(context.Background(), f.shop.ID, store.ListOptions{})
 	require.NoError(t, err)
 	assert.Len(t, rels, 1, "scaling makes no release")
 	assert.Equal(t, "web=3 worker=1:small", f.audits(t, "formation.scale")[0].Target)
 
 	// Refusals scale nothing.
-	dep.scaled = nil
+	dep.Scaled = nil
 	msg := wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Quantity: n(30)})), http.StatusForbidden, api.CodeQuotaExceeded, "")
 	assert.Contains(t, msg, "at most 20 processes")
 	msg = wantError(t, f.call(t, "member", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Size: str("large")})), http.StatusForbidden, api.CodeQuotaExceeded, "")
@@ -367,14 +232,14 @@ func TestAPIScale(t *testing.T) {
 	assert.Contains(t, msg, "declares web, worker")
 	wantError(t, f.call(t, "viewer", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Quantity: n(1)})), http.StatusForbidden, api.CodeForbidden, "")
 	wantError(t, f.call(t, "outsider", http.MethodPatch, path, scale(api.ProcessUpdate{Type: "web", Quantity: n(1)})), http.StatusNotFound, api.CodeNotFound, "")
-	assert.Empty(t, dep.scaled)
+	assert.Empty(t, dep.Scaled)
 	procs, err := f.st.ListFormation(context.Background(), f.shop.ID)
 	require.NoError(t, err)
 	assert.Equal(t, 3, procs[0].Quantity)
 
 	// The next release carries the scale.
 	f.deploy(t, dep, "bbbb", map[string]string{"web": "./web2"})
-	last := dep.last()
+	last := dep.Last()
 	require.Len(t, last.Processes, 1)
 	assert.Equal(t, deployer.Process{Type: "web", Command: "./web2", Quantity: 3, Size: "standard"}, last.Processes[0])
 
@@ -390,7 +255,7 @@ func TestAPIScale(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
 	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/ps/restart", nil)
 	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
-	assert.Equal(t, []string{"web", ""}, dep.restarted)
+	assert.Equal(t, []string{"web", ""}, dep.Restarted)
 	wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/ps/restart", api.RestartRequest{Type: "clock"}), http.StatusNotFound, api.CodeNotFound, "")
 	wantError(t, f.call(t, "viewer", http.MethodPost, "/api/v1/apps/shop/ps/restart", nil), http.StatusForbidden, api.CodeForbidden, "")
 	assert.Len(t, f.audits(t, "ps.restart"), 2)
@@ -406,10 +271,10 @@ func TestAPIReleasesAndRollback(t *testing.T) {
 	setConfig("GREETING", "one")                                  // v2
 	f.deploy(t, dep, "bbbb", map[string]string{"web": "./web-b"}) // v3, worker gone
 	setConfig("GREETING", "two")                                  // v4
-	dep.fail = func(rel deployer.Release) error { return fmt.Errorf("exited with code 3") }
+	dep.Fail = func(rel deployer.Release) error { return fmt.Errorf("exited with code 3") }
 	rec := f.call(t, "member", http.MethodPatch, "/api/v1/apps/shop/config", api.UpdateConfigRequest{Vars: map[string]*string{"X": str("1")}}) // v5 failed
 	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
-	dep.fail = nil
+	dep.Fail = nil
 
 	page := decode[api.Page[api.Release]](t, f.call(t, "viewer", http.MethodGet, "/api/v1/apps/shop/releases?limit=2", nil))
 	require.Len(t, page.Items, 2)
@@ -446,23 +311,23 @@ func TestAPIReleasesAndRollback(t *testing.T) {
 	assert.Equal(t, 6, rel.Version)
 	assert.Equal(t, "Rollback to v3", rel.Description)
 	assert.Equal(t, "succeeded", rel.Status)
-	assert.Equal(t, map[string]string{"GREETING": "one"}, dep.last().Config)
+	assert.Equal(t, map[string]string{"GREETING": "one"}, dep.Last().Config)
 	assert.Equal(t, map[string]string{"GREETING": "one"}, f.config(t), "the config is v3's again")
-	assert.Contains(t, dep.last().Image, strings.Repeat("b", 64))
-	assert.Equal(t, []deployer.Process{{Type: "web", Command: "./web-b", Quantity: 2, Size: "standard"}}, dep.last().Processes)
+	assert.Contains(t, dep.Last().Image, strings.Repeat("b", 64))
+	assert.Equal(t, []deployer.Process{{Type: "web", Command: "./web-b", Quantity: 2, Size: "standard"}}, dep.Last().Processes)
 
 	// To v1: image a, no config, and the worker type back at its old scale.
 	rec = f.call(t, "owner", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 1})
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	assert.Equal(t, "Rollback to v1", decode[api.Release](t, rec).Description)
 	assert.Empty(t, f.config(t))
-	assert.Contains(t, dep.last().Image, strings.Repeat("a", 64))
+	assert.Contains(t, dep.Last().Image, strings.Repeat("a", 64))
 	procs, err := f.st.ListFormation(ctx, f.shop.ID)
 	require.NoError(t, err)
 	assert.Equal(t, []store.Process{{Type: "web", Quantity: 2, Size: "standard", Command: "./web"}, {Type: "worker", Quantity: 0, Size: "standard", Command: "./worker"}}, procs)
 
 	// A failed rollback puts config and formation back.
-	dep.fail = func(deployer.Release) error { return fmt.Errorf("exited with code 3") }
+	dep.Fail = func(deployer.Release) error { return fmt.Errorf("exited with code 3") }
 	wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 4}), http.StatusUnprocessableEntity, api.CodeReleaseFailed, "")
 	assert.Empty(t, f.config(t))
 	procs2, err := f.st.ListFormation(ctx, f.shop.ID)
@@ -484,19 +349,19 @@ func TestAPIReleasePhaseOnConfigAndRollback(t *testing.T) {
 	ctx := context.Background()
 	v2 := f.deployWithRelease(t, "bbbb", map[string]string{"web": "./web"}, "./migrate --all")
 	assert.Equal(t, "./migrate --all", v2.ReleaseCommand)
-	assert.Equal(t, "./migrate --all", dep.last().ReleaseCommand)
+	assert.Equal(t, "./migrate --all", dep.Last().ReleaseCommand)
 
 	rec := f.call(t, "member", http.MethodPatch, "/api/v1/apps/shop/config", api.UpdateConfigRequest{Vars: map[string]*string{"DATABASE_URL": str("postgres://db/new")}})
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	assert.Equal(t, "./migrate --all", dep.last().ReleaseCommand, "v3 runs v2's release command")
-	assert.Equal(t, map[string]string{"DATABASE_URL": "postgres://db/new"}, dep.last().Config, "with the new config")
+	assert.Equal(t, "./migrate --all", dep.Last().ReleaseCommand, "v3 runs v2's release command")
+	assert.Equal(t, map[string]string{"DATABASE_URL": "postgres://db/new"}, dep.Last().Config, "with the new config")
 	v3, err := f.st.GetRelease(ctx, f.shop.ID, 3)
 	require.NoError(t, err)
 	assert.Equal(t, "./migrate --all", v3.ReleaseCommand)
 
 	// A failing release phase fails the config change and puts the config
 	// back, as a failed rollout does.
-	dep.fail = func(rel deployer.Release) error {
+	dep.Fail = func(rel deployer.Release) error {
 		if rel.ReleaseCommand != "" {
 			return errors.New("release command exited with code 1")
 		}
@@ -509,22 +374,22 @@ func TestAPIReleasePhaseOnConfigAndRollback(t *testing.T) {
 	// Rollback to v1: v1 had no release command, so none runs.
 	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 1})
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
-	assert.Empty(t, dep.last().ReleaseCommand)
-	assert.Contains(t, dep.last().Image, strings.Repeat("a", 64))
-	dep.fail = nil
+	assert.Empty(t, dep.Last().ReleaseCommand)
+	assert.Contains(t, dep.Last().Image, strings.Repeat("a", 64))
+	dep.Fail = nil
 
 	// Rollback to v3: v3's release command runs with v3's config.
 	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 3})
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
-	assert.Equal(t, "./migrate --all", dep.last().ReleaseCommand)
-	assert.Equal(t, map[string]string{"DATABASE_URL": "postgres://db/new"}, dep.last().Config)
-	assert.Contains(t, dep.last().Image, strings.Repeat("b", 64))
+	assert.Equal(t, "./migrate --all", dep.Last().ReleaseCommand)
+	assert.Equal(t, map[string]string{"DATABASE_URL": "postgres://db/new"}, dep.Last().Config)
+	assert.Contains(t, dep.Last().Image, strings.Repeat("b", 64))
 
 	// Re-applying the running release to route a domain runs nothing.
 	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/domains", api.AddDomainRequest{Host: "www.example.test"})
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
-	assert.Equal(t, 6, dep.last().Version)
-	assert.Empty(t, dep.last().ReleaseCommand)
+	assert.Equal(t, 6, dep.Last().Version)
+	assert.Empty(t, dep.Last().ReleaseCommand)
 }
 
 func TestAPIBuilds(t *testing.T) {
@@ -564,7 +429,7 @@ func TestAPIBuilds(t *testing.T) {
 
 func TestAPILogs(t *testing.T) {
 	f, dep := newReleaseFixture(t)
-	dep.logs = "2026-11-25T10:00:01.000000+00:00 app[web.1]: one\n" +
+	dep.LogText = "2026-11-25T10:00:01.000000+00:00 app[web.1]: one\n" +
 		"2026-11-25T10:00:02.000000+00:00 app[worker.1]: two\n" +
 		"2026-11-25T10:00:03.000000+00:00 app[web.1]: three\n"
 	rec := f.call(t, "member", http.MethodGet, "/api/v1/apps/shop/logs?lines=2", nil)
@@ -583,7 +448,7 @@ func TestAPILogs(t *testing.T) {
 	wantError(t, f.call(t, "outsider", http.MethodGet, "/api/v1/apps/shop/logs", nil), http.StatusNotFound, api.CodeNotFound, "")
 
 	// Following streams each line as it comes, until the client leaves.
-	dep.followed = make(chan struct{})
+	dep.Followed = make(chan struct{})
 	ts := httptest.NewServer(f.srv)
 	defer ts.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -596,9 +461,9 @@ func TestAPILogs(t *testing.T) {
 	defer resp.Body.Close()
 	defer func() {
 		select {
-		case <-dep.followed:
+		case <-dep.Followed:
 		default:
-			close(dep.followed)
+			close(dep.Followed)
 		}
 	}()
 	r := bufio.NewReader(resp.Body)
@@ -608,7 +473,7 @@ func TestAPILogs(t *testing.T) {
 	line, err = r.ReadString('\n')
 	require.NoError(t, err, "the followed line arrives while the stream is open")
 	assert.Contains(t, line, "followed line")
-	close(dep.followed)
+	close(dep.Followed)
 	_, err = r.ReadString('\n')
 	assert.ErrorIs(t, err, io.EOF)
 }
@@ -619,13 +484,13 @@ func TestAPIDomains(t *testing.T) {
 	rec := f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "WWW.Example.com."})
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	assert.Equal(t, "www.example.com", decode[api.Domain](t, rec).Host)
-	assert.Equal(t, []string{"www.example.com"}, dep.last().Domains, "routed at once")
-	assert.Equal(t, 1, dep.last().Version, "by applying the running release again")
+	assert.Equal(t, []string{"www.example.com"}, dep.Last().Domains, "routed at once")
+	assert.Equal(t, 1, dep.Last().Version, "by applying the running release again")
 
 	page := decode[api.Page[api.Domain]](t, f.call(t, "viewer", http.MethodGet, path, nil))
 	require.Len(t, page.Items, 1)
 
-	applied := len(dep.applied)
+	applied := len(dep.Applied)
 	wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "www.example.com"}), http.StatusConflict, api.CodeConflict, "")
 	msg := wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "other.apps.test"}), http.StatusBadRequest, api.CodeInvalid, "host")
 	assert.Contains(t, msg, "under apps.test")
@@ -635,16 +500,16 @@ func TestAPIDomains(t *testing.T) {
 	wantError(t, f.call(t, "viewer", http.MethodPost, path, api.AddDomainRequest{Host: "a.example.com"}), http.StatusForbidden, api.CodeForbidden, "")
 	wantError(t, f.call(t, "outsider", http.MethodPost, path, api.AddDomainRequest{Host: "a.example.com"}), http.StatusNotFound, api.CodeNotFound, "")
 	wantError(t, f.call(t, "member", http.MethodDelete, path+"/nope.example.com", nil), http.StatusNotFound, api.CodeNotFound, "")
-	assert.Equal(t, applied, len(dep.applied))
+	assert.Equal(t, applied, len(dep.Applied))
 
 	rec = f.call(t, "member", http.MethodDelete, path+"/www.example.com", nil)
 	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
-	assert.Empty(t, dep.last().Domains)
+	assert.Empty(t, dep.Last().Domains)
 	assert.Len(t, f.audits(t, "domain.add"), 1)
 	assert.Len(t, f.audits(t, "domain.remove"), 1)
 
 	// A domain that cannot be routed is not kept.
-	dep.fail = func(deployer.Release) error { return fmt.Errorf("apiserver down") }
+	dep.Fail = func(deployer.Release) error { return fmt.Errorf("apiserver down") }
 	rec = f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "shop.example.com"})
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
 	page = decode[api.Page[api.Domain]](t, f.call(t, "viewer", http.MethodGet, path, nil))

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -224,7 +225,7 @@ func (s *Server) destroyApp(w http.ResponseWriter, r *http.Request) error {
 			Message: "this platformd cannot destroy apps: it was started without what removes them"}
 	}
 
-	lctx, unlock, err := lockApp(ctx, s.st, LockConfig{}, s.log, app.ID, "destroy of "+app.Name+" by "+u.Email, io.Discard)
+	lctx, unlock, err := release.LockApp(ctx, s.st, release.LockConfig{}, s.log, app.ID, "destroy of "+app.Name+" by "+u.Email, io.Discard)
 	if err != nil {
 		return err
 	}

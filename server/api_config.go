@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -35,7 +36,7 @@ func (s *Server) appAndTenant(r *http.Request, min store.Role) (store.App, store
 // change is, for whoever waits behind it.
 func (s *Server) lockForAPI(r *http.Request, app store.App, what string) (context.Context, func(), error) {
 	u := userFrom(r.Context())
-	ctx, unlock, err := lockApp(r.Context(), s.st, s.apiLock, s.log, app.ID, what+" of "+app.Name+" by "+u.Email, io.Discard)
+	ctx, unlock, err := release.LockApp(r.Context(), s.st, s.apiLock, s.log, app.ID, what+" of "+app.Name+" by "+u.Email, io.Discard)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return nil, nil, err
@@ -53,7 +54,7 @@ func releaseFailed(rel store.Release, err error, undone string) *apiError {
 		reason = err.Error()
 	}
 	return &apiError{Status: http.StatusUnprocessableEntity, Code: api.CodeReleaseFailed,
-		Message: fmt.Sprintf("v%d failed: %s; the running release keeps serving and %s", rel.Version, firstLine(reason), undone)}
+		Message: fmt.Sprintf("v%d failed: %s; the running release keeps serving and %s", rel.Version, release.ShortReason(reason), undone)}
 }
 
 // getConfig shows an app's config vars: GET /apps/{app}/config. Viewers
@@ -89,7 +90,7 @@ func (s *Server) updateConfig(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Vars) == 0 {
 		return invalid("vars", "vars must name at least one config var: {\"vars\": {\"KEY\": \"value\"}} sets, {\"KEY\": null} unsets")
 	}
-	change := ConfigChange{Set: map[string]string{}}
+	change := release.ConfigChange{Set: map[string]string{}}
 	for k, v := range req.Vars {
 		if err := store.ValidateConfigKey(k); err != nil {
 			return invalidField("vars."+k, err)

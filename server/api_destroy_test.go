@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -55,7 +56,7 @@ func TestAPIDestroyApp(t *testing.T) {
 	wantError(t, f.call(t, "member", http.MethodDelete, "/api/v1/apps/shop", confirm), http.StatusForbidden, api.CodeForbidden, "")
 	wantError(t, f.call(t, "viewer", http.MethodDelete, "/api/v1/apps/shop", confirm), http.StatusForbidden, api.CodeForbidden, "")
 	msg = wantError(t, f.call(t, "outsider", http.MethodDelete, "/api/v1/apps/shop", confirm), http.StatusNotFound, api.CodeNotFound, "")
-	assert.Equal(t, ErrNoAccess.Error(), msg)
+	assert.Equal(t, release.ErrNoAccess.Error(), msg)
 	wantError(t, f.call(t, "owner", http.MethodDelete, "/api/v1/apps/rivalapp", api.DestroyAppRequest{Confirm: "rivalapp"}), http.StatusNotFound, api.CodeNotFound, "")
 	wantError(t, f.call(t, "", http.MethodDelete, "/api/v1/apps/shop", confirm), http.StatusUnauthorized, api.CodeUnauthorized, "")
 	assert.Empty(t, rm.calls)

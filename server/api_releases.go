@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -150,8 +151,8 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	var out bytes.Buffer
 	rel, err := s.releases.Rollback(ctx, app, tenant, userFrom(ctx), req.RollbackTo, &out)
 	switch {
-	case errors.Is(err, ErrNothingToRollBack):
-		return &apiError{Status: http.StatusConflict, Code: api.CodeConflict, Message: "cannot roll back: " + strings.TrimPrefix(err.Error(), ErrNothingToRollBack.Error()+": ")}
+	case errors.Is(err, release.ErrNothingToRollBack):
+		return &apiError{Status: http.StatusConflict, Code: api.CodeConflict, Message: "cannot roll back: " + strings.TrimPrefix(err.Error(), release.ErrNothingToRollBack.Error()+": ")}
 	case errors.Is(err, store.ErrNotFound) && rel.Version == 0:
 		return notFound("cannot roll back: %s", strings.TrimPrefix(err.Error(), store.ErrNotFound.Error()+": "))
 	case rel.Version == 0 && err != nil:

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -167,7 +168,7 @@ func outcome(t *testing.T, rec *httptest.ResponseRecorder) (authz, bool) {
 		return unauthed, true
 	case rec.Code == http.StatusForbidden && body.Error.Code == api.CodeForbidden:
 		return denied, true
-	case rec.Code == http.StatusNotFound && (body.Error.Message == ErrNoAccess.Error() || strings.HasSuffix(body.Error.Message, ", or no access")):
+	case rec.Code == http.StatusNotFound && (body.Error.Message == release.ErrNoAccess.Error() || strings.HasSuffix(body.Error.Message, ", or no access")):
 		return hidden, true
 	}
 	require.Less(t, rec.Code, 500, "a request that passed authorization failed: %s", rec.Body.String())

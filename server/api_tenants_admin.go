@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -361,7 +362,7 @@ func (s *Server) eachApp(ctx context.Context, apps []store.App, what string, fn 
 		wg.Go(func() {
 			defer func() { <-sem }()
 			err := func() error {
-				lctx, unlock, err := lockApp(ctx, s.st, s.apiLock, s.log, app.ID, what, io.Discard)
+				lctx, unlock, err := release.LockApp(ctx, s.st, s.apiLock, s.log, app.ID, what, io.Discard)
 				if err != nil {
 					return err
 				}

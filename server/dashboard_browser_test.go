@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/platform-paas/platform/release/releasetest"
 	"github.com/platform-paas/platform/server"
 	"github.com/platform-paas/platform/server/store"
 	"github.com/platform-paas/platform/server/testdb"
@@ -365,30 +366,30 @@ func TestDashboardInBrowser(t *testing.T) {
 // see, and saves screenshots of the apps list, the app page and the
 // admin's tenants page under .platform/screenshots.
 func TestDashboardOnStack(t *testing.T) {
-	s := newStackTenant(t)
+	s := releasetest.NewStackTenant(t)
 	ctx := context.Background()
-	app := s.createApp(t, "dash")
-	dir := s.repo(t, "go", app.Name)
+	app := s.CreateApp(t, "dash")
+	dir := s.Repo(t, "go", app.Name)
 	// The sample says GREETING, so that the test can see config go live.
 	main := filepath.Join(dir, "main.go")
 	src, err := os.ReadFile(main)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(main, []byte(strings.Replace(string(src),
 		`fmt.Fprintln(w, "hello from go")`, `fmt.Fprintln(w, "hello from go", os.Getenv("GREETING"))`, 1)), 0o644))
-	s.git(t, dir, "commit", "-q", "-am", "greeting")
-	out, err := s.push(dir)
+	s.Git(t, dir, "commit", "-q", "-am", "greeting")
+	out, err := s.Push(dir)
 	require.NoError(t, err, "push output:\n%s", out)
 	require.Contains(t, out, "Released v1")
 
-	other, err := s.st.CreateTenant(ctx, fmt.Sprintf("e2o%06x", rand.Uint32()&0xffffff), store.DefaultQuota())
+	other, err := s.Store.CreateTenant(ctx, fmt.Sprintf("e2o%06x", rand.Uint32()&0xffffff), store.DefaultQuota())
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.st.DeleteTenant(context.Background(), other.ID) })
-	tokens := dashboardUsers(t, s.st, map[string]struct {
+	t.Cleanup(func() { _ = s.Store.DeleteTenant(context.Background(), other.ID) })
+	tokens := dashboardUsers(t, s.Store, map[string]struct {
 		tenant store.Tenant
 		role   store.Role
-	}{"viewer": {s.tenant, store.Viewer}, "outsider": {other, store.Member}}, "-"+s.tenant.Name)
+	}{"viewer": {s.Tenant, store.Viewer}, "outsider": {other, store.Member}}, "-"+s.Tenant.Name)
 
-	kcfg, err := clientcmd.BuildConfigFromFlags("", s.env.Kubeconfig)
+	kcfg, err := clientcmd.BuildConfigFromFlags("", s.Env.Kubeconfig)
 	require.NoError(t, err)
 	kube, err := kubernetes.NewForConfig(kcfg)
 	require.NoError(t, err)
@@ -410,14 +411,14 @@ func TestDashboardOnStack(t *testing.T) {
 		var body string
 		require.Eventually(t, func() bool {
 			var code int
-			code, body = s.get(t, app.Name, "/")
+			code, body = s.Get(t, app.Name, "/")
 			return code == http.StatusOK && strings.Contains(body, want) == has
 		}, time.Minute, 500*time.Millisecond, "the app's answer: %q", body)
 	}
 
-	b := newBrowser(t, s.env.APIURL)
+	b := newBrowser(t, s.Env.APIURL)
 	admin := b.tab()
-	admin.signIn(t, s.env.Token)
+	admin.signIn(t, s.Env.Token)
 	row := fmt.Sprintf(`[...document.querySelectorAll('a.app-link')].find((a) => a.textContent === %s)?.closest('tr')`, jsString(app.Name))
 	admin.waitFor(t, "the app's processes in the list", fmt.Sprintf(`(%s?.textContent ?? '').includes('web 1/1')`, row), time.Minute)
 	admin.screenshot(t, "apps")
@@ -477,7 +478,7 @@ func TestDashboardOnStack(t *testing.T) {
 	admin.waitFor(t, "the rollback", `!!document.querySelector('#release-status .notice.ok')`, 3*time.Minute)
 	assert.Contains(t, text(t, admin, "#release-status"), "v3 is live: rolled back to v1")
 	answers(value, false)
-	rel, err := s.st.LatestSucceededRelease(ctx, app.ID)
+	rel, err := s.Store.LatestSucceededRelease(ctx, app.ID)
 	require.NoError(t, err)
 	assert.Equal(t, 3, rel.Version)
 	assert.NotContains(t, rel.Config, "GREETING")
@@ -485,6 +486,6 @@ func TestDashboardOnStack(t *testing.T) {
 	assert.Equal(t, "403 csrf", eval[string](t, admin, csrfProbe), "a change without the CSRF token is refused")
 
 	admin.open(t, "/admin/tenants", "admin-tenants")
-	admin.waitFor(t, "the tenant in the list", fmt.Sprintf(`[...document.querySelectorAll('main a')].some((a) => a.textContent === %s)`, jsString(s.tenant.Name)), 30*time.Second)
+	admin.waitFor(t, "the tenant in the list", fmt.Sprintf(`[...document.querySelectorAll('main a')].some((a) => a.textContent === %s)`, jsString(s.Tenant.Name)), 30*time.Second)
 	admin.screenshot(t, "admin-tenants")
 }

@@ -38,23 +38,23 @@ func TestFirstBuildAfterConfigChange(t *testing.T) {
 	rel := f.deploy(t, dep, "aaaa", map[string]string{"web": "./web"})
 	assert.Equal(t, 2, rel.Version)
 	assert.Equal(t, store.ReleaseSucceeded, rel.Status)
-	require.Len(t, dep.applied, 1)
-	assert.Equal(t, map[string]string{"DATABASE_URL": "postgres://db/shop"}, dep.last().Config, "the first build runs with the config set before it")
-	assert.Nil(t, dep.prevs[0], "a config change before the first build runs nothing, so there is no previous release")
+	require.Len(t, dep.Applied, 1)
+	assert.Equal(t, map[string]string{"DATABASE_URL": "postgres://db/shop"}, dep.Last().Config, "the first build runs with the config set before it")
+	assert.Nil(t, dep.Prevs[0], "a config change before the first build runs nothing, so there is no previous release")
 
 	// Later pushes and config changes roll from v2.
 	rel = f.deploy(t, dep, "bbbb", map[string]string{"web": "./web"})
 	assert.Equal(t, 3, rel.Version)
-	require.NotNil(t, dep.prevs[1])
-	assert.Equal(t, 2, dep.prevs[1].Version)
+	require.NotNil(t, dep.Prevs[1])
+	assert.Equal(t, 2, dep.Prevs[1].Version)
 	v4 := f.setVar(t, "GREETING", str("hi"))
 	assert.Equal(t, "succeeded", v4.Status)
 	assert.Contains(t, v4.Image, strings.Repeat("b", 64))
-	assert.Equal(t, 3, dep.prevs[2].Version)
+	assert.Equal(t, 3, dep.Prevs[2].Version)
 
 	// Reconcile at start applies the running release, not the config-only v1.
 	require.NoError(t, f.srv.releases.Reconcile(context.Background(), f.shop, f.acme))
-	assert.Equal(t, 4, dep.last().Version)
+	assert.Equal(t, 4, dep.Last().Version)
 }
 
 func TestUnsetLastVarBeforeFirstBuild(t *testing.T) {
@@ -65,24 +65,24 @@ func TestUnsetLastVarBeforeFirstBuild(t *testing.T) {
 	assert.Equal(t, "succeeded", v2.Status)
 	assert.Empty(t, v2.ConfigKeys)
 	assert.Empty(t, f.config(t))
-	assert.Empty(t, dep.applied, "nothing runs before the first build")
+	assert.Empty(t, dep.Applied, "nothing runs before the first build")
 
 	rel := f.deploy(t, dep, "aaaa", map[string]string{"web": "./web"})
 	assert.Equal(t, 3, rel.Version)
-	assert.Empty(t, dep.last().Config)
-	assert.Nil(t, dep.prevs[0])
+	assert.Empty(t, dep.Last().Config)
+	assert.Nil(t, dep.Prevs[0])
 }
 
 func TestAppWhoseOnlyReleasesFailed(t *testing.T) {
 	f, dep := newUnbuiltFixture(t)
-	dep.fail = func(deployer.Release) error { return errors.New("exited with code 3") }
+	dep.Fail = func(deployer.Release) error { return errors.New("exited with code 3") }
 	require.Error(t, f.release(t, "aaaa", map[string]string{"web": "./web"}, "")) // v1 failed
-	dep.fail = nil
+	dep.Fail = nil
 
 	v2 := f.setVar(t, "A", str("1"))
 	assert.Equal(t, "succeeded", v2.Status)
 	assert.Empty(t, v2.Image, "v1 never ran, so the config change has no image to run")
-	assert.Len(t, dep.applied, 1, "the config change runs nothing")
+	assert.Len(t, dep.Applied, 1, "the config change runs nothing")
 
 	// Nothing to roll back to: v1 failed, v2 ran no build.
 	msg := wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", nil), http.StatusConflict, api.CodeConflict, "")
@@ -90,8 +90,8 @@ func TestAppWhoseOnlyReleasesFailed(t *testing.T) {
 
 	rel := f.deploy(t, dep, "bbbb", map[string]string{"web": "./web"})
 	assert.Equal(t, 3, rel.Version)
-	assert.Nil(t, dep.prevs[1], "the failed v1 is not the previous release")
-	assert.Equal(t, map[string]string{"A": "1"}, dep.last().Config)
+	assert.Nil(t, dep.Prevs[1], "the failed v1 is not the previous release")
+	assert.Equal(t, map[string]string{"A": "1"}, dep.Last().Config)
 
 	msg = wantError(t, f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/releases", api.RollbackRequest{RollbackTo: 1}), http.StatusConflict, api.CodeConflict, "")
 	assert.Equal(t, "cannot roll back: v1 is failed: only a release that succeeded can be rolled back to", msg)
@@ -109,5 +109,5 @@ func TestRollbackToConfigOnlyRelease(t *testing.T) {
 	rels, err := f.st.ListReleases(context.Background(), f.shop.ID, store.ListOptions{})
 	require.NoError(t, err)
 	assert.Len(t, rels, 2, "a refused rollback makes no release")
-	assert.Len(t, dep.applied, 1)
+	assert.Len(t, dep.Applied, 1)
 }

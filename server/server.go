@@ -5,13 +5,15 @@
 // recovery, access logging and request metrics middleware, and the JSON API
 // under /api/v1 with its authentication (bearer tokens), authorization
 // (roles in tenants) and audit events; openapi.yaml documents the API and
-// package api holds its wire types. It also owns the
-// push→build→release→deploy pipeline, and later the dashboard's handlers.
+// package api holds its wire types. It also owns the dashboard's handlers.
 //
-// It does not own the things it reports on: readiness checks are plain
-// functions handed in by the binary, which knows how to reach Postgres,
-// Kubernetes, BuildKit and the registry. It does not listen either: the
-// binary serves a *Server with its own http.Server.
+// It does not make releases: config changes, rollbacks and applying an
+// app's release again belong to package release, which the API calls
+// under the app's deploy lock (release.LockApp); pushes do not come
+// through server at all. It does not own the things it reports on either: readiness checks are plain functions handed in by the binary,
+// which knows how to reach Postgres, Kubernetes, BuildKit and the
+// registry. It does not listen: the binary serves a *Server with its own
+// http.Server.
 package server
 
 import (
@@ -31,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -75,7 +78,7 @@ type Config struct {
 	Tenants TenantOps
 	// Releases makes config and rollback releases and rolls them out. Nil
 	// means this platformd cannot release: those endpoints answer 501.
-	Releases *Releases
+	Releases *release.Releases
 	// Ops runs what the API asks of an app's running processes: scaling,
 	// restarts, their status and logs. Nil means those endpoints answer
 	// 501.
@@ -85,7 +88,7 @@ type Config struct {
 	AppsDomain string
 	// APILock tunes how long an API change waits for a deploy of the same
 	// app. The zero value waits up to two minutes.
-	APILock LockConfig
+	APILock release.LockConfig
 }
 
 // AppOps is what the API needs of the deployer for running apps.
@@ -166,10 +169,10 @@ type Server struct {
 	gitURL       string
 	webURL       func(app string) string
 	remover      AppRemover
-	releases     *Releases
+	releases     *release.Releases
 	ops          AppOps
 	appsDomain   string
-	apiLock      LockConfig
+	apiLock      release.LockConfig
 	tenants      TenantOps
 	signIns      *signInLimiter
 	router       chi.Router

@@ -10,12 +10,12 @@ import (
 	"os"
 
 	"github.com/platform-paas/platform/gitreceive"
-	"github.com/platform-paas/platform/server"
+	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server/store"
 )
 
 // gitAuth adapts the pipeline's key lookup to the git receiver.
-type gitAuth struct{ p *server.Pipeline }
+type gitAuth struct{ p *release.Pipeline }
 
 func (a gitAuth) UserForKey(ctx context.Context, authorizedKey, fingerprint string) (string, error) {
 	u, err := a.p.UserForKey(ctx, authorizedKey, fingerprint)
@@ -28,7 +28,7 @@ func (a gitAuth) UserForKey(ctx context.Context, authorizedKey, fingerprint stri
 // gitPusher adapts the pipeline to the git receiver: it checks the pushed
 // commit out into a scratch directory, which the pipeline builds from.
 type gitPusher struct {
-	p   *server.Pipeline
+	p   *release.Pipeline
 	log *slog.Logger
 }
 
@@ -50,7 +50,7 @@ func (g gitPusher) Push(ctx context.Context, req gitreceive.PushRequest, out io.
 		g.log.Error("checking out push", "app", req.App, "commit", req.NewRev, "err", err)
 		return errors.New("could not check out the pushed commit")
 	}
-	return g.p.Deploy(ctx, server.DeployInput{
+	return g.p.Deploy(ctx, release.DeployInput{
 		UserID: req.User, App: req.App, SourceDir: dir, Commit: req.NewRev,
 	}, out)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/platform-paas/platform/builder"
 	"github.com/platform-paas/platform/deployer"
 	"github.com/platform-paas/platform/gitreceive"
+	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/router"
 	"github.com/platform-paas/platform/server"
 	"github.com/platform-paas/platform/server/registry"
@@ -133,14 +134,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("setting up deployer: %w", err)
 	}
 
-	releases, err := server.NewReleases(server.ReleasesConfig{
+	releases, err := release.NewReleases(release.ReleasesConfig{
 		Logger: log.With("component", "releases"),
 		AppURL: func(app string) string { return appURL(cfg, app) },
 	}, st, dep)
 	if err != nil {
 		return err
 	}
-	pipeline, err := server.NewPipeline(server.PipelineConfig{Logger: log.With("component", "pipeline")}, st, bld, releases)
+	pipeline, err := release.NewPipeline(release.PipelineConfig{Logger: log.With("component", "pipeline")}, st, bld, releases)
 	if err != nil {
 		return err
 	}

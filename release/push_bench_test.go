@@ -1,4 +1,4 @@
-package server_test
+package release_test
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/release/releasetest"
 )
 
 // BenchmarkPushOneLineChange measures, on the running local stack, a warm
@@ -20,14 +22,14 @@ import (
 // alone (the "Releasing" line to serving: what a config change or rollback
 // costs). Figures are medians; the app's first (cold) push is reported too. Run with:
 //
-//	go test -run '^$' -bench PushOneLineChange -benchtime 5x ./server
+//	go test -run '^$' -bench PushOneLineChange -benchtime 5x ./release
 func BenchmarkPushOneLineChange(b *testing.B) {
-	s := newStackTenant(b)
-	app := s.createApp(b, "bench")
-	dir := s.repo(b, "go", app.Name)
+	s := releasetest.NewStackTenant(b)
+	app := s.CreateApp(b, "bench")
+	dir := s.Repo(b, "go", app.Name)
 
 	cold := time.Now()
-	out, err := s.push(dir)
+	out, err := s.Push(dir)
 	require.NoError(b, err, "push output:\n%s", out)
 	coldPush := time.Since(cold).Seconds()
 
@@ -40,11 +42,11 @@ func BenchmarkPushOneLineChange(b *testing.B) {
 		b.StopTimer()
 		body := fmt.Sprintf("hello from go, change %d", i)
 		require.NoError(b, os.WriteFile(main, []byte(strings.Replace(string(src), "hello from go", body, 1)), 0o644))
-		s.git(b, dir, "commit", "-q", "-am", body)
+		s.Git(b, dir, "commit", "-q", "-am", body)
 		b.StartTimer()
 
 		start := time.Now()
-		cmd := s.gitCmd(dir, "push", "platform", "main")
+		cmd := s.GitCmd(dir, "push", "platform", "main")
 		stderr, err := cmd.StderrPipe()
 		require.NoError(b, err)
 		require.NoError(b, cmd.Start())
@@ -67,7 +69,7 @@ func BenchmarkPushOneLineChange(b *testing.B) {
 		}
 		require.NoError(b, cmd.Wait(), "push output:\n%s", strings.Join(lines, "\n"))
 		for {
-			code, got := s.get(b, app.Name, "/")
+			code, got := s.Get(b, app.Name, "/")
 			if code == 200 && strings.Contains(got, body) {
 				break
 			}

@@ -1,4 +1,4 @@
-package server
+package release
 
 import (
 	"context"
@@ -155,7 +155,7 @@ func (p *Pipeline) Deploy(ctx context.Context, in DeployInput, out io.Writer) er
 	}
 	log := p.log.With("app", app.Name, "commit", short, "user", u.Email)
 
-	lctx, unlock, err := lockApp(ctx, p.st, p.lock, log, app.ID, fmt.Sprintf("deploy of %s by %s", short, u.Email), out)
+	lctx, unlock, err := LockApp(ctx, p.st, p.lock, log, app.ID, fmt.Sprintf("deploy of %s by %s", short, u.Email), out)
 	if err != nil {
 		return err
 	}
@@ -347,7 +347,7 @@ func (p *Pipeline) reconcileApp(ctx context.Context, lockCfg LockConfig, app sto
 	if tenant.Suspended() {
 		return nil
 	}
-	lctx, unlock, err := lockApp(ctx, p.st, lockCfg, p.log, app.ID, "reconcile after restart", io.Discard)
+	lctx, unlock, err := LockApp(ctx, p.st, lockCfg, p.log, app.ID, "reconcile after restart", io.Discard)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package server
+package release
 
 import (
 	"context"
@@ -44,12 +44,12 @@ func (c LockConfig) withDefaults() LockConfig {
 	return c
 }
 
-// lockApp takes the app's deploy lock for one deploy, config change, scale or
-// rollback, waiting for the current holder (telling out whom it waits for)
-// up to cfg.Wait. Work done under the lock uses the returned context, which
-// derives from ctx and is cancelled if the lease is lost, so the work stops
-// rather than run unserialized. unlock releases the lock.
-func lockApp(ctx context.Context, st lockStore, cfg LockConfig, log *slog.Logger, appID int64, description string, out io.Writer) (locked context.Context, unlock func(), err error) {
+// LockApp takes the app's deploy lock for one deploy, config change, scale,
+// rollback or destroy, waiting for the current holder (telling out whom it
+// waits for) up to cfg.Wait. Work done under the lock uses the returned
+// context, which derives from ctx and is cancelled if the lease is lost, so
+// the work stops rather than run unserialized. unlock releases the lock.
+func LockApp(ctx context.Context, st lockStore, cfg LockConfig, log *slog.Logger, appID int64, description string, out io.Writer) (locked context.Context, unlock func(), err error) {
 	cfg = cfg.withDefaults()
 	holder := newHolderID()
 	deadline := time.Now().Add(cfg.Wait)

@@ -1,11 +1,8 @@
-package server_test
+package release_test
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,168 +16,55 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/platform-paas/platform/deploy/localstack"
-	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/release/releasetest"
 	"github.com/platform-paas/platform/server/store"
 )
-
-// stackTenant is a tenant with an app on the running local stack, pushed to
-// as the stack's admin with a key made for the test.
-type stackTenant struct {
-	env    localstack.Env
-	st     *store.Store
-	tenant store.Tenant
-	user   store.User
-	sshKey string // private key file
-}
-
-// newStackTenant makes a tenant on the local stack for one test and removes
-// it, its apps and its namespace afterwards. Until the API can create
-// tenants and register keys, it writes them through the store.
-func newStackTenant(t testing.TB) *stackTenant {
-	t.Helper()
-	env := localstack.Require(t)
-	ctx := context.Background()
-	keyFile := os.Getenv("PLATFORM_SECRET_KEY_FILE")
-	require.NotEmpty(t, keyFile, "PLATFORM_SECRET_KEY_FILE (written to .platform/env by make up)")
-	b64, err := os.ReadFile(keyFile)
-	require.NoError(t, err)
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b64)))
-	require.NoError(t, err)
-	st, err := store.Open(ctx, store.Config{DatabaseURL: env.DatabaseURL, Key: key})
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-
-	user, err := st.UserByToken(ctx, env.Token)
-	require.NoError(t, err)
-	tenant, err := st.CreateTenant(ctx, fmt.Sprintf("e2e%06x", rand.Uint32()&0xffffff), store.DefaultQuota())
-	require.NoError(t, err)
-
-	dir := t.TempDir()
-	priv := filepath.Join(dir, "id_ed25519")
-	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", priv).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	pub, err := os.ReadFile(priv + ".pub")
-	require.NoError(t, err)
-	k, err := st.AddSSHKey(ctx, user.ID, "e2e-"+tenant.Name, string(pub))
-	require.NoError(t, err)
-
-	t.Cleanup(func() {
-		ctx := context.Background()
-		_ = st.RemoveSSHKey(ctx, user.ID, k.ID)
-		_ = st.DeleteTenant(ctx, tenant.ID)
-		if dep, err := deployer.New(deployer.Config{Kubeconfig: env.Kubeconfig}); err == nil {
-			_ = dep.DeleteTenant(ctx, tenant.Name)
-		}
-	})
-	return &stackTenant{env: env, st: st, tenant: tenant, user: user, sshKey: priv}
-}
-
-// createApp creates an app in the tenant.
-func (s *stackTenant) createApp(t testing.TB, prefix string) store.App {
-	t.Helper()
-	app, err := s.st.CreateApp(context.Background(), s.tenant.ID, fmt.Sprintf("%s-%s", prefix, s.tenant.Name))
-	require.NoError(t, err)
-	return app
-}
-
-// repo makes a git work tree holding a copy of the sample app dir, with one
-// commit and the platform remote of app.
-func (s *stackTenant) repo(t testing.TB, sample, app string) string {
-	t.Helper()
-	dir := t.TempDir()
-	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("..", "builder", "testdata", "apps", sample))))
-	s.git(t, dir, "init", "-q", "-b", "main")
-	s.git(t, dir, "add", "-A")
-	s.git(t, dir, "commit", "-q", "-m", "first")
-	s.git(t, dir, "remote", "add", "platform", s.env.GitURL+"/"+app+".git")
-	return dir
-}
-
-func (s *stackTenant) gitCmd(dir string, args ...string) *exec.Cmd {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@platform.test",
-		"GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@platform.test",
-		"GIT_SSH_COMMAND=ssh -i "+s.sshKey+" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
-	)
-	return cmd
-}
-
-func (s *stackTenant) git(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	out, err := s.gitCmd(dir, args...).CombinedOutput()
-	require.NoError(t, err, "git %v: %s", args, out)
-	return string(out)
-}
-
-// push runs git push platform main and returns its output and error.
-func (s *stackTenant) push(dir string) (string, error) {
-	out, err := s.gitCmd(dir, "push", "platform", "main").CombinedOutput()
-	return string(out), err
-}
-
-// get fetches path from app through the router, by host name.
-func (s *stackTenant) get(t testing.TB, app, path string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.env.RouterURL+path, nil)
-	require.NoError(t, err)
-	req.Host = app + "." + s.env.AppsDomain
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
 
 // TestPushGoApp pushes the Go sample with real git and ssh clients: it is
 // built, released as v1 and answers through the router; a push of code that
 // does not compile is then rejected with the compiler's error, the branch
 // stays where it was, and v1 keeps answering.
 func TestPushGoApp(t *testing.T) {
-	s := newStackTenant(t)
-	app := s.createApp(t, "go")
-	dir := s.repo(t, "go", app.Name)
+	s := releasetest.NewStackTenant(t)
+	app := s.CreateApp(t, "go")
+	dir := s.Repo(t, "go", app.Name)
 
-	out, err := s.push(dir)
+	out, err := s.Push(dir)
 	require.NoError(t, err, "push output:\n%s", out)
 	assert.Contains(t, out, "remote: -----> Building "+app.Name)
 	assert.Contains(t, out, "Released v1")
 
-	status, body := s.get(t, app.Name, "/")
+	status, body := s.Get(t, app.Name, "/")
 	assert.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, body, "hello from go")
 
-	rel, err := s.st.LatestSucceededRelease(context.Background(), app.ID)
+	rel, err := s.Store.LatestSucceededRelease(context.Background(), app.ID)
 	require.NoError(t, err)
 	assert.Equal(t, 1, rel.Version)
-	head := strings.TrimSpace(s.git(t, dir, "rev-parse", "HEAD"))
+	head := strings.TrimSpace(s.Git(t, dir, "rev-parse", "HEAD"))
 	assert.Equal(t, head, rel.CommitSHA)
 
 	// A commit that does not compile.
 	broken, err := os.ReadFile(filepath.Join("..", "builder", "testdata", "apps", "broken-go", "main.go"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), broken, 0o644))
-	s.git(t, dir, "commit", "-q", "-am", "broken")
-	out, err = s.push(dir)
+	s.Git(t, dir, "commit", "-q", "-am", "broken")
+	out, err = s.Push(dir)
 	require.Error(t, err, "a push that does not build fails:\n%s", out)
 	assert.Contains(t, out, "[remote rejected]")
 	assert.Contains(t, out, "undefined: undefinedGreeting", "the compiler's error reaches the push")
-	remote := s.git(t, dir, "ls-remote", "platform", "refs/heads/main")
+	remote := s.Git(t, dir, "ls-remote", "platform", "refs/heads/main")
 	assert.Contains(t, remote, head, "the branch is unchanged")
 
-	status, body = s.get(t, app.Name, "/")
+	status, body = s.Get(t, app.Name, "/")
 	assert.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, body, "hello from go", "v1 still answers")
-	builds, err := s.st.ListBuilds(context.Background(), app.ID, store.ListOptions{Limit: 10})
+	builds, err := s.Store.ListBuilds(context.Background(), app.ID, store.ListOptions{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, builds, 2)
 	assert.Equal(t, store.BuildFailed, builds[0].Status)
 	assert.Equal(t, store.BuildSucceeded, builds[1].Status)
-	log, err := s.st.BuildLog(context.Background(), builds[0].ID)
+	log, err := s.Store.BuildLog(context.Background(), builds[0].ID)
 	require.NoError(t, err)
 	assert.Contains(t, log, "undefinedGreeting", "the failed build's log is kept")
 }
@@ -189,7 +73,7 @@ func TestPushGoApp(t *testing.T) {
 // detected, built, released and answers through the router with its own
 // response.
 func TestPushSampleApps(t *testing.T) {
-	s := newStackTenant(t)
+	s := releasetest.NewStackTenant(t)
 	for _, tc := range []struct {
 		sample string
 		want   []string // in the push output
@@ -202,14 +86,14 @@ func TestPushSampleApps(t *testing.T) {
 	} {
 		t.Run(tc.sample, func(t *testing.T) {
 			t.Parallel()
-			app := s.createApp(t, tc.sample)
-			dir := s.repo(t, tc.sample, app.Name)
-			out, err := s.push(dir)
+			app := s.CreateApp(t, tc.sample)
+			dir := s.Repo(t, tc.sample, app.Name)
+			out, err := s.Push(dir)
 			require.NoError(t, err, "push output:\n%s", out)
 			for _, w := range tc.want {
 				assert.Contains(t, out, w)
 			}
-			status, body := s.get(t, app.Name, "/")
+			status, body := s.Get(t, app.Name, "/")
 			assert.Equal(t, http.StatusOK, status, body)
 			assert.Contains(t, body, tc.body)
 		})
@@ -220,17 +104,17 @@ func TestPushSampleApps(t *testing.T) {
 // stream of requests goes through the router: every request succeeds, and
 // the answers switch from the old version to the new.
 func TestPushZeroDowntime(t *testing.T) {
-	s := newStackTenant(t)
-	app := s.createApp(t, "zd")
-	dir := s.repo(t, "go", app.Name)
-	out, err := s.push(dir)
+	s := releasetest.NewStackTenant(t)
+	app := s.CreateApp(t, "zd")
+	dir := s.Repo(t, "go", app.Name)
+	out, err := s.Push(dir)
 	require.NoError(t, err, "push output:\n%s", out)
 
 	main := filepath.Join(dir, "main.go")
 	src, err := os.ReadFile(main)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(main, []byte(strings.Replace(string(src), "hello from go", "hello from go, v2", 1)), 0o644))
-	s.git(t, dir, "commit", "-q", "-am", "v2")
+	s.Git(t, dir, "commit", "-q", "-am", "v2")
 
 	type result struct {
 		status int
@@ -259,7 +143,7 @@ func TestPushZeroDowntime(t *testing.T) {
 						return
 					case <-tick.C:
 					}
-					status, body := s.get(t, app.Name, "/")
+					status, body := s.Get(t, app.Name, "/")
 					mu.Lock()
 					results = append(results, result{status, body})
 					mu.Unlock()
@@ -268,7 +152,7 @@ func TestPushZeroDowntime(t *testing.T) {
 		}
 		wg.Wait()
 	}()
-	out, err = s.push(dir)
+	out, err = s.Push(dir)
 	time.Sleep(time.Second)
 	close(stop)
 	<-done
@@ -299,11 +183,11 @@ func TestPushZeroDowntime(t *testing.T) {
 // of its build: the deploy lock is released, and the next push goes
 // through at once.
 func TestPushInterruptedLeavesNoLock(t *testing.T) {
-	s := newStackTenant(t)
-	app := s.createApp(t, "intr")
-	dir := s.repo(t, "go", app.Name)
+	s := releasetest.NewStackTenant(t)
+	app := s.CreateApp(t, "intr")
+	dir := s.Repo(t, "go", app.Name)
 
-	cmd := s.gitCmd(dir, "push", "platform", "main")
+	cmd := s.GitCmd(dir, "push", "platform", "main")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -320,13 +204,13 @@ func TestPushInterruptedLeavesNoLock(t *testing.T) {
 	_ = cmd.Wait()
 
 	start := time.Now()
-	out, err := s.push(dir)
+	out, err := s.Push(dir)
 	require.NoError(t, err, "push output:\n%s", out)
 	assert.NotContains(t, out, "waiting for the deploy", "the interrupted push left no lock behind")
 	assert.Contains(t, out, "Released v1")
 	t.Logf("next push released in %s", time.Since(start).Round(time.Millisecond))
 
-	builds, err := s.st.ListBuilds(context.Background(), app.ID, store.ListOptions{Limit: 10})
+	builds, err := s.Store.ListBuilds(context.Background(), app.ID, store.ListOptions{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, builds, 2)
 	assert.Equal(t, store.BuildCancelled, builds[1].Status, "the interrupted build is recorded as cancelled")
@@ -337,9 +221,9 @@ func TestPushInterruptedLeavesNoLock(t *testing.T) {
 // nothing to build is rejected with what was looked for, and a suspended
 // tenant's apps take no deploys. Each leaves no build, release or branch.
 func TestPushRefusals(t *testing.T) {
-	s := newStackTenant(t)
+	s := releasetest.NewStackTenant(t)
 	ctx := context.Background()
-	app := s.createApp(t, "ref")
+	app := s.CreateApp(t, "ref")
 
 	// A second user, with a key of their own.
 	dir := t.TempDir()
@@ -348,49 +232,49 @@ func TestPushRefusals(t *testing.T) {
 	require.NoError(t, err, "%s", keygen)
 	pub, err := os.ReadFile(priv + ".pub")
 	require.NoError(t, err)
-	user, err := s.st.CreateUser(ctx, fmt.Sprintf("viewer-%s@platform.test", s.tenant.Name), false)
+	user, err := s.Store.CreateUser(ctx, fmt.Sprintf("viewer-%s@platform.test", s.Tenant.Name), false)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.st.DeleteUser(context.Background(), user.ID) })
-	_, err = s.st.AddSSHKey(ctx, user.ID, "viewer", string(pub))
+	t.Cleanup(func() { _ = s.Store.DeleteUser(context.Background(), user.ID) })
+	_, err = s.Store.AddSSHKey(ctx, user.ID, "viewer", string(pub))
 	require.NoError(t, err)
-	other := &stackTenant{env: s.env, st: s.st, tenant: s.tenant, user: user, sshKey: priv}
+	other := s.As(user, priv)
 
-	repo := other.repo(t, "go", app.Name)
-	out, err := other.push(repo)
+	repo := other.Repo(t, "go", app.Name)
+	out, err := other.Push(repo)
 	require.Error(t, err)
 	assert.Contains(t, out, "no such app, or no access", "not a member")
 
-	require.NoError(t, s.st.AddMember(ctx, s.tenant.ID, user.ID, store.Viewer))
-	out, err = other.push(repo)
+	require.NoError(t, s.Store.AddMember(ctx, s.Tenant.ID, user.ID, store.Viewer))
+	out, err = other.Push(repo)
 	require.Error(t, err)
 	assert.Contains(t, out, "no such app, or no access", "a viewer may not push")
 
 	// Nothing to build: the message lists what was looked for.
 	empty := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(empty, "README.md"), []byte("no app here\n"), 0o644))
-	s.git(t, empty, "init", "-q", "-b", "main")
-	s.git(t, empty, "add", "-A")
-	s.git(t, empty, "commit", "-q", "-m", "nothing")
-	s.git(t, empty, "remote", "add", "platform", s.env.GitURL+"/"+app.Name+".git")
-	out, err = s.push(empty)
+	s.Git(t, empty, "init", "-q", "-b", "main")
+	s.Git(t, empty, "add", "-A")
+	s.Git(t, empty, "commit", "-q", "-m", "nothing")
+	s.Git(t, empty, "remote", "add", "platform", s.Env.GitURL+"/"+app.Name+".git")
+	out, err = s.Push(empty)
 	require.Error(t, err)
 	assert.Contains(t, out, "[remote rejected]")
 	assert.Contains(t, out, "go.mod", "the message says what was looked for")
 	assert.Contains(t, out, "package.json")
 
 	// A suspended tenant takes no deploys.
-	_, err = s.st.SuspendTenant(ctx, s.tenant.ID, true)
+	_, err = s.Store.SuspendTenant(ctx, s.Tenant.ID, true)
 	require.NoError(t, err)
-	out, err = s.push(s.repo(t, "go", app.Name))
+	out, err = s.Push(s.Repo(t, "go", app.Name))
 	require.Error(t, err)
 	assert.Contains(t, out, "suspended")
 
-	remote := s.git(t, empty, "ls-remote", "platform")
+	remote := s.Git(t, empty, "ls-remote", "platform")
 	assert.NotContains(t, remote, "refs/heads/main", "no push moved the branch")
-	rels, err := s.st.ListReleases(ctx, app.ID, store.ListOptions{})
+	rels, err := s.Store.ListReleases(ctx, app.ID, store.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, rels, "no release was recorded")
-	builds, err := s.st.ListBuilds(ctx, app.ID, store.ListOptions{})
+	builds, err := s.Store.ListBuilds(ctx, app.ID, store.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, builds, 1, "only the build of the empty tree ran")
 	assert.Equal(t, store.BuildFailed, builds[0].Status)
@@ -401,11 +285,11 @@ func TestPushRefusals(t *testing.T) {
 // push fails with the app's own output, v1 keeps answering, and the
 // releases record the failures.
 func TestPushBadRelease(t *testing.T) {
-	s := newStackTenant(t)
+	s := releasetest.NewStackTenant(t)
 	ctx := context.Background()
-	app := s.createApp(t, "bad")
-	dir := s.repo(t, "go", app.Name)
-	out, err := s.push(dir)
+	app := s.CreateApp(t, "bad")
+	dir := s.Repo(t, "go", app.Name)
+	out, err := s.Push(dir)
 	require.NoError(t, err, "push output:\n%s", out)
 
 	// v2: the web process dies at start.
@@ -414,12 +298,12 @@ func TestPushBadRelease(t *testing.T) {
 	require.NoError(t, err)
 	crashing := strings.Replace(string(src), "func main() {", "func main() {\n\tlog.Fatal(\"boom: cannot start without DATABASE\")", 1)
 	require.NoError(t, os.WriteFile(main, []byte(crashing), 0o644))
-	s.git(t, dir, "commit", "-q", "-am", "crash at start")
-	out, err = s.push(dir)
+	s.Git(t, dir, "commit", "-q", "-am", "crash at start")
+	out, err = s.Push(dir)
 	require.Error(t, err, "push output:\n%s", out)
 	assert.Contains(t, out, "boom: cannot start without DATABASE", "the app's own error line reaches the push")
 	assert.Contains(t, out, "v1 is still running")
-	code, body := s.get(t, app.Name, "/")
+	code, body := s.Get(t, app.Name, "/")
 	assert.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, "hello from go")
 
@@ -429,16 +313,16 @@ func TestPushBadRelease(t *testing.T) {
 	pf, err := os.ReadFile(procfile)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(procfile, append(pf, []byte("release: echo migrating the schema; echo migration 42 failed >&2; exit 3\n")...), 0o644))
-	s.git(t, dir, "commit", "-q", "-am", "failing release phase")
-	out, err = s.push(dir)
+	s.Git(t, dir, "commit", "-q", "-am", "failing release phase")
+	out, err = s.Push(dir)
 	require.Error(t, err, "push output:\n%s", out)
 	assert.Contains(t, out, "migrating the schema", "the release command's output streams to the push")
 	assert.Contains(t, out, "migration 42 failed")
-	code, body = s.get(t, app.Name, "/")
+	code, body = s.Get(t, app.Name, "/")
 	assert.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, "hello from go")
 
-	rels, err := s.st.ListReleases(ctx, app.ID, store.ListOptions{})
+	rels, err := s.Store.ListReleases(ctx, app.ID, store.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, rels, 3)
 	assert.Equal(t, store.ReleaseFailed, rels[0].Status, "v3")
@@ -452,22 +336,22 @@ func TestPushBadRelease(t *testing.T) {
 // clear message and leaves nothing behind, and the releases stay numbered
 // without a gap.
 func TestConcurrentPushes(t *testing.T) {
-	s := newStackTenant(t)
+	s := releasetest.NewStackTenant(t)
 	ctx := context.Background()
-	app := s.createApp(t, "conc")
-	a := s.repo(t, "go", app.Name)
-	out, err := s.push(a)
+	app := s.CreateApp(t, "conc")
+	a := s.Repo(t, "go", app.Name)
+	out, err := s.Push(a)
 	require.NoError(t, err, "push output:\n%s", out)
 
 	b := t.TempDir()
-	s.git(t, b, "clone", "-q", s.env.GitURL+"/"+app.Name+".git", ".")
-	s.git(t, b, "remote", "rename", "origin", "platform")
+	s.Git(t, b, "clone", "-q", s.Env.GitURL+"/"+app.Name+".git", ".")
+	s.Git(t, b, "remote", "rename", "origin", "platform")
 	for i, dir := range []string{a, b} {
 		main := filepath.Join(dir, "main.go")
 		src, err := os.ReadFile(main)
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(main, []byte(strings.Replace(string(src), "hello from go", fmt.Sprintf("hello from go, writer %d", i), 1)), 0o644))
-		s.git(t, dir, "commit", "-q", "-am", fmt.Sprintf("writer %d", i))
+		s.Git(t, dir, "commit", "-q", "-am", fmt.Sprintf("writer %d", i))
 	}
 
 	type pushed struct {
@@ -477,7 +361,7 @@ func TestConcurrentPushes(t *testing.T) {
 	results := make(chan pushed, 2)
 	for _, dir := range []string{a, b} {
 		go func() {
-			out, err := s.push(dir)
+			out, err := s.Push(dir)
 			results <- pushed{out, err}
 		}()
 	}
@@ -496,12 +380,12 @@ func TestConcurrentPushes(t *testing.T) {
 	t.Logf("the refused push:\n%s", refused[0])
 	assert.Regexp(t, `rejected|fetch first|non-fast-forward`, refused[0], "the refused push says why")
 
-	rels, err := s.st.ListReleases(ctx, app.ID, store.ListOptions{})
+	rels, err := s.Store.ListReleases(ctx, app.ID, store.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, rels, 2, "v1 and v2, nothing else")
 	assert.Equal(t, 2, rels[0].Version)
 	assert.Equal(t, store.ReleaseSucceeded, rels[0].Status)
-	code, body := s.get(t, app.Name, "/")
+	code, body := s.Get(t, app.Name, "/")
 	assert.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, "writer", "the winner's version answers")
 }

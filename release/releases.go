@@ -1,4 +1,4 @@
-package server
+package release
 
 import (
 	"context"
@@ -202,6 +202,12 @@ func releaseFailure(err error) string {
 		return re.Error()
 	}
 	return fmt.Sprintf("release failed: %v", err)
+}
+
+// ShortReason is the first line of a failed build's or release's reason,
+// cut at 200 bytes: what a pushing terminal or an API client is shown.
+func ShortReason(reason string) string {
+	return firstLine(reason)
 }
 
 // deployerRelease turns a recorded release into what the deployer applies.

@@ -1,4 +1,4 @@
-package server_test
+package release_test
 
 import (
 	"context"
@@ -15,7 +15,8 @@ import (
 
 	"github.com/platform-paas/platform/builder"
 	"github.com/platform-paas/platform/deployer"
-	"github.com/platform-paas/platform/server"
+	"github.com/platform-paas/platform/release"
+	"github.com/platform-paas/platform/release/releasetest"
 	"github.com/platform-paas/platform/server/store"
 )
 
@@ -26,29 +27,29 @@ import (
 // app back to v1, the latest succeeded release, so the app ends on one
 // consistent release and every release's status is true.
 func TestReconcileAfterCrashMidRollout(t *testing.T) {
-	s := newStackTenant(t)
+	s := releasetest.NewStackTenant(t)
 	ctx := context.Background()
-	app := s.createApp(t, "rec")
-	dir := s.repo(t, "go", app.Name)
-	out, err := s.push(dir)
+	app := s.CreateApp(t, "rec")
+	dir := s.Repo(t, "go", app.Name)
+	out, err := s.Push(dir)
 	require.NoError(t, err, "push output:\n%s", out)
-	v1, err := s.st.LatestSucceededRelease(ctx, app.ID)
+	v1, err := s.Store.LatestSucceededRelease(ctx, app.ID)
 	require.NoError(t, err)
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dep, err := deployer.New(deployer.Config{Kubeconfig: s.env.Kubeconfig, AppsDomain: s.env.AppsDomain, Logger: log})
+	dep, err := deployer.New(deployer.Config{Kubeconfig: s.Env.Kubeconfig, AppsDomain: s.Env.AppsDomain, Logger: log})
 	require.NoError(t, err)
 
 	// v2: the same image with a config change, rolled half-way: the
 	// rollout is abandoned the moment it starts, as a crash would.
-	_, err = s.st.SetConfig(ctx, app.ID, map[string]string{"CRASH_TEST": "v2"})
+	_, err = s.Store.SetConfig(ctx, app.ID, map[string]string{"CRASH_TEST": "v2"})
 	require.NoError(t, err)
-	v2, err := s.st.CreateRelease(ctx, store.NewRelease{
+	v2, err := s.Store.CreateRelease(ctx, store.NewRelease{
 		AppID: app.ID, ImageRef: v1.ImageRef, ImageDigest: v1.ImageDigest,
-		CommitSHA: v1.CommitSHA, Description: "Set CRASH_TEST config vars", Author: s.user,
+		CommitSHA: v1.CommitSHA, Description: "Set CRASH_TEST config vars", Author: s.User,
 	})
 	require.NoError(t, err)
-	_, err = s.st.SetReleaseStatus(ctx, app.ID, v2.Version, store.ReleaseDeploying, "")
+	_, err = s.Store.SetReleaseStatus(ctx, app.ID, v2.Version, store.ReleaseDeploying, "")
 	require.NoError(t, err)
 	procs := []deployer.Process{}
 	for _, p := range v1.Formation {
@@ -58,45 +59,45 @@ func TestReconcileAfterCrashMidRollout(t *testing.T) {
 	rolled := make(chan error, 1)
 	go func() {
 		rolled <- dep.Apply(rollCtx, deployer.Release{
-			Tenant: s.tenant.Name, App: app.Name, Version: v2.Version, Image: v1.ImageRef,
+			Tenant: s.Tenant.Name, App: app.Name, Version: v2.Version, Image: v1.ImageRef,
 			Config: map[string]string{"CRASH_TEST": "v2"}, Processes: procs, Commit: v1.CommitSHA,
 		}, nil, io.Discard)
 	}()
 	time.Sleep(300 * time.Millisecond)
 	cancelRoll()
 	<-rolled
-	ok, _, err := s.st.AcquireDeployLock(ctx, app.ID, "crashed-platformd", "deploy of v2 by a platformd that died", 3*time.Second)
+	ok, _, err := s.Store.AcquireDeployLock(ctx, app.ID, "crashed-platformd", "deploy of v2 by a platformd that died", 3*time.Second)
 	require.NoError(t, err)
 	require.True(t, ok)
 
 	// The new platformd.
-	b, err := builder.New(builder.Config{Addr: s.env.BuildKitAddr, Registry: s.env.Registry})
+	b, err := builder.New(builder.Config{Addr: s.Env.BuildKitAddr, Registry: s.Env.Registry})
 	require.NoError(t, err)
 	defer b.Close()
-	rels, err := server.NewReleases(server.ReleasesConfig{Logger: log, AppURL: func(a string) string { return a }}, s.st, dep)
+	rels, err := release.NewReleases(release.ReleasesConfig{Logger: log, AppURL: func(a string) string { return a }}, s.Store, dep)
 	require.NoError(t, err)
-	p, err := server.NewPipeline(server.PipelineConfig{Logger: log, Lock: server.LockConfig{TTL: 3 * time.Second, Poll: 200 * time.Millisecond}}, s.st, b, rels)
+	p, err := release.NewPipeline(release.PipelineConfig{Logger: log, Lock: release.LockConfig{TTL: 3 * time.Second, Poll: 200 * time.Millisecond}}, s.Store, b, rels)
 	require.NoError(t, err)
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	require.NoError(t, p.Reconcile(rctx))
 
-	got, err := s.st.GetRelease(ctx, app.ID, v2.Version)
+	got, err := s.Store.GetRelease(ctx, app.ID, v2.Version)
 	require.NoError(t, err)
 	assert.Equal(t, store.ReleaseFailed, got.Status)
 	assert.Contains(t, got.StatusReason, "interrupted")
-	cur, err := s.st.LatestSucceededRelease(ctx, app.ID)
+	cur, err := s.Store.LatestSucceededRelease(ctx, app.ID)
 	require.NoError(t, err)
 	assert.Equal(t, v1.Version, cur.Version)
 
-	status, err := dep.Status(ctx, s.tenant.Name, app.Name)
+	status, err := dep.Status(ctx, s.Tenant.Name, app.Name)
 	require.NoError(t, err)
 	require.NotEmpty(t, status)
 	for _, ps := range status {
 		assert.Equal(t, v1.Version, ps.Release, "%s runs v1 again", ps.Type)
 		assert.Equal(t, ps.Desired, ps.Updated, "%s has no pods of another release", ps.Type)
 	}
-	code, body := s.get(t, app.Name, "/")
+	code, body := s.Get(t, app.Name, "/")
 	assert.Equal(t, 200, code, body)
 	assert.Contains(t, body, "hello from go")
 
@@ -104,8 +105,8 @@ func TestReconcileAfterCrashMidRollout(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join(dir, "main.go"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(strings.Replace(string(src), "hello from go", "hello from go, after the crash", 1)), 0o644))
-	s.git(t, dir, "commit", "-q", "-am", "after")
-	out, err = s.push(dir)
+	s.Git(t, dir, "commit", "-q", "-am", "after")
+	out, err = s.Push(dir)
 	require.NoError(t, err, "push output:\n%s", out)
 	assert.Contains(t, out, "Released v3")
 }
