@@ -17,11 +17,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 )
 
@@ -163,4 +165,21 @@ func moduleDir(t testing.TB) string {
 		require.NotEqual(t, dir, parent, "no go.mod above the test's directory")
 		dir = parent
 	}
+}
+
+// SetConfig sets config vars of app through the API, as `platform
+// config:set` does, and returns the release it made.
+func (s *StackTenant) SetConfig(t testing.TB, app string, vars map[string]string) api.Release {
+	t.Helper()
+	c, err := api.NewClient(api.ClientConfig{URL: s.Env.APIURL, Token: s.Env.Token, UserAgent: "e2e"})
+	require.NoError(t, err)
+	req := api.UpdateConfigRequest{Vars: map[string]*string{}}
+	for k, v := range vars {
+		req.Vars[k] = &v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ch, err := c.UpdateConfig(ctx, app, req)
+	require.NoError(t, err)
+	return ch.Release
 }

@@ -1,35 +1,16 @@
-package server_test
+package release_test
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/platform-paas/platform/deploy/localstack"
-	"github.com/platform-paas/platform/server/api"
+	"github.com/platform-paas/platform/release/releasetest"
 )
-
-// setConfig sets config vars of app through the API, as `platform
-// config:set` does, and returns the release it made.
-func (s *stackTenant) setConfig(t testing.TB, app string, vars map[string]string) api.Release {
-	t.Helper()
-	c, err := api.NewClient(api.ClientConfig{URL: s.env.APIURL, Token: s.env.Token, UserAgent: "e2e"})
-	require.NoError(t, err)
-	req := api.UpdateConfigRequest{Vars: map[string]*string{}}
-	for k, v := range vars {
-		req.Vars[k] = &v
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	ch, err := c.UpdateConfig(ctx, app, req)
-	require.NoError(t, err)
-	return ch.Release
-}
 
 // TestPushRealApps pushes samples that look like users' apps: each
 // downloads third-party dependencies while it builds (through the
@@ -37,7 +18,7 @@ func (s *stackTenant) setConfig(t testing.TB, app string, vars map[string]string
 // build CA setting that make up passes), and most get config set before
 // their first push, as a team starting on Heroku does.
 func TestPushRealApps(t *testing.T) {
-	s := newStackTenant(t)
+	s := releasetest.NewStackTenant(t)
 	index := localstack.ServePythonIndex(t, "1.0.0", map[string]string{
 		"greeting-sample": "__version__ = '1.0.0'\n\ndef greet():\n    return 'hello from a wheel'\n",
 	})
@@ -87,20 +68,20 @@ func TestPushRealApps(t *testing.T) {
 	} {
 		t.Run(tc.sample, func(t *testing.T) {
 			t.Parallel()
-			app := s.createApp(t, tc.sample)
+			app := s.CreateApp(t, tc.sample)
 			if tc.config != nil {
-				rel := s.setConfig(t, app.Name, tc.config)
+				rel := s.SetConfig(t, app.Name, tc.config)
 				assert.Equal(t, 1, rel.Version)
 				assert.Empty(t, rel.Image, "nothing is built yet")
 			}
-			dir := s.repo(t, tc.sample, app.Name)
-			out, err := s.push(dir)
+			dir := s.Repo(t, tc.sample, app.Name)
+			out, err := s.Push(dir)
 			require.NoError(t, err, "push output:\n%s", out)
 			for _, w := range tc.want {
 				assert.Contains(t, out, w)
 			}
 			for path, want := range tc.paths {
-				status, body := s.get(t, app.Name, path)
+				status, body := s.Get(t, app.Name, path)
 				assert.Equal(t, http.StatusOK, status, "%s: %s", path, body)
 				assert.Contains(t, body, want, path)
 			}
@@ -113,16 +94,16 @@ func TestPushRealApps(t *testing.T) {
 // is down: the push is rejected with a line saying that the network, not
 // the app, failed, and which settings to look at.
 func TestPushNetworkHint(t *testing.T) {
-	s := newStackTenant(t)
+	s := releasetest.NewStackTenant(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	proxy := "http://" + ln.Addr().String()
 	require.NoError(t, ln.Close()) // nothing listens there now
 
-	app := s.createApp(t, "badproxy")
-	s.setConfig(t, app.Name, map[string]string{"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy})
-	dir := s.repo(t, "go-modules", app.Name)
-	out, err := s.push(dir)
+	app := s.CreateApp(t, "badproxy")
+	s.SetConfig(t, app.Name, map[string]string{"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy})
+	dir := s.Repo(t, "go-modules", app.Name)
+	out, err := s.Push(dir)
 	require.Error(t, err, "push output:\n%s", out)
 	assert.Contains(t, out, "proxyconnect tcp")
 	assert.Contains(t, out, "remote: -----> The build could not use the network: the build could not go through its HTTP proxy")
