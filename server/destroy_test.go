@@ -65,12 +65,18 @@ func TestDestroyApp(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the app's image is no longer served")
 
-	// The same name again: a clean app, whose first push is v1.
+	// The same name again: a clean app, whose config set before its first
+	// push is v1 and whose first push is v2; nothing of the destroyed app's
+	// history (releases, repository, running release) is taken for its own.
 	again, err := s.Store.CreateApp(ctx, s.Tenant.ID, app.Name)
 	require.NoError(t, err)
 	assert.Zero(t, again.LastVersion)
+	cfg := s.SetConfig(t, app.Name, map[string]string{"GREETING": "again"})
+	assert.Equal(t, 1, cfg.Version)
 	out, err = s.Push(dir)
 	require.NoError(t, err, "push output:\n%s", out)
-	assert.Contains(t, out, "Released v1")
+	assert.Contains(t, out, "Released v2")
 	assert.Contains(t, out, "[new branch]", "the repository started empty")
+	code, _ = s.Get(t, app.Name, "/")
+	assert.Equal(t, http.StatusOK, code)
 }
