@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -44,8 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	routeLibraryLogs(log, cfg.LogLevel)
+	log := newLogger(stderr, cfg.Log)
+	routeLibraryLogs(log, cfg.Log.Level)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -55,11 +54,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	start := serve
 	if cfg.Mode == modeRouter {
 		start = serveRouter
-		log.Info("platformd starting", "version", version, "mode", cfg.Mode, "http_addr", cfg.HTTPAddr,
-			"router_addr", cfg.RouterAddr)
+		log.Info("platformd starting", "version", version, "mode", cfg.Mode, "http_addr", cfg.HTTP.Addr,
+			"router_addr", cfg.Router.Addr)
 	} else {
-		log.Info("platformd starting", "version", version, "http_addr", cfg.HTTPAddr,
-			"registry_addr", cfg.RegistryAddr, "data_dir", cfg.DataDir, "apps_domain", cfg.AppsDomain)
+		log.Info("platformd starting", "version", version, "http_addr", cfg.HTTP.Addr,
+			"registry_addr", cfg.Registry.Addr, "data_dir", cfg.DataDir, "apps_domain", cfg.Deploy.AppsDomain)
 	}
 	if err := start(ctx, cfg, log); err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -80,12 +79,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 
-	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
+	if err := store.Migrate(ctx, cfg.Store.DatabaseURL); err != nil {
 		return err
 	}
 	st, err := store.Open(ctx, store.Config{
-		DatabaseURL: cfg.DatabaseURL,
-		Key:         cfg.SecretKey,
+		DatabaseURL: cfg.Store.DatabaseURL,
+		Key:         cfg.Store.SecretKey,
 		Logger:      log,
 	})
 	if err != nil {
@@ -98,15 +97,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 
 	images := builder.DefaultImages()
-	if cfg.StackImages != "" {
-		images = builder.LocalStackImages(cfg.StackImages)
+	if cfg.Build.StackImages != "" {
+		images = builder.LocalStackImages(cfg.Build.StackImages)
 	}
 	bld, err := builder.New(builder.Config{
-		Addr:             cfg.BuildkitAddr,
-		Registry:         cfg.ImageRegistry,
-		InsecureRegistry: registry.IsLoopback(cfg.ImageRegistry),
+		Addr:             cfg.Build.BuildkitAddr,
+		Registry:         cfg.Build.ImageRegistry,
+		InsecureRegistry: registry.IsLoopback(cfg.Build.ImageRegistry),
 		Images:           images,
-		Network:          cfg.BuildNetwork,
+		Network:          cfg.Build.Network,
 		Logger:           log.With("component", "builder"),
 	})
 	if err != nil {
@@ -122,9 +121,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Kubeconfig:     cfg.Kubeconfig,
 		UserAgent:      "platformd/" + version,
 		Logger:         log.With("component", "deployer"),
-		AppsDomain:     cfg.AppsDomain,
-		RouterCIDRs:    cfg.RouterCIDRs,
-		RolloutTimeout: cfg.RolloutTimeout,
+		AppsDomain:     cfg.Deploy.AppsDomain,
+		RouterCIDRs:    cfg.Deploy.RouterCIDRs,
+		RolloutTimeout: cfg.Deploy.RolloutTimeout,
 		// A new web process serves once its port answers; a second more
 		// of readiness before the next is replaced is enough to catch a
 		// process that dies right after binding.
@@ -146,11 +145,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	var git *gitreceive.Server
-	if cfg.GitAddr != "" {
+	if cfg.Git.Addr != "" {
 		git, err = gitreceive.New(gitreceive.Config{
-			Addr:        cfg.GitAddr,
-			HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
-			ReposDir:    filepath.Join(cfg.DataDir, "repos"), // as the appRemover's reposDir
+			Addr:        cfg.Git.Addr,
+			HostKeyPath: cfg.Git.HostKeyPath,
+			ReposDir:    cfg.Git.ReposDir,
 			Logger:      log.With("component", "gitreceive"),
 		}, gitAuth{pipeline}, gitPusher{pipeline, log.With("component", "gitreceive")})
 		if err != nil {
@@ -168,9 +167,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		reg   *registry.Registry
 		regLn net.Listener
 	)
-	if cfg.RegistryAddr != "" {
+	if cfg.Registry.Addr != "" {
 		reg, err = registry.New(registry.Config{
-			RootDir:         filepath.Join(cfg.DataDir, "registry"),
+			RootDir:         cfg.Registry.RootDir,
 			Logger:          log.With("component", "registry"),
 			ShutdownTimeout: cfg.ShutdownTimeout,
 		})
@@ -178,7 +177,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			return fmt.Errorf("setting up registry: %w", err)
 		}
 		defer reg.Close()
-		regLn, err = net.Listen("tcp", cfg.RegistryAddr)
+		regLn, err = net.Listen("tcp", cfg.Registry.Addr)
 		if err != nil {
 			return fmt.Errorf("listening for the registry: %w", err)
 		}
@@ -193,7 +192,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		rt     *router.Router
 		routLn net.Listener
 	)
-	if cfg.RouterAddr != "" {
+	if cfg.Router.Addr != "" {
 		kube, err := kubeClient(cfg.Kubeconfig, "platformd/"+version)
 		if err != nil {
 			return fmt.Errorf("setting up the router: %w", err)
@@ -206,7 +205,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("setting up the router: %w", err)
 		}
-		routLn, err = net.Listen("tcp", cfg.RouterAddr)
+		routLn, err = net.Listen("tcp", cfg.Router.Addr)
 		if err != nil {
 			return fmt.Errorf("listening for the router: %w", err)
 		}
@@ -214,7 +213,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		checks = append(checks, server.Check{Name: "router", Func: rt.Ready})
 	}
 
-	remover := appRemover{dep: dep, bld: bld, reposDir: filepath.Join(cfg.DataDir, "repos")}
+	remover := appRemover{dep: dep, bld: bld, reposDir: cfg.Git.ReposDir}
 	if reg != nil { // not a nil *Registry in the interface
 		remover.reg = reg
 	}
@@ -228,14 +227,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		// The API's config changes, rollbacks, scaling, restarts and logs.
 		Releases:   releases,
 		Ops:        dep,
-		AppsDomain: cfg.AppsDomain,
+		AppsDomain: cfg.Deploy.AppsDomain,
 		// Quota changes of tenants.
 		Tenants: dep,
 	}, st)
 	if err != nil {
 		return err
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		if regLn != nil {
 			_ = regLn.Close()
@@ -327,9 +326,9 @@ func newMetrics() (*prometheus.Registry, error) {
 }
 
 // newLogger builds platformd's one logger.
-func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
+func newLogger(w io.Writer, cfg logConfig) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Level}
+	if cfg.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -338,17 +337,17 @@ func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 // gitURL is the base of apps' git remotes, as the API tells clients:
 // <gitURL>/<app>.git. Empty without a git receiver.
 func gitURL(cfg config) string {
-	if cfg.GitAddr == "" {
+	if cfg.Git.Addr == "" {
 		return ""
 	}
-	return "ssh://git@" + cfg.GitAddr
+	return "ssh://git@" + cfg.Git.Addr
 }
 
 // webURL is the URL where an app answers: its default host, on the
 // router's port when the router runs in-process on a port other than 80.
 func webURL(cfg config, app string) string {
-	host := app + "." + cfg.AppsDomain
-	if _, port, err := net.SplitHostPort(cfg.RouterAddr); err == nil && port != "80" {
+	host := app + "." + cfg.Deploy.AppsDomain
+	if _, port, err := net.SplitHostPort(cfg.Router.Addr); err == nil && port != "80" {
 		host = net.JoinHostPort(host, port)
 	}
 	return "http://" + host
