@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/platform-paas/platform/router"
+	"github.com/platform-paas/platform/cmd/platformd/internal/lifecycle"
 )
 
 // serveRouter is platformd in router mode: the router alone, as its own
@@ -22,39 +19,18 @@ import (
 // metrics and the process's). When ctx is done it drains: both listeners
 // stop accepting and requests in flight get cfg.ShutdownTimeout.
 func serveRouter(ctx context.Context, cfg config, log *slog.Logger) error {
-	kube, err := kubeClient(cfg.Kubeconfig, "platformd/"+version+" (router)")
-	if err != nil {
-		return fmt.Errorf("setting up the router: %w", err)
-	}
 	metrics, err := newMetrics()
 	if err != nil {
 		return err
 	}
-	rt, err := router.New(router.Config{
-		Logger:          log.With("component", "router"),
-		Metrics:         metrics,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-	}, kube)
+	rt, err := newRouter(cfg, metrics, log, "platformd/"+version+" (router)")
 	if err != nil {
-		return fmt.Errorf("setting up the router: %w", err)
+		return err
 	}
-	routLn, err := net.Listen("tcp", cfg.Router.Addr)
-	if err != nil {
-		return fmt.Errorf("listening for the router: %w", err)
-	}
-	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		_ = routLn.Close()
-		return fmt.Errorf("listening for http: %w", err)
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return serveHTTP(gctx, httpLn, routerProbes(rt.Ready, metrics, log), cfg.ShutdownTimeout, log.With("component", "http"))
-	})
-	g.Go(func() error { return rt.Run(gctx) })
-	g.Go(func() error { return rt.Serve(gctx, routLn) })
-	return g.Wait()
+	return serveAll(ctx, cfg, log, []lifecycle.Service{
+		{Name: "router", Addr: cfg.Router.Addr, Server: lifecycle.ServeContext(rt.Serve)},
+		{Name: "http", Addr: cfg.HTTP.Addr, Server: newHTTPServer(routerProbes(rt.Ready, metrics, log), log)},
+	}, rt.Run)
 }
 
 // routerProbes is router mode's HTTP handler: /healthz answers while the

@@ -227,6 +227,28 @@ func TestRouterModeWithoutCluster(t *testing.T) {
 	assert.Error(t, err, "the router's port is closed")
 }
 
+// TestRouterModeFailsOnBusyPort checks that router mode returns a
+// listener it cannot open as an error and leaves no other listener open.
+func TestRouterModeFailsOnBusyPort(t *testing.T) {
+	for _, busy := range []string{"http", "router"} {
+		t.Run(busy, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = ln.Close() })
+			addrs := map[string]string{"http": freeAddr(t), "router": freeAddr(t)}
+			addrs[busy] = ln.Addr().String()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			getenv := env(map[string]string{"PLATFORM_KUBECONFIG": unreachableKubeconfig(t)})
+			err = run(ctx, []string{"--mode=router", "--http-addr", addrs["http"], "--router-addr", addrs["router"]}, getenv, io.Discard, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "listening for "+busy)
+			assertFree(t, addrs, busy)
+		})
+	}
+}
+
 // TestRouterModeLocalStack runs platformd in router mode in-process on
 // the local stack's Kubernetes, beside the stack's own platformd: an app
 // made of a Deployment, a Service and an Ingress of class platform answers

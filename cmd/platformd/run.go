@@ -18,14 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/platform-paas/platform/builder"
-	"github.com/platform-paas/platform/deployer"
-	"github.com/platform-paas/platform/gitreceive"
+	"github.com/platform-paas/platform/cmd/platformd/internal/lifecycle"
 	"github.com/platform-paas/platform/release"
-	"github.com/platform-paas/platform/router"
 	"github.com/platform-paas/platform/server"
-	"github.com/platform-paas/platform/server/registry"
-	"github.com/platform-paas/platform/server/store"
 )
 
 // run is platformd: it returns when ctx is done or on SIGINT or SIGTERM,
@@ -78,61 +73,28 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return err
 	}
-
-	if err := store.Migrate(ctx, cfg.Store.DatabaseURL); err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, store.Config{
-		DatabaseURL: cfg.Store.DatabaseURL,
-		Key:         cfg.Store.SecretKey,
-		Logger:      log,
-	})
+	st, err := cfg.Store.open(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-
 	if err := bootstrapAdmin(ctx, st, cfg.DataDir, cfg.AdminEmail, log.With("component", "bootstrap")); err != nil {
 		return err
 	}
 
-	images := builder.DefaultImages()
-	if cfg.Build.StackImages != "" {
-		images = builder.LocalStackImages(cfg.Build.StackImages)
-	}
-	bld, err := builder.New(builder.Config{
-		Addr:             cfg.Build.BuildkitAddr,
-		Registry:         cfg.Build.ImageRegistry,
-		InsecureRegistry: registry.IsLoopback(cfg.Build.ImageRegistry),
-		Images:           images,
-		Network:          cfg.Build.Network,
-		Logger:           log.With("component", "builder"),
-	})
+	bld, err := cfg.Build.newBuilder(log)
 	if err != nil {
-		return fmt.Errorf("setting up builder: %w", err)
+		return err
 	}
 	defer func() {
 		if err := bld.Close(); err != nil {
 			log.Warn("closing builder", "err", err)
 		}
 	}()
-
-	dep, err := deployer.New(deployer.Config{
-		Kubeconfig:     cfg.Kubeconfig,
-		UserAgent:      "platformd/" + version,
-		Logger:         log.With("component", "deployer"),
-		AppsDomain:     cfg.Deploy.AppsDomain,
-		RouterCIDRs:    cfg.Deploy.RouterCIDRs,
-		RolloutTimeout: cfg.Deploy.RolloutTimeout,
-		// A new web process serves once its port answers; a second more
-		// of readiness before the next is replaced is enough to catch a
-		// process that dies right after binding.
-		MinReady: time.Second,
-	})
+	dep, err := cfg.Deploy.newDeployer(cfg.Kubeconfig, log)
 	if err != nil {
-		return fmt.Errorf("setting up deployer: %w", err)
+		return err
 	}
-
 	releases, err := release.NewReleases(release.ReleasesConfig{
 		Logger: log.With("component", "releases"),
 		AppURL: func(app string) string { return appURL(cfg, app) },
@@ -144,79 +106,46 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var git *gitreceive.Server
-	if cfg.Git.Addr != "" {
-		git, err = gitreceive.New(gitreceive.Config{
-			Addr:        cfg.Git.Addr,
-			HostKeyPath: cfg.Git.HostKeyPath,
-			ReposDir:    cfg.Git.ReposDir,
-			Logger:      log.With("component", "gitreceive"),
-		}, gitAuth{pipeline}, gitPusher{pipeline, log.With("component", "gitreceive")})
-		if err != nil {
-			return fmt.Errorf("setting up the git receiver: %w", err)
-		}
+	metrics, err := newMetrics()
+	if err != nil {
+		return err
 	}
 
+	var services []lifecycle.Service
 	checks := []server.Check{
 		{Name: "postgres", Func: st.Ping},
 		{Name: "kubernetes", Func: dep.Ping},
 		{Name: "buildkit", Func: bld.Ping},
 	}
-
-	var (
-		reg   *registry.Registry
-		regLn net.Listener
-	)
-	if cfg.Registry.Addr != "" {
-		reg, err = registry.New(registry.Config{
-			RootDir:         cfg.Registry.RootDir,
-			Logger:          log.With("component", "registry"),
-			ShutdownTimeout: cfg.ShutdownTimeout,
-		})
-		if err != nil {
-			return fmt.Errorf("setting up registry: %w", err)
-		}
-		defer reg.Close()
-		regLn, err = net.Listen("tcp", cfg.Registry.Addr)
-		if err != nil {
-			return fmt.Errorf("listening for the registry: %w", err)
-		}
-		checks = append(checks, server.Check{Name: "registry", Func: reg.Ping})
-	}
-
-	metrics, err := newMetrics()
-	if err != nil {
-		return err
-	}
-	var (
-		rt     *router.Router
-		routLn net.Listener
-	)
-	if cfg.Router.Addr != "" {
-		kube, err := kubeClient(cfg.Kubeconfig, "platformd/"+version)
-		if err != nil {
-			return fmt.Errorf("setting up the router: %w", err)
-		}
-		rt, err = router.New(router.Config{
-			Logger:          log.With("component", "router"),
-			Metrics:         metrics,
-			ShutdownTimeout: cfg.ShutdownTimeout,
-		}, kube)
-		if err != nil {
-			return fmt.Errorf("setting up the router: %w", err)
-		}
-		routLn, err = net.Listen("tcp", cfg.Router.Addr)
-		if err != nil {
-			return fmt.Errorf("listening for the router: %w", err)
-		}
-		defer routLn.Close()
-		checks = append(checks, server.Check{Name: "router", Func: rt.Ready})
-	}
-
 	remover := appRemover{dep: dep, bld: bld, reposDir: cfg.Git.ReposDir}
-	if reg != nil { // not a nil *Registry in the interface
-		remover.reg = reg
+	if cfg.Git.Addr != "" {
+		git, err := cfg.Git.newReceiver(pipeline, log)
+		if err != nil {
+			return err
+		}
+		services = append(services, lifecycle.Service{Name: "git", Addr: cfg.Git.Addr, Server: lifecycle.ServeContext(git.Serve)})
 	}
+	if cfg.Registry.Addr != "" {
+		reg, err := cfg.Registry.newRegistry(cfg.ShutdownTimeout, log)
+		if err != nil {
+			return err
+		}
+		defer reg.Close() // if it is never served
+		remover.reg = reg
+		checks = append(checks, server.Check{Name: "registry", Func: reg.Ping})
+		services = append(services, lifecycle.Service{Name: "registry", Addr: cfg.Registry.Addr, Server: lifecycle.ServeContext(reg.Serve)})
+	}
+	var jobs []func(context.Context) error
+	if cfg.Router.Addr != "" {
+		rt, err := newRouter(cfg, metrics, log, "platformd/"+version)
+		if err != nil {
+			return err
+		}
+		checks = append(checks, server.Check{Name: "router", Func: rt.Ready})
+		services = append(services, lifecycle.Service{Name: "router", Addr: cfg.Router.Addr, Server: lifecycle.ServeContext(rt.Serve)})
+		jobs = append(jobs, rt.Run)
+	}
+
 	srv, err := server.New(server.Config{
 		Logger:  log.With("component", "server"),
 		Metrics: metrics,
@@ -234,71 +163,46 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		if regLn != nil {
-			_ = regLn.Close()
-		}
-		return fmt.Errorf("listening for http: %w", err)
-	}
+	services = append(services, lifecycle.Service{Name: "http", Addr: cfg.HTTP.Addr, Server: newHTTPServer(srv, log)})
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return serveHTTP(gctx, httpLn, srv, cfg.ShutdownTimeout, log.With("component", "http"))
-	})
-	if reg != nil {
-		g.Go(func() error { return reg.Serve(gctx, regLn) })
-	}
-	if git != nil {
-		g.Go(func() error { return git.ListenAndServe(gctx) })
-	}
-	g.Go(func() error {
-		if err := dep.EnsureIngressClass(gctx); err != nil && gctx.Err() == nil {
+	jobs = append(jobs, func(ctx context.Context) error {
+		if err := dep.EnsureIngressClass(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("ensuring the ingress class", "err", err)
 		}
 		// Apps left mid-deploy by a stopped platformd end on one
 		// consistent release. Failures are logged per app, not fatal.
-		if err := pipeline.Reconcile(gctx); err != nil && gctx.Err() == nil {
+		if err := pipeline.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			log.Error("reconciling apps", "err", err)
 		}
 		return nil
 	})
-	if rt != nil {
-		g.Go(func() error { return rt.Run(gctx) })
-		g.Go(func() error { return rt.Serve(gctx, routLn) })
+	return serveAll(ctx, cfg, log, services, jobs...)
+}
+
+// serveAll serves the listeners of services with lifecycle.Run, beside
+// jobs, background work that returns once its context is done (the
+// router's watch of the cluster, say), until ctx is done or one of them
+// fails.
+func serveAll(ctx context.Context, cfg config, log *slog.Logger, services []lifecycle.Service, jobs ...func(context.Context) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return lifecycle.Run(gctx, lifecycle.Config{ShutdownTimeout: cfg.ShutdownTimeout, Logger: log}, services...)
+	})
+	for _, job := range jobs {
+		g.Go(func() error { return job(gctx) })
 	}
 	return g.Wait()
 }
 
-// serveHTTP serves h on ln until ctx is done, then shuts down within
-// timeout. It closes ln.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, timeout time.Duration, log *slog.Logger) error {
-	srv := &http.Server{
+// newHTTPServer is the HTTP server of the API, or of router mode's probes
+// and metrics, serving h.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
-	log.Info("http listening", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serving http: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("http shutting down", "timeout", timeout)
-	// A fresh deadline: ctx is already done.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	<-errc // http.ErrServerClosed
-	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("shutting down http: %w", err)
-	}
-	return nil
 }
 
 // newMetrics returns the registry that /metrics serves: the Go runtime,
