@@ -35,16 +35,16 @@ func minimalEnv() map[string]string {
 func TestLoadConfigDefaults(t *testing.T) {
 	cfg, err := loadConfig(nil, env(minimalEnv()), &bytes.Buffer{})
 	require.NoError(t, err)
-	assert.Equal(t, "127.0.0.1:7800", cfg.HTTPAddr)
-	assert.Equal(t, "unix:///run/buildkit/buildkitd.sock", cfg.BuildkitAddr)
-	assert.Equal(t, "127.0.0.1:5000", cfg.RegistryAddr)
-	assert.Equal(t, "platform.test", cfg.AppsDomain)
+	assert.Equal(t, "127.0.0.1:7800", cfg.HTTP.Addr)
+	assert.Equal(t, "unix:///run/buildkit/buildkitd.sock", cfg.Build.BuildkitAddr)
+	assert.Equal(t, "127.0.0.1:5000", cfg.Registry.Addr)
+	assert.Equal(t, "platform.test", cfg.Deploy.AppsDomain)
 	assert.Equal(t, "admin@platform.test", cfg.AdminEmail)
-	assert.Equal(t, "text", cfg.LogFormat)
+	assert.Equal(t, "text", cfg.Log.Format)
 	assert.Equal(t, 20*time.Second, cfg.ShutdownTimeout)
 	assert.Equal(t, "/var/lib/platform", cfg.DataDir)
 	assert.Empty(t, cfg.Kubeconfig)
-	assert.Len(t, cfg.SecretKey, 32)
+	assert.Len(t, cfg.Store.SecretKey, 32)
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -89,39 +89,39 @@ func TestLoadConfig(t *testing.T) {
 			args: []string{"--http-addr", "127.0.0.1:9999", "--apps-domain=flag.test", "--secret-key", otherKey},
 			env:  map[string]string{"PLATFORM_HTTP_ADDR": "127.0.0.1:1111", "PLATFORM_APPS_DOMAIN": "env.test"},
 			check: func(t *testing.T, cfg config) {
-				assert.Equal(t, "127.0.0.1:9999", cfg.HTTPAddr)
-				assert.Equal(t, "flag.test", cfg.AppsDomain)
-				assert.Equal(t, bytes.Repeat([]byte{9}, 32), cfg.SecretKey)
+				assert.Equal(t, "127.0.0.1:9999", cfg.HTTP.Addr)
+				assert.Equal(t, "flag.test", cfg.Deploy.AppsDomain)
+				assert.Equal(t, bytes.Repeat([]byte{9}, 32), cfg.Store.SecretKey)
 			},
 		},
 		{
 			name: "env beats default",
 			env:  map[string]string{"PLATFORM_HTTP_ADDR": "127.0.0.1:1111", "PLATFORM_LOG_LEVEL": "debug", "PLATFORM_LOG_FORMAT": "json"},
 			check: func(t *testing.T, cfg config) {
-				assert.Equal(t, "127.0.0.1:1111", cfg.HTTPAddr)
-				assert.Equal(t, "json", cfg.LogFormat)
-				assert.Equal(t, "DEBUG", cfg.LogLevel.String())
+				assert.Equal(t, "127.0.0.1:1111", cfg.HTTP.Addr)
+				assert.Equal(t, "json", cfg.Log.Format)
+				assert.Equal(t, "DEBUG", cfg.Log.Level.String())
 			},
 		},
 		{
 			name: "database url falls back to DATABASE_URL",
 			env:  map[string]string{"PLATFORM_DATABASE_URL": "", "DATABASE_URL": "postgres://db.internal/x"},
 			check: func(t *testing.T, cfg config) {
-				assert.Equal(t, "postgres://db.internal/x", cfg.DatabaseURL)
+				assert.Equal(t, "postgres://db.internal/x", cfg.Store.DatabaseURL)
 			},
 		},
 		{
 			name: "PLATFORM_DATABASE_URL beats DATABASE_URL",
 			env:  map[string]string{"DATABASE_URL": "postgres://other/x"},
 			check: func(t *testing.T, cfg config) {
-				assert.Equal(t, "postgres://postgres@127.0.0.1:5432/platform?sslmode=disable", cfg.DatabaseURL)
+				assert.Equal(t, "postgres://postgres@127.0.0.1:5432/platform?sslmode=disable", cfg.Store.DatabaseURL)
 			},
 		},
 		{
 			name: "database url as key=value",
 			env:  map[string]string{"PLATFORM_DATABASE_URL": "host=127.0.0.1 user=postgres dbname=platform"},
 			check: func(t *testing.T, cfg config) {
-				assert.Equal(t, "host=127.0.0.1 user=postgres dbname=platform", cfg.DatabaseURL)
+				assert.Equal(t, "host=127.0.0.1 user=postgres dbname=platform", cfg.Store.DatabaseURL)
 			},
 		},
 		{
@@ -135,7 +135,7 @@ func TestLoadConfig(t *testing.T) {
 			name: "key from file",
 			env:  map[string]string{"PLATFORM_SECRET_KEY": "", "PLATFORM_SECRET_KEY_FILE": keyFile},
 			check: func(t *testing.T, cfg config) {
-				assert.Equal(t, bytes.Repeat([]byte{7}, 32), cfg.SecretKey)
+				assert.Equal(t, bytes.Repeat([]byte{7}, 32), cfg.Store.SecretKey)
 			},
 		},
 		{
@@ -143,7 +143,7 @@ func TestLoadConfig(t *testing.T) {
 			args: []string{"--secret-key-file", keyFile},
 			env:  map[string]string{"PLATFORM_SECRET_KEY": otherKey},
 			check: func(t *testing.T, cfg config) {
-				assert.Equal(t, bytes.Repeat([]byte{7}, 32), cfg.SecretKey)
+				assert.Equal(t, bytes.Repeat([]byte{7}, 32), cfg.Store.SecretKey)
 			},
 		},
 		{
@@ -165,8 +165,8 @@ func TestLoadConfig(t *testing.T) {
 			name: "registry off",
 			args: []string{"--registry-addr=off", "--image-registry=registry.example.com"},
 			check: func(t *testing.T, cfg config) {
-				assert.Empty(t, cfg.RegistryAddr)
-				assert.Equal(t, "registry.example.com", cfg.ImageRegistry)
+				assert.Empty(t, cfg.Registry.Addr)
+				assert.Equal(t, "registry.example.com", cfg.Build.ImageRegistry)
 			},
 		},
 		{
@@ -178,15 +178,15 @@ func TestLoadConfig(t *testing.T) {
 			name: "image registry defaults to the embedded one",
 			args: []string{"--registry-addr=127.0.0.1:5123"},
 			check: func(t *testing.T, cfg config) {
-				assert.Equal(t, "127.0.0.1:5123", cfg.ImageRegistry)
+				assert.Equal(t, "127.0.0.1:5123", cfg.Build.ImageRegistry)
 			},
 		},
 		{
 			name: "git receiver and router off",
 			args: []string{"--git-addr=off", "--router-addr=off"},
 			check: func(t *testing.T, cfg config) {
-				assert.Empty(t, cfg.GitAddr)
-				assert.Empty(t, cfg.RouterAddr)
+				assert.Empty(t, cfg.Git.Addr)
+				assert.Empty(t, cfg.Router.Addr)
 			},
 		},
 		{
@@ -229,6 +229,31 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "build network",
+			args: []string{"--build-http-proxy=http://proxy:3128", "--build-no-proxy=localhost,10.0.0.0/8", "--build-goproxy=https://goproxy.example.com,direct"},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, "http://proxy:3128", cfg.Build.Network.HTTPProxy)
+				assert.Equal(t, "localhost,10.0.0.0/8", cfg.Build.Network.NoProxy)
+				assert.Equal(t, "https://goproxy.example.com,direct", cfg.Build.Network.GoProxy)
+			},
+		},
+		{
+			name: "bad build network settings name their flags",
+			args: []string{"--build-https-proxy=ftp://proxy", "--build-ca-file=" + keyFile},
+			env:  map[string]string{"PLATFORM_BUILD_NPM_REGISTRY": "npm.example.com", "PLATFORM_BUILD_GOPRIVATE": "a b"},
+			wantErr: []string{
+				"--build-https-proxy (PLATFORM_BUILD_HTTPS_PROXY): build HTTPS proxy: want an http:// or https:// URL",
+				"--build-npm-registry (PLATFORM_BUILD_NPM_REGISTRY): build npm registry",
+				"--build-goprivate (PLATFORM_BUILD_GOPRIVATE): build GOPRIVATE",
+				"--build-ca-file (PLATFORM_BUILD_CA_FILE): build CA certificates: no PEM certificate found",
+			},
+		},
+		{
+			name:    "missing build CA file",
+			env:     map[string]string{"PLATFORM_BUILD_CA_FILE": keyFile + ".nope"},
+			wantErr: []string{"--build-ca-file (PLATFORM_BUILD_CA_FILE)", "no such file"},
+		},
+		{
 			name:    "arguments",
 			args:    []string{"serve"},
 			wantErr: []string{"takes no arguments"},
@@ -264,17 +289,48 @@ func TestLoadConfigNeverEchoesSecrets(t *testing.T) {
 	m := minimalEnv()
 	m["PLATFORM_SECRET_KEY"] = "c2VjcmV0LXZhbHVl" // base64 of 12 bytes
 	m["PLATFORM_DATABASE_URL"] = "mysql://root:hunter2@db/x"
+	// Proxy and mirror URLs may hold credentials too.
+	m["PLATFORM_BUILD_HTTP_PROXY"] = "socks5://user:hunter3@proxy:1080"
+	m["PLATFORM_BUILD_HTTPS_PROXY"] = "proxy:hunter4@x"
+	m["PLATFORM_BUILD_NPM_REGISTRY"] = "ftp://npm:hunter5@registry"
+	m["PLATFORM_BUILD_PIP_INDEX_URL"] = "pip:hunter6"
+	m["PLATFORM_BUILD_GOPROXY"] = "https://go:hunter7@proxy direct"
 	_, err := loadConfig(nil, env(m), &bytes.Buffer{})
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "c2VjcmV0LXZhbHVl")
-	assert.NotContains(t, err.Error(), "hunter2")
+	for _, secret := range []string{"hunter2", "hunter3", "hunter4", "hunter5", "hunter6", "hunter7"} {
+		assert.NotContains(t, err.Error(), secret)
+	}
+	for _, named := range []string{"PLATFORM_BUILD_HTTP_PROXY", "PLATFORM_BUILD_HTTPS_PROXY", "PLATFORM_BUILD_NPM_REGISTRY", "PLATFORM_BUILD_PIP_INDEX_URL", "PLATFORM_BUILD_GOPROXY"} {
+		assert.Contains(t, err.Error(), named)
+	}
+}
+
+// TestEverySettingHasItsOwnField: two settings bound to one field are
+// alternatives, so a binding copied without changing its field would
+// silently make one; the key and its file are the only pair.
+func TestEverySettingHasItsOwnField(t *testing.T) {
+	var cfg config
+	byField := map[any][]string{}
+	for _, s := range cfg.settings() {
+		require.NotNil(t, s.bind.field, s.flag)
+		require.NotNil(t, s.bind.parse, s.flag)
+		byField[s.bind.field] = append(byField[s.bind.field], s.flag)
+	}
+	for field, flags := range byField {
+		if field == any(&cfg.Store.SecretKey) {
+			assert.Equal(t, []string{"secret-key", "secret-key-file"}, flags)
+			continue
+		}
+		assert.Len(t, flags, 1, "flags bound to one field: %v", flags)
+	}
 }
 
 func TestLoadConfigHelpAndVersion(t *testing.T) {
 	var stderr bytes.Buffer
 	_, err := loadConfig([]string{"--help"}, env(nil), &stderr)
 	assert.True(t, errors.Is(err, flag.ErrHelp))
-	for _, s := range settings() {
+	for _, s := range new(config).settings() {
 		assert.Contains(t, stderr.String(), "--"+s.flag)
 		for _, e := range s.env {
 			assert.Contains(t, stderr.String(), e)
@@ -287,7 +343,7 @@ func TestLoadConfigHelpAndVersion(t *testing.T) {
 }
 
 func TestEverySettingHasPlatformEnv(t *testing.T) {
-	for _, s := range settings() {
+	for _, s := range new(config).settings() {
 		require.NotEmpty(t, s.env, s.flag)
 		assert.True(t, strings.HasPrefix(s.env[0], "PLATFORM_"), s.flag)
 		assert.Equal(t, "PLATFORM_"+strings.ToUpper(strings.ReplaceAll(s.flag, "-", "_")), s.env[0])

@@ -58,10 +58,10 @@ func (g gitPusher) Push(ctx context.Context, req gitreceive.PushRequest, out io.
 // appURL is where an app answers: its default host, on the router's port
 // when the router runs in-process on a non-standard one.
 func appURL(cfg config, app string) string {
-	host := app + "." + cfg.AppsDomain
-	if cfg.RouterAddr != "" {
-		if _, port, err := net.SplitHostPort(cfg.RouterAddr); err == nil && port != "80" {
-			return fmt.Sprintf("http://%s:%s (router at %s)", host, port, cfg.RouterAddr)
+	host := app + "." + cfg.Deploy.AppsDomain
+	if cfg.Router.Addr != "" {
+		if _, port, err := net.SplitHostPort(cfg.Router.Addr); err == nil && port != "80" {
+			return fmt.Sprintf("http://%s:%s (router at %s)", host, port, cfg.Router.Addr)
 		}
 	}
 	return "http://" + host

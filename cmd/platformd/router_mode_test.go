@@ -53,15 +53,15 @@ func TestConfigRouterMode(t *testing.T) {
 			check: func(t *testing.T, cfg config) {
 				assert.Equal(t, modeRouter, cfg.Mode)
 				assert.Equal(t, kubeconfig, cfg.Kubeconfig)
-				assert.Equal(t, "127.0.0.1:7880", cfg.RouterAddr)
-				assert.Equal(t, "127.0.0.1:7800", cfg.HTTPAddr)
+				assert.Equal(t, "127.0.0.1:7880", cfg.Router.Addr)
+				assert.Equal(t, "127.0.0.1:7800", cfg.HTTP.Addr)
 				assert.Equal(t, 20*time.Second, cfg.ShutdownTimeout)
-				assert.Equal(t, "text", cfg.LogFormat)
-				assert.Empty(t, cfg.DatabaseURL)
-				assert.Empty(t, cfg.SecretKey)
+				assert.Equal(t, "text", cfg.Log.Format)
+				assert.Empty(t, cfg.Store.DatabaseURL)
+				assert.Empty(t, cfg.Store.SecretKey)
 				assert.Empty(t, cfg.DataDir)
-				assert.Empty(t, cfg.GitAddr)
-				assert.Empty(t, cfg.RegistryAddr)
+				assert.Empty(t, cfg.Git.Addr)
+				assert.Empty(t, cfg.Registry.Addr)
 			},
 		},
 		{
@@ -73,9 +73,9 @@ func TestConfigRouterMode(t *testing.T) {
 			},
 			check: func(t *testing.T, cfg config) {
 				assert.Equal(t, modeRouter, cfg.Mode)
-				assert.Equal(t, "0.0.0.0:8080", cfg.RouterAddr)
-				assert.Equal(t, ":9090", cfg.HTTPAddr)
-				assert.Equal(t, "json", cfg.LogFormat)
+				assert.Equal(t, "0.0.0.0:8080", cfg.Router.Addr)
+				assert.Equal(t, ":9090", cfg.HTTP.Addr)
+				assert.Equal(t, "json", cfg.Log.Format)
 				assert.Equal(t, 45*time.Second, cfg.ShutdownTimeout)
 			},
 		},
@@ -88,8 +88,8 @@ func TestConfigRouterMode(t *testing.T) {
 				"PLATFORM_GIT_ADDR": "nope", "PLATFORM_APPS_DOMAIN": "Not_A_Domain",
 			},
 			check: func(t *testing.T, cfg config) {
-				assert.Empty(t, cfg.DatabaseURL)
-				assert.Empty(t, cfg.SecretKey)
+				assert.Empty(t, cfg.Store.DatabaseURL)
+				assert.Empty(t, cfg.Store.SecretKey)
 			},
 		},
 		{
@@ -164,7 +164,7 @@ func TestConfigModeAllUnchanged(t *testing.T) {
 	cfg, err := loadConfig(nil, env(minimalEnv()), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, modeAll, cfg.Mode)
-	assert.Equal(t, "127.0.0.1:7880", cfg.RouterAddr)
+	assert.Equal(t, "127.0.0.1:7880", cfg.Router.Addr)
 
 	_, err = loadConfig([]string{"--mode=all"}, env(map[string]string{"KUBECONFIG": "/x"}), &bytes.Buffer{})
 	require.Error(t, err)
@@ -225,6 +225,28 @@ func TestRouterModeWithoutCluster(t *testing.T) {
 	assert.Contains(t, p.logs.String(), "mode=router")
 	_, err := net.DialTimeout("tcp", strings.TrimPrefix(p.routerURL, "http://"), time.Second)
 	assert.Error(t, err, "the router's port is closed")
+}
+
+// TestRouterModeFailsOnBusyPort checks that router mode returns a
+// listener it cannot open as an error and leaves no other listener open.
+func TestRouterModeFailsOnBusyPort(t *testing.T) {
+	for _, busy := range []string{"http", "router"} {
+		t.Run(busy, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = ln.Close() })
+			addrs := map[string]string{"http": freeAddr(t), "router": freeAddr(t)}
+			addrs[busy] = ln.Addr().String()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			getenv := env(map[string]string{"PLATFORM_KUBECONFIG": unreachableKubeconfig(t)})
+			err = run(ctx, []string{"--mode=router", "--http-addr", addrs["http"], "--router-addr", addrs["router"]}, getenv, io.Discard, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "listening for "+busy)
+			assertFree(t, addrs, busy)
+		})
+	}
 }
 
 // TestRouterModeLocalStack runs platformd in router mode in-process on

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -19,14 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/platform-paas/platform/builder"
-	"github.com/platform-paas/platform/deployer"
-	"github.com/platform-paas/platform/gitreceive"
+	"github.com/platform-paas/platform/cmd/platformd/internal/lifecycle"
 	"github.com/platform-paas/platform/release"
-	"github.com/platform-paas/platform/router"
 	"github.com/platform-paas/platform/server"
-	"github.com/platform-paas/platform/server/registry"
-	"github.com/platform-paas/platform/server/store"
 )
 
 // run is platformd: it returns when ctx is done or on SIGINT or SIGTERM,
@@ -44,8 +38,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	routeLibraryLogs(log, cfg.LogLevel)
+	log := newLogger(stderr, cfg.Log)
+	routeLibraryLogs(log, cfg.Log.Level)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -55,11 +49,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	start := serve
 	if cfg.Mode == modeRouter {
 		start = serveRouter
-		log.Info("platformd starting", "version", version, "mode", cfg.Mode, "http_addr", cfg.HTTPAddr,
-			"router_addr", cfg.RouterAddr)
+		log.Info("platformd starting", "version", version, "mode", cfg.Mode, "http_addr", cfg.HTTP.Addr,
+			"router_addr", cfg.Router.Addr)
 	} else {
-		log.Info("platformd starting", "version", version, "http_addr", cfg.HTTPAddr,
-			"registry_addr", cfg.RegistryAddr, "data_dir", cfg.DataDir, "apps_domain", cfg.AppsDomain)
+		log.Info("platformd starting", "version", version, "http_addr", cfg.HTTP.Addr,
+			"registry_addr", cfg.Registry.Addr, "data_dir", cfg.DataDir, "apps_domain", cfg.Deploy.AppsDomain)
 	}
 	if err := start(ctx, cfg, log); err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -79,61 +73,28 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return err
 	}
-
-	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, store.Config{
-		DatabaseURL: cfg.DatabaseURL,
-		Key:         cfg.SecretKey,
-		Logger:      log,
-	})
+	st, err := cfg.Store.open(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-
 	if err := bootstrapAdmin(ctx, st, cfg.DataDir, cfg.AdminEmail, log.With("component", "bootstrap")); err != nil {
 		return err
 	}
 
-	images := builder.DefaultImages()
-	if cfg.StackImages != "" {
-		images = builder.LocalStackImages(cfg.StackImages)
-	}
-	bld, err := builder.New(builder.Config{
-		Addr:             cfg.BuildkitAddr,
-		Registry:         cfg.ImageRegistry,
-		InsecureRegistry: registry.IsLoopback(cfg.ImageRegistry),
-		Images:           images,
-		Network:          cfg.BuildNetwork,
-		Logger:           log.With("component", "builder"),
-	})
+	bld, err := cfg.Build.newBuilder(log)
 	if err != nil {
-		return fmt.Errorf("setting up builder: %w", err)
+		return err
 	}
 	defer func() {
 		if err := bld.Close(); err != nil {
 			log.Warn("closing builder", "err", err)
 		}
 	}()
-
-	dep, err := deployer.New(deployer.Config{
-		Kubeconfig:     cfg.Kubeconfig,
-		UserAgent:      "platformd/" + version,
-		Logger:         log.With("component", "deployer"),
-		AppsDomain:     cfg.AppsDomain,
-		RouterCIDRs:    cfg.RouterCIDRs,
-		RolloutTimeout: cfg.RolloutTimeout,
-		// A new web process serves once its port answers; a second more
-		// of readiness before the next is replaced is enough to catch a
-		// process that dies right after binding.
-		MinReady: time.Second,
-	})
+	dep, err := cfg.Deploy.newDeployer(cfg.Kubeconfig, log)
 	if err != nil {
-		return fmt.Errorf("setting up deployer: %w", err)
+		return err
 	}
-
 	releases, err := release.NewReleases(release.ReleasesConfig{
 		Logger: log.With("component", "releases"),
 		AppURL: func(app string) string { return appURL(cfg, app) },
@@ -145,79 +106,46 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var git *gitreceive.Server
-	if cfg.GitAddr != "" {
-		git, err = gitreceive.New(gitreceive.Config{
-			Addr:        cfg.GitAddr,
-			HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
-			ReposDir:    filepath.Join(cfg.DataDir, "repos"), // as the appRemover's reposDir
-			Logger:      log.With("component", "gitreceive"),
-		}, gitAuth{pipeline}, gitPusher{pipeline, log.With("component", "gitreceive")})
-		if err != nil {
-			return fmt.Errorf("setting up the git receiver: %w", err)
-		}
+	metrics, err := newMetrics()
+	if err != nil {
+		return err
 	}
 
+	var services []lifecycle.Service
 	checks := []server.Check{
 		{Name: "postgres", Func: st.Ping},
 		{Name: "kubernetes", Func: dep.Ping},
 		{Name: "buildkit", Func: bld.Ping},
 	}
-
-	var (
-		reg   *registry.Registry
-		regLn net.Listener
-	)
-	if cfg.RegistryAddr != "" {
-		reg, err = registry.New(registry.Config{
-			RootDir:         filepath.Join(cfg.DataDir, "registry"),
-			Logger:          log.With("component", "registry"),
-			ShutdownTimeout: cfg.ShutdownTimeout,
-		})
+	remover := appRemover{dep: dep, bld: bld, reposDir: cfg.Git.ReposDir}
+	if cfg.Git.Addr != "" {
+		git, err := cfg.Git.newReceiver(pipeline, log)
 		if err != nil {
-			return fmt.Errorf("setting up registry: %w", err)
+			return err
 		}
-		defer reg.Close()
-		regLn, err = net.Listen("tcp", cfg.RegistryAddr)
-		if err != nil {
-			return fmt.Errorf("listening for the registry: %w", err)
-		}
-		checks = append(checks, server.Check{Name: "registry", Func: reg.Ping})
+		services = append(services, lifecycle.Service{Name: "git", Addr: cfg.Git.Addr, Server: lifecycle.ServeContext(git.Serve)})
 	}
-
-	metrics, err := newMetrics()
-	if err != nil {
-		return err
-	}
-	var (
-		rt     *router.Router
-		routLn net.Listener
-	)
-	if cfg.RouterAddr != "" {
-		kube, err := kubeClient(cfg.Kubeconfig, "platformd/"+version)
+	if cfg.Registry.Addr != "" {
+		reg, err := cfg.Registry.newRegistry(cfg.ShutdownTimeout, log)
 		if err != nil {
-			return fmt.Errorf("setting up the router: %w", err)
+			return err
 		}
-		rt, err = router.New(router.Config{
-			Logger:          log.With("component", "router"),
-			Metrics:         metrics,
-			ShutdownTimeout: cfg.ShutdownTimeout,
-		}, kube)
-		if err != nil {
-			return fmt.Errorf("setting up the router: %w", err)
-		}
-		routLn, err = net.Listen("tcp", cfg.RouterAddr)
-		if err != nil {
-			return fmt.Errorf("listening for the router: %w", err)
-		}
-		defer routLn.Close()
-		checks = append(checks, server.Check{Name: "router", Func: rt.Ready})
-	}
-
-	remover := appRemover{dep: dep, bld: bld, reposDir: filepath.Join(cfg.DataDir, "repos")}
-	if reg != nil { // not a nil *Registry in the interface
+		defer reg.Close() // if it is never served
 		remover.reg = reg
+		checks = append(checks, server.Check{Name: "registry", Func: reg.Ping})
+		services = append(services, lifecycle.Service{Name: "registry", Addr: cfg.Registry.Addr, Server: lifecycle.ServeContext(reg.Serve)})
 	}
+	var jobs []func(context.Context) error
+	if cfg.Router.Addr != "" {
+		rt, err := newRouter(cfg, metrics, log, "platformd/"+version)
+		if err != nil {
+			return err
+		}
+		checks = append(checks, server.Check{Name: "router", Func: rt.Ready})
+		services = append(services, lifecycle.Service{Name: "router", Addr: cfg.Router.Addr, Server: lifecycle.ServeContext(rt.Serve)})
+		jobs = append(jobs, rt.Run)
+	}
+
 	srv, err := server.New(server.Config{
 		Logger:  log.With("component", "server"),
 		Metrics: metrics,
@@ -228,78 +156,53 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		// The API's config changes, rollbacks, scaling, restarts and logs.
 		Releases:   releases,
 		Ops:        dep,
-		AppsDomain: cfg.AppsDomain,
+		AppsDomain: cfg.Deploy.AppsDomain,
 		// Quota changes of tenants.
 		Tenants: dep,
 	}, st)
 	if err != nil {
 		return err
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		if regLn != nil {
-			_ = regLn.Close()
-		}
-		return fmt.Errorf("listening for http: %w", err)
-	}
+	services = append(services, lifecycle.Service{Name: "http", Addr: cfg.HTTP.Addr, Server: newHTTPServer(srv, log)})
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return serveHTTP(gctx, httpLn, srv, cfg.ShutdownTimeout, log.With("component", "http"))
-	})
-	if reg != nil {
-		g.Go(func() error { return reg.Serve(gctx, regLn) })
-	}
-	if git != nil {
-		g.Go(func() error { return git.ListenAndServe(gctx) })
-	}
-	g.Go(func() error {
-		if err := dep.EnsureIngressClass(gctx); err != nil && gctx.Err() == nil {
+	jobs = append(jobs, func(ctx context.Context) error {
+		if err := dep.EnsureIngressClass(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("ensuring the ingress class", "err", err)
 		}
 		// Apps left mid-deploy by a stopped platformd end on one
 		// consistent release. Failures are logged per app, not fatal.
-		if err := pipeline.Reconcile(gctx); err != nil && gctx.Err() == nil {
+		if err := pipeline.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			log.Error("reconciling apps", "err", err)
 		}
 		return nil
 	})
-	if rt != nil {
-		g.Go(func() error { return rt.Run(gctx) })
-		g.Go(func() error { return rt.Serve(gctx, routLn) })
+	return serveAll(ctx, cfg, log, services, jobs...)
+}
+
+// serveAll serves the listeners of services with lifecycle.Run, beside
+// jobs, background work that returns once its context is done (the
+// router's watch of the cluster, say), until ctx is done or one of them
+// fails.
+func serveAll(ctx context.Context, cfg config, log *slog.Logger, services []lifecycle.Service, jobs ...func(context.Context) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return lifecycle.Run(gctx, lifecycle.Config{ShutdownTimeout: cfg.ShutdownTimeout, Logger: log}, services...)
+	})
+	for _, job := range jobs {
+		g.Go(func() error { return job(gctx) })
 	}
 	return g.Wait()
 }
 
-// serveHTTP serves h on ln until ctx is done, then shuts down within
-// timeout. It closes ln.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, timeout time.Duration, log *slog.Logger) error {
-	srv := &http.Server{
+// newHTTPServer is the HTTP server of the API, or of router mode's probes
+// and metrics, serving h.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
-	log.Info("http listening", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serving http: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("http shutting down", "timeout", timeout)
-	// A fresh deadline: ctx is already done.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	<-errc // http.ErrServerClosed
-	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("shutting down http: %w", err)
-	}
-	return nil
 }
 
 // newMetrics returns the registry that /metrics serves: the Go runtime,
@@ -327,9 +230,9 @@ func newMetrics() (*prometheus.Registry, error) {
 }
 
 // newLogger builds platformd's one logger.
-func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
+func newLogger(w io.Writer, cfg logConfig) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Level}
+	if cfg.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -338,17 +241,17 @@ func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 // gitURL is the base of apps' git remotes, as the API tells clients:
 // <gitURL>/<app>.git. Empty without a git receiver.
 func gitURL(cfg config) string {
-	if cfg.GitAddr == "" {
+	if cfg.Git.Addr == "" {
 		return ""
 	}
-	return "ssh://git@" + cfg.GitAddr
+	return "ssh://git@" + cfg.Git.Addr
 }
 
 // webURL is the URL where an app answers: its default host, on the
 // router's port when the router runs in-process on a port other than 80.
 func webURL(cfg config, app string) string {
-	host := app + "." + cfg.AppsDomain
-	if _, port, err := net.SplitHostPort(cfg.RouterAddr); err == nil && port != "80" {
+	host := app + "." + cfg.Deploy.AppsDomain
+	if _, port, err := net.SplitHostPort(cfg.Router.Addr); err == nil && port != "80" {
 		host = net.JoinHostPort(host, port)
 	}
 	return "http://" + host

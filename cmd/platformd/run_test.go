@@ -263,25 +263,48 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// TestRunFailsOnBusyPort checks that a start-up error is returned, not
-// hung on.
+// TestRunFailsOnBusyPort checks that a listener that cannot be opened is
+// a start-up error, returned, not hung on, and that the listeners already
+// open are closed.
 func TestRunFailsOnBusyPort(t *testing.T) {
 	dbURL := testdb.Empty(t)
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = busy.Close() })
-
 	getenv := env(map[string]string{
 		"PLATFORM_DATABASE_URL": dbURL,
 		"PLATFORM_SECRET_KEY":   goodKey,
 		"PLATFORM_DATA_DIR":     t.TempDir(),
 		"PLATFORM_KUBECONFIG":   unreachableKubeconfig(t),
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	err = run(ctx, []string{"--http-addr", busy.Addr().String(), "--registry-addr", "off", "--image-registry", "registry.example.com", "--git-addr", "off", "--router-addr", "off"}, getenv, io.Discard, io.Discard)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "listening for http")
+	for _, busy := range []string{"http", "registry", "git", "router"} {
+		t.Run(busy, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = ln.Close() })
+			addrs := map[string]string{"http": freeAddr(t), "registry": freeAddr(t), "git": freeAddr(t), "router": freeAddr(t)}
+			addrs[busy] = ln.Addr().String()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			err = run(ctx, []string{"--http-addr", addrs["http"], "--registry-addr", addrs["registry"], "--git-addr", addrs["git"], "--router-addr", addrs["router"]}, getenv, io.Discard, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "listening for "+busy)
+			assertFree(t, addrs, busy)
+		})
+	}
+}
+
+// assertFree checks that every address but that of except can be listened
+// on: whatever listened there is closed.
+func assertFree(t *testing.T, addrs map[string]string, except string) {
+	t.Helper()
+	for name, addr := range addrs {
+		if name == except {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if assert.NoError(t, err, "the %s listener is closed", name) {
+			_ = ln.Close()
+		}
+	}
 }
 
 // TestRunCancelledDuringStartUp checks that a stop requested before

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/platform-paas/platform/builder"
+	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/gitreceive"
+	"github.com/platform-paas/platform/release"
+	"github.com/platform-paas/platform/router"
+	"github.com/platform-paas/platform/server/registry"
+	"github.com/platform-paas/platform/server/store"
+)
+
+// Each component's configuration makes the component: these are where a
+// field of config meets the leaf package's Config.
+
+// open migrates the database and opens the store.
+func (c storeConfig) open(ctx context.Context, log *slog.Logger) (*store.Store, error) {
+	if err := store.Migrate(ctx, c.DatabaseURL); err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, store.Config{DatabaseURL: c.DatabaseURL, Key: c.SecretKey, Logger: log})
+}
+
+func (c buildConfig) newBuilder(log *slog.Logger) (*builder.Builder, error) {
+	images := builder.DefaultImages()
+	if c.StackImages != "" {
+		images = builder.LocalStackImages(c.StackImages)
+	}
+	bld, err := builder.New(builder.Config{
+		Addr:             c.BuildkitAddr,
+		Registry:         c.ImageRegistry,
+		InsecureRegistry: registry.IsLoopback(c.ImageRegistry),
+		Images:           images,
+		Network:          c.Network,
+		Logger:           log.With("component", "builder"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setting up builder: %w", err)
+	}
+	return bld, nil
+}
+
+func (c deployConfig) newDeployer(kubeconfig string, log *slog.Logger) (*deployer.Deployer, error) {
+	dep, err := deployer.New(deployer.Config{
+		Kubeconfig:     kubeconfig,
+		UserAgent:      "platformd/" + version,
+		Logger:         log.With("component", "deployer"),
+		AppsDomain:     c.AppsDomain,
+		RouterCIDRs:    c.RouterCIDRs,
+		RolloutTimeout: c.RolloutTimeout,
+		// A new web process serves once its port answers; a second more
+		// of readiness before the next is replaced is enough to catch a
+		// process that dies right after binding.
+		MinReady: time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setting up deployer: %w", err)
+	}
+	return dep, nil
+}
+
+// newReceiver makes the git receiver, which hands pushes to pipeline.
+func (c gitConfig) newReceiver(pipeline *release.Pipeline, log *slog.Logger) (*gitreceive.Server, error) {
+	git, err := gitreceive.New(gitreceive.Config{
+		Addr:        c.Addr,
+		HostKeyPath: c.HostKeyPath,
+		ReposDir:    c.ReposDir, // as the appRemover's reposDir
+		Logger:      log.With("component", "gitreceive"),
+	}, gitAuth{pipeline}, gitPusher{pipeline, log.With("component", "gitreceive")})
+	if err != nil {
+		return nil, fmt.Errorf("setting up the git receiver: %w", err)
+	}
+	return git, nil
+}
+
+func (c registryConfig) newRegistry(shutdownTimeout time.Duration, log *slog.Logger) (*registry.Registry, error) {
+	reg, err := registry.New(registry.Config{
+		RootDir:         c.RootDir,
+		Logger:          log.With("component", "registry"),
+		ShutdownTimeout: shutdownTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setting up registry: %w", err)
+	}
+	return reg, nil
+}
+
+// newRouter makes the router, in-process or alone, on the cluster of
+// cfg.Kubeconfig; its metrics go to metrics.
+func newRouter(cfg config, metrics *prometheus.Registry, log *slog.Logger, userAgent string) (*router.Router, error) {
+	kube, err := kubeClient(cfg.Kubeconfig, userAgent)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the router: %w", err)
+	}
+	rt, err := router.New(router.Config{
+		Logger:          log.With("component", "router"),
+		Metrics:         metrics,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	}, kube)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the router: %w", err)
+	}
+	return rt, nil
+}

@@ -1,0 +1,424 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// setting is one configuration value: a flag, the environment variables
+// that stand in for it (first non-empty wins), its default and the field
+// of config it fills. A flag given on the command line beats the
+// environment.
+type setting struct {
+	flag   string
+	env    []string
+	def    string
+	usage  string
+	router bool // applies in router mode too
+	bind   binding
+}
+
+func (s *setting) name() string {
+	return "--" + s.flag + " (" + strings.Join(s.env, " or ") + ")"
+}
+
+// settings binds every setting to its field of c. It is the one place a
+// flag's name meets its field; a fresh slice every call, so no parse
+// shares state with another.
+func (c *config) settings() []*setting {
+	n := &c.Build.Network
+	return []*setting{
+		{flag: "mode", env: []string{"PLATFORM_MODE"}, def: modeAll, router: true, bind: text(&c.Mode),
+			usage: `"all" runs the whole platform; "router" runs only the router (the apps' HTTP edge) with its probes and metrics, needing no database, secret key, BuildKit or registry`},
+		{flag: "http-addr", env: []string{"PLATFORM_HTTP_ADDR"}, def: "127.0.0.1:7800", router: true, bind: text(&c.HTTP.Addr),
+			usage: "listen address of the HTTP API, probes and metrics (in router mode: probes and metrics)"},
+		{flag: "database-url", env: []string{"PLATFORM_DATABASE_URL", "DATABASE_URL"}, bind: text(&c.Store.DatabaseURL),
+			usage: "PostgreSQL connection string (required)"},
+		{flag: "secret-key", env: []string{"PLATFORM_SECRET_KEY"}, bind: secretKey(&c.Store.SecretKey),
+			usage: "base64 of 32 random bytes that encrypts config vars at rest (this or --secret-key-file is required; " + makeKeyHint + ")"},
+		{flag: "secret-key-file", env: []string{"PLATFORM_SECRET_KEY_FILE"}, bind: secretKeyFile(&c.Store.SecretKey),
+			usage: "file holding the secret key, instead of --secret-key"},
+		{flag: "data-dir", env: []string{"PLATFORM_DATA_DIR"}, bind: text(&c.DataDir),
+			usage: "directory for platformd's state: admin token, registry storage, repositories (required)"},
+		{flag: "kubeconfig", env: []string{"PLATFORM_KUBECONFIG", "KUBECONFIG"}, router: true, bind: text(&c.Kubeconfig),
+			usage: "kubeconfig file(s); empty means the in-cluster config"},
+		{flag: "buildkit-addr", env: []string{"PLATFORM_BUILDKIT_ADDR"}, def: "unix:///run/buildkit/buildkitd.sock", bind: text(&c.Build.BuildkitAddr),
+			usage: "address of the BuildKit daemon"},
+		{flag: "registry-addr", env: []string{"PLATFORM_REGISTRY_ADDR"}, def: "127.0.0.1:5000", bind: text(&c.Registry.Addr),
+			usage: `loopback listen address of the embedded OCI registry, or "off"`},
+		{flag: "image-registry", env: []string{"PLATFORM_IMAGE_REGISTRY"}, bind: text(&c.Build.ImageRegistry),
+			usage: "host:port of the registry app images are pushed to and the cluster pulls from; default: the embedded registry's address"},
+		{flag: "stack-images-registry", env: []string{"PLATFORM_STACK_IMAGES_REGISTRY"}, bind: text(&c.Build.StackImages),
+			usage: "registry holding the build and run images of the language stacks as platform/stack-go:bookworm etc. (make up makes them); empty means the Docker Hub images"},
+		{flag: "git-addr", env: []string{"PLATFORM_GIT_ADDR"}, def: "127.0.0.1:2222", bind: text(&c.Git.Addr),
+			usage: `listen address of the SSH git receiver, or "off"`},
+		{flag: "router-addr", env: []string{"PLATFORM_ROUTER_ADDR"}, def: "127.0.0.1:7880", router: true, bind: text(&c.Router.Addr),
+			usage: `listen address of the in-process router (the apps' HTTP edge), or "off" when it runs on its own (--mode=router)`},
+		{flag: "router-cidrs", env: []string{"PLATFORM_ROUTER_CIDRS"}, bind: list(&c.Deploy.RouterCIDRs),
+			usage: "comma-separated CIDRs the router connects to pods from when it runs outside the cluster; tenants' network policies admit them"},
+		{flag: "build-ca-file", env: []string{"PLATFORM_BUILD_CA_FILE"}, bind: pemFiles(&n.CACerts),
+			usage: "comma-separated PEM files of certificate authorities that build steps trust besides their images' own (a TLS-inspecting proxy's CA, a mirror's); make up passes the host's trust store"},
+		{flag: "build-http-proxy", env: []string{"PLATFORM_BUILD_HTTP_PROXY"}, bind: text(&n.HTTPProxy),
+			usage: "HTTP_PROXY for build steps, e.g. http://proxy.example.com:3128"},
+		{flag: "build-https-proxy", env: []string{"PLATFORM_BUILD_HTTPS_PROXY"}, bind: text(&n.HTTPSProxy),
+			usage: "HTTPS_PROXY for build steps"},
+		{flag: "build-no-proxy", env: []string{"PLATFORM_BUILD_NO_PROXY"}, bind: text(&n.NoProxy),
+			usage: "NO_PROXY for build steps: comma-separated hosts, domains and CIDRs reached directly"},
+		{flag: "build-goproxy", env: []string{"PLATFORM_BUILD_GOPROXY"}, bind: text(&n.GoProxy),
+			usage: "GOPROXY for Go builds, e.g. https://goproxy.example.com,direct"},
+		{flag: "build-gonosumdb", env: []string{"PLATFORM_BUILD_GONOSUMDB"}, bind: text(&n.GoNoSumDB),
+			usage: "GONOSUMDB for Go builds: module path patterns not checked against the checksum database"},
+		{flag: "build-goprivate", env: []string{"PLATFORM_BUILD_GOPRIVATE"}, bind: text(&n.GoPrivate),
+			usage: "GOPRIVATE for Go builds: module path patterns fetched directly, unchecked"},
+		{flag: "build-npm-registry", env: []string{"PLATFORM_BUILD_NPM_REGISTRY"}, bind: text(&n.NPMRegistry),
+			usage: "npm registry (or mirror) URL for Node builds"},
+		{flag: "build-pip-index-url", env: []string{"PLATFORM_BUILD_PIP_INDEX_URL"}, bind: text(&n.PipIndexURL),
+			usage: "Python package index URL (PEP 503 simple API) for Python builds"},
+		{flag: "rollout-timeout", env: []string{"PLATFORM_ROLLOUT_TIMEOUT"}, def: "2m", bind: duration(&c.Deploy.RolloutTimeout),
+			usage: "how long a release may take to roll out before it is undone"},
+		{flag: "apps-domain", env: []string{"PLATFORM_APPS_DOMAIN"}, def: "platform.test", bind: text(&c.Deploy.AppsDomain),
+			usage: "apps answer at <app>.<apps domain>"},
+		{flag: "admin-email", env: []string{"PLATFORM_ADMIN_EMAIL"}, def: "admin@platform.test", bind: text(&c.AdminEmail),
+			usage: "e-mail of the administrator created on first start"},
+		{flag: "log-level", env: []string{"PLATFORM_LOG_LEVEL"}, def: "info", router: true, bind: level(&c.Log.Level),
+			usage: "debug, info, warn or error"},
+		{flag: "log-format", env: []string{"PLATFORM_LOG_FORMAT"}, def: "text", router: true, bind: text(&c.Log.Format),
+			usage: "text or json"},
+		{flag: "shutdown-timeout", env: []string{"PLATFORM_SHUTDOWN_TIMEOUT"}, def: "20s", router: true, bind: duration(&c.ShutdownTimeout),
+			usage: "how long to wait for requests in flight on SIGINT or SIGTERM"},
+	}
+}
+
+// binding is where a setting's value goes: a field of config, and how a
+// value is parsed into it. Two settings bound to one field are
+// alternatives (see loader.apply).
+type binding struct {
+	field any                // the pointer to the field
+	parse func(string) error // stores the value; the error never holds it
+}
+
+func text(p *string) binding {
+	return binding{p, func(v string) error { *p = v; return nil }}
+}
+
+func duration(p *time.Duration) binding {
+	return binding{p, func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("must be a duration like 20s or 2m")
+		}
+		*p = d
+		return nil
+	}}
+}
+
+func level(p *slog.Level) binding {
+	return binding{p, func(v string) error {
+		if err := p.UnmarshalText([]byte(v)); err != nil {
+			return errors.New("must be debug, info, warn or error")
+		}
+		return nil
+	}}
+}
+
+// list parses a comma-separated list; empty is none.
+func list(p *[]string) binding {
+	return binding{p, func(v string) error {
+		*p = nil
+		if v == "" {
+			return nil
+		}
+		for item := range strings.SplitSeq(v, ",") {
+			*p = append(*p, strings.TrimSpace(item))
+		}
+		return nil
+	}}
+}
+
+// secretKey decodes a base64 secret key.
+func secretKey(p *[]byte) binding {
+	return binding{p, func(v string) (err error) {
+		*p, err = decodeKey(v)
+		return err
+	}}
+}
+
+// secretKeyFile reads a secret key from the file named.
+func secretKeyFile(p *[]byte) binding {
+	return binding{p, func(v string) (err error) {
+		*p, err = readKeyFile(v)
+		return err
+	}}
+}
+
+// pemFiles reads and concatenates a comma-separated list of PEM files.
+func pemFiles(p *[]byte) binding {
+	return binding{p, func(v string) error {
+		*p = nil
+		if v == "" {
+			return nil
+		}
+		var errs []error
+		for f := range strings.SplitSeq(v, ",") {
+			pem, err := os.ReadFile(strings.TrimSpace(f))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			*p = append(*p, pem...)
+			*p = append(*p, '\n')
+		}
+		return errors.Join(errs...)
+	}}
+}
+
+// errVersion and flag.ErrHelp tell run that the command line asked for
+// something other than serving, and it was printed.
+var errVersion = errors.New("version requested")
+
+// loadConfig reads the command line and the environment into a config and
+// checks it. Every problem found is reported in the one error returned,
+// each naming its flag and variables; no secret value is ever echoed in
+// it.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var cfg config
+	all := cfg.settings()
+	fs := flag.NewFlagSet("platformd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	given := make([]flagValue, len(all))
+	for i, s := range all {
+		fs.Var(&given[i], s.flag, s.usage)
+	}
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() { usage(stderr, all) }
+
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if *showVersion {
+		return config{}, errVersion
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("platformd takes no arguments, got %q (see --help)", fs.Args())
+	}
+
+	l := &loader{settings: all, values: make([]value, len(all)), failed: make([]bool, len(all))}
+	for i, s := range all {
+		l.values[i] = resolve(s, given[i], getenv)
+	}
+	// The settings of both modes first: --mode says whether the others
+	// apply.
+	l.apply(func(s *setting) bool { return s.router })
+	if cfg.Mode == modeRouter {
+		// The router alone: what only the API, builds and deploys need
+		// is neither required nor read. Its flag is an error, as it would
+		// be silently ignored; its variable is ignored, so that one
+		// environment can serve both modes.
+		for i, s := range all {
+			if !s.router && l.values[i].from == fromFlag {
+				l.bad(i, fmt.Sprintf("does not apply with --mode=%s (the router alone needs no database, secret key, data directory, BuildKit, registry or git receiver)", modeRouter))
+			}
+		}
+	} else {
+		l.apply(func(s *setting) bool { return !s.router })
+	}
+	for _, p := range cfg.check(getenv("KUBERNETES_SERVICE_HOST") != "") {
+		l.problem(p)
+	}
+	if err := l.err(); err != nil {
+		return config{}, err
+	}
+	return cfg, nil
+}
+
+// source is where a setting's value came from.
+type source int
+
+const (
+	fromDefault source = iota
+	fromEnv
+	fromFlag
+)
+
+// value is a setting's resolved value.
+type value struct {
+	v    string
+	from source
+	env  string // the variable it came from
+}
+
+// resolve picks a setting's value: the flag if given, else the first
+// non-empty environment variable, else the default.
+func resolve(s *setting, f flagValue, getenv func(string) string) value {
+	if f.given {
+		return value{v: f.v, from: fromFlag}
+	}
+	for _, name := range s.env {
+		if v := getenv(name); v != "" {
+			return value{v: v, from: fromEnv, env: name}
+		}
+	}
+	return value{v: s.def, from: fromDefault}
+}
+
+// flagValue is a flag as given on the command line.
+type flagValue struct {
+	given bool
+	v     string
+}
+
+func (f *flagValue) String() string     { return f.v }
+func (f *flagValue) Set(v string) error { f.given, f.v = true, v; return nil }
+
+// loader collects what is wrong with the settings, by setting.
+type loader struct {
+	settings []*setting
+	values   []value // by setting
+	failed   []bool  // by setting: its value could not be used
+	errs     []settingError
+}
+
+type settingError struct {
+	setting int
+	msg     string
+}
+
+// apply parses the value of every setting that which selects into its
+// field. Of two settings bound to one field (--secret-key and
+// --secret-key-file), the one given is parsed, a flag beating both
+// variables; both given the same way is a problem of the first, and
+// neither leaves the field empty for check to report.
+func (l *loader) apply(which func(*setting) bool) {
+	done := make([]bool, len(l.settings))
+	for i, s := range l.settings {
+		if done[i] || !which(s) {
+			continue
+		}
+		var alts []int
+		for j := i; j < len(l.settings); j++ {
+			if l.settings[j].bind.field == s.bind.field {
+				alts = append(alts, j)
+				done[j] = true
+			}
+		}
+		if len(alts) == 1 {
+			l.parse(i)
+			continue
+		}
+		l.applyOneOf(alts)
+	}
+}
+
+func (l *loader) applyOneOf(alts []int) {
+	var flags, envs []string
+	var byFlag, byEnv []int
+	for _, i := range alts {
+		switch v := l.values[i]; v.from {
+		case fromFlag:
+			byFlag, flags = append(byFlag, i), append(flags, "--"+l.settings[i].flag)
+		case fromEnv:
+			byEnv, envs = append(byEnv, i), append(envs, v.env)
+		}
+	}
+	switch {
+	case len(byFlag) > 1:
+		l.bad(byFlag[0], "give only one of "+strings.Join(flags, " and "))
+	case len(byFlag) == 1:
+		l.parse(byFlag[0])
+	case len(byEnv) > 1:
+		l.bad(byEnv[0], "set only one of "+strings.Join(envs, " and "))
+	case len(byEnv) == 1:
+		l.parse(byEnv[0])
+	}
+}
+
+func (l *loader) parse(i int) {
+	err := l.settings[i].bind.parse(l.values[i].v)
+	if err == nil {
+		return
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			l.bad(i, e.Error())
+		}
+		return
+	}
+	l.bad(i, err.Error())
+}
+
+// bad records what is wrong with setting i. The setting's field is then
+// not checked further: a value that could not be used is reported once.
+func (l *loader) bad(i int, msg string) {
+	l.failed[i] = true
+	l.errs = append(l.errs, settingError{i, msg})
+}
+
+// problem records p against the first setting bound to its field, unless
+// a setting of that field failed already.
+func (l *loader) problem(p problem) {
+	at := -1
+	for i, s := range l.settings {
+		if s.bind.field != p.field {
+			continue
+		}
+		if l.failed[i] {
+			return
+		}
+		if at < 0 {
+			at = i
+		}
+	}
+	if at < 0 {
+		// A check of a field no setting fills: a bug, still reported.
+		l.errs = append(l.errs, settingError{-1, p.msg})
+		return
+	}
+	l.errs = append(l.errs, settingError{at, p.msg})
+}
+
+// err returns every problem in one error, in the order of the settings.
+func (l *loader) err() error {
+	if len(l.errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(l.errs, func(a, b settingError) int { return a.setting - b.setting })
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, e := range l.errs {
+		b.WriteString("\n  ")
+		if e.setting >= 0 {
+			b.WriteString(l.settings[e.setting].name() + ": ")
+		}
+		b.WriteString(strings.ReplaceAll(e.msg, "\n", "\n  "))
+	}
+	return errors.New(b.String())
+}
+
+func usage(w io.Writer, all []*setting) {
+	fmt.Fprintf(w, "Usage: platformd [flags]\n\n")
+	fmt.Fprintf(w, "platformd serves the platform's API, builds and deploys apps. Every flag\n")
+	fmt.Fprintf(w, "can be set by its environment variable instead; a flag beats the variable.\n")
+	var routerFlags []string
+	for _, s := range all {
+		if s.router {
+			routerFlags = append(routerFlags, "--"+s.flag)
+		}
+	}
+	fmt.Fprintf(w, "With --mode=%s only these apply:\n  %s.\n\n", modeRouter, strings.Join(routerFlags, ", "))
+	for _, s := range all {
+		fmt.Fprintf(w, "  --%s  (%s)\n", s.flag, strings.Join(s.env, ", "))
+		fmt.Fprintf(w, "        %s", s.usage)
+		if s.def != "" {
+			fmt.Fprintf(w, " (default %q)", s.def)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  --version\n        print the version and exit\n")
+}
