@@ -336,46 +336,6 @@ func required(field, value string) error {
 	return nil
 }
 
-// pageParams reads the list query parameters limit and after.
-func pageParams(r *http.Request) (limit int, after string, err error) {
-	q := r.URL.Query()
-	limit = api.DefaultLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > api.MaxLimit {
-			return 0, "", invalid("limit", "limit must be a whole number from 1 to %d", api.MaxLimit)
-		}
-		limit = n
-	}
-	return limit, q.Get("after"), nil
-}
-
-// idCursor parses the after parameter of a list whose cursor is an ID.
-func idCursor(after string) (int64, error) {
-	if after == "" {
-		return 0, nil
-	}
-	id, err := strconv.ParseInt(after, 10, 64)
-	if err != nil || id < 0 {
-		return 0, invalid("after", "after must be the next_after of the previous page")
-	}
-	return id, nil
-}
-
-// pageOf makes a page of at most limit items from items, which may hold
-// one more than limit to show that there is a next page.
-func pageOf[T, W any](items []T, limit int, view func(T) W, cursor func(T) string) api.Page[W] {
-	p := api.Page[W]{Items: make([]W, 0, min(len(items), limit))}
-	for i, it := range items {
-		if i == limit {
-			p.NextAfter = cursor(items[i-1])
-			break
-		}
-		p.Items = append(p.Items, view(it))
-	}
-	return p
-}
-
 // audit records what the request's user did, from where, with tx, so that
 // the event commits or rolls back with the change itself.
 func (s *Server) audit(r *http.Request, tx *store.Store, e store.AuditEvent) error {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/platform-paas/platform/server/api"
@@ -30,27 +29,19 @@ func sshKeyView(k store.SSHKey) api.SSHKey {
 
 // listSSHKeys lists the user's own keys, oldest first: GET /account/keys.
 func (s *Server) listSSHKeys(w http.ResponseWriter, r *http.Request) error {
-	limit, after, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	afterID, err := idCursor(after)
-	if err != nil {
-		return err
-	}
-	keys, err := s.st.ListSSHKeys(r.Context(), userFrom(r.Context()).ID)
-	if err != nil {
-		return err
-	}
-	// A user has a handful of keys: the store hands them all over, in ID
-	// order, and the page is cut here.
-	i := 0
-	for i < len(keys) && keys[i].ID <= afterID {
-		i++
-	}
-	writeJSON(w, http.StatusOK, pageOf(keys[i:], limit, sshKeyView,
-		func(k store.SSHKey) string { return strconv.FormatInt(k.ID, 10) }))
-	return nil
+	return listPageByID(w, r, func(o store.ListOptions) ([]store.SSHKey, error) {
+		keys, err := s.st.ListSSHKeys(r.Context(), userFrom(r.Context()).ID)
+		if err != nil {
+			return nil, err
+		}
+		// A user has a handful of keys: the store hands them all over, in
+		// ID order, and the page is cut here.
+		i := 0
+		for i < len(keys) && keys[i].ID <= o.After {
+			i++
+		}
+		return keys[i:], nil
+	}, sshKeyView, func(k store.SSHKey) int64 { return k.ID })
 }
 
 // addSSHKey registers a public key for the user: POST /account/keys.

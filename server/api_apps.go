@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/platform-paas/platform/release"
@@ -55,42 +54,28 @@ func (s *Server) appFor(ctx context.Context, u store.User, name string, min stor
 // listApps lists the apps of the user's tenants (an admin's: every app),
 // by creation: GET /apps. The cursor is the app's ID.
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
-	limit, after, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	afterID, err := idCursor(after)
-	if err != nil {
-		return err
-	}
-	// One more than the page, to know whether there is a next one.
-	opts := store.ListOptions{After: afterID, Limit: limit + 1}
-	u := userFrom(r.Context())
-	var apps []store.App
-	if u.IsAdmin {
-		apps, err = s.st.ListApps(r.Context(), opts)
-		if err != nil {
-			return err
+	return listPageByID(w, r, func(o store.ListOptions) ([]store.App, error) {
+		u := userFrom(r.Context())
+		if u.IsAdmin {
+			return s.st.ListApps(r.Context(), o)
 		}
-	} else {
 		ms, err := s.st.ListMemberships(r.Context(), u.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// Each tenant's first page after the cursor, merged: the first
-		// limit+1 of the union are the page.
+		// o.Limit of the union are what was asked for.
+		var apps []store.App
 		for _, m := range ms {
-			as, err := s.st.ListAppsForTenant(r.Context(), m.TenantID, opts)
+			as, err := s.st.ListAppsForTenant(r.Context(), m.TenantID, o)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			apps = append(apps, as...)
 		}
 		slices.SortFunc(apps, func(a, b store.App) int { return cmp.Compare(a.ID, b.ID) })
-	}
-	writeJSON(w, http.StatusOK, pageOf(apps, limit, s.appView,
-		func(a store.App) string { return strconv.FormatInt(a.ID, 10) }))
-	return nil
+		return apps, nil
+	}, s.appView, func(a store.App) int64 { return a.ID })
 }
 
 // createApp creates an app in a tenant where the user is at least a

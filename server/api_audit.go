@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/platform-paas/platform/server/api"
@@ -33,45 +32,48 @@ func auditView(e store.AuditEvent) api.AuditEvent {
 // same name), and name it with tenant unless they own exactly one.
 // Members and viewers may not read the audit log.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	return listPageByID(w, r, func(o store.ListOptions) ([]store.AuditEvent, error) {
+		f, err := s.auditFilter(r)
+		if err != nil {
+			return nil, err
+		}
+		f.ListOptions = o
+		events, err := s.st.ListAudit(r.Context(), f)
+		if err != nil {
+			return nil, invalidField("action", err)
+		}
+		return events, nil
+	}, auditView, func(e store.AuditEvent) int64 { return e.ID })
+}
+
+// auditFilter is the filter of an audit log request, limited to what the
+// request's user may read.
+func (s *Server) auditFilter(r *http.Request) (store.AuditFilter, error) {
 	ctx := r.Context()
 	u := userFrom(ctx)
-	limit, after, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	afterID, err := idCursor(after)
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	f := store.AuditFilter{
-		AppName:     q.Get("app"),
-		ActorEmail:  q.Get("actor"),
-		Action:      q.Get("action"),
-		ListOptions: store.ListOptions{After: afterID, Limit: limit + 1},
+		AppName:    q.Get("app"),
+		ActorEmail: q.Get("actor"),
+		Action:     q.Get("action"),
 	}
 	tenant := q.Get("tenant")
 	if u.IsAdmin {
 		f.TenantName = tenant
-	} else {
-		if tenant == "" {
-			if tenant, err = s.onlyOwnedTenant(r, u); err != nil {
-				return err
-			}
-		}
-		t, err := s.tenantFor(ctx, u, tenant, store.Owner, "reading its audit log")
-		if err != nil {
-			return err
-		}
-		f.TenantID = &t.ID
+		return f, nil
 	}
-	events, err := s.st.ListAudit(ctx, f)
+	if tenant == "" {
+		var err error
+		if tenant, err = s.onlyOwnedTenant(r, u); err != nil {
+			return store.AuditFilter{}, err
+		}
+	}
+	t, err := s.tenantFor(ctx, u, tenant, store.Owner, "reading its audit log")
 	if err != nil {
-		return invalidField("action", err)
+		return store.AuditFilter{}, err
 	}
-	writeJSON(w, http.StatusOK, pageOf(events, limit, auditView,
-		func(e store.AuditEvent) string { return strconv.FormatInt(e.ID, 10) }))
-	return nil
+	f.TenantID = &t.ID
+	return f, nil
 }
 
 // onlyOwnedTenant is the one tenant u owns.

@@ -185,28 +185,20 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) error {
 // listTokens lists the user's own tokens, newest first:
 // GET /account/tokens. The cursor is the token's ID.
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
-	limit, after, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	afterID, err := idCursor(after)
-	if err != nil {
-		return err
-	}
-	toks, err := s.st.ListTokens(r.Context(), userFrom(r.Context()).ID)
-	if err != nil {
-		return err
-	}
-	// A user has a handful of tokens: the store hands them all over,
-	// oldest first, and the page is cut here.
-	slices.Reverse(toks)
-	i := 0
-	for afterID > 0 && i < len(toks) && toks[i].ID >= afterID {
-		i++
-	}
-	writeJSON(w, http.StatusOK, pageOf(toks[i:], limit, tokenView,
-		func(t store.Token) string { return strconv.FormatInt(t.ID, 10) }))
-	return nil
+	return listPageByID(w, r, func(o store.ListOptions) ([]store.Token, error) {
+		toks, err := s.st.ListTokens(r.Context(), userFrom(r.Context()).ID)
+		if err != nil {
+			return nil, err
+		}
+		// A user has a handful of tokens: the store hands them all over,
+		// oldest first, and the page is cut here.
+		slices.Reverse(toks)
+		i := 0
+		for o.After > 0 && i < len(toks) && toks[i].ID >= o.After {
+			i++
+		}
+		return toks[i:], nil
+	}, tokenView, func(t store.Token) int64 { return t.ID })
 }
 
 // createToken makes a new API token for the user: POST /account/tokens.
@@ -278,25 +270,18 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAdmin(userFrom(r.Context()), "list users"); err != nil {
 		return err
 	}
-	limit, after, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	afterID, err := idCursor(after)
-	if err != nil {
-		return err
-	}
-	users, err := s.st.ListUsers(r.Context(), store.ListOptions{After: afterID, Limit: limit + 1})
-	if err != nil {
-		return err
-	}
-	ids := make([]int64, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-	}
-	ms, err := s.st.ListMembershipsOf(r.Context(), ids)
-	if err != nil {
-		return err
+	var ms map[int64][]store.Membership // of the listed users
+	list := func(o store.ListOptions) ([]store.User, error) {
+		users, err := s.st.ListUsers(r.Context(), o)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]int64, len(users))
+		for i, u := range users {
+			ids[i] = u.ID
+		}
+		ms, err = s.st.ListMembershipsOf(r.Context(), ids)
+		return users, err
 	}
 	view := func(u store.User) api.User {
 		v := api.User{Email: u.Email, Admin: u.IsAdmin, CreatedAt: u.CreatedAt, Memberships: make([]api.Membership, 0, len(ms[u.ID]))}
@@ -305,7 +290,5 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 		}
 		return v
 	}
-	writeJSON(w, http.StatusOK, pageOf(users, limit, view,
-		func(u store.User) string { return strconv.FormatInt(u.ID, 10) }))
-	return nil
+	return listPageByID(w, r, list, view, func(u store.User) int64 { return u.ID })
 }

@@ -62,26 +62,18 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, after, err := pageParams(r)
-	if err != nil {
-		return err
+	var current int // the app's current version, for the view
+	list := func(o store.ListOptions) ([]store.Release, error) {
+		rels, err := s.st.ListReleases(r.Context(), app.ID, o)
+		if err != nil {
+			return nil, err
+		}
+		current, err = s.currentVersion(r.Context(), app)
+		return rels, err
 	}
-	afterV, err := idCursor(after)
-	if err != nil {
-		return err
-	}
-	rels, err := s.st.ListReleases(r.Context(), app.ID, store.ListOptions{After: afterV, Limit: limit + 1})
-	if err != nil {
-		return err
-	}
-	current, err := s.currentVersion(r.Context(), app)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(rels, limit,
+	return listPageByID(w, r, list,
 		func(rel store.Release) api.Release { return releaseView(rel, current) },
-		func(rel store.Release) string { return strconv.Itoa(rel.Version) }))
-	return nil
+		func(rel store.Release) int64 { return int64(rel.Version) })
 }
 
 // versionParam reads a release version, "7" or "v7".
@@ -199,21 +191,9 @@ func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, after, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	afterID, err := idCursor(after)
-	if err != nil {
-		return err
-	}
-	builds, err := s.st.ListBuilds(r.Context(), app.ID, store.ListOptions{After: afterID, Limit: limit + 1})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(builds, limit, buildView,
-		func(b store.Build) string { return strconv.FormatInt(b.ID, 10) }))
-	return nil
+	return listPageByID(w, r, func(o store.ListOptions) ([]store.Build, error) {
+		return s.st.ListBuilds(r.Context(), app.ID, o)
+	}, buildView, func(b store.Build) int64 { return b.ID })
 }
 
 // buildFor returns the request's build ({id}) of app.

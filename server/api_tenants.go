@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -76,21 +75,9 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAdmin(userFrom(r.Context()), "list tenants"); err != nil {
 		return err
 	}
-	limit, after, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	afterID, err := idCursor(after)
-	if err != nil {
-		return err
-	}
-	ts, err := s.st.ListTenants(r.Context(), store.ListOptions{After: afterID, Limit: limit + 1})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(ts, limit, tenantView,
-		func(t store.Tenant) string { return strconv.FormatInt(t.ID, 10) }))
-	return nil
+	return listPageByID(w, r, func(o store.ListOptions) ([]store.Tenant, error) {
+		return s.st.ListTenants(r.Context(), o)
+	}, tenantView, func(t store.Tenant) int64 { return t.ID })
 }
 
 // createTenant creates a tenant: POST /tenants (admins).
@@ -185,29 +172,26 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, after, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	ms, err := s.st.ListMembers(r.Context(), t.ID)
-	if err != nil {
-		return err
-	}
-	// The page starts after the cursor's member, in the store's order
-	// (which is the database's collation, not byte order); if that member
-	// has left since, after the first address beyond it in byte order.
-	i := 0
-	if after != "" {
-		i = slices.IndexFunc(ms, func(m store.Membership) bool { return strings.EqualFold(m.UserEmail, after) }) + 1
-		if i == 0 {
-			for i < len(ms) && strings.ToLower(ms[i].UserEmail) <= strings.ToLower(after) {
-				i++
+	return listPage(w, r, func(after string, _ int) ([]store.Membership, error) {
+		ms, err := s.st.ListMembers(r.Context(), t.ID)
+		if err != nil {
+			return nil, err
+		}
+		// The page starts after the cursor's member, in the store's order
+		// (which is the database's collation, not byte order); if that
+		// member has left since, after the first address beyond it in byte
+		// order.
+		i := 0
+		if after != "" {
+			i = slices.IndexFunc(ms, func(m store.Membership) bool { return strings.EqualFold(m.UserEmail, after) }) + 1
+			if i == 0 {
+				for i < len(ms) && strings.ToLower(ms[i].UserEmail) <= strings.ToLower(after) {
+					i++
+				}
 			}
 		}
-	}
-	writeJSON(w, http.StatusOK, pageOf(ms[i:], limit, memberView,
-		func(m store.Membership) string { return m.UserEmail }))
-	return nil
+		return ms[i:], nil
+	}, memberView, func(m store.Membership) string { return m.UserEmail })
 }
 
 // addMember gives a user a role in a tenant, creating the user if the
