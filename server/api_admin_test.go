@@ -579,7 +579,7 @@ func TestAdminMembers(t *testing.T) {
 			{"not a member", "owner", "outsider@example.com", api.SetRoleRequest{Role: "viewer"}, 404, api.CodeNotFound, "", "outsider@example.com is not a member of tenant acme"},
 			{"nobody", "owner", "nobody@example.com", api.SetRoleRequest{Role: "viewer"}, 404, api.CodeNotFound, "", "nobody@example.com is not a member of tenant acme"},
 			{"the admin role", "owner", "viewer@example.com", api.SetRoleRequest{Role: "admin"}, 400, api.CodeInvalid, "role", "cannot be held in a tenant"},
-			{"an unknown role", "owner", "viewer@example.com", api.SetRoleRequest{Role: "boss"}, 400, api.CodeInvalid, "role", `unknown role "boss"`},
+			{"an unknown role", "owner", "viewer@example.com", api.SetRoleRequest{Role: "boss"}, 400, api.CodeInvalid, "role", "role must be one of owner, member, viewer"},
 			{"no role", "owner", "viewer@example.com", `{}`, 400, api.CodeInvalid, "role", "role is required"},
 			{"an unknown field", "owner", "viewer@example.com", `{"role":"viewer","tenant":"x"}`, 400, api.CodeInvalid, "tenant", `unknown field "tenant"`},
 			{"bad JSON", "owner", "viewer@example.com", `{"role":`, 400, api.CodeInvalidJSON, "", "not valid JSON"},

@@ -211,15 +211,9 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
 	if err := required("email", req.Email); err != nil {
 		return err
 	}
-	if err := required("role", req.Role); err != nil {
-		return err
-	}
 	role, err := store.ParseRole(req.Role)
 	if err != nil {
 		return invalidField("role", err)
-	}
-	if !role.TenantRole() {
-		return invalid("role", "role %q cannot be held in a tenant: use owner, member or viewer", req.Role)
 	}
 	var added api.AddedMember
 	err = s.st.InTx(r.Context(), func(tx *store.Store) error {

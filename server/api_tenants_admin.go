@@ -431,15 +431,9 @@ func (s *Server) setMemberRole(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := required("role", req.Role); err != nil {
-		return err
-	}
 	role, err := store.ParseRole(req.Role)
 	if err != nil {
 		return invalidField("role", err)
-	}
-	if !role.TenantRole() {
-		return invalid("role", "role %q cannot be held in a tenant: use owner, member or viewer", req.Role)
 	}
 	var out store.Membership
 	err = s.memberChange(ctx, t, urlParam(r, "email"), func(tx *store.Store, m store.Membership, owners int) error {

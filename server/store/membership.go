@@ -35,7 +35,7 @@ func scanMembership(row pgx.Row) (Membership, error) {
 // SetMemberRole to change a role).
 func (s *Store) AddMember(ctx context.Context, tenantID, userID int64, role Role) error {
 	if !role.TenantRole() {
-		return invalidf("role %q cannot be held in a tenant: use owner, member or viewer", role)
+		return notTenantRole(string(role))
 	}
 	_, err := s.db.Exec(ctx, `
 		INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, $3)`,
@@ -52,7 +52,7 @@ func (s *Store) AddMember(ctx context.Context, tenantID, userID int64, role Role
 // SetMemberRole changes the role of a member of the tenant.
 func (s *Store) SetMemberRole(ctx context.Context, tenantID, userID int64, role Role) error {
 	if !role.TenantRole() {
-		return invalidf("role %q cannot be held in a tenant: use owner, member or viewer", role)
+		return notTenantRole(string(role))
 	}
 	tag, err := s.db.Exec(ctx, `
 		UPDATE memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2`,

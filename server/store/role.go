@@ -15,14 +15,28 @@ const (
 	Viewer Role = "viewer"
 )
 
-// ParseRole returns the role named s (case-insensitive), or an ErrInvalid
-// error.
+// ParseRole returns the tenant role named s: owner, member or viewer, in
+// any case, with spaces around it ignored. Any other s is an ErrInvalid
+// error, meant for the user, that names the roles a tenant member can
+// hold. Admin is not one of them: it comes from a user's is_admin flag,
+// never from a name.
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.ToLower(strings.TrimSpace(s)))
-	if !r.Valid() {
-		return "", invalidf("unknown role %q: use admin, owner, member or viewer", s)
+	switch {
+	case r.TenantRole():
+		return r, nil
+	case r == "":
+		return "", invalidf("role is required")
+	case r == Admin:
+		return "", notTenantRole(s)
 	}
-	return r, nil
+	return "", invalidf("role must be one of owner, member, viewer")
+}
+
+// notTenantRole is the error for a role, named name, that a tenant member
+// cannot hold.
+func notTenantRole(name string) error {
+	return invalidf("role %q cannot be held in a tenant: use owner, member or viewer", name)
 }
 
 // Valid reports whether r is one of the roles.

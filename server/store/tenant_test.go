@@ -237,20 +237,21 @@ func TestRole(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    Role
-		wantErr bool
+		wantErr string
 	}{
-		{"admin", Admin, false},
-		{"Owner", Owner, false},
-		{" member ", Member, false},
-		{"viewer", Viewer, false},
-		{"root", "", true},
-		{"", "", true},
+		{"Owner", Owner, ""},
+		{" member ", Member, ""},
+		{"viewer", Viewer, ""},
+		{"admin", "", `role "admin" cannot be held in a tenant: use owner, member or viewer`},
+		{"root", "", "role must be one of owner, member, viewer"},
+		{" ", "", "role is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			r, err := ParseRole(tt.in)
-			if tt.wantErr {
+			if tt.wantErr != "" {
 				assert.ErrorIs(t, err, ErrInvalid)
+				assert.EqualError(t, err, tt.wantErr)
 				return
 			}
 			require.NoError(t, err)
