@@ -196,7 +196,7 @@ func TestRestartMidRollout(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(within)
 		for {
-			st := observe(ctx, t, client, kube, dbURL, rawKey, ns, app, "http://"+routerAddr, host)
+			st := observe(ctx, t, client, kube, ns, app, "http://"+routerAddr, host)
 			if st.problem == "" && st.body == bodies[st.current.Version] {
 				return st
 			}
@@ -209,9 +209,6 @@ func TestRestartMidRollout(t *testing.T) {
 	}
 	st := settled(4 * time.Minute)
 	mark(fmt.Sprintf("consistent on v%d, %.1fs after the kill", st.current.Version, time.Since(killedAt).Seconds()))
-	if st.viaDB {
-		t.Log("GET /api/v1/apps/{app}/releases answered 501: releases read from the database")
-	}
 
 	require.GreaterOrEqual(t, len(st.releases), 2, st.describe())
 	v1, v2 := st.releases[1], st.releases[2]
@@ -247,7 +244,6 @@ type consistency struct {
 	current  api.Release // the latest succeeded release
 	body     string      // the app's answer through the router
 	problem  string      // why the app is not on one release; "" if it is
-	viaDB    bool        // the releases came from the database
 }
 
 func (c consistency) describe() string {
@@ -265,12 +261,12 @@ func (c consistency) describe() string {
 }
 
 // observe looks at the app's releases, Deployments, pods and answer.
-func observe(ctx context.Context, t *testing.T, client *api.Client, kube kubernetes.Interface, dbURL string, key []byte, ns, app, routerURL, host string) consistency {
+func observe(ctx context.Context, t *testing.T, client *api.Client, kube kubernetes.Interface, ns, app, routerURL, host string) consistency {
 	t.Helper()
 	c := consistency{releases: map[int]api.Release{}}
-	rels, viaDB := listReleases(ctx, t, client, dbURL, key, app)
-	c.viaDB = viaDB
-	for _, r := range rels {
+	page, err := client.ListReleases(ctx, app, api.ListOptions{Limit: 50})
+	require.NoError(t, err, "listing the releases of %s", app)
+	for _, r := range page.Items {
 		c.releases[r.Version] = r
 		if r.Status != "succeeded" && r.Status != "failed" && c.problem == "" {
 			c.problem = fmt.Sprintf("v%d is %s", r.Version, r.Status)
@@ -325,30 +321,6 @@ func observe(ctx context.Context, t *testing.T, client *api.Client, kube kuberne
 		}
 	}
 	return c
-}
-
-// listReleases lists the app's releases through the API, or, if the API
-// does not serve them yet (501), from the database.
-func listReleases(ctx context.Context, t *testing.T, client *api.Client, dbURL string, key []byte, app string) ([]api.Release, bool) {
-	t.Helper()
-	page, err := client.ListReleases(ctx, app, api.ListOptions{Limit: 50})
-	var apiErr *api.Error
-	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusNotImplemented {
-		require.NoError(t, err)
-		return page.Items, false
-	}
-	st, err := store.Open(ctx, store.Config{DatabaseURL: dbURL, Key: key, MaxConns: 2})
-	require.NoError(t, err)
-	defer st.Close()
-	a, err := st.GetApp(ctx, app)
-	require.NoError(t, err)
-	rels, err := st.ListReleases(ctx, a.ID, store.ListOptions{Limit: 50})
-	require.NoError(t, err)
-	out := make([]api.Release, 0, len(rels))
-	for _, r := range rels {
-		out = append(out, api.Release{Version: r.Version, Status: string(r.Status), StatusReason: r.StatusReason, Image: r.ImageRef})
-	}
-	return out, true
 }
 
 // waitBody waits up to a minute for the app at host to answer want.
