@@ -41,17 +41,17 @@ type hdrEntry struct {
 }
 
 var (
-	errBadStatusLine = errors.New("malformed status line")
-	errBadHeader     = errors.New("malformed header line")
-	errHeadTooLarge  = errors.New("response head too large")
+	errBadStatusLine        = errors.New("malformed status line")
+	errBadHeader            = errors.New("malformed header line")
+	errResponseHeadTooLarge = errors.New("response head too large")
 )
 
-// readHead reads a response head from bc into h, skipping interim (1xx)
-// responses other than 101. It says failNoResponse when not a byte came,
-// failBadHead for anything else that went wrong.
-func readHead(bc *bconn, h http.Header) (respHead, failure, error) {
+// readResponseHead reads a backend's response head from bc into h,
+// skipping interim (1xx) responses other than 101. It says failNoResponse
+// when not a byte came, failBadHead for anything else that went wrong.
+func readResponseHead(bc *bconn, h http.Header) (respHead, failure, error) {
 	for first := true; ; first = false {
-		head, err := readOneHead(bc, h, first)
+		head, err := readOneResponseHead(bc, h, first)
 		if err != nil {
 			if first && errors.Is(err, errNothingRead) {
 				return head, failNoResponse, err
@@ -67,7 +67,7 @@ func readHead(bc *bconn, h http.Header) (respHead, failure, error) {
 
 var errNothingRead = errors.New("backend closed the connection without answering")
 
-func readOneHead(bc *bconn, h http.Header, first bool) (respHead, error) {
+func readOneResponseHead(bc *bconn, h http.Header, first bool) (respHead, error) {
 	head := respHead{contentLength: -1}
 	size := 0
 	line, err := bc.readLine()
@@ -113,7 +113,7 @@ func readOneHead(bc *bconn, h http.Header, first bool) (respHead, error) {
 			break
 		}
 		if size += len(line); size > maxResponseHeaderBytes {
-			return head, errHeadTooLarge
+			return head, errResponseHeadTooLarge
 		}
 		i := bytes.IndexByte(line, ':')
 		// No name, whitespace before the colon, or a folded line: all
@@ -182,7 +182,7 @@ func (bc *bconn) readLine() ([]byte, error) {
 		long := append([]byte(nil), line...)
 		for err == bufio.ErrBufferFull {
 			if len(long) > maxResponseHeaderBytes {
-				return long, errHeadTooLarge
+				return long, errResponseHeadTooLarge
 			}
 			line, err = bc.br.ReadSlice('\n')
 			long = append(long, line...)

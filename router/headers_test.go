@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestReadHead(t *testing.T) {
+func TestReadResponseHead(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		in       string
@@ -57,7 +57,7 @@ func TestReadHead(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bc := &bconn{br: bufio.NewReaderSize(strings.NewReader(tc.in), backendReadBufSize)}
 			h := http.Header{}
-			head, fail, err := readHead(bc, h)
+			head, fail, err := readResponseHead(bc, h)
 			require.Equal(t, tc.fail, fail, "err: %v", err)
 			if tc.fail != failNone {
 				return

@@ -152,7 +152,7 @@ func rawBackend(t *testing.T, respond func(c net.Conn, head string) (keep bool))
 				defer c.Close()
 				br := bufio.NewReader(c)
 				for {
-					head, err := readRequestHead(br)
+					head, err := readForwardedHead(br)
 					if err != nil {
 						return
 					}
@@ -166,7 +166,9 @@ func rawBackend(t *testing.T, respond func(c net.Conn, head string) (keep bool))
 	return ln.Addr().String()
 }
 
-func readRequestHead(br *bufio.Reader) (string, error) {
+// readForwardedHead reads, at a test backend, the head of a request the
+// router forwarded.
+func readForwardedHead(br *bufio.Reader) (string, error) {
 	var b strings.Builder
 	for {
 		line, err := br.ReadString('\n')

@@ -212,7 +212,7 @@ func (ex *exchange) roundTrip(bc *bconn, hasBody bool, upgrade string) (respHead
 	if err := bc.extend(ex.start, timeout); err != nil {
 		return respHead{}, failSend, err
 	}
-	ex.writeHead(bc.bw, hasBody, upgrade)
+	ex.writeRequestHead(bc.bw, hasBody, upgrade)
 	if hasBody {
 		if fail, err := ex.writeBody(bc); fail != failNone {
 			return respHead{}, fail, err
@@ -228,7 +228,7 @@ func (ex *exchange) roundTrip(bc *bconn, hasBody bool, upgrade string) (respHead
 			return respHead{}, failSend, err
 		}
 	}
-	head, fail, err := readHead(bc, ex.w.Header())
+	head, fail, err := readResponseHead(bc, ex.w.Header())
 	if fail != failNone {
 		clear(ex.w.Header())
 		return head, ex.classify(err, fail), err
@@ -243,8 +243,8 @@ func (ex *exchange) classify(err error, fail failure) failure {
 	return fail
 }
 
-// writeHead writes the request line and headers for the backend.
-func (ex *exchange) writeHead(bw *bufio.Writer, hasBody bool, upgrade string) {
+// writeRequestHead writes the request line and headers for the backend.
+func (ex *exchange) writeRequestHead(bw *bufio.Writer, hasBody bool, upgrade string) {
 	r := ex.r
 	uri := r.RequestURI
 	if uri == "" || (uri[0] != '/' && uri != "*") {

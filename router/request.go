@@ -104,9 +104,9 @@ func (p *requestHead) wantsKeepAlive() bool {
 // hasBody reports whether a body follows the head.
 func (p *requestHead) hasBody() bool { return p.chunked || p.contentLength > 0 }
 
-// parseRequestHead parses head, a whole request head as readHead returns
-// it. The header fields go into h, which must be empty, except Host and
-// Transfer-Encoding, whose meaning is in the result. Header values are
+// parseRequestHead parses head, a whole request head as readRequestHead
+// returns it. The header fields go into h, which must be empty, except Host
+// and Transfer-Encoding, whose meaning is in the result. Header values are
 // substrings of head, and each value slice a capped sub-slice of vals
 // (reused, returned grown), so that parsing allocates next to nothing. The
 // URL of an origin-form target goes into u; another target gets a URL of

@@ -124,7 +124,7 @@ func (s *server) shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	_ = s.ln.Close()
 	<-s.acceptDone // no more wg.Add
-	s.closeIdle()
+	s.closeIdleClients()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -138,9 +138,9 @@ func (s *server) shutdown(ctx context.Context) error {
 	}
 }
 
-// closeIdle closes the connections waiting for a request. Those reading
-// or serving one close after their response, which says so.
-func (s *server) closeIdle() {
+// closeIdleClients closes the client connections waiting for a request.
+// Those reading or serving one close after their response, which says so.
+func (s *server) closeIdleClients() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
@@ -290,9 +290,9 @@ func (c *conn) awaitRequest() bool {
 		// Pipelined: no waiting, no idling.
 		return !s.closing.Load()
 	}
-	// Idle first, then check for a shutdown: closeIdle sets closing
-	// first, then looks for idle connections, so one of the two sees the
-	// other.
+	// Idle first, then check for a shutdown: shutdown sets closing first,
+	// then closeIdleClients looks for idle connections, so one of the two
+	// sees the other.
 	c.state.Store(stateIdle)
 	if s.closing.Load() {
 		return false
@@ -306,7 +306,7 @@ func (c *conn) awaitRequest() bool {
 
 // readRequest reads and parses the next request head into c.req.
 func (c *conn) readRequest() error {
-	head, err := c.readHead()
+	head, err := c.readRequestHead()
 	if err != nil {
 		return err
 	}
@@ -347,9 +347,10 @@ func (c *conn) readRequest() error {
 	return nil
 }
 
-// readHead reads a request head whose first byte has arrived and returns
-// it whole as one string, for the header values to be substrings of.
-func (c *conn) readHead() (string, error) {
+// readRequestHead reads a client's request head whose first byte has
+// arrived and returns it whole as one string, for the header values to be
+// substrings of.
+func (c *conn) readRequestHead() (string, error) {
 	br := c.br
 	var deadline time.Time
 	for from := 0; ; {
@@ -360,7 +361,7 @@ func (c *conn) readHead() (string, error) {
 			return head, nil
 		}
 		if len(buf) == br.Size() {
-			return c.readLongHead(deadline)
+			return c.readLongRequestHead(deadline)
 		}
 		from = max(0, len(buf)-2)
 		if deadline.IsZero() {
@@ -375,9 +376,9 @@ func (c *conn) readHead() (string, error) {
 	}
 }
 
-// readLongHead reads a request head that does not fit in the connection's
-// buffer, up to maxRequestHeadBytes.
-func (c *conn) readLongHead(deadline time.Time) (string, error) {
+// readLongRequestHead reads a request head that does not fit in the
+// connection's buffer, up to maxRequestHeadBytes.
+func (c *conn) readLongRequestHead(deadline time.Time) (string, error) {
 	if deadline.IsZero() {
 		c.setReadDeadline(time.Now().Add(c.srv.readHeaderTimeout))
 	}
@@ -653,7 +654,7 @@ func (w *response) WriteHeader(code int) {
 	w.wroteHeader = true
 	w.status = code
 	w.frame()
-	w.writeHead()
+	w.writeResponseHead()
 }
 
 // frame decides how the body is delimited and whether the connection
@@ -683,7 +684,8 @@ func (w *response) frame() {
 	w.closeAfter = !keep
 }
 
-func (w *response) writeHead() {
+// writeResponseHead writes the status line and headers for the client.
+func (w *response) writeResponseHead() {
 	c := w.c
 	bw := c.bw
 	if c.head.http11() {

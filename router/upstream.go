@@ -206,10 +206,10 @@ func (rt *Router) reapIdle(now time.Time) {
 	}
 }
 
-// closeIdle closes every idle backend connection when Run stops, and
+// closeIdleBackends closes every idle backend connection when Run stops, and
 // makes requests still in flight close theirs: with nothing left to reap
 // them, no connection is kept.
-func (rt *Router) closeIdle() {
+func (rt *Router) closeIdleBackends() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for _, u := range rt.upstreams {

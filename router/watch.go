@@ -33,7 +33,7 @@ func (rt *Router) Run(ctx context.Context) error {
 	if !rt.running.CompareAndSwap(false, true) {
 		return errors.New("running router: already running")
 	}
-	defer rt.closeIdle()
+	defer rt.closeIdleBackends()
 	if rt.kube == nil {
 		rt.loop(ctx, nil)
 		return nil
