@@ -84,13 +84,12 @@ func TestRequestID(t *testing.T) {
 	assert.Len(t, requestID(http.Header{"X-Request-Id": {strings.Repeat("a", 201)}}), 36)
 }
 
-func TestConnectionListed(t *testing.T) {
-	assert.True(t, connectionListed([]string{"keep-alive, X-Secret"}, "X-Secret"))
-	assert.True(t, connectionListed([]string{"close", " upgrade "}, "Upgrade"))
-	assert.False(t, connectionListed([]string{"X-Secret-2"}, "X-Secret"))
-	assert.False(t, connectionListed(nil, "X"))
+func TestUpgradeOf(t *testing.T) {
 	assert.Equal(t, "websocket", upgradeOf(http.Header{"Connection": {"keep-alive, Upgrade"}, "Upgrade": {"websocket"}}))
 	assert.Equal(t, "", upgradeOf(http.Header{"Upgrade": {"websocket"}}), "Upgrade without Connection: upgrade")
+}
+
+func TestClientIP(t *testing.T) {
 	assert.Equal(t, "10.0.0.1", clientIP("10.0.0.1:5555"))
 	assert.Equal(t, "::1", clientIP("[::1]:5555"))
 }

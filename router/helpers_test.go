@@ -2,7 +2,6 @@ package router
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/router/internal/h1/h1test"
 )
 
 // testRouter is a static Router served on loopback.
@@ -22,14 +23,14 @@ type testRouter struct {
 	*Router
 	addr   string
 	reg    *prometheus.Registry
-	logs   *syncBuffer
+	logs   *h1test.Buffer
 	client *http.Client
 }
 
 func serveStatic(t *testing.T, cfg Config, routes ...Route) *testRouter {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &h1test.Buffer{}
 	cfg.Metrics = reg
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -180,22 +181,4 @@ func readForwardedHead(br *bufio.Reader) (string, error) {
 			return b.String(), nil
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

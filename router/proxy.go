@@ -11,6 +11,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/platform-paas/platform/router/internal/h1"
 )
 
 // ServeHTTP proxies r to the app its host and path route to.
@@ -259,7 +261,7 @@ func (ex *exchange) writeRequestHead(bw *bufio.Writer, hasBody bool, upgrade str
 
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if skipRequestHeader(k) || (len(conn) > 0 && connectionListed(conn, k)) {
+		if skipRequestHeader(k) || (len(conn) > 0 && h1.ConnectionListed(conn, k)) {
 			continue
 		}
 		for _, v := range vv {
@@ -464,12 +466,12 @@ func (ex *exchange) copyN(bc *bconn, n int64) (bool, error) {
 					return false, nil
 				}
 				if err != nil {
-					return false, noEOF(err)
+					return false, h1.NoEOF(err)
 				}
 				continue
 			}
 			if _, err := br.Peek(1); err != nil {
-				return false, noEOF(err)
+				return false, h1.NoEOF(err)
 			}
 		}
 		m := br.Buffered()
@@ -519,7 +521,7 @@ func (ex *exchange) copyChunked(bc *bconn) (bool, error) {
 			break
 		}
 		if err != nil {
-			return false, noEOF(err)
+			return false, h1.NoEOF(err)
 		}
 	}
 	if wrote && br.Buffered() == 0 {
@@ -528,7 +530,7 @@ func (ex *exchange) copyChunked(bc *bconn) (bool, error) {
 	for {
 		line, err := bc.readLine()
 		if err != nil {
-			return false, noEOF(err)
+			return false, h1.NoEOF(err)
 		}
 		if len(line) == 0 {
 			return false, nil
@@ -540,13 +542,6 @@ func (ex *exchange) flush() {
 	if f, ok := ex.w.(http.Flusher); ok {
 		f.Flush()
 	}
-}
-
-func noEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // done records the exchange in the metrics and the access log.

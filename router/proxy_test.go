@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/websocket"
+
+	"github.com/platform-paas/platform/router/internal/h1/h1test"
 )
 
 // echoBackend answers with the request it got, as JSON.
@@ -512,6 +514,38 @@ func TestProxyClientGoneFreesBackend(t *testing.T) {
 		return counter(t, tr.reg, "platform_router_requests_total", map[string]string{"ingress": "static", "code": "4xx"}) == 1 &&
 			strings.Contains(tr.logs.String(), "status=499")
 	}, 5*time.Second, 10*time.Millisecond, "counted as 4xx and logged as 499; log: %s", tr.logs.String())
+}
+
+// TestServerProxiesRawRequests: requests only a raw client sends reach the
+// backend as they should through the router.
+func TestServerProxiesRawRequests(t *testing.T) {
+	be := echoBackend(t)
+	tr := serveStatic(t, Config{}, Route{Host: "app.test", Endpoints: []string{addrOf(be)}})
+	rc := h1test.Dial(t, tr.addr)
+
+	rc.Send(t, "POST /up?q=1 HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n\r\n"+
+		"5;ext\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")
+	res, body := rc.Response(t, "POST")
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	var e echo
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	assert.Equal(t, "hello world", e.Body)
+	assert.Equal(t, []string{"chunked"}, e.TransferEncoding)
+	assert.Equal(t, "/up?q=1", e.URI)
+	assert.Equal(t, []string{"1", "2"}, e.Header["X-A"])
+
+	rc.Send(t, "GET http://app.test/abs?x=y HTTP/1.1\r\nHost: other.test\r\n\r\n")
+	res, body = rc.Response(t, "GET")
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	assert.Equal(t, "app.test", e.Host, "an absolute-form target's host wins")
+	assert.Equal(t, "/abs?x=y", e.URI)
+
+	rc.Send(t, "GET /old HTTP/1.0\r\nHost: app.test\r\n\r\n")
+	res, body = rc.Response(t, "GET")
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	assert.Equal(t, "HTTP/1.0", res.Proto)
+	rc.Closed(t)
 }
 
 // TestProxyCountsRefusedRequests: a request the server refuses before
