@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/platform-paas/platform/router/internal/h1"
+	"github.com/platform-paas/platform/router/internal/route"
 )
 
 // ServeHTTP proxies r to the app its host and path route to.
@@ -51,12 +52,12 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // exchange is one request on its way through the router.
 type exchange struct {
-	rt    *Router
-	w     http.ResponseWriter
-	r     *http.Request
-	start time.Time
-	route *route
-	reqID string
+	rt     *Router
+	w      http.ResponseWriter
+	r      *http.Request
+	start  time.Time
+	target *target // nil if no route matched
+	reqID  string
 
 	status   int       // sent to the client, or statusClientClosed
 	up       *upstream // the last endpoint tried
@@ -91,8 +92,8 @@ func (ex *exchange) serve() (abort bool) {
 		ex.page(http.StatusServiceUnavailable, pageStarting)
 		return false
 	}
-	ex.route = t.lookup(canonicalHost(r.Host), r.URL.Path)
-	if ex.route == nil {
+	ex.target = t.lookup(route.CanonicalHost(r.Host), r.URL.Path)
+	if ex.target == nil {
 		ex.page(http.StatusNotFound, pageNoApp)
 		return false
 	}
@@ -100,7 +101,7 @@ func (ex *exchange) serve() (abort bool) {
 		ex.page(http.StatusRequestEntityTooLarge, pageTooLarge)
 		return false
 	}
-	eps := ex.route.backend.eps
+	eps := ex.target.backend.eps
 	if len(eps) == 0 {
 		ex.page(http.StatusServiceUnavailable, pageNoProcesses)
 		return false
@@ -115,7 +116,7 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 	idempotent := isIdempotent(r.Method)
 	upgrade := upgradeOf(r.Header)
 	attempts := min(len(eps), 1+ex.rt.cfg.Retries)
-	next := int(ex.route.backend.next.Add(1) - 1)
+	next := int(ex.target.backend.next.Add(1) - 1)
 	now := ex.start.UnixNano()
 
 	var u *upstream
@@ -135,7 +136,7 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 				return false
 			}
 			u.markDown(time.Now().UnixNano())
-			ex.route.metrics.upstreamErrors.Inc()
+			ex.target.metrics.upstreamErrors.Inc()
 			ex.err = err
 			if tried < attempts {
 				tried++
@@ -175,7 +176,7 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 			fresh, freshTried = true, true
 			continue
 		}
-		ex.route.metrics.upstreamErrors.Inc()
+		ex.target.metrics.upstreamErrors.Inc()
 		switch {
 		case fail == failTimeout:
 			ex.page(http.StatusGatewayTimeout, pageTimeout)
@@ -196,7 +197,7 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 
 func (ex *exchange) retry() {
 	ex.retries++
-	ex.route.metrics.retries.Inc()
+	ex.target.metrics.retries.Inc()
 }
 
 func (ex *exchange) clientGone(err error) {
@@ -368,7 +369,7 @@ func (ex *exchange) respond(bc *bconn, head respHead, stop func() bool, upgrade 
 			bc.close()
 			clear(w.Header())
 			ex.err = errors.New("backend switched protocols unasked")
-			ex.route.metrics.upstreamErrors.Inc()
+			ex.target.metrics.upstreamErrors.Inc()
 			ex.page(http.StatusBadGateway, pageBadGateway)
 			return false
 		}
@@ -418,7 +419,7 @@ func (ex *exchange) respond(bc *bconn, head respHead, stop func() bool, upgrade 
 	default:
 		bc.close()
 		ex.err = err
-		ex.route.metrics.upstreamErrors.Inc()
+		ex.target.metrics.upstreamErrors.Inc()
 		return true
 	}
 }
@@ -549,8 +550,8 @@ func (ex *exchange) done() {
 	d := time.Since(ex.start)
 	rt := ex.rt
 	m := rt.metrics.unrouted
-	if ex.route != nil {
-		m = ex.route.metrics
+	if ex.target != nil {
+		m = ex.target.metrics
 	}
 	m.observe(ex.status, d)
 	if rt.cfg.DisableAccessLog {
@@ -569,8 +570,8 @@ func (ex *exchange) done() {
 		slog.Duration("duration", d),
 		slog.String("request_id", ex.reqID),
 	)
-	if ex.route != nil {
-		attrs = append(attrs, slog.String("ingress", ex.route.ingress), slog.String("service", ex.route.backend.name))
+	if ex.target != nil {
+		attrs = append(attrs, slog.String("ingress", ex.target.ingress), slog.String("service", ex.target.backend.name))
 	}
 	if ex.up != nil {
 		attrs = append(attrs, slog.String("upstream", ex.up.addr))

@@ -2,15 +2,16 @@
 // controller for one IngressClass ("platform" by default) and the reverse
 // proxy that carries app users' requests to ready pod endpoints.
 //
-// It owns watching Ingresses, Services and EndpointSlices, the routing
-// table made from them (host, then longest path, then a Service port
-// resolved to the ready, non-terminating pod endpoints of its
-// EndpointSlices), and the data plane: its own HTTP/1.1 server for the
-// clients (router/internal/h1, which knows nothing of routes or backends)
-// and a proxy with its own backend connection pools, retries on
-// connection errors, WebSocket passthrough, streaming, error pages, access
-// log and metrics. It dials pod endpoints, never Service IPs (the local
-// stack has no kube-proxy).
+// It owns the proxy: finding a request's route in the routing table,
+// connection pools per backend endpoint, retries on connection errors,
+// WebSocket passthrough, streaming, error pages, the access log and
+// metrics. It dials pod endpoints, never Service IPs (the local stack has
+// no kube-proxy). A Router wires the proxy to its two internal packages,
+// which know nothing of it or of each other: router/internal/route
+// watches Ingresses, Services and EndpointSlices and makes the routing
+// table from them (host, then longest path, then a Service port resolved
+// to the ready, non-terminating pod endpoints of its EndpointSlices);
+// router/internal/h1 is the HTTP/1.1 server the clients talk to.
 //
 // It does not own the Ingresses themselves (the deployer writes them), TLS,
 // or HTTP/2. It imports nothing of the platform's outside router/;
@@ -34,6 +35,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/platform-paas/platform/router/internal/h1"
+	"github.com/platform-paas/platform/router/internal/route"
 )
 
 // Config configures a Router. The zero value of every field but Logger and
@@ -149,7 +151,6 @@ type Router struct {
 	table   atomic.Pointer[table]
 	synced  atomic.Bool
 	running atomic.Bool
-	dirty   chan struct{} // cap 1: a rebuild is wanted
 
 	// mu guards what outlives one table: the connection pools by
 	// endpoint and the metric series by route. Only table builds and the
@@ -201,7 +202,7 @@ func NewStatic(cfg Config, routes []Route) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	specs := make([]routeSpec, 0, len(routes))
+	specs := make([]route.Spec, 0, len(routes))
 	for i, r := range routes {
 		s, err := staticSpec(i, r)
 		if err != nil {
@@ -228,7 +229,6 @@ func newRouter(cfg Config) (*Router, error) {
 		log:       cfg.Logger,
 		metrics:   m,
 		dialer:    net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
-		dirty:     make(chan struct{}, 1),
 		upstreams: make(map[string]*upstream),
 		series:    make(map[seriesKey]*routeMetrics),
 		hijacked:  make(map[net.Conn]struct{}),

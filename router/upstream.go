@@ -192,9 +192,9 @@ func (rt *Router) connect(ctx context.Context, u *upstream, now int64, fresh, ch
 	}, nil
 }
 
-// reapIdle closes the idle backend connections past their timeout, so
-// that a quiet router holds no half-closed sockets.
-func (rt *Router) reapIdle(now time.Time) {
+// reapIdleBackends closes the idle backend connections past their
+// timeout, so that a quiet router holds no half-closed sockets.
+func (rt *Router) reapIdleBackends(now time.Time) {
 	rt.mu.Lock()
 	ups := make([]*upstream, 0, len(rt.upstreams))
 	for _, u := range rt.upstreams {
