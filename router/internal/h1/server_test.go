@@ -580,8 +580,13 @@ func TestServerClientGone(t *testing.T) {
 		canceled bool
 	}
 	results := make(chan result, 10)
-	addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	started := make(chan struct{}, 10)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cl := &countingListener{Listener: ln}
+	addr := startServerOn(t, cl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.ReadAll(r.Body)
+		started <- struct{}{}
 		select {
 		case <-r.Context().Done():
 			results <- result{r.URL.Path, true}
@@ -590,6 +595,15 @@ func TestServerClientGone(t *testing.T) {
 			_, _ = io.WriteString(w, "done")
 		}
 	}), nil)
+	// watching waits until the server watches the connection of a request
+	// whose handler runs, past the watch delay: with the body read, the
+	// watch's is the one read in progress.
+	watching := func(t *testing.T) {
+		t.Helper()
+		<-started
+		require.Eventually(t, func() bool { return cl.reading.Load() == 1 }, 5*time.Second, time.Millisecond,
+			"the server watches the connection")
+	}
 
 	for _, tc := range []struct{ name, request string }{
 		{"no body", "GET /a HTTP/1.1\r\nHost: app.test\r\n\r\n"},
@@ -599,7 +613,7 @@ func TestServerClientGone(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := h1test.Dial(t, addr)
 			rc.Send(t, tc.request)
-			time.Sleep(150 * time.Millisecond) // past the watch delay
+			watching(t)
 			require.NoError(t, rc.Close())
 			r := <-results
 			assert.True(t, r.canceled, "the request's context is canceled when the client goes")
@@ -609,7 +623,7 @@ func TestServerClientGone(t *testing.T) {
 	t.Run("pipelining is not going away", func(t *testing.T) {
 		rc := h1test.Dial(t, addr)
 		rc.Send(t, "GET /1 HTTP/1.1\r\nHost: app.test\r\n\r\n")
-		time.Sleep(150 * time.Millisecond)
+		watching(t)
 		rc.Send(t, "GET /2 HTTP/1.1\r\nHost: app.test\r\n\r\n")
 		for _, want := range []string{"/1", "/2"} {
 			_, body := rc.Response(t, "GET")
@@ -708,12 +722,13 @@ func TestServerHijack(t *testing.T) {
 	assert.NoError(t, srv.Shutdown(ctx), "a hijacked connection is its hijacker's to end")
 }
 
-// countingListener counts the connections it accepts and the writes to
-// them.
+// countingListener counts the connections it accepts, the writes to them
+// and the reads from them in progress.
 type countingListener struct {
 	net.Listener
 	accepted atomic.Int32
 	writes   atomic.Int32
+	reading  atomic.Int32
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
@@ -722,12 +737,19 @@ func (l *countingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.accepted.Add(1)
-	return &countingConn{Conn: c, writes: &l.writes}, nil
+	return &countingConn{Conn: c, writes: &l.writes, reading: &l.reading}, nil
 }
 
 type countingConn struct {
 	net.Conn
-	writes *atomic.Int32
+	writes  *atomic.Int32
+	reading *atomic.Int32
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.reading.Add(1)
+	defer c.reading.Add(-1)
+	return c.Conn.Read(p)
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
