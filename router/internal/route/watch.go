@@ -30,8 +30,8 @@ type Watcher struct {
 	ingress  networkinglisters.IngressLister
 	services corelisters.ServiceLister
 	slices   cache.Indexer
-	synced   []cache.InformerSynced
-	changed  chan struct{} // cap 1: Routes has something new
+	synced   []cache.InformerSynced // the informers' and their handlers'
+	changed  chan struct{}          // cap 1: Routes has something new
 	// routed is the set of Services the current Ingresses route to;
 	// events about other Services and their slices are ignored. It is
 	// stored before Routes reads Services and slices, so that a change
@@ -69,10 +69,11 @@ func NewWatcher(kube kubernetes.Interface, class string) (*Watcher, error) {
 		{svcInf.Informer(), w.handler(w.serviceMatters)},
 		{sliceInf.Informer(), w.handler(w.sliceMatters)},
 	} {
-		if _, err := h.inf.AddEventHandler(h.handler); err != nil {
+		reg, err := h.inf.AddEventHandler(h.handler)
+		if err != nil {
 			return nil, fmt.Errorf("watching: %w", err)
 		}
-		w.synced = append(w.synced, h.inf.HasSynced)
+		w.synced = append(w.synced, h.inf.HasSynced, reg.HasSynced)
 	}
 	return w, nil
 }
@@ -85,21 +86,27 @@ func (w *Watcher) Start(ctx context.Context) { w.factory.Start(ctx.Done()) }
 // Start's ctx is done.
 func (w *Watcher) Wait() { w.factory.Shutdown() }
 
-// WaitForSync waits until the watch has a complete view of the cluster,
-// and reports whether it got there before ctx was done.
+// WaitForSync waits until the watch has a complete view of the cluster
+// and has signaled Changed for the objects it started with, and reports
+// whether it got there before ctx was done.
 func (w *Watcher) WaitForSync(ctx context.Context) bool {
 	return cache.WaitForCacheSync(ctx.Done(), w.synced...)
 }
 
 // Changed receives a value when an Ingress, Service or EndpointSlice that
-// matters has changed since the value before it was received: Routes may
-// then return something new. Changes that come before the value is
-// received make one value, not one each. The channel is never closed.
+// matters has changed since Routes was last called: Routes then returns
+// something new. Changes that come before Routes is called again make one
+// value, not one each. The channel is never closed.
 func (w *Watcher) Changed() <-chan struct{} { return w.changed }
 
 // Routes returns the routes of the cluster as the watch sees it. It
 // returns an error only if the Ingresses cannot be listed.
 func (w *Watcher) Routes() ([]Spec, error) {
+	// What changed until now is in the listers: what follows includes it.
+	select {
+	case <-w.changed:
+	default:
+	}
 	all, err := w.ingress.List(labels.Everything())
 	if err != nil {
 		return nil, err
