@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"github.com/platform-paas/platform/router/internal/h1"
 )
 
 // respHead is what the router needs of a backend's response head; the
@@ -41,17 +43,17 @@ type hdrEntry struct {
 }
 
 var (
-	errBadStatusLine = errors.New("malformed status line")
-	errBadHeader     = errors.New("malformed header line")
-	errHeadTooLarge  = errors.New("response head too large")
+	errBadStatusLine        = errors.New("malformed status line")
+	errBadHeader            = errors.New("malformed header line")
+	errResponseHeadTooLarge = errors.New("response head too large")
 )
 
-// readHead reads a response head from bc into h, skipping interim (1xx)
-// responses other than 101. It says failNoResponse when not a byte came,
-// failBadHead for anything else that went wrong.
-func readHead(bc *bconn, h http.Header) (respHead, failure, error) {
+// readResponseHead reads a backend's response head from bc into h,
+// skipping interim (1xx) responses other than 101. It says failNoResponse
+// when not a byte came, failBadHead for anything else that went wrong.
+func readResponseHead(bc *bconn, h http.Header) (respHead, failure, error) {
 	for first := true; ; first = false {
-		head, err := readOneHead(bc, h, first)
+		head, err := readOneResponseHead(bc, h, first)
 		if err != nil {
 			if first && errors.Is(err, errNothingRead) {
 				return head, failNoResponse, err
@@ -67,7 +69,7 @@ func readHead(bc *bconn, h http.Header) (respHead, failure, error) {
 
 var errNothingRead = errors.New("backend closed the connection without answering")
 
-func readOneHead(bc *bconn, h http.Header, first bool) (respHead, error) {
+func readOneResponseHead(bc *bconn, h http.Header, first bool) (respHead, error) {
 	head := respHead{contentLength: -1}
 	size := 0
 	line, err := bc.readLine()
@@ -113,7 +115,7 @@ func readOneHead(bc *bconn, h http.Header, first bool) (respHead, error) {
 			break
 		}
 		if size += len(line); size > maxResponseHeaderBytes {
-			return head, errHeadTooLarge
+			return head, errResponseHeadTooLarge
 		}
 		i := bytes.IndexByte(line, ':')
 		// No name, whitespace before the colon, or a folded line: all
@@ -121,11 +123,11 @@ func readOneHead(bc *bconn, h http.Header, first bool) (respHead, error) {
 		if i <= 0 || bytes.ContainsAny(line[:i], " \t") {
 			return head, errBadHeader
 		}
-		key := canonicalKey(line[:i])
+		key := h1.CanonicalKey(line[:i])
 		val := bytes.Trim(line[i+1:], " \t")
 		switch key {
 		case "Content-Length":
-			n, ok := parseContentLength(val)
+			n, ok := h1.ParseContentLength(val)
 			if !ok || (head.contentLength >= 0 && n != head.contentLength) {
 				return head, errBadHeader
 			}
@@ -182,7 +184,7 @@ func (bc *bconn) readLine() ([]byte, error) {
 		long := append([]byte(nil), line...)
 		for err == bufio.ErrBufferFull {
 			if len(long) > maxResponseHeaderBytes {
-				return long, errHeadTooLarge
+				return long, errResponseHeadTooLarge
 			}
 			line, err = bc.br.ReadSlice('\n')
 			long = append(long, line...)
@@ -223,101 +225,6 @@ func (bc *bconn) storeHeaders(h http.Header) {
 	}
 }
 
-// canonicalKey returns a header name in canonical form, without
-// allocating for the common ones. It canonicalizes b in place.
-func canonicalKey(b []byte) string {
-	upper := true
-	for i, c := range b {
-		if !tokenByte[c] {
-			return string(b) // invalid: kept as is, as net/textproto does
-		}
-		switch {
-		case upper && 'a' <= c && c <= 'z':
-			b[i] = c - ('a' - 'A')
-		case !upper && 'A' <= c && c <= 'Z':
-			b[i] = c + ('a' - 'A')
-		}
-		upper = c == '-'
-	}
-	if k, ok := commonHeaders[string(b)]; ok {
-		return k
-	}
-	return string(b)
-}
-
-// commonHeaders interns the request and response header names seen
-// most, so that parsing them allocates nothing even when they do not come
-// in canonical form. It is never written.
-var commonHeaders = func() map[string]string {
-	m := make(map[string]string)
-	for _, k := range []string{
-		// Responses.
-		"Accept-Ranges", "Access-Control-Allow-Credentials", "Access-Control-Allow-Headers",
-		"Access-Control-Allow-Methods", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
-		"Access-Control-Max-Age", "Age", "Allow", "Alt-Svc", "Cache-Control", "Connection",
-		"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
-		"Content-Location", "Content-Range", "Content-Security-Policy", "Content-Type", "Date",
-		"Etag", "Expires", "Keep-Alive", "Last-Modified", "Link", "Location", "Pragma",
-		"Proxy-Connection", "Referrer-Policy", "Retry-After", "Server", "Set-Cookie",
-		"Strict-Transport-Security", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Vary", "Via",
-		"Www-Authenticate", "X-Content-Type-Options", "X-Frame-Options", "X-Powered-By",
-		"X-Request-Id", "X-Xss-Protection",
-		// Requests.
-		"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cookie", "Dnt",
-		"Expect", "Host", "If-Match", "If-Modified-Since", "If-None-Match", "If-Range",
-		"If-Unmodified-Since", "Origin", "Priority", "Proxy-Authorization", "Range", "Referer",
-		"Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform", "Sec-Fetch-Dest", "Sec-Fetch-Mode",
-		"Sec-Fetch-Site", "Sec-Fetch-User", "Sec-Websocket-Extensions", "Sec-Websocket-Key",
-		"Sec-Websocket-Protocol", "Sec-Websocket-Version", "Upgrade-Insecure-Requests",
-		"User-Agent", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip",
-		"X-Requested-With",
-	} {
-		m[k] = k
-	}
-	return m
-}()
-
-// isToken reports whether s is a non-empty token (RFC 9110): a method or
-// a header name.
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !tokenByte[s[i]] {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// tokenByte is the set of token characters. It is never written.
-var tokenByte = alnumAnd("!#$%&'*+-.^_`|~")
-
-// alnumAnd returns the set of ASCII letters and digits and the bytes of
-// extra, as a table indexed by byte.
-func alnumAnd(extra string) (t [256]bool) {
-	for c := range 256 {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte(extra, byte(c)) >= 0
-	}
-	return t
-}
-
-// parseContentLength parses a Content-Length value: digits only, no sign
-// or space, and few enough not to overflow.
-func parseContentLength[T string | []byte](b T) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
 // skipRequestHeader reports whether a client's header stays behind: the
 // hop-by-hop ones, those the router writes itself, and Expect (the
 // router's own server answers 100-continue).
@@ -331,25 +238,10 @@ func skipRequestHeader(k string) bool {
 	return false
 }
 
-// connectionListed reports whether the Connection header values conn
-// name header k, which makes k hop-by-hop.
-func connectionListed(conn []string, k string) bool {
-	for _, v := range conn {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(tok), k) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // upgradeOf returns the protocol a request asks to switch to, or "".
 func upgradeOf(h http.Header) string {
 	up := h["Upgrade"]
-	if len(up) == 0 || !connectionListed(h["Connection"], "upgrade") {
+	if len(up) == 0 || !h1.ConnectionListed(h["Connection"], "upgrade") {
 		return ""
 	}
 	return up[0]

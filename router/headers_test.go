@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestReadHead(t *testing.T) {
+func TestReadResponseHead(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		in       string
@@ -57,7 +57,7 @@ func TestReadHead(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bc := &bconn{br: bufio.NewReaderSize(strings.NewReader(tc.in), backendReadBufSize)}
 			h := http.Header{}
-			head, fail, err := readHead(bc, h)
+			head, fail, err := readResponseHead(bc, h)
 			require.Equal(t, tc.fail, fail, "err: %v", err)
 			if tc.fail != failNone {
 				return
@@ -84,13 +84,12 @@ func TestRequestID(t *testing.T) {
 	assert.Len(t, requestID(http.Header{"X-Request-Id": {strings.Repeat("a", 201)}}), 36)
 }
 
-func TestConnectionListed(t *testing.T) {
-	assert.True(t, connectionListed([]string{"keep-alive, X-Secret"}, "X-Secret"))
-	assert.True(t, connectionListed([]string{"close", " upgrade "}, "Upgrade"))
-	assert.False(t, connectionListed([]string{"X-Secret-2"}, "X-Secret"))
-	assert.False(t, connectionListed(nil, "X"))
+func TestUpgradeOf(t *testing.T) {
 	assert.Equal(t, "websocket", upgradeOf(http.Header{"Connection": {"keep-alive, Upgrade"}, "Upgrade": {"websocket"}}))
 	assert.Equal(t, "", upgradeOf(http.Header{"Upgrade": {"websocket"}}), "Upgrade without Connection: upgrade")
+}
+
+func TestClientIP(t *testing.T) {
 	assert.Equal(t, "10.0.0.1", clientIP("10.0.0.1:5555"))
 	assert.Equal(t, "::1", clientIP("[::1]:5555"))
 }

@@ -2,7 +2,6 @@ package router
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/router/internal/h1/h1test"
 )
 
 // testRouter is a static Router served on loopback.
@@ -22,14 +23,14 @@ type testRouter struct {
 	*Router
 	addr   string
 	reg    *prometheus.Registry
-	logs   *syncBuffer
+	logs   *h1test.Buffer
 	client *http.Client
 }
 
 func serveStatic(t *testing.T, cfg Config, routes ...Route) *testRouter {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &h1test.Buffer{}
 	cfg.Metrics = reg
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -152,7 +153,7 @@ func rawBackend(t *testing.T, respond func(c net.Conn, head string) (keep bool))
 				defer c.Close()
 				br := bufio.NewReader(c)
 				for {
-					head, err := readRequestHead(br)
+					head, err := readForwardedHead(br)
 					if err != nil {
 						return
 					}
@@ -166,7 +167,9 @@ func rawBackend(t *testing.T, respond func(c net.Conn, head string) (keep bool))
 	return ln.Addr().String()
 }
 
-func readRequestHead(br *bufio.Reader) (string, error) {
+// readForwardedHead reads, at a test backend, the head of a request the
+// router forwarded.
+func readForwardedHead(br *bufio.Reader) (string, error) {
 	var b strings.Builder
 	for {
 		line, err := br.ReadString('\n')
@@ -178,22 +181,4 @@ func readRequestHead(br *bufio.Reader) (string, error) {
 			return b.String(), nil
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -20,7 +20,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/platform-paas/platform/deploy/localstack"
@@ -39,7 +41,17 @@ func TestLocalStackRoutesToPods(t *testing.T) {
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", env.Kubeconfig)
 	require.NoError(t, err)
-	kube, err := kubernetes.NewForConfig(cfg)
+	// The clientset's key pair and connections are the test's: with the
+	// key and certificate read into the config, client-go starts no
+	// process-wide controller that reloads their files, and the
+	// connections are closed when the test is done (after the cleanups
+	// below, which use them), so that the leak check in TestMain finds
+	// no goroutine of the client.
+	require.NoError(t, rest.LoadTLSFiles(cfg))
+	hc, err := rest.HTTPClientFor(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { utilnet.CloseIdleConnectionsFor(hc.Transport) })
+	kube, err := kubernetes.NewForConfigAndClient(cfg, hc)
 	require.NoError(t, err)
 
 	ns := fmt.Sprintf("routertest-%08x", rand.Uint32())

@@ -11,6 +11,9 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/platform-paas/platform/router/internal/h1"
+	"github.com/platform-paas/platform/router/internal/route"
 )
 
 // ServeHTTP proxies r to the app its host and path route to.
@@ -49,12 +52,12 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // exchange is one request on its way through the router.
 type exchange struct {
-	rt    *Router
-	w     http.ResponseWriter
-	r     *http.Request
-	start time.Time
-	route *route
-	reqID string
+	rt     *Router
+	w      http.ResponseWriter
+	r      *http.Request
+	start  time.Time
+	target *target // nil if no route matched
+	reqID  string
 
 	status   int       // sent to the client, or statusClientClosed
 	up       *upstream // the last endpoint tried
@@ -89,8 +92,8 @@ func (ex *exchange) serve() (abort bool) {
 		ex.page(http.StatusServiceUnavailable, pageStarting)
 		return false
 	}
-	ex.route = t.lookup(canonicalHost(r.Host), r.URL.Path)
-	if ex.route == nil {
+	ex.target = t.lookup(route.CanonicalHost(r.Host), r.URL.Path)
+	if ex.target == nil {
 		ex.page(http.StatusNotFound, pageNoApp)
 		return false
 	}
@@ -98,7 +101,7 @@ func (ex *exchange) serve() (abort bool) {
 		ex.page(http.StatusRequestEntityTooLarge, pageTooLarge)
 		return false
 	}
-	eps := ex.route.backend.eps
+	eps := ex.target.backend.eps
 	if len(eps) == 0 {
 		ex.page(http.StatusServiceUnavailable, pageNoProcesses)
 		return false
@@ -113,7 +116,7 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 	idempotent := isIdempotent(r.Method)
 	upgrade := upgradeOf(r.Header)
 	attempts := min(len(eps), 1+ex.rt.cfg.Retries)
-	next := int(ex.route.backend.next.Add(1) - 1)
+	next := int(ex.target.backend.next.Add(1) - 1)
 	now := ex.start.UnixNano()
 
 	var u *upstream
@@ -133,7 +136,7 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 				return false
 			}
 			u.markDown(time.Now().UnixNano())
-			ex.route.metrics.upstreamErrors.Inc()
+			ex.target.metrics.upstreamErrors.Inc()
 			ex.err = err
 			if tried < attempts {
 				tried++
@@ -173,7 +176,7 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 			fresh, freshTried = true, true
 			continue
 		}
-		ex.route.metrics.upstreamErrors.Inc()
+		ex.target.metrics.upstreamErrors.Inc()
 		switch {
 		case fail == failTimeout:
 			ex.page(http.StatusGatewayTimeout, pageTimeout)
@@ -194,7 +197,7 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 
 func (ex *exchange) retry() {
 	ex.retries++
-	ex.route.metrics.retries.Inc()
+	ex.target.metrics.retries.Inc()
 }
 
 func (ex *exchange) clientGone(err error) {
@@ -212,7 +215,7 @@ func (ex *exchange) roundTrip(bc *bconn, hasBody bool, upgrade string) (respHead
 	if err := bc.extend(ex.start, timeout); err != nil {
 		return respHead{}, failSend, err
 	}
-	ex.writeHead(bc.bw, hasBody, upgrade)
+	ex.writeRequestHead(bc.bw, hasBody, upgrade)
 	if hasBody {
 		if fail, err := ex.writeBody(bc); fail != failNone {
 			return respHead{}, fail, err
@@ -228,7 +231,7 @@ func (ex *exchange) roundTrip(bc *bconn, hasBody bool, upgrade string) (respHead
 			return respHead{}, failSend, err
 		}
 	}
-	head, fail, err := readHead(bc, ex.w.Header())
+	head, fail, err := readResponseHead(bc, ex.w.Header())
 	if fail != failNone {
 		clear(ex.w.Header())
 		return head, ex.classify(err, fail), err
@@ -243,8 +246,8 @@ func (ex *exchange) classify(err error, fail failure) failure {
 	return fail
 }
 
-// writeHead writes the request line and headers for the backend.
-func (ex *exchange) writeHead(bw *bufio.Writer, hasBody bool, upgrade string) {
+// writeRequestHead writes the request line and headers for the backend.
+func (ex *exchange) writeRequestHead(bw *bufio.Writer, hasBody bool, upgrade string) {
 	r := ex.r
 	uri := r.RequestURI
 	if uri == "" || (uri[0] != '/' && uri != "*") {
@@ -259,7 +262,7 @@ func (ex *exchange) writeHead(bw *bufio.Writer, hasBody bool, upgrade string) {
 
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if skipRequestHeader(k) || (len(conn) > 0 && connectionListed(conn, k)) {
+		if skipRequestHeader(k) || (len(conn) > 0 && h1.ConnectionListed(conn, k)) {
 			continue
 		}
 		for _, v := range vv {
@@ -366,7 +369,7 @@ func (ex *exchange) respond(bc *bconn, head respHead, stop func() bool, upgrade 
 			bc.close()
 			clear(w.Header())
 			ex.err = errors.New("backend switched protocols unasked")
-			ex.route.metrics.upstreamErrors.Inc()
+			ex.target.metrics.upstreamErrors.Inc()
 			ex.page(http.StatusBadGateway, pageBadGateway)
 			return false
 		}
@@ -416,7 +419,7 @@ func (ex *exchange) respond(bc *bconn, head respHead, stop func() bool, upgrade 
 	default:
 		bc.close()
 		ex.err = err
-		ex.route.metrics.upstreamErrors.Inc()
+		ex.target.metrics.upstreamErrors.Inc()
 		return true
 	}
 }
@@ -464,12 +467,12 @@ func (ex *exchange) copyN(bc *bconn, n int64) (bool, error) {
 					return false, nil
 				}
 				if err != nil {
-					return false, noEOF(err)
+					return false, h1.NoEOF(err)
 				}
 				continue
 			}
 			if _, err := br.Peek(1); err != nil {
-				return false, noEOF(err)
+				return false, h1.NoEOF(err)
 			}
 		}
 		m := br.Buffered()
@@ -519,7 +522,7 @@ func (ex *exchange) copyChunked(bc *bconn) (bool, error) {
 			break
 		}
 		if err != nil {
-			return false, noEOF(err)
+			return false, h1.NoEOF(err)
 		}
 	}
 	if wrote && br.Buffered() == 0 {
@@ -528,7 +531,7 @@ func (ex *exchange) copyChunked(bc *bconn) (bool, error) {
 	for {
 		line, err := bc.readLine()
 		if err != nil {
-			return false, noEOF(err)
+			return false, h1.NoEOF(err)
 		}
 		if len(line) == 0 {
 			return false, nil
@@ -542,20 +545,13 @@ func (ex *exchange) flush() {
 	}
 }
 
-func noEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
-
 // done records the exchange in the metrics and the access log.
 func (ex *exchange) done() {
 	d := time.Since(ex.start)
 	rt := ex.rt
 	m := rt.metrics.unrouted
-	if ex.route != nil {
-		m = ex.route.metrics
+	if ex.target != nil {
+		m = ex.target.metrics
 	}
 	m.observe(ex.status, d)
 	if rt.cfg.DisableAccessLog {
@@ -574,8 +570,8 @@ func (ex *exchange) done() {
 		slog.Duration("duration", d),
 		slog.String("request_id", ex.reqID),
 	)
-	if ex.route != nil {
-		attrs = append(attrs, slog.String("ingress", ex.route.ingress), slog.String("service", ex.route.backend.name))
+	if ex.target != nil {
+		attrs = append(attrs, slog.String("ingress", ex.target.ingress), slog.String("service", ex.target.backend.name))
 	}
 	if ex.up != nil {
 		attrs = append(attrs, slog.String("upstream", ex.up.addr))

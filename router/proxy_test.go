@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/websocket"
+
+	"github.com/platform-paas/platform/router/internal/h1/h1test"
 )
 
 // echoBackend answers with the request it got, as JSON.
@@ -348,10 +350,25 @@ func TestProxyStaleKeepAlive(t *testing.T) {
 		res := tr.do(t, method, "app.test", "/", body, nil)
 		assert.Equal(t, "ok", readAll(t, res), "request %d, %s", i, method)
 		require.Eventually(t, func() bool { return closed.Load() == int32(i+1) }, 5*time.Second, time.Millisecond)
-		time.Sleep(5 * time.Millisecond) // for the close to reach the router's socket
+		require.Eventually(t, func() bool { return idleClosedByBackend(tr.Router) }, 5*time.Second, time.Millisecond,
+			"the backend's close reaches the router's socket")
 	}
 	assert.Equal(t, 0.0, counter(t, tr.reg, "platform_router_retries_total", staticLabels), "a new connection to the same endpoint is no retry")
 	assert.Equal(t, 0.0, counter(t, tr.reg, "platform_router_upstream_errors_total", staticLabels), "nor an endpoint's fault")
+}
+
+// idleClosedByBackend reports whether rt has one idle backend connection,
+// and its backend closed it as far as the router's socket shows.
+func idleClosedByBackend(rt *Router) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var idle []*bconn
+	for _, u := range rt.upstreams {
+		u.mu.Lock()
+		idle = append(idle, u.idle...)
+		u.mu.Unlock()
+	}
+	return len(idle) == 1 && !alive(idle[0].nc)
 }
 
 func TestProxyBodies(t *testing.T) {
@@ -448,15 +465,24 @@ func TestProxyResponses(t *testing.T) {
 	}
 }
 
+// released waits, in a test backend's handler, until the test closes
+// release (true) or the router gives up on r (false).
+func released(r *http.Request, release <-chan struct{}) bool {
+	select {
+	case <-release:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
 func TestProxyStreamsPromptly(t *testing.T) {
 	release := make(chan struct{})
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		_, _ = io.WriteString(w, "data: one\n\n")
 		w.(http.Flusher).Flush()
-		select {
-		case <-release:
-		case <-r.Context().Done():
+		if !released(r, release) {
 			return
 		}
 		_, _ = io.WriteString(w, "data: two\n\n")
@@ -512,6 +538,38 @@ func TestProxyClientGoneFreesBackend(t *testing.T) {
 		return counter(t, tr.reg, "platform_router_requests_total", map[string]string{"ingress": "static", "code": "4xx"}) == 1 &&
 			strings.Contains(tr.logs.String(), "status=499")
 	}, 5*time.Second, 10*time.Millisecond, "counted as 4xx and logged as 499; log: %s", tr.logs.String())
+}
+
+// TestServerProxiesRawRequests: requests only a raw client sends reach the
+// backend as they should through the router.
+func TestServerProxiesRawRequests(t *testing.T) {
+	be := echoBackend(t)
+	tr := serveStatic(t, Config{}, Route{Host: "app.test", Endpoints: []string{addrOf(be)}})
+	rc := h1test.Dial(t, tr.addr)
+
+	rc.Send(t, "POST /up?q=1 HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n\r\n"+
+		"5;ext\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")
+	res, body := rc.Response(t, "POST")
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	var e echo
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	assert.Equal(t, "hello world", e.Body)
+	assert.Equal(t, []string{"chunked"}, e.TransferEncoding)
+	assert.Equal(t, "/up?q=1", e.URI)
+	assert.Equal(t, []string{"1", "2"}, e.Header["X-A"])
+
+	rc.Send(t, "GET http://app.test/abs?x=y HTTP/1.1\r\nHost: other.test\r\n\r\n")
+	res, body = rc.Response(t, "GET")
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	assert.Equal(t, "app.test", e.Host, "an absolute-form target's host wins")
+	assert.Equal(t, "/abs?x=y", e.URI)
+
+	rc.Send(t, "GET /old HTTP/1.0\r\nHost: app.test\r\n\r\n")
+	res, body = rc.Response(t, "GET")
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	assert.Equal(t, "HTTP/1.0", res.Proto)
+	rc.Closed(t)
 }
 
 // TestProxyCountsRefusedRequests: a request the server refuses before
@@ -609,10 +667,12 @@ func TestProxyAccessLogAndMetrics(t *testing.T) {
 }
 
 func TestServeShutsDownGracefully(t *testing.T) {
-	started := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
-		time.Sleep(300 * time.Millisecond)
+		if !released(r, release) {
+			return
+		}
 		_, _ = io.WriteString(w, "finished")
 	}))
 	t.Cleanup(be.Close)
@@ -637,10 +697,16 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}()
 	<-started
 	cancel()
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			_ = c.Close()
+		}
+		return err != nil
+	}, 5*time.Second, 10*time.Millisecond, "no longer listening")
+	close(release)
 	assert.Equal(t, "finished", <-got, "the request in flight completes")
 	require.NoError(t, <-served)
-	_, err = net.Dial("tcp", ln.Addr().String())
-	assert.Error(t, err, "no longer listening")
 }
 
 func TestNewValidatesConfig(t *testing.T) {

@@ -2,18 +2,21 @@
 // controller for one IngressClass ("platform" by default) and the reverse
 // proxy that carries app users' requests to ready pod endpoints.
 //
-// It owns watching Ingresses, Services and EndpointSlices, the routing
-// table made from them (host, then longest path, then a Service port
-// resolved to the ready, non-terminating pod endpoints of its
-// EndpointSlices), and the data plane: its own HTTP/1.1 server for the
-// clients and a proxy with its own backend connection pools, retries on
-// connection errors, WebSocket passthrough, streaming, error pages, access
-// log and metrics. It dials pod endpoints, never Service IPs (the local
-// stack has no kube-proxy).
+// It owns the proxy: finding a request's route in the routing table,
+// connection pools per backend endpoint, retries on connection errors,
+// WebSocket passthrough, streaming, error pages, the access log and
+// metrics. It dials pod endpoints, never Service IPs (the local stack has
+// no kube-proxy). A Router wires the proxy to its two internal packages,
+// which know nothing of it or of each other: router/internal/route
+// watches Ingresses, Services and EndpointSlices and makes the routing
+// table from them (host, then longest path, then a Service port resolved
+// to the ready, non-terminating pod endpoints of its EndpointSlices);
+// router/internal/h1 is the HTTP/1.1 server the clients talk to.
 //
 // It does not own the Ingresses themselves (the deployer writes them), TLS,
-// or HTTP/2. It imports nothing of the platform's; platformd hands it a
-// Kubernetes client, a logger and a Prometheus registerer.
+// or HTTP/2. It imports nothing of the platform's outside router/;
+// platformd hands it a Kubernetes client, a logger and a Prometheus
+// registerer.
 package router
 
 import (
@@ -30,6 +33,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/platform-paas/platform/router/internal/h1"
+	"github.com/platform-paas/platform/router/internal/route"
 )
 
 // Config configures a Router. The zero value of every field but Logger and
@@ -145,7 +151,6 @@ type Router struct {
 	table   atomic.Pointer[table]
 	synced  atomic.Bool
 	running atomic.Bool
-	dirty   chan struct{} // cap 1: a rebuild is wanted
 
 	// mu guards what outlives one table: the connection pools by
 	// endpoint and the metric series by route. Only table builds and the
@@ -197,7 +202,7 @@ func NewStatic(cfg Config, routes []Route) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	specs := make([]routeSpec, 0, len(routes))
+	specs := make([]route.Spec, 0, len(routes))
 	for i, r := range routes {
 		s, err := staticSpec(i, r)
 		if err != nil {
@@ -224,7 +229,6 @@ func newRouter(cfg Config) (*Router, error) {
 		log:       cfg.Logger,
 		metrics:   m,
 		dialer:    net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
-		dirty:     make(chan struct{}, 1),
 		upstreams: make(map[string]*upstream),
 		series:    make(map[seriesKey]*routeMetrics),
 		hijacked:  make(map[net.Conn]struct{}),
@@ -257,15 +261,15 @@ func (rt *Router) Ready(context.Context) error {
 // requests' contexts. It closes ln. It returns nil after a shutdown on
 // ctx, or the error that stopped it serving.
 func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
-	srv := newServer(rt, rt.log, ln)
-	srv.refused = rt.refused
+	srv := h1.NewServer(rt, rt.log, ln)
+	srv.Refused = rt.refused
 	rt.log.Info("router listening", "addr", ln.Addr().String(), "class", rt.cfg.Class)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.serve(context.WithoutCancel(ctx)) }()
+	go func() { errc <- srv.Serve(context.WithoutCancel(ctx)) }()
 
 	select {
 	case err := <-errc:
-		srv.close()
+		srv.Close()
 		return fmt.Errorf("serving router: %w", err)
 	case <-ctx.Done():
 	}
@@ -273,9 +277,9 @@ func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
 	// A fresh deadline: ctx is already done.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rt.cfg.ShutdownTimeout)
 	defer cancel()
-	err := srv.shutdown(sctx)
+	err := srv.Shutdown(sctx)
 	if err != nil {
-		srv.close()
+		srv.Close()
 	}
 	<-errc // nil: shutdown closed the listener
 	cut := rt.closeHijacked(sctx)
@@ -290,13 +294,13 @@ func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
 // refused records a request the server refused before routing it (a
 // malformed head, a smuggling attempt) as unrouted, in the metrics and the
 // access log. It is counted but not timed: it had no exchange to time.
-func (rt *Router) refused(remoteAddr string, re *requestError) {
-	rt.metrics.unrouted.count(re.status)
+func (rt *Router) refused(remoteAddr string, status int, reason string) {
+	rt.metrics.unrouted.count(status)
 	if rt.cfg.DisableAccessLog {
 		return
 	}
 	rt.log.LogAttrs(context.Background(), slog.LevelInfo, "request refused",
-		slog.Int("status", re.status), slog.String("reason", re.reason), slog.String("client", remoteAddr))
+		slog.Int("status", status), slog.String("reason", reason), slog.String("client", remoteAddr))
 }
 
 // closeHijacked waits until the upgraded connections are gone or ctx is

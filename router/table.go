@@ -1,33 +1,25 @@
 package router
 
 import (
-	"cmp"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"sync/atomic"
+
+	"github.com/platform-paas/platform/router/internal/route"
 )
 
-// A table is one immutable routing table. Requests read it without locks;
-// a change builds a new one and swaps it in (Router.install).
+// A table is one immutable routing table and where each of its routes
+// leads. Requests read it without locks; a change builds a new one and
+// swaps it in (Router.install).
 type table struct {
-	hosts     map[string]*vhost // by lower-case host, no port
-	wildcards map[string]*vhost // "*.example.com" under "example.com"
-	anyHost   *vhost            // rules without a host
-	routes    int
+	routes  *route.Table
+	targets []*target // by route index
 }
 
-// A vhost holds the routes of one host, most specific first: longer paths
-// first, and at equal length Exact before Prefix, as the Ingress API
-// orders them.
-type vhost struct {
-	routes []*route
-}
-
-type route struct {
-	path    string // normalized: a Prefix has no trailing slash, except "/"
-	exact   bool
+// A target is where a route leads, in one table: the backend of its
+// Service port, and the metric series of its host and Ingress.
+type target struct {
 	ingress string // "namespace/name"
 	backend *backend
 	metrics *routeMetrics
@@ -40,106 +32,28 @@ type backend struct {
 	next atomic.Uint32 // round-robin cursor
 }
 
-// lookup returns the route for a request, or nil. host must be
-// canonicalHost's result.
-func (t *table) lookup(host, path string) *route {
-	v := t.hosts[host]
-	if v == nil {
-		if i := strings.IndexByte(host, '.'); i > 0 {
-			v = t.wildcards[host[i+1:]]
-		}
-		if v == nil {
-			v = t.anyHost
-		}
-		if v == nil {
-			return nil
-		}
+// lookup returns the target of the route for a request, or nil. host must
+// be route.CanonicalHost's result.
+func (t *table) lookup(host, path string) *target {
+	i := t.routes.Lookup(host, path)
+	if i < 0 {
+		return nil
 	}
-	for _, r := range v.routes {
-		if r.matches(path) {
-			return r
-		}
-	}
-	return nil
+	return t.targets[i]
 }
 
-func (r *route) matches(path string) bool {
-	if r.exact {
-		return path == r.path
-	}
-	if r.path == "/" {
-		return true
-	}
-	// Prefix matching is by path element: /foo matches /foo and /foo/bar,
-	// not /foobar.
-	return strings.HasPrefix(path, r.path) && (len(path) == len(r.path) || path[len(r.path)] == '/')
-}
-
-// canonicalHost returns the request's host as the table keys it: lower
-// case, without port and without a trailing dot. It allocates only for a
-// host that is not lower case already.
-func canonicalHost(h string) string {
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
-		h = h[:i]
-	}
-	h = strings.TrimSuffix(h, ".")
-	for i := 0; i < len(h); i++ {
-		if c := h[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(h)
-		}
-	}
-	return h
-}
-
-// routeSpec is one route as computed from Kubernetes objects (or given to
-// NewStatic): plain values, before the table gives it connection pools and
-// metric series.
-type routeSpec struct {
-	host      string // lower case; "" is any host; "*.x" a wildcard
-	path      string // normalized (see route.path)
-	exact     bool
-	ingress   string // "namespace/name", or "static"
-	service   string // "namespace/service:port"
-	endpoints []endpointSpec
-}
-
-// endpointSpec is one ready endpoint. key tells pods apart that reuse an
-// address, so that a new pod never inherits connections to a dead one.
-type endpointSpec struct {
-	addr string // host:port to dial
-	key  string // addr, plus "/" and the pod's UID when known
-}
-
-// normalizePath returns an Ingress path as a route keeps it, or false if
-// it is not an absolute path.
-func normalizePath(p string, exact bool) (string, bool) {
-	if p == "" {
-		p = "/"
-	}
-	if p[0] != '/' {
-		return "", false
-	}
-	if !exact && len(p) > 1 {
-		p = strings.TrimRight(p, "/")
-		if p == "" {
-			p = "/"
-		}
-	}
-	return p, true
-}
-
-func staticSpec(i int, r Route) (routeSpec, error) {
+func staticSpec(i int, r Route) (route.Spec, error) {
 	host := strings.ToLower(strings.TrimSuffix(r.Host, "."))
-	path, ok := normalizePath(r.Path, r.Exact)
+	path, ok := route.NormalizePath(r.Path, r.Exact)
 	if !ok {
-		return routeSpec{}, fmt.Errorf("creating router: route path %q is not absolute", r.Path)
+		return route.Spec{}, fmt.Errorf("creating router: route path %q is not absolute", r.Path)
 	}
-	s := routeSpec{host: host, path: path, exact: r.Exact, ingress: "static", service: fmt.Sprintf("static/%d", i)}
+	s := route.Spec{Host: host, Path: path, Exact: r.Exact, Ingress: "static", Service: fmt.Sprintf("static/%d", i)}
 	for _, e := range r.Endpoints {
 		if _, _, err := net.SplitHostPort(e); err != nil {
-			return routeSpec{}, fmt.Errorf("creating router: route endpoint %q: %w", e, err)
+			return route.Spec{}, fmt.Errorf("creating router: route endpoint %q: %w", e, err)
 		}
-		s.endpoints = append(s.endpoints, endpointSpec{addr: e, key: e})
+		s.Endpoints = append(s.Endpoints, route.Endpoint{Addr: e, Key: e})
 	}
 	return s, nil
 }
@@ -148,36 +62,32 @@ func staticSpec(i int, r Route) (routeSpec, error) {
 // the endpoints that stay and metric series for the routes, swaps it in,
 // and then retires the pools of endpoints that went: they get no new
 // request from the moment of the swap.
-func (rt *Router) install(specs []routeSpec) *table {
+func (rt *Router) install(specs []route.Spec) *table {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 
-	t := &table{
-		hosts:     make(map[string]*vhost),
-		wildcards: make(map[string]*vhost),
-		routes:    len(specs),
-	}
+	t := &table{routes: route.NewTable(specs), targets: make([]*target, len(specs))}
 	ups := make(map[string]*upstream, len(rt.upstreams))
 	series := make(map[seriesKey]*routeMetrics, len(rt.series))
 	backends := make(map[string]*backend)
-	for _, s := range specs {
-		b := backends[s.service]
+	for i, s := range specs {
+		b := backends[s.Service]
 		if b == nil {
-			b = &backend{name: s.service}
-			for _, e := range s.endpoints {
-				u := ups[e.key]
+			b = &backend{name: s.Service}
+			for _, e := range s.Endpoints {
+				u := ups[e.Key]
 				if u == nil {
-					u = rt.upstreams[e.key]
+					u = rt.upstreams[e.Key]
 					if u == nil {
-						u = newUpstream(e.addr, rt.cfg.MaxIdleConnsPerEndpoint, rt.cfg.IdleConnTimeout)
+						u = newUpstream(e.Addr, rt.cfg.MaxIdleConnsPerEndpoint, rt.cfg.IdleConnTimeout)
 					}
-					ups[e.key] = u
+					ups[e.Key] = u
 				}
 				b.eps = append(b.eps, u)
 			}
-			backends[s.service] = b
+			backends[s.Service] = b
 		}
-		sk := seriesKey{host: s.host, ingress: s.ingress}
+		sk := seriesKey{host: s.Host, ingress: s.Ingress}
 		m := series[sk]
 		if m == nil {
 			m = rt.series[sk]
@@ -186,18 +96,7 @@ func (rt *Router) install(specs []routeSpec) *table {
 			}
 			series[sk] = m
 		}
-		r := &route{path: s.path, exact: s.exact, ingress: s.ingress, backend: b, metrics: m}
-		v := t.vhost(s.host)
-		v.routes = append(v.routes, r)
-	}
-	for _, v := range t.hosts {
-		v.sort()
-	}
-	for _, v := range t.wildcards {
-		v.sort()
-	}
-	if t.anyHost != nil {
-		t.anyHost.sort()
+		t.targets[i] = &target{ingress: s.Ingress, backend: b, metrics: m}
 	}
 	rt.table.Store(t)
 
@@ -213,45 +112,7 @@ func (rt *Router) install(specs []routeSpec) *table {
 		}
 	}
 	rt.series = series
-	rt.metrics.routes.Set(float64(t.routes))
+	rt.metrics.routes.Set(float64(t.routes.Len()))
 	rt.metrics.endpoints.Set(float64(len(ups)))
 	return t
-}
-
-// vhost returns the vhost for a route's host, adding it if new.
-func (t *table) vhost(host string) *vhost {
-	if host == "" {
-		if t.anyHost == nil {
-			t.anyHost = &vhost{}
-		}
-		return t.anyHost
-	}
-	m := t.hosts
-	if strings.HasPrefix(host, "*.") {
-		m, host = t.wildcards, host[2:]
-	}
-	v := m[host]
-	if v == nil {
-		v = &vhost{}
-		m[host] = v
-	}
-	return v
-}
-
-// sort puts the most specific route first: longer paths first, and at
-// equal length Exact before Prefix. The sort is stable, so among equal
-// routes the first added (the oldest Ingress's) wins.
-func (v *vhost) sort() {
-	slices.SortStableFunc(v.routes, func(a, b *route) int {
-		if c := cmp.Compare(len(b.path), len(a.path)); c != 0 {
-			return c
-		}
-		switch {
-		case a.exact && !b.exact:
-			return -1
-		case b.exact && !a.exact:
-			return 1
-		}
-		return 0
-	})
 }

@@ -192,9 +192,9 @@ func (rt *Router) connect(ctx context.Context, u *upstream, now int64, fresh, ch
 	}, nil
 }
 
-// reapIdle closes the idle backend connections past their timeout, so
-// that a quiet router holds no half-closed sockets.
-func (rt *Router) reapIdle(now time.Time) {
+// reapIdleBackends closes the idle backend connections past their
+// timeout, so that a quiet router holds no half-closed sockets.
+func (rt *Router) reapIdleBackends(now time.Time) {
 	rt.mu.Lock()
 	ups := make([]*upstream, 0, len(rt.upstreams))
 	for _, u := range rt.upstreams {
@@ -206,10 +206,10 @@ func (rt *Router) reapIdle(now time.Time) {
 	}
 }
 
-// closeIdle closes every idle backend connection when Run stops, and
+// closeIdleBackends closes every idle backend connection when Run stops, and
 // makes requests still in flight close theirs: with nothing left to reap
 // them, no connection is kept.
-func (rt *Router) closeIdle() {
+func (rt *Router) closeIdleBackends() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for _, u := range rt.upstreams {

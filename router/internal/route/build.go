@@ -1,4 +1,4 @@
-package router
+package route
 
 import (
 	"cmp"
@@ -56,7 +56,7 @@ func routedServices(ingresses []*networkingv1.Ingress) map[string]struct{} {
 // namespace and name), so that a new Ingress cannot take over a live
 // app's address. Ingress default backends and resource backends are not
 // routed.
-func buildRoutes(s snapshot) []routeSpec {
+func buildRoutes(s snapshot) []Spec {
 	ings := slices.Clone(s.ingresses)
 	slices.SortFunc(ings, func(a, b *networkingv1.Ingress) int {
 		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
@@ -70,8 +70,8 @@ func buildRoutes(s snapshot) []routeSpec {
 		exact      bool
 	}
 	seen := make(map[key]bool)
-	endpoints := make(map[string][]endpointSpec) // by service:port
-	var specs []routeSpec
+	endpoints := make(map[string][]Endpoint) // by service:port
+	var specs []Spec
 	for _, ing := range ings {
 		for _, rule := range ing.Spec.Rules {
 			if rule.HTTP == nil {
@@ -84,7 +84,7 @@ func buildRoutes(s snapshot) []routeSpec {
 					continue
 				}
 				exact := p.PathType != nil && *p.PathType == networkingv1.PathTypeExact
-				path, ok := normalizePath(p.Path, exact)
+				path, ok := NormalizePath(p.Path, exact)
 				if !ok {
 					continue
 				}
@@ -104,13 +104,13 @@ func buildRoutes(s snapshot) []routeSpec {
 					eps = resolveEndpoints(s, ing.Namespace, svc)
 					endpoints[name] = eps
 				}
-				specs = append(specs, routeSpec{
-					host:      host,
-					path:      path,
-					exact:     exact,
-					ingress:   ing.Namespace + "/" + ing.Name,
-					service:   name,
-					endpoints: eps,
+				specs = append(specs, Spec{
+					Host:      host,
+					Path:      path,
+					Exact:     exact,
+					Ingress:   ing.Namespace + "/" + ing.Name,
+					Service:   name,
+					Endpoints: eps,
 				})
 			}
 		}
@@ -121,7 +121,7 @@ func buildRoutes(s snapshot) []routeSpec {
 // resolveEndpoints returns the ready endpoints of a Service port, sorted.
 // The Ingress names the Service's port by number or name; the
 // EndpointSlices carry the pods' port under the Service port's name.
-func resolveEndpoints(s snapshot, namespace string, b *networkingv1.IngressServiceBackend) []endpointSpec {
+func resolveEndpoints(s snapshot, namespace string, b *networkingv1.IngressServiceBackend) []Endpoint {
 	svc := s.service(namespace, b.Name)
 	if svc == nil {
 		return nil
@@ -136,7 +136,7 @@ func resolveEndpoints(s snapshot, namespace string, b *networkingv1.IngressServi
 	if !found {
 		return nil
 	}
-	var eps []endpointSpec
+	var eps []Endpoint
 	seen := make(map[string]bool)
 	for _, sl := range s.slices(namespace, b.Name) {
 		if sl.AddressType != discoveryv1.AddressTypeIPv4 && sl.AddressType != discoveryv1.AddressTypeIPv6 {
@@ -166,10 +166,10 @@ func resolveEndpoints(s snapshot, namespace string, b *networkingv1.IngressServi
 				continue // the same endpoint in two slices, mid-update
 			}
 			seen[key] = true
-			eps = append(eps, endpointSpec{addr: addr, key: key})
+			eps = append(eps, Endpoint{Addr: addr, Key: key})
 		}
 	}
-	slices.SortFunc(eps, func(a, b endpointSpec) int { return cmp.Compare(a.key, b.key) })
+	slices.SortFunc(eps, func(a, b Endpoint) int { return cmp.Compare(a.Key, b.Key) })
 	return eps
 }
 

@@ -1,9 +1,8 @@
-package router
+package h1
 
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,75 +18,36 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/router/internal/h1/h1test"
 )
 
 // startServer runs h on the router's own server on loopback until the
 // test ends; tweak may change the server's settings first.
-func startServer(t *testing.T, h http.Handler, tweak func(*server)) string {
+func startServer(t *testing.T, h http.Handler, tweak func(*Server)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	return startServerOn(t, ln, h, tweak)
 }
 
-func startServerOn(t *testing.T, ln net.Listener, h http.Handler, tweak func(*server)) string {
+func startServerOn(t *testing.T, ln net.Listener, h http.Handler, tweak func(*Server)) string {
 	t.Helper()
-	srv := newServer(h, slog.New(slog.DiscardHandler), ln)
+	srv := NewServer(h, slog.New(slog.DiscardHandler), ln)
 	if tweak != nil {
 		tweak(srv)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.serve(context.Background()) }()
+	go func() { errc <- srv.Serve(context.Background()) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if srv.shutdown(ctx) != nil {
-			srv.close()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
 		}
 		require.NoError(t, <-errc)
 	})
 	return ln.Addr().String()
-}
-
-// rawClient speaks HTTP/1.x by hand on one connection.
-type rawClient struct {
-	net.Conn
-	br *bufio.Reader
-}
-
-func dialRaw(t *testing.T, addr string) *rawClient {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	// A test that goes wrong fails rather than hangs.
-	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
-	return &rawClient{Conn: c, br: bufio.NewReader(c)}
-}
-
-func (rc *rawClient) send(t *testing.T, s string) {
-	t.Helper()
-	_, err := io.WriteString(rc, s)
-	require.NoError(t, err)
-}
-
-// response reads one response to a request with the given method, and its
-// whole body.
-func (rc *rawClient) response(t *testing.T, method string) (*http.Response, string) {
-	t.Helper()
-	res, err := http.ReadResponse(rc.br, &http.Request{Method: method})
-	require.NoError(t, err)
-	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return res, string(b)
-}
-
-// closed asserts that the server closed the connection.
-func (rc *rawClient) closed(t *testing.T) {
-	t.Helper()
-	b, err := rc.br.ReadByte()
-	require.Error(t, err, "read %q", b)
-	assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "the connection was left open")
 }
 
 // echoHandler answers with what it got: the method, target, host, the
@@ -143,13 +102,13 @@ func TestServerRejectsMalformedRequests(t *testing.T) {
 		{"request line too long", "GET /" + strings.Repeat("a", 70<<10) + " HTTP/1.1\r\n" + host, 431},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rc := dialRaw(t, addr)
-			rc.send(t, tc.head+"\r\n")
-			res, body := rc.response(t, "GET")
+			rc := h1test.Dial(t, addr)
+			rc.Send(t, tc.head+"\r\n")
+			res, body := rc.Response(t, "GET")
 			assert.Equal(t, tc.status, res.StatusCode, body)
 			assert.True(t, res.Close, "Connection: close")
 			assert.Equal(t, "text/plain; charset=utf-8", res.Header.Get("Content-Type"))
-			rc.closed(t)
+			rc.Closed(t)
 		})
 	}
 }
@@ -190,12 +149,12 @@ func TestServerRefusesSmuggling(t *testing.T) {
 		{"folded trailer", start + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n 2\r\n\r\n", 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rc := dialRaw(t, addr)
-			rc.send(t, tc.request)
-			res, body := rc.response(t, "POST")
+			rc := h1test.Dial(t, addr)
+			rc.Send(t, tc.request)
+			res, body := rc.Response(t, "POST")
 			assert.Equal(t, tc.status, res.StatusCode, body)
 			assert.True(t, res.Close, "Connection: close")
-			rc.closed(t)
+			rc.Closed(t)
 		})
 	}
 }
@@ -210,15 +169,15 @@ func TestServerChunkedRequestBodies(t *testing.T) {
 		{"leading zeros", "0002\r\nhi\r\n000\r\n\r\n", "hi"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rc := dialRaw(t, addr)
+			rc := h1test.Dial(t, addr)
 			// The next request follows at once: the body ends where its
 			// framing says.
-			rc.send(t, "POST /up HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n"+tc.chunks+
+			rc.Send(t, "POST /up HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n"+tc.chunks+
 				"GET /next HTTP/1.1\r\nHost: app.test\r\n\r\n")
-			res, body := rc.response(t, "POST")
+			res, body := rc.Response(t, "POST")
 			assert.Equal(t, http.StatusOK, res.StatusCode)
 			assert.Equal(t, fmt.Sprintf("POST /up host=app.test path=/up body=%q", tc.want), body)
-			_, body = rc.response(t, "GET")
+			_, body = rc.Response(t, "GET")
 			assert.Equal(t, `GET /next host=app.test path=/next body=""`, body)
 		})
 	}
@@ -228,13 +187,13 @@ func TestServer100Continue(t *testing.T) {
 	addr := startServer(t, echoHandler, nil)
 
 	t.Run("sent on the first body read", func(t *testing.T) {
-		rc := dialRaw(t, addr)
-		rc.send(t, "PUT /x HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-		res, err := http.ReadResponse(rc.br, nil)
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, "PUT /x HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+		res, err := http.ReadResponse(rc.Reader, nil)
 		require.NoError(t, err)
 		assert.Equal(t, http.StatusContinue, res.StatusCode)
-		rc.send(t, "hello")
-		res, body := rc.response(t, "PUT")
+		rc.Send(t, "hello")
+		res, body := rc.Response(t, "PUT")
 		assert.Equal(t, http.StatusOK, res.StatusCode)
 		assert.Contains(t, body, `body="hello"`)
 		assert.False(t, res.Close)
@@ -244,12 +203,12 @@ func TestServer100Continue(t *testing.T) {
 		addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "no", http.StatusForbidden)
 		}), nil)
-		rc := dialRaw(t, addr)
-		rc.send(t, "PUT /x HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-		res, _ := rc.response(t, "PUT")
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, "PUT /x HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+		res, _ := rc.Response(t, "PUT")
 		assert.Equal(t, http.StatusForbidden, res.StatusCode)
 		assert.True(t, res.Close, "the client may or may not send the body now: the connection ends")
-		rc.closed(t)
+		rc.Closed(t)
 	})
 }
 
@@ -265,37 +224,37 @@ func TestServerHTTP10AndConnectionClose(t *testing.T) {
 	unsizedAddr := startServer(t, unsized, nil)
 
 	t.Run("HTTP/1.0 closes by default", func(t *testing.T) {
-		rc := dialRaw(t, sizedAddr)
-		rc.send(t, "GET / HTTP/1.0\r\n\r\n")
-		res, body := rc.response(t, "GET")
+		rc := h1test.Dial(t, sizedAddr)
+		rc.Send(t, "GET / HTTP/1.0\r\n\r\n")
+		res, body := rc.Response(t, "GET")
 		assert.Equal(t, "HTTP/1.0", res.Proto)
 		assert.Equal(t, "ok", body)
-		rc.closed(t)
+		rc.Closed(t)
 	})
 	t.Run("HTTP/1.0 keep-alive with a length", func(t *testing.T) {
-		rc := dialRaw(t, sizedAddr)
+		rc := h1test.Dial(t, sizedAddr)
 		for range 2 {
-			rc.send(t, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-			res, body := rc.response(t, "GET")
+			rc.Send(t, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+			res, body := rc.Response(t, "GET")
 			assert.Equal(t, "keep-alive", res.Header.Get("Connection"))
 			assert.Equal(t, "ok", body)
 		}
 	})
 	t.Run("HTTP/1.0 keep-alive without a length", func(t *testing.T) {
-		rc := dialRaw(t, unsizedAddr)
-		rc.send(t, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-		res, body := rc.response(t, "GET")
+		rc := h1test.Dial(t, unsizedAddr)
+		rc.Send(t, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		res, body := rc.Response(t, "GET")
 		assert.Empty(t, res.TransferEncoding, "no chunking for HTTP/1.0")
 		assert.Equal(t, "until the end", body, "the end of the connection ends the body")
-		rc.closed(t)
+		rc.Closed(t)
 	})
 	t.Run("HTTP/1.1 Connection: close", func(t *testing.T) {
-		rc := dialRaw(t, unsizedAddr)
-		rc.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\nConnection: Keep-Alive, Close\r\n\r\n")
-		res, body := rc.response(t, "GET")
+		rc := h1test.Dial(t, unsizedAddr)
+		rc.Send(t, "GET / HTTP/1.1\r\nHost: app.test\r\nConnection: Keep-Alive, Close\r\n\r\n")
+		res, body := rc.Response(t, "GET")
 		assert.True(t, res.Close)
 		assert.Equal(t, "until the end", body)
-		rc.closed(t)
+		rc.Closed(t)
 	})
 }
 
@@ -305,22 +264,22 @@ func TestServerPipelining(t *testing.T) {
 		served.Add(1)
 		echoHandler(w, r)
 	}), nil)
-	rc := dialRaw(t, addr)
-	rc.send(t, "GET /1 HTTP/1.1\r\nHost: app.test\r\n\r\n"+
+	rc := h1test.Dial(t, addr)
+	rc.Send(t, "GET /1 HTTP/1.1\r\nHost: app.test\r\n\r\n"+
 		"POST /2 HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\n\r\nbody"+
 		"HEAD /3 HTTP/1.1\r\nHost: app.test\r\n\r\n"+
 		"GET /4 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"+
 		"GET /5 HTTP/1.1\r\nHost: app.test\r\n\r\n")
-	_, body := rc.response(t, "GET")
+	_, body := rc.Response(t, "GET")
 	assert.Equal(t, `GET /1 host=app.test path=/1 body=""`, body)
-	_, body = rc.response(t, "POST")
+	_, body = rc.Response(t, "POST")
 	assert.Equal(t, `POST /2 host=app.test path=/2 body="body"`, body)
-	_, body = rc.response(t, "HEAD")
+	_, body = rc.Response(t, "HEAD")
 	assert.Empty(t, body)
-	res, body := rc.response(t, "GET")
+	res, body := rc.Response(t, "GET")
 	assert.Equal(t, `GET /4 host=app.test path=/4 body=""`, body)
 	assert.True(t, res.Close)
-	rc.closed(t)
+	rc.Closed(t)
 	assert.Equal(t, int32(4), served.Load(), "nothing after Connection: close is served")
 }
 
@@ -331,37 +290,37 @@ func TestServerHeadsOfAnyShape(t *testing.T) {
 	addr := startServer(t, echoHandler, nil)
 
 	t.Run("large", func(t *testing.T) {
-		rc := dialRaw(t, addr)
+		rc := h1test.Dial(t, addr)
 		cookie := strings.Repeat("c", 20<<10)
-		rc.send(t, "GET /big HTTP/1.1\r\nHost: app.test\r\nX-Show: Cookie\r\nCookie: "+cookie+"\r\n\r\n")
-		_, body := rc.response(t, "GET")
+		rc.Send(t, "GET /big HTTP/1.1\r\nHost: app.test\r\nX-Show: Cookie\r\nCookie: "+cookie+"\r\n\r\n")
+		_, body := rc.Response(t, "GET")
 		assert.Equal(t, fmt.Sprintf(`GET /big host=app.test path=/big Cookie=["%s"] body=""`, cookie), body)
 	})
 	t.Run("in pieces", func(t *testing.T) {
-		rc := dialRaw(t, addr)
+		rc := h1test.Dial(t, addr)
 		for _, piece := range []string{"GE", "T /p HTTP/1.1\r", "\nHost: app.test\r\n", "\r", "\n"} {
-			rc.send(t, piece)
+			rc.Send(t, piece)
 			time.Sleep(20 * time.Millisecond)
 		}
-		_, body := rc.response(t, "GET")
+		_, body := rc.Response(t, "GET")
 		assert.Equal(t, `GET /p host=app.test path=/p body=""`, body)
 	})
 	t.Run("many pipelined", func(t *testing.T) {
-		rc := dialRaw(t, addr)
+		rc := h1test.Dial(t, addr)
 		var all strings.Builder
 		for i := range 200 {
 			fmt.Fprintf(&all, "GET /%d HTTP/1.1\r\nHost: app.test\r\nX-Pad: %s\r\n\r\n", i, strings.Repeat("p", i))
 		}
 		go func() { _, _ = io.WriteString(rc, all.String()) }()
 		for i := range 200 {
-			_, body := rc.response(t, "GET")
+			_, body := rc.Response(t, "GET")
 			require.Equal(t, fmt.Sprintf(`GET /%d host=app.test path=/%d body=""`, i, i), body)
 		}
 	})
 	t.Run("lower-case names and bare LF", func(t *testing.T) {
-		rc := dialRaw(t, addr)
-		rc.send(t, "POST /lf HTTP/1.1\nhost: app.test\nx-show: X-Custom-Thing\nx-custom-thing: \tv\xe9 \ncontent-length: 2\n\nok")
-		_, body := rc.response(t, "POST")
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, "POST /lf HTTP/1.1\nhost: app.test\nx-show: X-Custom-Thing\nx-custom-thing: \tv\xe9 \ncontent-length: 2\n\nok")
+		_, body := rc.Response(t, "POST")
 		assert.Equal(t, "POST /lf host=app.test path=/lf X-Custom-Thing=[\"v\\xe9\"] body=\"ok\"", body)
 	})
 }
@@ -371,13 +330,13 @@ func TestServerHEAD(t *testing.T) {
 		w.Header().Set("Content-Length", "5")
 		_, _ = io.WriteString(w, "hello")
 	}), nil)
-	rc := dialRaw(t, addr)
-	rc.send(t, "HEAD / HTTP/1.1\r\nHost: app.test\r\n\r\nGET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
-	res, body := rc.response(t, "HEAD")
+	rc := h1test.Dial(t, addr)
+	rc.Send(t, "HEAD / HTTP/1.1\r\nHost: app.test\r\n\r\nGET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	res, body := rc.Response(t, "HEAD")
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Equal(t, "5", res.Header.Get("Content-Length"))
 	assert.Empty(t, body)
-	_, body = rc.response(t, "GET")
+	_, body = rc.Response(t, "GET")
 	assert.Equal(t, "hello", body, "the HEAD response had no body: the next one is read right")
 }
 
@@ -397,7 +356,9 @@ func TestServerKeepAlive(t *testing.T) {
 		require.NoError(t, err)
 		res, err := client.Do(req)
 		require.NoError(t, err)
-		_ = readAll(t, res)
+		_, err = io.Copy(io.Discard, res.Body)
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
 	}
 	assert.Equal(t, int32(1), cl.accepted.Load(), "one connection for all the requests")
 }
@@ -408,24 +369,24 @@ func TestServerUnreadBody(t *testing.T) {
 	}), nil)
 
 	t.Run("small: discarded, the connection kept", func(t *testing.T) {
-		rc := dialRaw(t, addr)
+		rc := h1test.Dial(t, addr)
 		for range 2 {
-			rc.send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("x", 1000))
-			res, body := rc.response(t, "POST")
+			rc.Send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("x", 1000))
+			res, body := rc.Response(t, "POST")
 			assert.Equal(t, "ignored your body", body)
 			assert.False(t, res.Close)
 		}
-		rc.send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
-		res, _ := rc.response(t, "POST")
+		rc.Send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+		res, _ := rc.Response(t, "POST")
 		assert.False(t, res.Close)
 	})
 	t.Run("large: the connection closed after the response", func(t *testing.T) {
-		rc := dialRaw(t, addr)
-		rc.send(t, fmt.Sprintf("POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n\r\n", 10<<20))
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, fmt.Sprintf("POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n\r\n", 10<<20))
 		go func() { _, _ = rc.Write(make([]byte, 10<<20)) }() // until the server closes
-		_, body := rc.response(t, "POST")
+		_, body := rc.Response(t, "POST")
 		assert.Equal(t, "ignored your body", body)
-		rc.closed(t)
+		rc.Closed(t)
 	})
 }
 
@@ -463,10 +424,10 @@ func TestServerResponses(t *testing.T) {
 			assert.ErrorIs(t, err, http.ErrContentLength)
 		}
 	}), nil)
-	rc := dialRaw(t, addr)
+	rc := h1test.Dial(t, addr)
 	get := func(path string) (*http.Response, string) {
-		rc.send(t, "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
-		return rc.response(t, "GET")
+		rc.Send(t, "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		return rc.Response(t, "GET")
 	}
 
 	res, body := get("/chunked")
@@ -510,7 +471,7 @@ func TestServerResponses(t *testing.T) {
 
 	_, body = get("/too-long")
 	assert.Equal(t, "he", body)
-	rc.closed(t)
+	rc.Closed(t)
 }
 
 // TestServerOneWritePerResponse: a small response goes out in one write,
@@ -527,17 +488,17 @@ func TestServerOneWritePerResponse(t *testing.T) {
 		_, _ = io.WriteString(w, "hello")
 		_, _ = io.WriteString(w, " world")
 	}), nil)
-	rc := dialRaw(t, addr)
+	rc := h1test.Dial(t, addr)
 	for i, path := range []string{"/sized", "/chunked", "/sized"} {
-		rc.send(t, "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
-		_, body := rc.response(t, "GET")
+		rc.Send(t, "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		_, body := rc.Response(t, "GET")
 		assert.Equal(t, "hello world", body)
 		assert.Equal(t, int32(i+1), cl.writes.Load(), path)
 	}
 }
 
 func TestServerAbort(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &h1test.Buffer{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srvLog := slog.New(slog.NewTextHandler(logs, nil))
@@ -557,13 +518,13 @@ func TestServerAbort(t *testing.T) {
 		case "/bug":
 			panic("a bug")
 		}
-	}), func(s *server) { s.log = srvLog })
+	}), func(s *Server) { s.log = srvLog })
 
 	for _, path := range []string{"/sized", "/chunked", "/short"} {
 		t.Run(path, func(t *testing.T) {
-			rc := dialRaw(t, addr)
-			rc.send(t, "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
-			res, err := http.ReadResponse(rc.br, nil)
+			rc := h1test.Dial(t, addr)
+			rc.Send(t, "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
+			res, err := http.ReadResponse(rc.Reader, nil)
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusOK, res.StatusCode)
 			b, err := io.ReadAll(res.Body)
@@ -572,43 +533,43 @@ func TestServerAbort(t *testing.T) {
 		})
 	}
 	t.Run("a panic is logged", func(t *testing.T) {
-		rc := dialRaw(t, addr)
-		rc.send(t, "GET /bug HTTP/1.1\r\nHost: app.test\r\n\r\n")
-		rc.closed(t)
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, "GET /bug HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		rc.Closed(t)
 		assert.Contains(t, logs.String(), "panic serving a request")
 		assert.Contains(t, logs.String(), "a bug")
 	})
 }
 
 func TestServerTimeouts(t *testing.T) {
-	addr := startServer(t, echoHandler, func(s *server) {
+	addr := startServer(t, echoHandler, func(s *Server) {
 		s.idleTimeout = 200 * time.Millisecond
 		s.readHeaderTimeout = 200 * time.Millisecond
 	})
 
 	t.Run("idle", func(t *testing.T) {
-		rc := dialRaw(t, addr)
-		rc.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
-		_, _ = rc.response(t, "GET")
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		_, _ = rc.Response(t, "GET")
 		start := time.Now()
-		rc.closed(t)
+		rc.Closed(t)
 		assert.Less(t, time.Since(start), 5*time.Second)
 	})
 	t.Run("a new connection is idle", func(t *testing.T) {
-		rc := dialRaw(t, addr)
-		rc.closed(t)
+		rc := h1test.Dial(t, addr)
+		rc.Closed(t)
 	})
 	t.Run("read header", func(t *testing.T) {
-		rc := dialRaw(t, addr)
-		rc.send(t, "GET / HTTP/1.1\r\nHost: app")
-		rc.closed(t)
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, "GET / HTTP/1.1\r\nHost: app")
+		rc.Closed(t)
 	})
 	t.Run("a slow body is no timeout", func(t *testing.T) {
-		rc := dialRaw(t, addr)
-		rc.send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\n\r\nab")
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\n\r\nab")
 		time.Sleep(500 * time.Millisecond)
-		rc.send(t, "cd")
-		_, body := rc.response(t, "POST")
+		rc.Send(t, "cd")
+		_, body := rc.Response(t, "POST")
 		assert.Contains(t, body, `body="abcd"`)
 	})
 }
@@ -619,8 +580,13 @@ func TestServerClientGone(t *testing.T) {
 		canceled bool
 	}
 	results := make(chan result, 10)
-	addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	started := make(chan struct{}, 10)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cl := &countingListener{Listener: ln}
+	addr := startServerOn(t, cl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.ReadAll(r.Body)
+		started <- struct{}{}
 		select {
 		case <-r.Context().Done():
 			results <- result{r.URL.Path, true}
@@ -629,6 +595,15 @@ func TestServerClientGone(t *testing.T) {
 			_, _ = io.WriteString(w, "done")
 		}
 	}), nil)
+	// watching waits until the server watches the connection of a request
+	// whose handler runs, past the watch delay: with the body read, the
+	// watch's is the one read in progress.
+	watching := func(t *testing.T) {
+		t.Helper()
+		<-started
+		require.Eventually(t, func() bool { return cl.reading.Load() == 1 }, 5*time.Second, time.Millisecond,
+			"the server watches the connection")
+	}
 
 	for _, tc := range []struct{ name, request string }{
 		{"no body", "GET /a HTTP/1.1\r\nHost: app.test\r\n\r\n"},
@@ -636,9 +611,9 @@ func TestServerClientGone(t *testing.T) {
 		{"after a chunked body", "POST /c HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rc := dialRaw(t, addr)
-			rc.send(t, tc.request)
-			time.Sleep(150 * time.Millisecond) // past the watch delay
+			rc := h1test.Dial(t, addr)
+			rc.Send(t, tc.request)
+			watching(t)
 			require.NoError(t, rc.Close())
 			r := <-results
 			assert.True(t, r.canceled, "the request's context is canceled when the client goes")
@@ -646,12 +621,12 @@ func TestServerClientGone(t *testing.T) {
 	}
 
 	t.Run("pipelining is not going away", func(t *testing.T) {
-		rc := dialRaw(t, addr)
-		rc.send(t, "GET /1 HTTP/1.1\r\nHost: app.test\r\n\r\n")
-		time.Sleep(150 * time.Millisecond)
-		rc.send(t, "GET /2 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, "GET /1 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		watching(t)
+		rc.Send(t, "GET /2 HTTP/1.1\r\nHost: app.test\r\n\r\n")
 		for _, want := range []string{"/1", "/2"} {
-			_, body := rc.response(t, "GET")
+			_, body := rc.Response(t, "GET")
 			assert.Equal(t, "done", body)
 			assert.Equal(t, result{want, false}, <-results)
 		}
@@ -663,7 +638,7 @@ func TestServerShutdown(t *testing.T) {
 		started, finish := make(chan struct{}), make(chan struct{})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
-		srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/slow" {
 				close(started)
 				<-finish
@@ -671,27 +646,27 @@ func TestServerShutdown(t *testing.T) {
 			_, _ = io.WriteString(w, "finished")
 		}), slog.New(slog.DiscardHandler), ln)
 		errc := make(chan error, 1)
-		go func() { errc <- srv.serve(context.Background()) }()
+		go func() { errc <- srv.Serve(context.Background()) }()
 
-		idle := dialRaw(t, ln.Addr().String())
-		idle.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
-		_, _ = idle.response(t, "GET")
-		busy := dialRaw(t, ln.Addr().String())
-		busy.send(t, "GET /slow HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		idle := h1test.Dial(t, ln.Addr().String())
+		idle.Send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		_, _ = idle.Response(t, "GET")
+		busy := h1test.Dial(t, ln.Addr().String())
+		busy.Send(t, "GET /slow HTTP/1.1\r\nHost: app.test\r\n\r\n")
 		<-started
 
 		shut := make(chan error, 1)
-		go func() { shut <- srv.shutdown(context.Background()) }()
-		idle.closed(t) // at once
+		go func() { shut <- srv.Shutdown(context.Background()) }()
+		idle.Closed(t) // at once
 		require.NoError(t, <-errc)
 		_, err = net.Dial("tcp", ln.Addr().String())
 		assert.Error(t, err, "no longer listening")
 
 		close(finish)
-		res, body := busy.response(t, "GET")
+		res, body := busy.Response(t, "GET")
 		assert.Equal(t, "finished", body, "the request in flight completes")
 		assert.True(t, res.Close, "and says the connection ends")
-		busy.closed(t)
+		busy.Closed(t)
 		require.NoError(t, <-shut)
 	})
 
@@ -699,21 +674,21 @@ func TestServerShutdown(t *testing.T) {
 		started, canceled := make(chan struct{}), make(chan struct{})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
-		srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			close(started)
 			<-r.Context().Done()
 			close(canceled)
 		}), slog.New(slog.DiscardHandler), ln)
-		go func() { _ = srv.serve(context.Background()) }()
-		rc := dialRaw(t, ln.Addr().String())
-		rc.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		go func() { _ = srv.Serve(context.Background()) }()
+		rc := h1test.Dial(t, ln.Addr().String())
+		rc.Send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
 		<-started
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		assert.ErrorIs(t, srv.shutdown(ctx), context.DeadlineExceeded)
-		srv.close()
+		assert.ErrorIs(t, srv.Shutdown(ctx), context.DeadlineExceeded)
+		srv.Close()
 		<-canceled
-		rc.closed(t)
+		rc.Closed(t)
 	})
 }
 
@@ -721,7 +696,7 @@ func TestServerHijack(t *testing.T) {
 	release := make(chan struct{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, rw, err := http.NewResponseController(w).Hijack()
 		if !assert.NoError(t, err) {
 			return
@@ -733,58 +708,27 @@ func TestServerHijack(t *testing.T) {
 		_ = rw.Flush()
 		<-release
 	}), slog.New(slog.DiscardHandler), ln)
-	go func() { _ = srv.serve(context.Background()) }()
+	go func() { _ = srv.Serve(context.Background()) }()
 	defer close(release)
 
-	rc := dialRaw(t, ln.Addr().String())
-	rc.send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\nping\n")
-	got, err := rc.br.ReadString('\n')
+	rc := h1test.Dial(t, ln.Addr().String())
+	rc.Send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\nping\n")
+	got, err := rc.Reader.ReadString('\n')
 	require.NoError(t, err)
 	assert.Equal(t, "raw: ping\n", got)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	assert.NoError(t, srv.shutdown(ctx), "a hijacked connection is its hijacker's to end")
+	assert.NoError(t, srv.Shutdown(ctx), "a hijacked connection is its hijacker's to end")
 }
 
-// TestServerProxiesRawRequests: requests only a raw client sends reach the
-// backend as they should through the router.
-func TestServerProxiesRawRequests(t *testing.T) {
-	be := echoBackend(t)
-	tr := serveStatic(t, Config{}, Route{Host: "app.test", Endpoints: []string{addrOf(be)}})
-	rc := dialRaw(t, tr.addr)
-
-	rc.send(t, "POST /up?q=1 HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n\r\n"+
-		"5;ext\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")
-	res, body := rc.response(t, "POST")
-	require.Equal(t, http.StatusOK, res.StatusCode, body)
-	var e echo
-	require.NoError(t, json.Unmarshal([]byte(body), &e))
-	assert.Equal(t, "hello world", e.Body)
-	assert.Equal(t, []string{"chunked"}, e.TransferEncoding)
-	assert.Equal(t, "/up?q=1", e.URI)
-	assert.Equal(t, []string{"1", "2"}, e.Header["X-A"])
-
-	rc.send(t, "GET http://app.test/abs?x=y HTTP/1.1\r\nHost: other.test\r\n\r\n")
-	res, body = rc.response(t, "GET")
-	require.Equal(t, http.StatusOK, res.StatusCode, body)
-	require.NoError(t, json.Unmarshal([]byte(body), &e))
-	assert.Equal(t, "app.test", e.Host, "an absolute-form target's host wins")
-	assert.Equal(t, "/abs?x=y", e.URI)
-
-	rc.send(t, "GET /old HTTP/1.0\r\nHost: app.test\r\n\r\n")
-	res, body = rc.response(t, "GET")
-	require.Equal(t, http.StatusOK, res.StatusCode, body)
-	assert.Equal(t, "HTTP/1.0", res.Proto)
-	rc.closed(t)
-}
-
-// countingListener counts the connections it accepts and the writes to
-// them.
+// countingListener counts the connections it accepts, the writes to them
+// and the reads from them in progress.
 type countingListener struct {
 	net.Listener
 	accepted atomic.Int32
 	writes   atomic.Int32
+	reading  atomic.Int32
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
@@ -793,12 +737,19 @@ func (l *countingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.accepted.Add(1)
-	return &countingConn{Conn: c, writes: &l.writes}, nil
+	return &countingConn{Conn: c, writes: &l.writes, reading: &l.reading}, nil
 }
 
 type countingConn struct {
 	net.Conn
-	writes *atomic.Int32
+	writes  *atomic.Int32
+	reading *atomic.Int32
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.reading.Add(1)
+	defer c.reading.Add(-1)
+	return c.Conn.Read(p)
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {

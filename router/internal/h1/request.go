@@ -1,4 +1,4 @@
-package router
+package h1
 
 import (
 	"bufio"
@@ -10,11 +10,10 @@ import (
 	"strings"
 )
 
-// This file is the request side of the router's HTTP/1.1 server: reading
-// a request head off a client connection, parsing it strictly, and reading
-// the request body. The client is on the internet: anything ambiguous
-// about where a request ends (the way to request smuggling) is refused,
-// not guessed at.
+// This file is the request side of the server: reading a request head
+// off a client connection, parsing it strictly, and reading the request
+// body. The client is on the internet: anything ambiguous about where a
+// request ends (the way to request smuggling) is refused, not guessed at.
 
 // maxRequestHeadBytes caps a request head, request line included; a
 // larger one gets a 431. It is net/http's MaxHeaderBytes as the router set
@@ -104,9 +103,9 @@ func (p *requestHead) wantsKeepAlive() bool {
 // hasBody reports whether a body follows the head.
 func (p *requestHead) hasBody() bool { return p.chunked || p.contentLength > 0 }
 
-// parseRequestHead parses head, a whole request head as readHead returns
-// it. The header fields go into h, which must be empty, except Host and
-// Transfer-Encoding, whose meaning is in the result. Header values are
+// parseRequestHead parses head, a whole request head as readRequestHead
+// returns it. The header fields go into h, which must be empty, except Host
+// and Transfer-Encoding, whose meaning is in the result. Header values are
 // substrings of head, and each value slice a capped sub-slice of vals
 // (reused, returned grown), so that parsing allocates next to nothing. The
 // URL of an origin-form target goes into u; another target gets a URL of
@@ -186,7 +185,7 @@ func (p *requestHead) noteField(key, value string, h http.Header) (bool, error) 
 			}
 			return false, nil
 		}
-		n, ok := parseContentLength(value)
+		n, ok := ParseContentLength(value)
 		if !ok {
 			return false, errBadContentLength
 		}
@@ -405,7 +404,7 @@ func headerKey(name string) string {
 	}
 	var buf [maxStack]byte
 	b := buf[:copy(buf[:], name)]
-	return canonicalKey(b)
+	return CanonicalKey(b)
 }
 
 // isCanonicalKey reports whether a token is in canonical header form:
@@ -496,7 +495,7 @@ func (b *body) Read(p []byte) (int, error) {
 }
 
 func (b *body) fail(err error) error {
-	b.err = noEOF(err)
+	b.err = NoEOF(err)
 	return b.err
 }
 

@@ -1,4 +1,4 @@
-package router
+package h1
 
 import (
 	"bufio"
@@ -17,13 +17,9 @@ import (
 	"time"
 )
 
-// This file is the router's HTTP/1.1 server, which Serve runs in place of
-// net/http's: per request it allocates next to nothing and makes no
-// background read of the client connection, which is most of what
-// net/http costs a proxy whose handler is cheap. It serves one handler,
-// the Router, and only as much of http.ResponseWriter and http.Request as
-// the Router uses: no trailers, no interim (1xx) responses, no content
-// sniffing, no HTTP/2.
+// This file is the server proper: the accept loop, the client
+// connections and their request loop, the client-gone watch, and the
+// http.ResponseWriter.
 
 const (
 	clientReadBufSize  = 4 << 10
@@ -48,10 +44,11 @@ const (
 	lingerTimeout = 500 * time.Millisecond
 )
 
-// A server serves HTTP/1.1 on a listener with one handler. Per connection
+// A Server serves HTTP/1.1 on a listener with one handler. Per connection
 // it runs one goroutine, which reads requests, calls the handler and
-// writes responses, in order; pipelined requests wait their turn.
-type server struct {
+// writes responses, in order; pipelined requests wait their turn. Its
+// methods are safe for concurrent use.
+type Server struct {
 	handler http.Handler
 	log     *slog.Logger
 	ln      net.Listener
@@ -61,10 +58,12 @@ type server struct {
 	idleTimeout       time.Duration
 	watchDelay        time.Duration
 
-	// refused, if set, is told of each request the server refuses before
+	// Refused, if set, is told of each request the server refuses before
 	// any handler sees it (a malformed head, say), for the access log and
-	// metrics.
-	refused func(remoteAddr string, re *requestError)
+	// metrics: the client's address, the status it is answered and the
+	// reason given. It is set before Serve and called from the
+	// connection's goroutine.
+	Refused func(remoteAddr string, status int, reason string)
 
 	readers sync.Pool // *bufio.Reader of clientReadBufSize
 	writers sync.Pool // *bufio.Writer of clientWriteBufSize
@@ -77,8 +76,10 @@ type server struct {
 	wg    sync.WaitGroup     // one per conns entry
 }
 
-func newServer(h http.Handler, log *slog.Logger, ln net.Listener) *server {
-	return &server{
+// NewServer returns a Server for h on ln, which logs to log. Serve starts
+// it.
+func NewServer(h http.Handler, log *slog.Logger, ln net.Listener) *Server {
+	return &Server{
 		handler:           h,
 		log:               log,
 		ln:                ln,
@@ -90,9 +91,9 @@ func newServer(h http.Handler, log *slog.Logger, ln net.Listener) *server {
 	}
 }
 
-// serve accepts connections until the listener fails or shutdown closes
-// it, which returns nil. Requests' contexts derive from base.
-func (s *server) serve(base context.Context) error {
+// Serve accepts connections until the listener fails or Shutdown or Close
+// closes it, which returns nil. Requests' contexts derive from base.
+func (s *Server) Serve(base context.Context) error {
 	defer close(s.acceptDone)
 	var delay time.Duration
 	for {
@@ -117,14 +118,15 @@ func (s *server) serve(base context.Context) error {
 	}
 }
 
-// shutdown stops accepting, closes idle connections and waits for the
+// Shutdown stops accepting, closes idle connections and waits for the
 // others to finish their request and close, until ctx is done: then it
-// returns ctx's error and close should cut what is left.
-func (s *server) shutdown(ctx context.Context) error {
+// returns ctx's error and Close should cut what is left. Hijacked
+// connections are their hijacker's to end.
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	_ = s.ln.Close()
 	<-s.acceptDone // no more wg.Add
-	s.closeIdle()
+	s.closeIdleClients()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -138,9 +140,9 @@ func (s *server) shutdown(ctx context.Context) error {
 	}
 }
 
-// closeIdle closes the connections waiting for a request. Those reading
-// or serving one close after their response, which says so.
-func (s *server) closeIdle() {
+// closeIdleClients closes the client connections waiting for a request.
+// Those reading or serving one close after their response, which says so.
+func (s *Server) closeIdleClients() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
@@ -150,9 +152,9 @@ func (s *server) closeIdle() {
 	}
 }
 
-// close cuts every connection, in the middle of a request or not, and
+// Close cuts every connection, in the middle of a request or not, and
 // cancels their requests' contexts. Hijacked connections are not its.
-func (s *server) close() {
+func (s *Server) Close() {
 	s.closing.Store(true)
 	_ = s.ln.Close()
 	s.mu.Lock()
@@ -163,8 +165,8 @@ func (s *server) close() {
 	}
 }
 
-// Connection states, for shutdown. A connection is idle between requests
-// and before the first: shutdown may close it. It turns active when a
+// Connection states, for Shutdown. A connection is idle between requests
+// and before the first: Shutdown may close it. It turns active when a
 // request's first byte arrives.
 const (
 	stateIdle int32 = iota
@@ -175,7 +177,7 @@ const (
 // conn is one client connection and everything it reuses from request to
 // request.
 type conn struct {
-	srv    *server
+	srv    *Server
 	nc     net.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -208,7 +210,7 @@ type conn struct {
 	date    [29]byte // a Date header value, http.TimeFormat
 }
 
-func (s *server) newConn(base context.Context, nc net.Conn) *conn {
+func (s *Server) newConn(base context.Context, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(base)
 	c := &conn{
 		srv:       s,
@@ -241,7 +243,7 @@ func (s *server) newConn(base context.Context, nc net.Conn) *conn {
 
 // untrack takes c out of the server's connections: it closed, or its
 // handler took it over.
-func (s *server) untrack(c *conn) {
+func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -254,8 +256,8 @@ func (c *conn) serve() {
 	defer c.end()
 	for c.awaitRequest() {
 		if err := c.readRequest(); err != nil {
-			if re, ok := errors.AsType[*requestError](err); ok && c.srv.refused != nil {
-				c.srv.refused(c.tmpl.RemoteAddr, re)
+			if re, ok := errors.AsType[*requestError](err); ok && c.srv.Refused != nil {
+				c.srv.Refused(c.tmpl.RemoteAddr, re.status, re.reason)
 			}
 			c.reject(err)
 			return
@@ -290,9 +292,9 @@ func (c *conn) awaitRequest() bool {
 		// Pipelined: no waiting, no idling.
 		return !s.closing.Load()
 	}
-	// Idle first, then check for a shutdown: closeIdle sets closing
-	// first, then looks for idle connections, so one of the two sees the
-	// other.
+	// Idle first, then check for a shutdown: Shutdown sets closing first,
+	// then closeIdleClients looks for idle connections, so one of the two
+	// sees the other.
 	c.state.Store(stateIdle)
 	if s.closing.Load() {
 		return false
@@ -306,7 +308,7 @@ func (c *conn) awaitRequest() bool {
 
 // readRequest reads and parses the next request head into c.req.
 func (c *conn) readRequest() error {
-	head, err := c.readHead()
+	head, err := c.readRequestHead()
 	if err != nil {
 		return err
 	}
@@ -347,9 +349,10 @@ func (c *conn) readRequest() error {
 	return nil
 }
 
-// readHead reads a request head whose first byte has arrived and returns
-// it whole as one string, for the header values to be substrings of.
-func (c *conn) readHead() (string, error) {
+// readRequestHead reads a client's request head whose first byte has
+// arrived and returns it whole as one string, for the header values to be
+// substrings of.
+func (c *conn) readRequestHead() (string, error) {
 	br := c.br
 	var deadline time.Time
 	for from := 0; ; {
@@ -360,7 +363,7 @@ func (c *conn) readHead() (string, error) {
 			return head, nil
 		}
 		if len(buf) == br.Size() {
-			return c.readLongHead(deadline)
+			return c.readLongRequestHead(deadline)
 		}
 		from = max(0, len(buf)-2)
 		if deadline.IsZero() {
@@ -370,14 +373,14 @@ func (c *conn) readHead() (string, error) {
 			c.setReadDeadline(deadline)
 		}
 		if _, err := br.Peek(len(buf) + 1); err != nil {
-			return "", noEOF(err)
+			return "", NoEOF(err)
 		}
 	}
 }
 
-// readLongHead reads a request head that does not fit in the connection's
-// buffer, up to maxRequestHeadBytes.
-func (c *conn) readLongHead(deadline time.Time) (string, error) {
+// readLongRequestHead reads a request head that does not fit in the
+// connection's buffer, up to maxRequestHeadBytes.
+func (c *conn) readLongRequestHead(deadline time.Time) (string, error) {
 	if deadline.IsZero() {
 		c.setReadDeadline(time.Now().Add(c.srv.readHeaderTimeout))
 	}
@@ -399,7 +402,7 @@ func (c *conn) readLongHead(deadline time.Time) (string, error) {
 		}
 		_, _ = br.Discard(len(buf))
 		if _, err := br.Peek(1); err != nil {
-			return "", noEOF(err)
+			return "", NoEOF(err)
 		}
 	}
 }
@@ -548,6 +551,9 @@ func (c *conn) watchClient() {
 	}
 }
 
+// aLongTimeAgo is a deadline that makes blocked I/O return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
 // stopWatch ends the watch, waiting for its read to return, so that the
 // connection's reader is the server's again.
 func (c *conn) stopWatch() {
@@ -653,7 +659,7 @@ func (w *response) WriteHeader(code int) {
 	w.wroteHeader = true
 	w.status = code
 	w.frame()
-	w.writeHead()
+	w.writeResponseHead()
 }
 
 // frame decides how the body is delimited and whether the connection
@@ -662,12 +668,12 @@ func (w *response) frame() {
 	c := w.c
 	w.contentLength = -1
 	if v := w.header["Content-Length"]; len(v) > 0 {
-		if n, ok := parseContentLength(v[0]); ok {
+		if n, ok := ParseContentLength(v[0]); ok {
 			w.contentLength = n
 		}
 	}
 	keep := c.head.wantsKeepAlive() && !c.srv.closing.Load() &&
-		!connectionListed(w.header["Connection"], "close") &&
+		!ConnectionListed(w.header["Connection"], "close") &&
 		!c.body.wantContinue // the client may or may not send its body now
 	switch {
 	case w.status < 200:
@@ -683,7 +689,8 @@ func (w *response) frame() {
 	w.closeAfter = !keep
 }
 
-func (w *response) writeHead() {
+// writeResponseHead writes the status line and headers for the client.
+func (w *response) writeResponseHead() {
 	c := w.c
 	bw := c.bw
 	if c.head.http11() {

@@ -19,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/platform-paas/platform/router/internal/route/routetest"
 )
 
 func fakeClient() kubernetes.Interface { return fake.NewClientset() }
@@ -44,9 +46,9 @@ func TestRunFollowsTheCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	kube := fake.NewClientset(
-		service("app", "web", corev1.ServicePort{Name: "http", Port: 80}),
-		ingress("app", "web", "platform", "app.test", time.Now(), ingPath{path: "/", service: "web", port: portNumber(80)}),
-		ingress("app", "other-class", "nginx", "nginx.test", time.Now(), ingPath{path: "/", service: "web", port: portNumber(80)}),
+		routetest.Service("app", "web", corev1.ServicePort{Name: "http", Port: 80}),
+		routetest.Ingress("app", "web", "platform", "app.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}),
+		routetest.Ingress("app", "other-class", "nginx", "nginx.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}),
 	)
 	reg := prometheus.NewRegistry()
 	rt, err := New(Config{Metrics: reg}, kube)
@@ -83,7 +85,7 @@ func TestRunFollowsTheCluster(t *testing.T) {
 	assert.Equal(t, 404, code, "another class's Ingress is not served")
 
 	// A pod becomes ready.
-	sl := slice("app", "web-abc", "web", discoveryv1.AddressTypeIPv4, port1, "http", ep{ip: ip1, ready: ptr(true), uid: "uid-1"})
+	sl := routetest.Slice("app", "web-abc", "web", discoveryv1.AddressTypeIPv4, port1, "http", routetest.Endpoint{IP: ip1, Ready: new(true), UID: "uid-1"})
 	sl, err = kube.DiscoveryV1().EndpointSlices("app").Create(ctx, sl, metav1.CreateOptions{})
 	require.NoError(t, err)
 	eventually("app.test", 200, "pod-1")
@@ -91,17 +93,16 @@ func TestRunFollowsTheCluster(t *testing.T) {
 	// A rollout: the new pod is ready, the old one terminates. The old
 	// one gets no request from the moment the slice says so.
 	// (The two test servers differ in port, so each has its own slice.)
-	sl2 := slice("app", "web-def", "web", discoveryv1.AddressTypeIPv4, port2, "http", ep{ip: ip2, ready: ptr(true), uid: "uid-2"})
+	sl2 := routetest.Slice("app", "web-def", "web", discoveryv1.AddressTypeIPv4, port2, "http", routetest.Endpoint{IP: ip2, Ready: new(true), UID: "uid-2"})
 	_, err = kube.DiscoveryV1().EndpointSlices("app").Create(ctx, sl2, metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		t := rt.table.Load()
-		return len(t.hosts["app.test"].routes[0].backend.eps) == 2
+		return len(rt.table.Load().lookup("app.test", "/").backend.eps) == 2
 	}, 10*time.Second, 10*time.Millisecond)
 
 	sl.Endpoints = []discoveryv1.Endpoint{{
 		Addresses:  []string{ip1},
-		Conditions: discoveryv1.EndpointConditions{Ready: ptr(false), Serving: ptr(true), Terminating: ptr(true)},
+		Conditions: discoveryv1.EndpointConditions{Ready: new(false), Serving: new(true), Terminating: new(true)},
 		TargetRef:  &corev1.ObjectReference{Kind: "Pod", UID: "uid-1"},
 	}}
 	_, err = kube.DiscoveryV1().EndpointSlices("app").Update(ctx, sl, metav1.UpdateOptions{})
@@ -121,13 +122,13 @@ func TestRunFollowsTheCluster(t *testing.T) {
 	ing, err = kube.NetworkingV1().Ingresses("app").Update(ctx, ing, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	eventually("www.app.test", 200, "pod-2")
-	ing.Spec.IngressClassName = ptr("nginx")
+	ing.Spec.IngressClassName = new("nginx")
 	_, err = kube.NetworkingV1().Ingresses("app").Update(ctx, ing, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	eventually("app.test", 404, "no app at this address")
 
 	// Back, and then the Service goes.
-	ing.Spec.IngressClassName = ptr("platform")
+	ing.Spec.IngressClassName = new("platform")
 	_, err = kube.NetworkingV1().Ingresses("app").Update(ctx, ing, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	eventually("app.test", 200, "pod-2")
@@ -147,8 +148,8 @@ func TestUnroutedEventsAreIgnored(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	kube := fake.NewClientset(
-		service("app", "web", corev1.ServicePort{Port: 80}),
-		ingress("app", "web", "platform", "app.test", time.Now(), ingPath{path: "/", service: "web", port: portNumber(80)}),
+		routetest.Service("app", "web", corev1.ServicePort{Port: 80}),
+		routetest.Ingress("app", "web", "platform", "app.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}),
 	)
 	reg := prometheus.NewRegistry()
 	rt, err := New(Config{Metrics: reg}, kube)
@@ -161,21 +162,22 @@ func TestUnroutedEventsAreIgnored(t *testing.T) {
 		<-ran
 	}()
 	require.Eventually(t, rt.HasSynced, 10*time.Second, 10*time.Millisecond)
-	time.Sleep(100 * time.Millisecond) // let the initial events settle
+	// The first table has the objects the watch started with, and no
+	// rebuild for them follows.
 	before := counter(t, reg, "platform_router_table_updates_total", nil)
+	require.Equal(t, 1.0, before)
 
 	for i := range 5 {
 		_, err := kube.DiscoveryV1().EndpointSlices("kube-system").Create(ctx,
-			slice("kube-system", "dns-"+strconv.Itoa(i), "kube-dns", discoveryv1.AddressTypeIPv4, 53, "dns", ep{ip: "10.1.0.1"}),
+			routetest.Slice("kube-system", "dns-"+strconv.Itoa(i), "kube-dns", discoveryv1.AddressTypeIPv4, 53, "dns", routetest.Endpoint{IP: "10.1.0.1"}),
 			metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
 	_, err = kube.DiscoveryV1().EndpointSlices("app").Create(ctx,
-		slice("app", "web-1", "web", discoveryv1.AddressTypeIPv4, 8080, "", ep{ip: "10.2.0.1"}), metav1.CreateOptions{})
+		routetest.Slice("app", "web-1", "web", discoveryv1.AddressTypeIPv4, 8080, "", routetest.Endpoint{IP: "10.2.0.1"}), metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		t := rt.table.Load()
-		return len(t.hosts["app.test"].routes[0].backend.eps) == 1
+		return len(rt.table.Load().lookup("app.test", "/").backend.eps) == 1
 	}, 10*time.Second, 10*time.Millisecond)
 	assert.LessOrEqual(t, counter(t, reg, "platform_router_table_updates_total", nil)-before, 2.0,
 		"only the routed Service's slice made a rebuild")

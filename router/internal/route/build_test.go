@@ -1,0 +1,165 @@
+package route
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/platform-paas/platform/router/internal/route/routetest"
+)
+
+// objects is a snapshot's source for tests.
+type objects struct {
+	services []*corev1.Service
+	slices   []*discoveryv1.EndpointSlice
+}
+
+func (o objects) snapshot(ings ...*networkingv1.Ingress) snapshot {
+	return snapshot{
+		ingresses: ings,
+		service: func(ns, name string) *corev1.Service {
+			for _, s := range o.services {
+				if s.Namespace == ns && s.Name == name {
+					return s
+				}
+			}
+			return nil
+		},
+		slices: func(ns, svc string) []*discoveryv1.EndpointSlice {
+			var out []*discoveryv1.EndpointSlice
+			for _, s := range o.slices {
+				if s.Namespace == ns && s.Labels[discoveryv1.LabelServiceName] == svc {
+					out = append(out, s)
+				}
+			}
+			return out
+		},
+	}
+}
+
+func addrs(s Spec) []string {
+	var out []string
+	for _, e := range s.Endpoints {
+		out = append(out, e.Addr)
+	}
+	return out
+}
+
+func TestEndpointReadiness(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    discoveryv1.EndpointConditions
+		want bool
+	}{
+		{"ready", discoveryv1.EndpointConditions{Ready: new(true)}, true},
+		{"unset means ready", discoveryv1.EndpointConditions{}, true},
+		{"not ready", discoveryv1.EndpointConditions{Ready: new(false)}, false},
+		{"terminating, still serving", discoveryv1.EndpointConditions{Ready: new(false), Serving: new(true), Terminating: new(true)}, false},
+		{"ready but terminating", discoveryv1.EndpointConditions{Ready: new(true), Terminating: new(true)}, false},
+		{"ready, not terminating", discoveryv1.EndpointConditions{Ready: new(true), Serving: new(true), Terminating: new(false)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, endpointReady(tc.c))
+		})
+	}
+}
+
+func TestBuildRoutesEndpoints(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	objs := objects{
+		services: []*corev1.Service{
+			routetest.Service("ns", "web", corev1.ServicePort{Name: "http", Port: 80}, corev1.ServicePort{Name: "admin", Port: 9000}),
+			routetest.Service("ns", "unnamed", corev1.ServicePort{Port: 80}),
+			routetest.Service("ns", "empty", corev1.ServicePort{Name: "http", Port: 80}),
+		},
+		slices: []*discoveryv1.EndpointSlice{
+			routetest.Slice("ns", "web-a", "web", discoveryv1.AddressTypeIPv4, 8080, "http",
+				routetest.Endpoint{IP: "10.0.0.2", Ready: new(true), UID: "pod-2"},
+				routetest.Endpoint{IP: "10.0.0.1", UID: "pod-1"}, // ready unset
+				routetest.Endpoint{IP: "10.0.0.3", Ready: new(false)},
+				routetest.Endpoint{IP: "10.0.0.4", Ready: new(false), Serving: new(true), Terminating: new(true)},
+			),
+			// The same pod in a second slice, mid-update, and a new one.
+			routetest.Slice("ns", "web-b", "web", discoveryv1.AddressTypeIPv4, 8080, "http",
+				routetest.Endpoint{IP: "10.0.0.2", Ready: new(true), UID: "pod-2"},
+				routetest.Endpoint{IP: "10.0.0.5", Ready: new(true)},
+			),
+			routetest.Slice("ns", "web-admin", "web", discoveryv1.AddressTypeIPv4, 9999, "admin", routetest.Endpoint{IP: "10.0.0.1"}),
+			routetest.Slice("ns", "web-v6", "web", discoveryv1.AddressTypeIPv6, 8080, "http", routetest.Endpoint{IP: "fd00::1"}),
+			routetest.Slice("ns", "web-fqdn", "web", discoveryv1.AddressTypeFQDN, 8080, "http", routetest.Endpoint{IP: "web.example.com"}),
+			routetest.Slice("other", "web-a", "web", discoveryv1.AddressTypeIPv4, 8080, "http", routetest.Endpoint{IP: "10.9.9.9"}),
+			routetest.Slice("ns", "unnamed-a", "unnamed", discoveryv1.AddressTypeIPv4, 5000, "", routetest.Endpoint{IP: "10.0.1.1"}),
+			routetest.Slice("ns", "empty-a", "empty", discoveryv1.AddressTypeIPv4, 8080, "http", routetest.Endpoint{IP: "10.0.2.1", Ready: new(false)}),
+		},
+	}
+	for _, tc := range []struct {
+		name string
+		path routetest.Path
+		want []string
+	}{
+		{"port by number", routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)},
+			[]string{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.5:8080", "[fd00::1]:8080"}},
+		{"port by name", routetest.Path{Path: "/", Service: "web", Port: routetest.PortName("http")},
+			[]string{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.5:8080", "[fd00::1]:8080"}},
+		{"second port", routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(9000)}, []string{"10.0.0.1:9999"}},
+		{"unnamed port", routetest.Path{Path: "/", Service: "unnamed", Port: routetest.PortNumber(80)}, []string{"10.0.1.1:5000"}},
+		{"no such port", routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(81)}, nil},
+		{"no such service", routetest.Path{Path: "/", Service: "nope", Port: routetest.PortNumber(80)}, nil},
+		{"nothing ready", routetest.Path{Path: "/", Service: "empty", Port: routetest.PortNumber(80)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			specs := buildRoutes(objs.snapshot(routetest.Ingress("ns", "app", "platform", "app.test", t0, tc.path)))
+			require.Len(t, specs, 1)
+			assert.ElementsMatch(t, tc.want, addrs(specs[0]))
+			assert.Equal(t, "ns/app", specs[0].Ingress)
+		})
+	}
+}
+
+func TestBuildRoutesPathsAndConflicts(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	objs := objects{services: []*corev1.Service{
+		routetest.Service("a", "web", corev1.ServicePort{Port: 80}),
+		routetest.Service("b", "web", corev1.ServicePort{Port: 80}),
+	}}
+	older := routetest.Ingress("b", "old", "platform", "App.Test", t0,
+		routetest.Path{Path: "/", PathType: networkingv1.PathTypePrefix, Service: "web", Port: routetest.PortNumber(80)},
+		routetest.Path{Path: "/api/", PathType: networkingv1.PathTypeImplementationSpecific, Service: "web", Port: routetest.PortNumber(80)},
+		routetest.Path{Path: "relative", Service: "web", Port: routetest.PortNumber(80)},
+	)
+	newer := routetest.Ingress("a", "new", "platform", "app.test", t0.Add(time.Hour),
+		routetest.Path{Path: "/", PathType: networkingv1.PathTypePrefix, Service: "web", Port: routetest.PortNumber(80)},   // taken
+		routetest.Path{Path: "/api", PathType: networkingv1.PathTypeExact, Service: "web", Port: routetest.PortNumber(80)}, // not the same route
+		routetest.Path{Path: "/new", Service: "web", Port: routetest.PortNumber(80)},
+	)
+	specs := buildRoutes(objs.snapshot(newer, older))
+	type got struct {
+		host, path string
+		exact      bool
+		ingress    string
+	}
+	var routes []got
+	for _, s := range specs {
+		routes = append(routes, got{s.Host, s.Path, s.Exact, s.Ingress})
+	}
+	assert.Equal(t, []got{
+		{"app.test", "/", false, "b/old"},
+		{"app.test", "/api", false, "b/old"},
+		{"app.test", "/api", true, "a/new"},
+		{"app.test", "/new", false, "a/new"},
+	}, routes)
+}
+
+func TestClassOf(t *testing.T) {
+	ing := routetest.Ingress("ns", "x", "", "h", time.Time{})
+	assert.Equal(t, "", classOf(ing))
+	ing.Annotations = map[string]string{legacyClassAnnotation: "platform"}
+	assert.Equal(t, "platform", classOf(ing))
+	ing.Spec.IngressClassName = new("nginx")
+	assert.Equal(t, "nginx", classOf(ing), "the field wins over the annotation")
+}

@@ -1,0 +1,210 @@
+package route
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+// byService indexes EndpointSlices by the "namespace/name" of their Service.
+const byService = "service"
+
+// A Watcher follows a cluster's Ingresses of one class and the Services
+// and EndpointSlices they route to, with informers, and computes the
+// routes from them. Changed says when the routes may have changed; events
+// about Ingresses of other classes and about Services no Ingress routes
+// to are ignored. Its methods are safe for concurrent use.
+type Watcher struct {
+	class    string
+	factory  informers.SharedInformerFactory
+	ingress  networkinglisters.IngressLister
+	services corelisters.ServiceLister
+	slices   cache.Indexer
+	synced   []cache.InformerSynced // the informers' and their handlers'
+	changed  chan struct{}          // cap 1: Routes has something new
+	// routed is the set of Services the current Ingresses route to;
+	// events about other Services and their slices are ignored. It is
+	// stored before Routes reads Services and slices, so that a change
+	// either makes it into that call or sees the new set and signals
+	// another.
+	routed atomic.Pointer[map[string]struct{}]
+}
+
+// NewWatcher returns a Watcher of the Ingresses of class that kube sees.
+// It does not contact the API server: Start does.
+func NewWatcher(kube kubernetes.Interface, class string) (*Watcher, error) {
+	f := informers.NewSharedInformerFactory(kube, 0)
+	ingInf := f.Networking().V1().Ingresses()
+	svcInf := f.Core().V1().Services()
+	sliceInf := f.Discovery().V1().EndpointSlices()
+	if err := sliceInf.Informer().AddIndexers(cache.Indexers{byService: sliceServiceKey}); err != nil {
+		return nil, fmt.Errorf("indexing endpoint slices: %w", err)
+	}
+	w := &Watcher{
+		class:    class,
+		factory:  f,
+		ingress:  ingInf.Lister(),
+		services: svcInf.Lister(),
+		slices:   sliceInf.Informer().GetIndexer(),
+		changed:  make(chan struct{}, 1),
+	}
+	empty := map[string]struct{}{}
+	w.routed.Store(&empty)
+
+	for _, h := range []struct {
+		inf     cache.SharedIndexInformer
+		handler cache.ResourceEventHandler
+	}{
+		{ingInf.Informer(), w.handler(w.ingressMatters)},
+		{svcInf.Informer(), w.handler(w.serviceMatters)},
+		{sliceInf.Informer(), w.handler(w.sliceMatters)},
+	} {
+		reg, err := h.inf.AddEventHandler(h.handler)
+		if err != nil {
+			return nil, fmt.Errorf("watching: %w", err)
+		}
+		w.synced = append(w.synced, h.inf.HasSynced, reg.HasSynced)
+	}
+	return w, nil
+}
+
+// Start starts watching, until ctx is done. Wait waits for the watch to
+// end.
+func (w *Watcher) Start(ctx context.Context) { w.factory.Start(ctx.Done()) }
+
+// Wait blocks until the watch Start began has ended, which it does once
+// Start's ctx is done.
+func (w *Watcher) Wait() { w.factory.Shutdown() }
+
+// WaitForSync waits until the watch has a complete view of the cluster
+// and has signaled Changed for the objects it started with, and reports
+// whether it got there before ctx was done.
+func (w *Watcher) WaitForSync(ctx context.Context) bool {
+	return cache.WaitForCacheSync(ctx.Done(), w.synced...)
+}
+
+// Changed receives a value when an Ingress, Service or EndpointSlice that
+// matters has changed since Routes was last called: Routes then returns
+// something new. Changes that come before Routes is called again make one
+// value, not one each. The channel is never closed.
+func (w *Watcher) Changed() <-chan struct{} { return w.changed }
+
+// Routes returns the routes of the cluster as the watch sees it. It
+// returns an error only if the Ingresses cannot be listed.
+func (w *Watcher) Routes() ([]Spec, error) {
+	// What changed until now is in the listers: what follows includes it.
+	select {
+	case <-w.changed:
+	default:
+	}
+	all, err := w.ingress.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	ings := all[:0:0]
+	for _, ing := range all {
+		if classOf(ing) == w.class {
+			ings = append(ings, ing)
+		}
+	}
+	routed := routedServices(ings)
+	w.routed.Store(&routed)
+	return buildRoutes(snapshot{ingresses: ings, service: w.service, slices: w.sliceList}), nil
+}
+
+// markChanged signals Changed, unless a signal is pending already.
+func (w *Watcher) markChanged() {
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Watcher) service(namespace, name string) *corev1.Service {
+	svc, err := w.services.Services(namespace).Get(name)
+	if err != nil {
+		return nil
+	}
+	return svc
+}
+
+func (w *Watcher) sliceList(namespace, service string) []*discoveryv1.EndpointSlice {
+	objs, err := w.slices.ByIndex(byService, namespace+"/"+service)
+	if err != nil {
+		return nil
+	}
+	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func sliceServiceKey(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	svc := s.Labels[discoveryv1.LabelServiceName]
+	if svc == "" {
+		return nil, nil
+	}
+	return []string{s.Namespace + "/" + svc}, nil
+}
+
+// handler signals Changed on any add, update or delete of an object that
+// matters.
+func (w *Watcher) handler(matters func(obj any) bool) cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if matters(obj) {
+				w.markChanged()
+			}
+		},
+		UpdateFunc: func(old, obj any) {
+			if matters(old) || matters(obj) {
+				w.markChanged()
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if matters(obj) {
+				w.markChanged()
+			}
+		},
+	}
+}
+
+func (w *Watcher) ingressMatters(obj any) bool {
+	ing, ok := obj.(*networkingv1.Ingress)
+	return ok && classOf(ing) == w.class
+}
+
+func (w *Watcher) isRouted(namespace, name string) bool {
+	_, ok := (*w.routed.Load())[namespace+"/"+name]
+	return ok
+}
+
+func (w *Watcher) serviceMatters(obj any) bool {
+	svc, ok := obj.(*corev1.Service)
+	return ok && w.isRouted(svc.Namespace, svc.Name)
+}
+
+func (w *Watcher) sliceMatters(obj any) bool {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	return ok && w.isRouted(s.Namespace, s.Labels[discoveryv1.LabelServiceName])
+}
