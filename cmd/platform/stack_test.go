@@ -246,6 +246,87 @@ func TestCLIEndToEnd(t *testing.T) {
 	assert.Contains(t, errLines[0], "reserved")
 	assert.NotContains(t, out, "goroutine", "no stack traces")
 
+	// config:unset: a release without the var, live when the command returns.
+	dev.must(t, "config:set", "GREETING=short-lived")
+	assert.Contains(t, get(), "GREETING=short-lived ")
+	dev.must(t, "config:unset", "GREETING")
+	assert.Contains(t, get(), "GREETING= ")
+	assert.NotContains(t, dev.must(t, "config"), "GREETING")
+
+	// ps:restart: every web process is replaced by a new one, and the app
+	// keeps answering.
+	dev.must(t, "ps:restart", "web")
+	require.Eventually(t, func() bool {
+		for range 10 {
+			if pods[regexp.MustCompile(`pod=(\S+)`).FindStringSubmatch(get())[1]] {
+				return false
+			}
+		}
+		return true
+	}, 2*time.Minute, 250*time.Millisecond, "requests still reach processes from before the restart")
+
+	// domains:add: the app answers on a host name of the developer's at
+	// once; domains:remove stops that.
+	status := func(host string) int {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, stack.RouterURL+"/", nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	domain := "www." + app + ".example.com"
+	dev.must(t, "domains:add", domain)
+	assert.Contains(t, dev.must(t, "domains"), domain)
+	require.Eventually(t, func() bool { return status(domain) == http.StatusOK }, time.Minute, 100*time.Millisecond,
+		"the app never answered on %s", domain)
+	dev.must(t, "domains:remove", domain)
+	require.Eventually(t, func() bool { return status(domain) == http.StatusNotFound }, time.Minute, 100*time.Millisecond,
+		"%s was still routed after domains:remove", domain)
+
+	// logs -t follows the app's output until interrupted.
+	tail := exec.Command(bin, "logs", "-t")
+	tail.Dir, tail.Env = dev.dir, dev.env
+	stdout, err := tail.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, tail.Start())
+	seen := make(chan bool, 1) // whether the followed request's line came
+	go func() {
+		var buf []byte
+		chunk := make([]byte, 1024)
+		for {
+			n, err := stdout.Read(chunk)
+			buf = append(buf, chunk[:n]...)
+			if strings.Contains(string(buf), "greeter served /followed") {
+				seen <- true
+				return
+			}
+			if err != nil {
+				seen <- false
+				return
+			}
+		}
+	}()
+	followed := false
+	for deadline := time.Now().Add(time.Minute); !followed && time.Now().Before(deadline); {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, stack.RouterURL+"/followed", nil)
+		require.NoError(t, err)
+		req.Host = app + "." + stack.AppsDomain
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		select {
+		case ok := <-seen:
+			require.True(t, ok, "logs -t ended before the app's line came")
+			followed = true
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	assert.True(t, followed, "logs -t never showed the request made while it followed")
+	require.NoError(t, tail.Process.Signal(os.Interrupt))
+	assert.NoError(t, tail.Wait(), "logs -t ends cleanly on Ctrl-C")
+
 	// A suspended tenant's apps stop and its developers cannot change them;
 	// lifting the suspension brings the app back as it was.
 	admin.must(t, "tenants:suspend", tenant)
@@ -264,4 +345,10 @@ func TestCLIEndToEnd(t *testing.T) {
 	require.Error(t, err)
 	admin.must(t, "tenants:unsuspend", tenant)
 	assert.Contains(t, get(), "GREETING= ", "unsuspending applies the running release again")
+
+	// apps:destroy: the app and its route are gone.
+	admin.must(t, "apps:destroy", "-a", app, "--confirm", app)
+	assert.Equal(t, http.StatusNotFound, status(app+"."+stack.AppsDomain))
+	_, err = dev.run(t, "releases", "-a", app)
+	assert.Error(t, err, "a destroyed app has no releases")
 }
