@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/platform-paas/platform/deploy/localstack"
+	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 	"github.com/platform-paas/platform/deployer"
 )
 
@@ -483,7 +483,7 @@ func TestReleaseLifecycle(t *testing.T) {
 
 		// Following: new lines arrive as they are logged.
 		fctx, fcancel := context.WithCancel(ctx)
-		var fbuf syncBuffer
+		var fbuf syncbuf.Buffer
 		done := make(chan error, 1)
 		go func() {
 			done <- r.d.Logs(fctx, r.tenant, app, deployer.LogOptions{Type: "web", Tail: 5, Follow: true}, &fbuf)
@@ -749,24 +749,6 @@ func TestQuota(t *testing.T) {
 		assert.Equal(t, "worker", re.Process)
 		assert.Contains(t, re.Detail, "exceeded quota")
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestReadinessFailure deploys a web process whose health check never

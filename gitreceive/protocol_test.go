@@ -8,7 +8,6 @@ import (
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 )
 
 // rawSession speaks the git protocol by hand through the real ssh client,
@@ -26,28 +27,9 @@ type rawSession struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	out    *pktline.Scanner
-	stderr syncBuffer
+	stderr syncbuf.Buffer
 	band   bandOutput
 	data   bytes.Buffer
-}
-
-// syncBuffer is a bytes.Buffer that exec's copying goroutine can write
-// while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func (h *harness) rawSession(key, command string) *rawSession {
