@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -92,8 +91,9 @@ func newRig(t *testing.T, quota deployer.TenantQuota, adjust func(*deployer.Conf
 
 // podLogsReachable reports whether the API server reaches the kubelet, as
 // reading pod logs needs. A stack whose kube-apiserver prefers the node's
-// host name, which does not resolve, cannot: in CI that fails the test;
-// elsewhere the checks of log output are skipped, saying why.
+// host name, which does not resolve, cannot: under make test or in CI
+// (localstack.Required) that fails the test; elsewhere the checks of log
+// output are skipped, saying why.
 func podLogsReachable(ctx context.Context, t *testing.T, kc kubernetes.Interface) bool {
 	t.Helper()
 	nodes, err := kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
@@ -105,7 +105,7 @@ func podLogsReachable(ctx context.Context, t *testing.T, kc kubernetes.Interface
 	}
 	msg := fmt.Sprintf("the API server cannot reach the kubelet, so no pod log can be read (%v): "+
 		"kube-apiserver needs --kubelet-preferred-address-types=InternalIP,Hostname in deploy/local/up.sh", err)
-	if os.Getenv("CI") != "" {
+	if localstack.Required() {
 		t.Fatal(msg)
 	}
 	t.Log("skipping the checks of log output: " + msg)
@@ -463,7 +463,7 @@ func TestReleaseLifecycle(t *testing.T) {
 
 	t.Run("logs", func(t *testing.T) {
 		if !r.logs {
-			t.Skip("the API server cannot read pod logs on this stack")
+			localstack.Need(t, "pod logs, which the API server cannot read on this stack", "kube-apiserver needs --kubelet-preferred-address-types=InternalIP,Hostname (deploy/local/up.sh); run `make up`")
 		}
 		webPods := r.pods(ctx, app, "web")
 		require.NotEmpty(t, webPods)

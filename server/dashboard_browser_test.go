@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/release/releasetest"
 	"github.com/platform-paas/platform/server"
 	"github.com/platform-paas/platform/server/store"
@@ -44,7 +45,8 @@ type browser struct {
 	exceptions []string
 }
 
-// chromium finds the browser; outside CI a missing one skips the test.
+// chromium finds the browser. A missing one stops the test as
+// localstack.Need says: a failure under make test, else a skip.
 func chromium(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -52,11 +54,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	msg := "needs Debian's chromium package (deploy/local/install-packages.sh installs it; run `make up`)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	localstack.Need(t, "Chromium", "apt-get install chromium (deploy/local/install-packages.sh, which `make up` runs, installs it)")
 	return ""
 }
 
