@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/platform-paas/platform/deploy/localstack"
+	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 )
 
 // The integration tests build the sample apps on the local stack's
@@ -100,24 +100,6 @@ func appendFile(t testing.TB, path, text string) {
 	_, err = f.WriteString(text)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
-}
-
-// syncBuffer is an io.Writer safe to read while a build writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -197,7 +179,7 @@ func TestBuildSamples(t *testing.T) {
 			app := tt.app + "-sample"
 			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 			defer cancel()
-			var out syncBuffer
+			var out syncbuf.Buffer
 			res, err := b.Build(ctx, Request{
 				Tenant: testTenant, App: app, SourceDir: dir,
 				Commit: "0123456789abcdef0123456789abcdef01234567",
@@ -264,7 +246,7 @@ func TestBuildBrokenGo(t *testing.T) {
 	b, _ := newStackBuilder(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	_, err := b.Build(ctx, Request{
 		Tenant: testTenant, App: "broken-go", SourceDir: filepath.Join("testdata", "apps", "broken-go"),
 		Config: map[string]string{"GOFLAGS": "-v"}, Out: &out,
@@ -289,7 +271,7 @@ func TestBuildColdWarm(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	build := func() Result {
-		var out syncBuffer
+		var out syncbuf.Buffer
 		res, err := b.Build(ctx, Request{Tenant: testTenant, App: app, SourceDir: dir, Out: &out})
 		require.NoError(t, err, out.String())
 		return res
@@ -355,7 +337,7 @@ func TestBuildCancel(t *testing.T) {
 	app := "cancel-" + randomHex(t, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		_, err := b.Build(ctx, Request{Tenant: testTenant, App: app, SourceDir: filepath.Join("testdata", "apps", "go"), Out: &out})
@@ -528,7 +510,7 @@ func probeImage(t *testing.T, b *Builder, ref string, command []string) string {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	r := newRenderer(&buf, masker{})
 	ch := make(chan *bkclient.SolveStatus)
 	done := make(chan struct{})

@@ -30,6 +30,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/platform-paas/platform/deploy/localstack"
+	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 )
 
 func TestNetworkEnv(t *testing.T) {
@@ -122,7 +123,7 @@ func TestBuildNetworkSettings(t *testing.T) {
 		t.Cleanup(func() { _ = b.Close() })
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		var out syncBuffer
+		var out syncbuf.Buffer
 		// A fresh app each time: its module and pip caches start empty, so
 		// the build must download.
 		res, err := b.Build(ctx, Request{Tenant: testTenant, App: "net-" + randomHex(t, 4), SourceDir: sample, Config: config, Out: &out})

@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/platform-paas/platform/deploy/localstack"
+	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 	"github.com/platform-paas/platform/deployer"
 )
 
@@ -92,8 +91,9 @@ func newRig(t *testing.T, quota deployer.TenantQuota, adjust func(*deployer.Conf
 
 // podLogsReachable reports whether the API server reaches the kubelet, as
 // reading pod logs needs. A stack whose kube-apiserver prefers the node's
-// host name, which does not resolve, cannot: in CI that fails the test;
-// elsewhere the checks of log output are skipped, saying why.
+// host name, which does not resolve, cannot: under make test or in CI
+// (localstack.Required) that fails the test; elsewhere the checks of log
+// output are skipped, saying why.
 func podLogsReachable(ctx context.Context, t *testing.T, kc kubernetes.Interface) bool {
 	t.Helper()
 	nodes, err := kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
@@ -105,7 +105,7 @@ func podLogsReachable(ctx context.Context, t *testing.T, kc kubernetes.Interface
 	}
 	msg := fmt.Sprintf("the API server cannot reach the kubelet, so no pod log can be read (%v): "+
 		"kube-apiserver needs --kubelet-preferred-address-types=InternalIP,Hostname in deploy/local/up.sh", err)
-	if os.Getenv("CI") != "" {
+	if localstack.Required() {
 		t.Fatal(msg)
 	}
 	t.Log("skipping the checks of log output: " + msg)
@@ -463,7 +463,7 @@ func TestReleaseLifecycle(t *testing.T) {
 
 	t.Run("logs", func(t *testing.T) {
 		if !r.logs {
-			t.Skip("the API server cannot read pod logs on this stack")
+			localstack.Need(t, "pod logs, which the API server cannot read on this stack", "kube-apiserver needs --kubelet-preferred-address-types=InternalIP,Hostname (deploy/local/up.sh); run `make up`")
 		}
 		webPods := r.pods(ctx, app, "web")
 		require.NotEmpty(t, webPods)
@@ -483,7 +483,7 @@ func TestReleaseLifecycle(t *testing.T) {
 
 		// Following: new lines arrive as they are logged.
 		fctx, fcancel := context.WithCancel(ctx)
-		var fbuf syncBuffer
+		var fbuf syncbuf.Buffer
 		done := make(chan error, 1)
 		go func() {
 			done <- r.d.Logs(fctx, r.tenant, app, deployer.LogOptions{Type: "web", Tail: 5, Follow: true}, &fbuf)
@@ -749,24 +749,6 @@ func TestQuota(t *testing.T) {
 		assert.Equal(t, "worker", re.Process)
 		assert.Contains(t, re.Detail, "exceeded quota")
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestReadinessFailure deploys a web process whose health check never

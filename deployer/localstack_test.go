@@ -48,31 +48,9 @@ func TestLocalStackRunsRegistryImage(t *testing.T) {
 	})
 
 	image := fmt.Sprintf("%s/stacktest/probe@%s", env.Registry, digest)
-	labels := map[string]string{"app": "probe"}
 	replicas := int32(2)
-	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "probe"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					AutomountServiceAccountToken:  new(false),
-					TerminationGracePeriodSeconds: new(int64(1)),
-					Containers: []corev1.Container{{
-						Name:    "probe",
-						Image:   image,
-						Command: []string{"sleep", "3600"},
-						ReadinessProbe: &corev1.Probe{
-							ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/ready"}}},
-							PeriodSeconds: 1,
-						},
-					}},
-				},
-			},
-		},
-	}
+	dep := localstack.Deployment("probe", image, replicas, []string{"sleep", "3600"},
+		corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/ready"}}})
 	_, err = kc.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{})
 	require.NoError(t, err)
 
@@ -85,7 +63,7 @@ func TestLocalStackRunsRegistryImage(t *testing.T) {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("deployment not ready: %+v\npods: %s", last.Status, podReport(kc, ns))
+			t.Fatalf("deployment not ready: %+v\npods: %s", last.Status, localstack.PodReport(kc, ns))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -130,29 +108,6 @@ func buildAndPush(ctx context.Context, t *testing.T, addr, registry, ref string)
 	digest := resp.ExporterResponse["containerimage.digest"]
 	require.True(t, strings.HasPrefix(digest, "sha256:"), "exporter response has the image digest: %v", resp.ExporterResponse)
 	return digest
-}
-
-func podReport(kc kubernetes.Interface, ns string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var b strings.Builder
-	pods, err := kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err.Error()
-	}
-	for _, p := range pods.Items {
-		fmt.Fprintf(&b, "\n%s %s", p.Name, p.Status.Phase)
-		for _, cs := range p.Status.ContainerStatuses {
-			fmt.Fprintf(&b, " %s ready=%v state=%+v", cs.Name, cs.Ready, cs.State)
-		}
-	}
-	events, err := kc.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
-	if err == nil {
-		for _, e := range events.Items {
-			fmt.Fprintf(&b, "\nevent %s %s: %s", e.InvolvedObject.Name, e.Reason, e.Message)
-		}
-	}
-	return b.String()
 }
 
 // TestEnsureIngressClass makes the platform's IngressClass on the local

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 )
 
 // rawSession speaks the git protocol by hand through the real ssh client,
@@ -26,28 +27,9 @@ type rawSession struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	out    *pktline.Scanner
-	stderr syncBuffer
+	stderr syncbuf.Buffer
 	band   bandOutput
 	data   bytes.Buffer
-}
-
-// syncBuffer is a bytes.Buffer that exec's copying goroutine can write
-// while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func (h *harness) rawSession(key, command string) *rawSession {
@@ -147,6 +129,16 @@ func (s *rawSession) waitProgress(text string) {
 	}
 }
 
+// waitKeepalives reads until the server has sent n keepalives in all.
+func (s *rawSession) waitKeepalives(n int) {
+	s.t.Helper()
+	for s.band.keepalives < n {
+		if s.readPacket() {
+			s.t.Fatalf("stream ended after %d keepalives, before %d", s.band.keepalives, n)
+		}
+	}
+}
+
 func (s *rawSession) readSideband() bandOutput {
 	s.t.Helper()
 	for !s.readPacket() {
@@ -239,14 +231,23 @@ func TestReceivePackProtocol(t *testing.T) {
 	require.Empty(t, h.pusher.pushed())
 
 	t.Run("keepalive while a deploy is quiet", func(t *testing.T) {
+		// The deploy says nothing until the client has had three
+		// keepalives.
+		quiet := make(chan struct{})
 		h.pusher.setPush(func(ctx context.Context, _ PushRequest, out io.Writer) error {
-			time.Sleep(500 * time.Millisecond)
+			select {
+			case <-quiet:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			fmt.Fprintln(out, "done")
 			return nil
 		})
 		s := h.rawSession(alice.keyPath, receive)
 		s.advertisement()
 		s.push([]string{update("", first, "refs/heads/main")}, packOf(t, work, []string{"--revs"}, first))
+		s.waitKeepalives(3)
+		close(quiet)
 		sb := s.readSideband()
 		assert.Equal(t, "ok", sb.report.UnpackStatus)
 		assert.Equal(t, "ok", sb.report.CommandStatuses[0].Status)
@@ -311,7 +312,7 @@ func TestConcurrentPushesFromTheSameRevision(t *testing.T) {
 	b.advertisement()
 	b.push([]string{update("", other, "refs/heads/main")}, packOf(t, work, []string{"--revs"}, other))
 	b.waitProgress("waiting for another push to myapp to finish")
-	time.Sleep(300 * time.Millisecond) // six keepalive intervals
+	b.waitKeepalives(1) // the waiting client is kept alive
 	close(release)
 
 	assert.Equal(t, "ok", a.readSideband().report.CommandStatuses[0].Status)

@@ -127,7 +127,8 @@ func TestPushZeroDowntime(t *testing.T) {
 		done    = make(chan struct{})
 	)
 	// About 200 requests a second from 4 workers, for as long as the push
-	// takes and one second more; bounded by the test's own deadline.
+	// takes and about a second more (200 answers); bounded by the test's
+	// own deadline.
 	go func() {
 		defer close(done)
 		var wg sync.WaitGroup
@@ -153,7 +154,20 @@ func TestPushZeroDowntime(t *testing.T) {
 		wg.Wait()
 	}()
 	out, err = s.Push(dir)
-	time.Sleep(time.Second)
+	answered := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(results)
+	}
+	pushed := answered()
+	assert.Eventually(t, func() bool {
+		select {
+		case <-done: // the workers ran out of requests
+			return true
+		default:
+			return answered() >= pushed+200
+		}
+	}, time.Minute, 20*time.Millisecond, "answers after the push")
 	close(stop)
 	<-done
 	require.NoError(t, err, "push output:\n%s", out)

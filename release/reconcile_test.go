@@ -41,7 +41,8 @@ func TestReconcileAfterCrashMidRollout(t *testing.T) {
 	require.NoError(t, err)
 
 	// v2: the same image with a config change, rolled half-way: the
-	// rollout is abandoned the moment it starts, as a crash would.
+	// rollout is abandoned once the cluster has begun it, as a crash
+	// would.
 	_, err = s.Store.SetConfig(ctx, app.ID, map[string]string{"CRASH_TEST": "v2"})
 	require.NoError(t, err)
 	v2, err := s.Store.CreateRelease(ctx, store.NewRelease{
@@ -63,7 +64,25 @@ func TestReconcileAfterCrashMidRollout(t *testing.T) {
 			Config: map[string]string{"CRASH_TEST": "v2"}, Processes: procs, Commit: v1.CommitSHA,
 		}, nil, io.Discard)
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// Half-way: a process type is set to run v2 (its Deployment has
+	// v2's template) and Apply is still waiting for the rollout.
+	require.Eventually(t, func() bool {
+		status, err := dep.Status(ctx, s.Tenant.Name, app.Name)
+		if err != nil {
+			return false
+		}
+		for _, ps := range status {
+			if ps.Release == v2.Version {
+				return true
+			}
+		}
+		return false
+	}, time.Minute, 50*time.Millisecond, "the rollout of v2 begins")
+	select {
+	case err := <-rolled:
+		t.Fatalf("the rollout of v2 ended before the crash, not half-way: %v", err)
+	default:
+	}
 	cancelRoll()
 	<-rolled
 	ok, _, err := s.Store.AcquireDeployLock(ctx, app.ID, "crashed-platformd", "deploy of v2 by a platformd that died", 3*time.Second)

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/release/releasetest"
 	"github.com/platform-paas/platform/server"
 	"github.com/platform-paas/platform/server/store"
@@ -44,7 +45,8 @@ type browser struct {
 	exceptions []string
 }
 
-// chromium finds the browser; outside CI a missing one skips the test.
+// chromium finds the browser. A missing one stops the test as
+// localstack.Need says: a failure under make test, else a skip.
 func chromium(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -52,11 +54,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	msg := "needs Debian's chromium package (deploy/local/install-packages.sh installs it; run `make up`)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	localstack.Need(t, "Chromium", "apt-get install chromium (deploy/local/install-packages.sh, which `make up` runs, installs it)")
 	return ""
 }
 
@@ -145,6 +143,26 @@ func (tb *tab) waitFor(t *testing.T, what, expr string, timeout time.Duration) {
 	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr,
 		chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
 	require.NoError(t, err, "waiting for %s (%s)", what, expr)
+}
+
+// waitDrawn waits until the page shows an element matching selector and
+// has drawn all that it loads: no "Loading…" placeholder is left, nor a
+// "…" cell of the apps list. A check that something is absent from the
+// page comes after it, so that it does not pass on a page still loading.
+func (tb *tab) waitDrawn(t *testing.T, what, selector string) {
+	t.Helper()
+	tb.waitFor(t, what, fmt.Sprintf(`!!document.querySelector(%s) && !document.querySelector('main .loading') &&
+		![...document.querySelectorAll('main td')].some((td) => td.textContent.trim() === '…')`, jsString(selector)), 10*time.Second)
+}
+
+// appTabs are the app page's tabs: the path after /apps/NAME and what the
+// tab shows once its data is drawn, for a viewer as for an owner.
+var appTabs = []struct{ path, shown string }{
+	{"", "#scale-web"},
+	{"/releases", "#tab-body .table-wrap, #tab-body .empty"},
+	{"/config", "#config-table, #tab-body .empty"},
+	{"/domains", "#tab-body .table-wrap, #tab-body .empty"},
+	{"/settings", "#destroy-app"},
 }
 
 // text is the trimmed text of the first element matching a CSS selector,
@@ -308,9 +326,13 @@ func TestDashboardInBrowser(t *testing.T) {
 
 		// Phone width: no sideways scrolling.
 		tb.do(t, chromedp.EmulateViewport(390, 844))
-		for _, p := range []struct{ path, page string }{{"/", "apps"}, {"/apps/shop", "app"}, {"/apps/shop/config", "app"}} {
+		for _, p := range []struct{ path, page, shown string }{
+			{"/", "apps", `tr[data-app="shop"]`},
+			{"/apps/shop", "app", "#scale-web"},
+			{"/apps/shop/config", "app", `tr[data-key="SECRET_KEY"]`},
+		} {
 			tb.open(t, p.path, p.page)
-			time.Sleep(300 * time.Millisecond)
+			tb.waitDrawn(t, p.path+" drawn", p.shown)
 			assert.LessOrEqual(t, eval[int](t, tb, `document.documentElement.scrollWidth`), 390, "%s fits a phone", p.path)
 		}
 		tb.do(t, chromedp.EmulateViewport(1280, 900))
@@ -325,10 +347,10 @@ func TestDashboardInBrowser(t *testing.T) {
 		tb.signIn(t, tokens["viewer"])
 		tb.open(t, "/apps/shop", "app")
 		tb.waitFor(t, "the formation", `!!document.querySelector('#scale-web')`, 10*time.Second)
-		for _, tabName := range []string{"", "/releases", "/config", "/domains", "/settings"} {
-			tb.open(t, "/apps/shop"+tabName, "app")
-			time.Sleep(500 * time.Millisecond) // the tab's data
-			assert.Empty(t, enabledControls(t, tb), "a viewer has no enabled controls on /apps/shop%s", tabName)
+		for _, at := range appTabs {
+			tb.open(t, "/apps/shop"+at.path, "app")
+			tb.waitDrawn(t, "the tab's data", at.shown)
+			assert.Empty(t, enabledControls(t, tb), "a viewer has no enabled controls on /apps/shop%s", at.path)
 		}
 		tb.open(t, "/apps/shop/config", "app")
 		assert.NotContains(t, text(t, tb, "main"), "s3cr3t-value")
@@ -452,10 +474,10 @@ func TestDashboardOnStack(t *testing.T) {
 	// A viewer sees the name, not the value, and can change nothing.
 	viewer := b.tab()
 	viewer.signIn(t, tokens["viewer"])
-	for _, tabName := range []string{"", "/releases", "/config", "/domains", "/settings"} {
-		viewer.open(t, "/apps/"+app.Name+tabName, "app")
-		time.Sleep(time.Second)
-		assert.Empty(t, enabledControls(t, viewer), "a viewer has no enabled controls on %s", tabName)
+	for _, at := range appTabs {
+		viewer.open(t, "/apps/"+app.Name+at.path, "app")
+		viewer.waitDrawn(t, "the tab's data", at.shown)
+		assert.Empty(t, enabledControls(t, viewer), "a viewer has no enabled controls on %s", at.path)
 		assert.NotContains(t, text(t, viewer, "main"), value)
 	}
 	viewer.open(t, "/apps/"+app.Name+"/config", "app")

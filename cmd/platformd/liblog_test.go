@@ -1,38 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"log/slog"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"k8s.io/klog/v2"
+
+	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 )
-
-// syncBuf is a buffer safe for concurrent writers.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRouteLibraryLogsFollowsTheLatestLogger checks that klog's lines go to
 // the logger of the latest call, and (under -race) that calls while
 // client-go logs do not race.
 func TestRouteLibraryLogsFollowsTheLatestLogger(t *testing.T) {
-	var first, second syncBuf
+	var first, second syncbuf.Buffer
 	routeLibraryLogs(slog.New(slog.NewTextHandler(&first, nil)), slog.LevelInfo)
 	var wg sync.WaitGroup
 	for range 4 {

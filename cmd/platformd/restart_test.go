@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/platform-paas/platform/deploy/localstack"
+	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
 	"github.com/platform-paas/platform/server/testdb"
@@ -152,7 +153,7 @@ func TestRestartMidRollout(t *testing.T) {
 	repo.git(t, "commit", "-q", "-am", "v2, slow to start")
 	releasing := make(chan struct{})
 	pushed := make(chan error, 1)
-	var v2Out syncBuffer
+	var v2Out syncbuf.Buffer
 	go func() {
 		_, err := repo.push(ctx, &pushWatch{out: &v2Out, line: "Releasing v2", seen: releasing})
 		pushed <- err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 	"github.com/platform-paas/platform/server/testdb"
 )
 
@@ -53,35 +52,16 @@ current-context: nowhere
 	return path
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a
-// running platformd.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // instance is one platformd started by startPlatformd.
 type instance struct {
 	base string // http://host:port
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	stop func() error // cancels run and returns its error
 }
 
 func startPlatformd(t *testing.T, getenv func(string) string, args ...string) *instance {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, getenv, io.Discard, logs) }()

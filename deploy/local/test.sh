@@ -3,7 +3,9 @@
 # brings it up to date when it is up (up.sh is idempotent and restarts
 # platformd when its binary changed, so end-to-end tests run against the
 # code under test), then runs the static checks and the Go tests with
-# .platform/env.
+# .platform/env. Nothing skips: PLATFORM_TEST_REQUIRE=all makes a test
+# whose dependency is missing fail, saying what to install or run (see
+# package deploy/localstack, Need).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -11,4 +13,5 @@ set -euo pipefail
 . "$STATE/env"
 cd "$ROOT"
 make -s vet
+export PLATFORM_TEST_REQUIRE=all
 go test -count=1 -race -timeout 30m ./... "$@"

@@ -1,11 +1,20 @@
-// Package localstack describes the local stack's contract to tests: the
-// variables `make up` writes to .platform/env. A test that needs the stack
-// calls Require; outside CI, without the stack, the test is skipped with a
-// message naming `make up`; in CI a missing stack fails the test.
+// Package localstack is the test kit for the local stack: the variables
+// `make up` writes to .platform/env (Env, Require), the rule for a test
+// whose dependency is missing (Need), and the fixtures tests of several
+// packages share (Kubernetes objects, pod reports, a Python package
+// index). It does not start the stack: `make up` does.
+//
+// Under `make test` nothing skips: deploy/local/test.sh sets
+// PLATFORM_TEST_REQUIRE=all, and a test whose dependency is missing fails
+// saying what to install or run. So does any test when CI is set. A bare
+// `go test` of a package without the stack skips such a test with the same
+// message.
 package localstack
 
 import (
 	"os"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -26,8 +35,8 @@ type Env struct {
 	BuildCAFile string
 }
 
-// Require returns the local stack's environment, or skips (fails, in CI) the
-// test when the stack's variables are not set.
+// Require returns the local stack's environment. When the stack's
+// variables are not set, it stops the test as Need does.
 func Require(t testing.TB) Env {
 	t.Helper()
 	e := Env{
@@ -53,11 +62,39 @@ func Require(t testing.TB) Env {
 		}
 	}
 	if len(missing) > 0 {
-		msg := "needs the local stack (run `make up` and `. .platform/env`, or `make test`); unset: "
-		if os.Getenv("CI") != "" {
-			t.Fatalf(msg+"%v", missing)
-		}
-		t.Skipf(msg+"%v", missing)
+		slices.Sort(missing)
+		Need(t, "the local stack", "run `make up` and `. .platform/env`, or `make test`; unset: "+strings.Join(missing, ", "))
 	}
 	return e
+}
+
+// RequireVar is the environment variable that makes every dependency of
+// the tests required: with RequireVar=all (as `make test` sets it), Need
+// fails a test instead of skipping it.
+const RequireVar = "PLATFORM_TEST_REQUIRE"
+
+// Required reports whether a missing dependency fails a test rather than
+// skipping it: under `make test` (RequireVar=all) and in CI (CI set). Need
+// is how a test uses it; Required is for the rare check that degrades
+// rather than skips.
+func Required() bool {
+	return os.Getenv(RequireVar) != "" || os.Getenv("CI") != ""
+}
+
+// Need stops a test that cannot run because what it needs is missing:
+// what names the dependency ("Chromium"), how says what to run or install
+// to have it ("apt-get install chromium"). Under `make test` or in CI
+// (see Required) the test fails; otherwise it is skipped. Need does not
+// return.
+func Need(t testing.TB, what, how string) {
+	t.Helper()
+	switch v := os.Getenv(RequireVar); v {
+	case "", "all":
+	default:
+		t.Fatalf("%s=%q: the only value is all", RequireVar, v)
+	}
+	if Required() {
+		t.Fatalf("needs %s: %s (under make test or CI, no test skips)", what, how)
+	}
+	t.Skipf("needs %s: %s", what, how)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/deploy/localstack"
 )
 
 const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -23,18 +26,16 @@ func testDatabaseURL() string {
 	return defaultTestDatabaseURL
 }
 
-// adminConn connects to the test server's maintenance database. Outside CI
-// a missing Postgres skips the test; in CI it fails it.
+// adminConn connects to the test server's maintenance database. A missing
+// Postgres stops the test as localstack.Need says: a failure under make
+// test, else a skip.
 func adminConn(t *testing.T) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, testDatabaseURL())
 	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("postgres is not reachable (set DATABASE_URL or run `make up`): %v", err)
-		}
-		require.NoError(t, err, "connecting to postgres")
+		localstack.Need(t, "PostgreSQL", fmt.Sprintf("run it on 127.0.0.1:5432 or set DATABASE_URL (`make up` and `. .platform/env` do); connecting: %v", err))
 	}
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	return conn

@@ -3,14 +3,15 @@
 // parallel and see real commits.
 //
 // It reaches the server named by DATABASE_URL (as `. .platform/env` sets
-// it), else postgres://postgres@127.0.0.1:5432/postgres. Outside CI a
-// server that does not answer skips the test; in CI it fails it. It is
-// for tests only: nothing else may import it.
+// it), else postgres://postgres@127.0.0.1:5432/postgres. A server that
+// does not answer stops the test as localstack.Need says: a failure under
+// make test, else a skip. It is for tests only: nothing else may import it.
 package testdb
 
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/server/store"
 )
 
@@ -50,10 +52,7 @@ func Empty(t testing.TB) string {
 	defer cancel()
 	admin, err := pgx.Connect(ctx, serverURL())
 	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("postgres is not reachable (set DATABASE_URL or run `make up`): %v", err)
-		}
-		require.NoError(t, err, "connecting to postgres")
+		localstack.Need(t, "PostgreSQL", fmt.Sprintf("run it on 127.0.0.1:5432 or set DATABASE_URL (`make up` and `. .platform/env` do); connecting: %v", err))
 	}
 	name := "test_" + strings.ToLower(rand.Text()[:12])
 	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
