@@ -15,11 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -65,7 +62,7 @@ func TestLocalStackRoutesToPods(t *testing.T) {
 	t.Cleanup(func() {
 		_ = kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
-	createApp(ctx, t, kube, env.Registry, ns, host)
+	localstack.CreateStaticApp(ctx, t, kube, env.Registry, router.DefaultClass, ns, host)
 
 	reg := prometheus.NewRegistry()
 	rt, err := router.New(router.Config{
@@ -119,7 +116,7 @@ func TestLocalStackRoutesToPods(t *testing.T) {
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
-		t.Fatalf("%s: last answer %d %v: %.300s\npods: %s", what, code, err, body, podReport(kube, ns))
+		t.Fatalf("%s: last answer %d %v: %.300s\npods: %s", what, code, err, body, localstack.PodReport(kube, ns))
 	}
 
 	waitFor("app ready", http.StatusOK, "Directory listing")
@@ -135,93 +132,6 @@ func TestLocalStackRoutesToPods(t *testing.T) {
 	_, err = kube.AppsV1().Deployments(ns).UpdateScale(ctx, "web", scale, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	waitFor("scaled to zero", http.StatusServiceUnavailable, "platform ps:scale web=1")
-}
-
-func createApp(ctx context.Context, t *testing.T, kube kubernetes.Interface, registry, ns, host string) {
-	t.Helper()
-	if registry == "" {
-		registry = "127.0.0.1:5000"
-	}
-	labels := map[string]string{"app": "web"}
-	replicas := int32(1)
-	_, err := kube.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					AutomountServiceAccountToken:  new(false),
-					TerminationGracePeriodSeconds: new(int64(1)),
-					Containers: []corev1.Container{{
-						Name:    "web",
-						Image:   registry + "/platform/run-python:bookworm",
-						Command: []string{"python3", "-m", "http.server", "8080"},
-						Ports:   []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
-						ReadinessProbe: &corev1.Probe{
-							ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
-							PeriodSeconds: 1,
-						},
-					}},
-				},
-			},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-
-	_, err = kube.CoreV1().Services(ns).Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: corev1.ServiceSpec{
-			Selector: labels,
-			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-
-	prefix := networkingv1.PathTypePrefix
-	_, err = kube.NetworkingV1().Ingresses(ns).Create(ctx, &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: networkingv1.IngressSpec{
-			IngressClassName: new(router.DefaultClass),
-			Rules: []networkingv1.IngressRule{{
-				Host: host,
-				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-					Paths: []networkingv1.HTTPIngressPath{{
-						Path:     "/",
-						PathType: &prefix,
-						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
-							Name: "web", Port: networkingv1.ServiceBackendPort{Name: "http"},
-						}},
-					}},
-				}},
-			}},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-}
-
-func podReport(kube kubernetes.Interface, ns string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err.Error()
-	}
-	out := ""
-	for _, p := range pods.Items {
-		out += fmt.Sprintf("\n%s %s ip=%s", p.Name, p.Status.Phase, p.Status.PodIP)
-		for _, cs := range p.Status.ContainerStatuses {
-			out += fmt.Sprintf(" ready=%v state=%+v", cs.Ready, cs.State)
-		}
-	}
-	events, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
-	if err == nil {
-		for _, e := range events.Items {
-			out += fmt.Sprintf("\nevent %s %s: %s", e.InvolvedObject.Name, e.Reason, e.Message)
-		}
-	}
-	return out
 }
 
 // testWriter sends the router's log to the test's.

@@ -203,7 +203,7 @@ func TestRestartMidRollout(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("the app did not settle on one release within %v: %s; answer %q\nreleases: %s\npods: %s",
-					within, st.problem, st.body, st.describe(), podsOf(kube, ns))
+					within, st.problem, st.body, st.describe(), localstack.PodReport(kube, ns))
 			}
 			time.Sleep(time.Second)
 		}

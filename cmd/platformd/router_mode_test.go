@@ -19,12 +19,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/router"
@@ -272,7 +268,7 @@ func TestRouterModeLocalStack(t *testing.T) {
 	t.Cleanup(func() {
 		_ = kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
-	createStaticApp(ctx, t, kube, stack.Registry, ns, host)
+	localstack.CreateStaticApp(ctx, t, kube, stack.Registry, router.DefaultClass, ns, host)
 
 	p := startRouterMode(t, stack.Kubeconfig)
 	stopped := false
@@ -303,7 +299,7 @@ func TestRouterModeLocalStack(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	require.Equal(t, http.StatusOK, code, "the app answers through the router-only platformd: %v %.300s\npods: %s", err, body, podsOf(kube, ns))
+	require.Equal(t, http.StatusOK, code, "the app answers through the router-only platformd: %v %.300s\npods: %s", err, body, localstack.PodReport(kube, ns))
 	assert.Contains(t, body, "Directory listing")
 	t.Logf("app answered through router mode %v after it was ready", time.Since(start).Round(time.Millisecond))
 
@@ -364,91 +360,4 @@ func grepLines(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// createStaticApp makes the smallest app the router can serve: Python's
-// http.server from the stack's run image, with a Service and an Ingress
-// of class platform for host.
-func createStaticApp(ctx context.Context, t *testing.T, kube kubernetes.Interface, registry, ns, host string) {
-	t.Helper()
-	labels := map[string]string{"app": "web"}
-	_, err := kube.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: new(int32(1)),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					AutomountServiceAccountToken:  new(false),
-					TerminationGracePeriodSeconds: new(int64(1)),
-					Containers: []corev1.Container{{
-						Name:    "web",
-						Image:   registry + "/platform/run-python:bookworm",
-						Command: []string{"python3", "-m", "http.server", "8080"},
-						Ports:   []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
-						ReadinessProbe: &corev1.Probe{
-							ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
-							PeriodSeconds: 1,
-						},
-					}},
-				},
-			},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-
-	_, err = kube.CoreV1().Services(ns).Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: corev1.ServiceSpec{
-			Selector: labels,
-			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-
-	prefix := networkingv1.PathTypePrefix
-	_, err = kube.NetworkingV1().Ingresses(ns).Create(ctx, &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: networkingv1.IngressSpec{
-			IngressClassName: new(router.DefaultClass),
-			Rules: []networkingv1.IngressRule{{
-				Host: host,
-				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-					Paths: []networkingv1.HTTPIngressPath{{
-						Path:     "/",
-						PathType: &prefix,
-						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
-							Name: "web", Port: networkingv1.ServiceBackendPort{Name: "http"},
-						}},
-					}},
-				}},
-			}},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-}
-
-// podsOf describes the pods of a namespace and their events, for a
-// failure message.
-func podsOf(kube kubernetes.Interface, ns string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err.Error()
-	}
-	var b strings.Builder
-	for _, p := range pods.Items {
-		fmt.Fprintf(&b, "\n%s %s ip=%s image=%s deleting=%v", p.Name, p.Status.Phase, p.Status.PodIP, p.Spec.Containers[0].Image, p.DeletionTimestamp != nil)
-		for _, cs := range p.Status.ContainerStatuses {
-			fmt.Fprintf(&b, " ready=%v state=%+v", cs.Ready, cs.State)
-		}
-	}
-	if events, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}); err == nil {
-		for _, e := range events.Items {
-			fmt.Fprintf(&b, "\nevent %s %s: %s", e.InvolvedObject.Name, e.Reason, e.Message)
-		}
-	}
-	return b.String()
 }
