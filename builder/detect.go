@@ -132,6 +132,9 @@ func Detect(dir string) (Plan, error) {
 	var p Plan
 	var defaultWeb string
 	var noDefault string // why there is no default web command
+	// A language the platform recognises but has no stack for, looked for
+	// before Node since such apps often have a package.json too.
+	lang, marker := unsupportedLanguage(root)
 	switch {
 	case isFile(root, "Dockerfile"):
 		p.Stack = StackDockerfile
@@ -143,10 +146,9 @@ func Detect(dir string) (Plan, error) {
 	case isFile(root, "Gemfile"):
 		p.Stack = StackRuby
 		defaultWeb, noDefault = detectRuby(root, &p.ruby)
-	case unsupportedMarker(root):
-		lang, file := unsupportedLanguage(root)
+	case lang != "":
 		return Plan{}, fmt.Errorf("detecting stack: %s app detected (%s): %w: the platform has no %s stack yet; "+
-			"add a Dockerfile at the root that builds and runs the app on $PORT, and push again", lang, file, ErrNeedsDockerfile, lang)
+			"add a Dockerfile at the root that builds and runs the app on $PORT, and push again", lang, marker, ErrNeedsDockerfile, lang)
 	case isFile(root, "package.json"):
 		p.Stack = StackNode
 		defaultWeb, noDefault, err = detectNode(root, &p.node)
@@ -344,11 +346,6 @@ func detectNode(root *os.Root, p *nodePlan) (web, noDefault string, err error) {
 		return "node server.js", "", nil
 	}
 	return "", `package.json has no "start" script or "main" and there is no server.js`, nil
-}
-
-func unsupportedMarker(root *os.Root) bool {
-	lang, _ := unsupportedLanguage(root)
-	return lang != ""
 }
 
 // unsupportedLanguage returns the language and marker file of the first

@@ -80,7 +80,10 @@ wait_for() {
   local name=$1 secs=$2; shift 2
   local deadline=$((SECONDS + secs))
   until "$@" >/dev/null 2>&1; do
-    if [ -f "$PIDS/$name.pid" ] && ! running "$name"; then
+    # Whether the process is alive, not whether it is ours yet: just after
+    # start() forks, the child may not have exec'd the component, and its
+    # command line is still this shell's.
+    if [ -f "$PIDS/$name.pid" ] && ! kill -0 "$(cat "$PIDS/$name.pid")" 2>/dev/null; then
       fail "$name" "exited while starting"
     fi
     if [ $SECONDS -ge $deadline ]; then

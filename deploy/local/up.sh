@@ -368,11 +368,14 @@ BUILD_CA_FILE=${PLATFORM_BUILD_CA_FILE:-}
 if [ -z "$BUILD_CA_FILE" ] && [ -s /etc/ssl/certs/ca-certificates.crt ]; then
   BUILD_CA_FILE=/etc/ssl/certs/ca-certificates.crt
 fi
-if [ -n "$BUILD_CA_FILE" ] && running platformd && [ "$(cat "$STATE/platformd.build-ca" 2>/dev/null)" != "$(sha256sum $(echo "$BUILD_CA_FILE" | tr , ' ') | sha256sum)" ]; then
+# platformd reads the bundle at start: a changed one needs a restart.
+ca_sum=none
+[ -z "$BUILD_CA_FILE" ] || ca_sum=$(cat $(echo "$BUILD_CA_FILE" | tr , ' ') | sha256sum | cut -d' ' -f1)
+if running platformd && [ "$(cat "$STATE/platformd.build-ca" 2>/dev/null)" != "$ca_sum" ]; then
   echo "    the build CA bundle changed; restarting platformd"
   stop platformd
 fi
-[ -z "$BUILD_CA_FILE" ] || sha256sum $(echo "$BUILD_CA_FILE" | tr , ' ') | sha256sum > "$STATE/platformd.build-ca"
+echo "$ca_sum" > "$STATE/platformd.build-ca"
 start platformd "$BIN/platformd" \
   --build-ca-file="$BUILD_CA_FILE" \
   --data-dir="$STATE/platformd" \

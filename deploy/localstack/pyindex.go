@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"html"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -67,12 +66,7 @@ func ServePythonIndex(t testing.TB, version string, packages map[string]string) 
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(data)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
+	srv := httptest.NewServer(mux) // on 127.0.0.1
 	t.Cleanup(srv.Close)
 	return PythonIndex{URL: srv.URL + "/simple/", Host: "127.0.0.1", Downloads: &downloads}
 }
