@@ -116,6 +116,8 @@ type Config struct {
 	// Network is the outbound network set-up every build gets: extra CAs,
 	// a proxy, package mirrors.
 	Network Network
+	// Limits bound each build; zero fields take DefaultLimits.
+	Limits Limits
 	// Logger receives the builder's own log; build output goes to
 	// Request.Out instead. Nil discards it.
 	Logger *slog.Logger
@@ -156,6 +158,9 @@ func (c Config) validate() error {
 	if err := c.Network.Validate(); err != nil {
 		return err
 	}
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
 	for _, img := range c.Images.all() {
 		if img != "" && !imageRE.MatchString(img) {
 			return fmt.Errorf("stack image %q is not an image reference", img)
@@ -172,6 +177,7 @@ type Builder struct {
 	insecure bool
 	images   Images
 	network  Network
+	limits   Limits
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -198,6 +204,7 @@ func New(cfg Config) (*Builder, error) {
 		insecure: cfg.InsecureRegistry,
 		images:   cfg.Images.withDefaults(),
 		network:  cfg.Network,
+		limits:   cfg.Limits.withDefaults(),
 		log:      log.With("component", "builder"),
 		now:      time.Now,
 	}, nil
@@ -353,10 +360,17 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	if err := req.validate(); err != nil {
 		return Result{}, fmt.Errorf("building: %w", err)
 	}
-	out := req.Out
-	if out == nil {
-		out = io.Discard
+	parent := ctx
+	// The build's own limits end it with a *LimitError as the cause.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, b.limits.Timeout, b.limits.timeoutError())
+	defer cancelTimeout()
+	userOut := req.Out
+	if userOut == nil {
+		userOut = io.Discard
 	}
+	out := &logLimiter{out: userOut, limit: b.limits.LogBytes, cancel: cancel}
 	start := b.now()
 	plan, err := Detect(req.SourceDir)
 	if err != nil {
@@ -365,14 +379,28 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	detected := b.now()
 	fmt.Fprintf(out, "-----> %s app detected\n", plan.Stack)
 
-	res, err := b.solve(ctx, req, plan, out)
+	cg, err := b.limits.prepareCgroup(req.Tenant, req.App)
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
+		return Result{}, fmt.Errorf("building %s: %w", req.App, err)
+	}
+	res, err := b.solve(ctx, req, plan, out, cg != nil)
+	if err != nil {
+		if ctxErr := parent.Err(); ctxErr != nil {
 			return Result{}, fmt.Errorf("building %s: %w", req.App, ctxErr)
 		}
+		var le *LimitError
+		if errors.As(context.Cause(ctx), &le) {
+			fmt.Fprintf(userOut, "-----> %s\n", le)
+			return Result{}, fmt.Errorf("building %s: %w", req.App, le)
+		}
 		var be *BuildError
-		if errors.As(err, &be) && be.Hint != "" {
-			fmt.Fprintf(out, "-----> %s\n", be.Hint)
+		if errors.As(err, &be) {
+			if le := cg.exceeded(b.limits); le != nil {
+				be.Hint = le.Error()
+			}
+			if be.Hint != "" {
+				fmt.Fprintf(out, "-----> %s\n", be.Hint)
+			}
 		}
 		return Result{}, err
 	}
@@ -398,7 +426,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 }
 
 // solve runs the BuildKit part of a build.
-func (b *Builder) solve(ctx context.Context, req Request, plan Plan, out io.Writer) (Result, error) {
+func (b *Builder) solve(ctx context.Context, req Request, plan Plan, out io.Writer, limited bool) (Result, error) {
 	tmp, err := os.MkdirTemp("", "platform-build-")
 	if err != nil {
 		return Result{}, fmt.Errorf("building %s: %w", req.App, err)
@@ -408,6 +436,9 @@ func (b *Builder) solve(ctx context.Context, req Request, plan Plan, out io.Writ
 	opt, err := b.solveOpt(req, plan, tmp)
 	if err != nil {
 		return Result{}, fmt.Errorf("building %s: %w", req.App, err)
+	}
+	if limited {
+		opt.FrontendAttrs["cgroup-parent"] = cgroupParent(req.Tenant, req.App)
 	}
 
 	m := b.masker(req)

@@ -140,6 +140,7 @@ func Detect(dir string) (Plan, error) {
 		p.Stack = StackDockerfile
 		// The image's own ENTRYPOINT and CMD.
 		defaultWeb = ""
+		err = checkDockerfile(root)
 	case isFile(root, "go.mod"):
 		p.Stack = StackGo
 		defaultWeb, noDefault, err = detectGo(root, &p.golang)

@@ -39,6 +39,7 @@ func (c buildConfig) newBuilder(log *slog.Logger) (*builder.Builder, error) {
 		InsecureRegistry: registry.IsLoopback(c.ImageRegistry),
 		Images:           images,
 		Network:          c.Network,
+		Limits:           c.Limits,
 		Logger:           log.With("component", "builder"),
 	})
 	if err != nil {

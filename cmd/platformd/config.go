@@ -111,6 +111,9 @@ type buildConfig struct {
 	// and package mirrors. Proxy and mirror URLs may hold credentials: no
 	// message shows them.
 	Network builder.Network
+	// Limits bound each build: time, log, and (with a cgroup root)
+	// memory, CPU and processes.
+	Limits builder.Limits
 }
 
 // check validates c; embeddedRegistry is the embedded registry's address,
@@ -127,6 +130,9 @@ func (c *buildConfig) check(embeddedRegistry string) []problem {
 		ps = append(ps, bad(&c.ImageRegistry, "is required when the embedded registry is off"))
 	} else if _, _, err := net.SplitHostPort(c.ImageRegistry); err != nil && strings.Contains(c.ImageRegistry, "/") {
 		ps = append(ps, bad(&c.ImageRegistry, "must be a registry host[:port] without a path"))
+	}
+	if err := c.Limits.Validate(); err != nil {
+		ps = append(ps, bad(&c.Limits, "%v", err))
 	}
 	return append(ps, c.checkNetwork()...)
 }

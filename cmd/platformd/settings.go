@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/platform-paas/platform/builder"
 )
 
 // setting is one configuration value: a flag, the environment variables
@@ -81,6 +85,18 @@ func (c *config) settings() []*setting {
 			usage: "npm registry (or mirror) URL for Node builds"},
 		{flag: "build-pip-index-url", env: []string{"PLATFORM_BUILD_PIP_INDEX_URL"}, bind: text(&n.PipIndexURL),
 			usage: "Python package index URL (PEP 503 simple API) for Python builds"},
+		{flag: "build-timeout", env: []string{"PLATFORM_BUILD_TIMEOUT"}, def: builder.DefaultLimits.Timeout.String(), bind: duration(&c.Build.Limits.Timeout),
+			usage: "wall-clock limit of one build"},
+		{flag: "build-log-limit", env: []string{"PLATFORM_BUILD_LOG_LIMIT"}, def: "8MiB", bind: size(&c.Build.Limits.LogBytes),
+			usage: "limit of one build's output; a build that writes more fails"},
+		{flag: "build-memory", env: []string{"PLATFORM_BUILD_MEMORY"}, def: "2GiB", bind: size(&c.Build.Limits.Memory),
+			usage: "memory limit of one build's steps together (applied when --build-cgroup-root is set)"},
+		{flag: "build-cpus", env: []string{"PLATFORM_BUILD_CPUS"}, def: "2", bind: number(&c.Build.Limits.CPUs),
+			usage: "CPU limit of one build's steps together, in cores (applied when --build-cgroup-root is set)"},
+		{flag: "build-processes", env: []string{"PLATFORM_BUILD_PROCESSES"}, def: "2048", bind: count(&c.Build.Limits.Processes),
+			usage: "limit of the processes and threads one build's steps run at once (applied when --build-cgroup-root is set)"},
+		{flag: "build-cgroup-root", env: []string{"PLATFORM_BUILD_CGROUP_ROOT"}, bind: text(&c.Build.Limits.CgroupRoot),
+			usage: "the cgroup file system (/sys/fs/cgroup) when BuildKit runs on this machine: each app's builds get a cgroup with the memory, CPU and process limits; empty when BuildKit runs in its own pod, whose limits then apply"},
 		{flag: "rollout-timeout", env: []string{"PLATFORM_ROLLOUT_TIMEOUT"}, def: "2m", bind: duration(&c.Deploy.RolloutTimeout),
 			usage: "how long a release may take to roll out before it is undone"},
 		{flag: "apps-domain", env: []string{"PLATFORM_APPS_DOMAIN"}, def: "platform.test", bind: text(&c.Deploy.AppsDomain),
@@ -124,6 +140,49 @@ func level(p *slog.Level) binding {
 		if err := p.UnmarshalText([]byte(v)); err != nil {
 			return errors.New("must be debug, info, warn or error")
 		}
+		return nil
+	}}
+}
+
+// size parses a byte size: a whole number with an optional KiB, MiB or GiB.
+func size(p *int64) binding {
+	return binding{p, func(v string) error {
+		mult := int64(1)
+		for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+			if n, ok := strings.CutSuffix(v, suffix); ok {
+				v, mult = n, m
+				break
+			}
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n <= 0 || n > math.MaxInt64/mult {
+			return errors.New("must be a size like 512MiB, 2GiB or a number of bytes")
+		}
+		*p = n * mult
+		return nil
+	}}
+}
+
+// number parses a positive decimal number.
+func number(p *float64) binding {
+	return binding{p, func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || math.IsInf(f, 0) {
+			return errors.New("must be a positive number like 1.5")
+		}
+		*p = f
+		return nil
+	}}
+}
+
+// count parses a positive whole number.
+func count(p *int64) binding {
+	return binding{p, func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return errors.New("must be a positive whole number")
+		}
+		*p = n
 		return nil
 	}}
 }
