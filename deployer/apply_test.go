@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -247,10 +248,18 @@ func TestEnsureTenant(t *testing.T) {
 	assert.Empty(t, np.Spec.PodSelector.MatchLabels, "applies to every pod")
 	require.Len(t, np.Spec.Ingress, 1)
 	from := np.Spec.Ingress[0].From
-	require.Len(t, from, 2)
+	require.Len(t, from, 3)
 	assert.Equal(t, "10.217.0.1/32", from[0].IPBlock.CIDR)
 	assert.Equal(t, map[string]string{"platform.io/component": "router"}, from[1].PodSelector.MatchLabels)
-	assert.Empty(t, np.Spec.Egress)
+	assert.Nil(t, from[2].NamespaceSelector, "the tenant's own pods")
+	assert.Empty(t, from[2].PodSelector.MatchLabels, "the tenant's own pods")
+	assert.ElementsMatch(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}, np.Spec.PolicyTypes)
+	require.Len(t, np.Spec.Egress, 3)
+	internet := np.Spec.Egress[2].To
+	require.Len(t, internet, 2)
+	assert.Equal(t, "0.0.0.0/0", internet[0].IPBlock.CIDR)
+	assert.Contains(t, internet[0].IPBlock.Except, "169.254.0.0/16", "never the metadata address")
+	assert.Contains(t, internet[0].IPBlock.Except, "10.0.0.0/8", "never nodes, pods or services")
 
 	// Ensuring it again changes nothing.
 	versions := []string{ns.ResourceVersion, rq.ResourceVersion, lr.ResourceVersion, np.ResourceVersion}

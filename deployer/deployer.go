@@ -90,6 +90,12 @@ type Config struct {
 	// RouterPodLabels select the router's pods when it runs in the cluster;
 	// default platform.io/component=router.
 	RouterPodLabels map[string]string
+	// AppEgressExcept are the addresses apps may not reach outside the
+	// cluster's pods: the node, control plane and metadata addresses, and
+	// the networks other tenants' services live on. Default
+	// DefaultAppEgressExcept. Apps reach the rest of the internet, their
+	// own tenant's pods and the cluster DNS.
+	AppEgressExcept []string
 
 	// RolloutTimeout bounds a rollout; one that has not finished by then is
 	// undone. Default 2 minutes.
@@ -186,6 +192,14 @@ func (c Config) withDefaults() (Config, error) {
 	for _, s := range c.RouterCIDRs {
 		if _, err := netip.ParsePrefix(s); err != nil {
 			return c, fmt.Errorf("router cidr: %w", err)
+		}
+	}
+	if c.AppEgressExcept == nil {
+		c.AppEgressExcept = DefaultAppEgressExcept
+	}
+	for _, s := range c.AppEgressExcept {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			return c, fmt.Errorf("app egress exception: %w", err)
 		}
 	}
 	for k, v := range c.RouterPodLabels {

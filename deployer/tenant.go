@@ -3,6 +3,7 @@ package deployer
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
@@ -158,6 +160,20 @@ func limitRange(ns string, labels map[string]string, maxSize Size) *corev1ac.Lim
 
 // networkPolicy admits traffic to the tenant's pods from the router only:
 // its addresses outside the cluster and its pods inside.
+// DefaultAppEgressExcept are the destinations no app reaches: private
+// networks (nodes, the API server, the pod and service ranges), loopback,
+// link-local (the cloud metadata address 169.254.169.254) and shared
+// address space, in IPv4 and IPv6.
+var DefaultAppEgressExcept = []string{
+	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+	"127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8",
+	"fc00::/7", "fe80::/10", "::1/128",
+}
+
+// networkPolicy is the tenant's one policy, for every pod of its namespace.
+// Ingress: the router, and the tenant's own pods. Egress: the tenant's own
+// pods, the cluster DNS, and the internet less AppEgressExcept; never the
+// API server, the kubelet, nodes, metadata addresses or other tenants.
 func (d *Deployer) networkPolicy(ns string, labels map[string]string) *networkingv1ac.NetworkPolicyApplyConfiguration {
 	var peers []*networkingv1ac.NetworkPolicyPeerApplyConfiguration
 	for _, cidr := range d.cfg.RouterCIDRs {
@@ -166,12 +182,38 @@ func (d *Deployer) networkPolicy(ns string, labels map[string]string) *networkin
 	peers = append(peers, networkingv1ac.NetworkPolicyPeer().
 		WithNamespaceSelector(metav1ac.LabelSelector()).
 		WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(d.cfg.RouterPodLabels)))
+	ownPods := networkingv1ac.NetworkPolicyPeer().WithPodSelector(metav1ac.LabelSelector())
+	peers = append(peers, ownPods)
+
+	var v4Except, v6Except []string
+	for _, c := range d.cfg.AppEgressExcept {
+		if netip.MustParsePrefix(c).Addr().Is4() {
+			v4Except = append(v4Except, c)
+		} else {
+			v6Except = append(v6Except, c)
+		}
+	}
+	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+	dnsPort := intstr.FromInt32(53)
+	egress := []*networkingv1ac.NetworkPolicyEgressRuleApplyConfiguration{
+		networkingv1ac.NetworkPolicyEgressRule().WithTo(ownPods),
+		networkingv1ac.NetworkPolicyEgressRule().
+			WithTo(networkingv1ac.NetworkPolicyPeer().
+				WithNamespaceSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{"kubernetes.io/metadata.name": "kube-system"})).
+				WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{"k8s-app": "kube-dns"}))).
+			WithPorts(networkingv1ac.NetworkPolicyPort().WithProtocol(udp).WithPort(dnsPort),
+				networkingv1ac.NetworkPolicyPort().WithProtocol(tcp).WithPort(dnsPort)),
+		networkingv1ac.NetworkPolicyEgressRule().WithTo(
+			networkingv1ac.NetworkPolicyPeer().WithIPBlock(networkingv1ac.IPBlock().WithCIDR("0.0.0.0/0").WithExcept(v4Except...)),
+			networkingv1ac.NetworkPolicyPeer().WithIPBlock(networkingv1ac.IPBlock().WithCIDR("::/0").WithExcept(v6Except...))),
+	}
 	return networkingv1ac.NetworkPolicy(quotaName, ns).
 		WithLabels(labels).
 		WithSpec(networkingv1ac.NetworkPolicySpec().
 			WithPodSelector(metav1ac.LabelSelector()).
-			WithPolicyTypes(networkingv1.PolicyTypeIngress).
-			WithIngress(networkingv1ac.NetworkPolicyIngressRule().WithFrom(peers...)))
+			WithPolicyTypes(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress).
+			WithIngress(networkingv1ac.NetworkPolicyIngressRule().WithFrom(peers...)).
+			WithEgress(egress...))
 }
 
 func limits(s Size) corev1.ResourceList {

@@ -2,11 +2,13 @@ package gitreceive
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,7 +126,7 @@ func TestCheckout(t *testing.T) {
 	rev := h.commit(work, nil)
 
 	dst := t.TempDir()
-	require.NoError(t, Checkout(work, rev, dst))
+	require.NoError(t, Checkout(work, rev, dst, CheckoutLimits{}))
 	b, err := os.ReadFile(filepath.Join(dst, "a/b/c.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, "deep", string(b))
@@ -136,8 +138,38 @@ func TestCheckout(t *testing.T) {
 	assert.Equal(t, "a/b/c.txt", target)
 	assert.NoDirExists(t, filepath.Join(dst, ".git"))
 
-	assert.ErrorContains(t, Checkout(work, "HEAD", t.TempDir()), "not a full commit hash")
-	assert.Error(t, Checkout(work, "0123456789012345678901234567890123456789", t.TempDir()))
+	assert.ErrorContains(t, Checkout(work, "HEAD", t.TempDir(), CheckoutLimits{}), "not a full commit hash")
+	assert.Error(t, Checkout(work, "0123456789012345678901234567890123456789", t.TempDir(), CheckoutLimits{}))
+}
+
+func TestCheckoutLimits(t *testing.T) {
+	h := &harness{t: t, home: t.TempDir()}
+	// 50 files of 1 KiB: a pack of a few hundred bytes, since the blobs
+	// are one.
+	files := map[string]string{}
+	for i := range 50 {
+		files[fmt.Sprintf("f%02d", i)] = strings.Repeat("x", 1024)
+	}
+	work := h.workRepo(files)
+	rev := h.mustGit(work, "", "rev-parse", "HEAD")
+
+	for _, tt := range []struct {
+		lim  CheckoutLimits
+		want string
+	}{
+		{CheckoutLimits{MaxFiles: 49}, "more files than the limit of 49 files"},
+		{CheckoutLimits{MaxBytes: 40 << 10}, "add up to more than the limit of 40 KiB"},
+	} {
+		dst := t.TempDir()
+		err := Checkout(work, rev, dst, tt.lim)
+		var le *CheckoutLimitError
+		require.ErrorAs(t, err, &le)
+		assert.Contains(t, err.Error(), tt.want)
+		entries, err := os.ReadDir(dst)
+		require.NoError(t, err)
+		assert.Empty(t, entries, "nothing is written past a limit")
+	}
+	require.NoError(t, Checkout(work, rev, t.TempDir(), CheckoutLimits{MaxFiles: 50, MaxBytes: 50 << 10}))
 }
 
 func TestSafeTreePath(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -72,19 +73,20 @@ func (e *packError) Unwrap() error { return e.err }
 // object store of the repository at dir; otherwise it is discarded, which
 // still consumes it from the client.
 //
-// Objects are stored before the push is accepted; a rejected push leaves
-// them unreferenced, for git gc to collect.
-func storePack(dir string, r *limitedReader, maxObject int64, keep bool) error {
+// Objects are stored before the push is accepted. It returns the path of
+// the pack it added (without its .pack or .idx extension), or "" when it
+// added none, so that a rejected push's pack can be removed (removePack).
+func storePack(dir string, r *limitedReader, maxObject int64, keep bool) (string, error) {
 	packDir := filepath.Join(dir, "objects", "pack")
 	sink := io.Discard
 	var tmp *os.File
 	if keep {
 		if err := os.MkdirAll(packDir, 0o755); err != nil {
-			return &packError{reason: msgInternal, err: err}
+			return "", &packError{reason: msgInternal, err: err}
 		}
 		var err error
 		if tmp, err = os.CreateTemp(packDir, "tmp_pack_"); err != nil {
-			return &packError{reason: msgInternal, err: err}
+			return "", &packError{reason: msgInternal, err: err}
 		}
 		defer func() {
 			tmp.Close()
@@ -96,84 +98,101 @@ func storePack(dir string, r *limitedReader, maxObject int64, keep bool) error {
 	objects, sum, err := scanPack(io.TeeReader(r, sink), maxObject)
 	switch {
 	case r.exceeded:
-		return &packError{reason: "push exceeds the " + formatBytes(r.limit) + " limit", err: errInputTooLarge}
+		return "", &packError{reason: "push exceeds the " + formatBytes(r.limit) + " limit", err: errInputTooLarge}
 	case err != nil:
-		return err
+		return "", err
 	case !keep || objects == 0:
-		return nil
+		return "", nil
 	}
 
 	// The scanner reads ahead. Whatever the client sent after its pack (it
 	// should send nothing) would now sit in the file after the checksum.
 	size, err := tmp.Seek(0, io.SeekEnd)
 	if err != nil {
-		return &packError{reason: msgInternal, err: err}
+		return "", &packError{reason: msgInternal, err: err}
 	}
 	var tail [20]byte
 	if _, err := tmp.ReadAt(tail[:], size-int64(len(tail))); err != nil || !bytes.Equal(tail[:], sum[:]) {
-		return &packError{reason: "corrupt pack", err: errors.New("data after the pack checksum")}
+		return "", &packError{reason: "corrupt pack", err: errors.New("data after the pack checksum")}
 	}
 
 	// Index the pack, now that it is seekable, the way git index-pack does.
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return &packError{reason: msgInternal, err: err}
+		return "", &packError{reason: msgInternal, err: err}
 	}
 	idxw := new(idxfile.Writer)
 	parser, err := packfile.NewParser(packfile.NewScanner(tmp), idxw)
 	if err != nil {
-		return &packError{reason: "corrupt pack", err: err}
+		return "", &packError{reason: "corrupt pack", err: err}
 	}
 	if _, err := parser.Parse(); err != nil {
 		// Includes deltas against objects outside the pack: the
 		// advertisement says no-thin.
-		return &packError{reason: "corrupt pack", err: err}
+		return "", &packError{reason: "corrupt pack", err: err}
 	}
 	idx, err := idxw.Index()
 	if err != nil {
-		return &packError{reason: "corrupt pack", err: err}
+		return "", &packError{reason: "corrupt pack", err: err}
 	}
-	if err := publishPack(packDir, tmp, idx, sum); err != nil {
-		return &packError{reason: msgInternal, err: err}
+	base, err := publishPack(packDir, tmp, idx, sum)
+	if err != nil {
+		return "", &packError{reason: msgInternal, err: err}
+	}
+	return base, nil
+}
+
+// removePack removes a pack storePack added, index first, so that a push
+// that was refused leaves nothing on disk.
+func removePack(base string) error {
+	if err := os.Remove(base + ".idx"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Remove(base + ".pack"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }
 
 // publishPack writes the index, then moves the pack into place under its
 // checksum. go-git and git see a pack only once pack-<sum>.pack exists, and
-// by then its index does.
-func publishPack(packDir string, pack *os.File, idx *idxfile.MemoryIndex, sum plumbing.Hash) error {
+// by then its index does. It returns the pack's path less its extension,
+// or "" when the same pack was there already.
+func publishPack(packDir string, pack *os.File, idx *idxfile.MemoryIndex, sum plumbing.Hash) (string, error) {
 	base := filepath.Join(packDir, "pack-"+sum.String())
 	if _, err := os.Stat(base + ".pack"); err == nil {
-		return nil // the same pack was pushed before
+		return "", nil // the same pack was pushed before
 	}
 	idxTmp, err := os.CreateTemp(packDir, "tmp_idx_")
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer os.Remove(idxTmp.Name())
 	if _, err := idxfile.NewEncoder(idxTmp).Encode(idx); err != nil {
 		idxTmp.Close()
-		return fmt.Errorf("writing pack index: %w", err)
+		return "", fmt.Errorf("writing pack index: %w", err)
 	}
 	if err := idxTmp.Sync(); err != nil {
 		idxTmp.Close()
-		return err
+		return "", err
 	}
 	if err := idxTmp.Close(); err != nil {
-		return err
+		return "", err
 	}
 	if err := pack.Sync(); err != nil {
-		return err
+		return "", err
 	}
 	for _, f := range []string{idxTmp.Name(), pack.Name()} {
 		if err := os.Chmod(f, 0o444); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if err := os.Rename(idxTmp.Name(), base+".idx"); err != nil {
-		return err
+		return "", err
 	}
-	return os.Rename(pack.Name(), base+".pack")
+	if err := os.Rename(pack.Name(), base+".pack"); err != nil {
+		return "", err
+	}
+	return base, nil
 }
 
 // scanPack reads one pack from r without storing it and returns its number

@@ -26,7 +26,7 @@ func TestPushDeploysAndCloneFetchWork(t *testing.T) {
 	checkedOut := map[string]string{}
 	h.pusher.setPush(func(_ context.Context, req PushRequest, out io.Writer) error {
 		dst := t.TempDir()
-		if err := Checkout(req.RepoDir, req.NewRev, dst); err != nil {
+		if err := Checkout(req.RepoDir, req.NewRev, dst, CheckoutLimits{}); err != nil {
 			return err
 		}
 		b, err := os.ReadFile(filepath.Join(dst, "app.txt"))
@@ -106,6 +106,21 @@ func TestPushRejectedByPusherLeavesBranch(t *testing.T) {
 	assert.Contains(t, r.stderr, "! [remote rejected] main -> main (build failed: no Dockerfile found)")
 	assert.NotContains(t, r.stderr, "internal detail")
 	assert.Equal(t, first, h.remoteRefs(alice.keyPath, "myapp")["refs/heads/main"])
+
+	// The refused push left no pack behind: only the first push's remains,
+	// however many times the push is refused.
+	packs := func() []string {
+		m, err := filepath.Glob(filepath.Join(h.reposDir, "myapp.git", "objects", "pack", "*"))
+		require.NoError(t, err)
+		return m
+	}
+	kept := packs()
+	require.Len(t, kept, 2, "the first push's .pack and .idx")
+	for i := range 3 {
+		h.commit(work, map[string]string{"app.txt": fmt.Sprint("v", 3+i)})
+		require.Error(t, h.git(work, alice.keyPath, "push", h.url("myapp"), "main").err)
+	}
+	assert.Equal(t, kept, packs())
 }
 
 func TestPushOtherBranchOrDeleteIsRefused(t *testing.T) {

@@ -103,9 +103,11 @@ func (s *Server) receivePack(ctx context.Context, sess ssh.Session, log *slog.Lo
 	}
 
 	unpack := "ok"
+	var pack string // the pack this push added
 	if slices.ContainsFunc(req.Commands, func(c *packp.Command) bool { return c.Action() != packp.Delete }) {
 		in.reset(s.cfg.MaxPackBytes)
-		if err := storePack(dir, in, s.cfg.MaxPackBytes, deploy >= 0); err != nil {
+		var err error
+		if pack, err = storePack(dir, in, s.cfg.MaxPackBytes, deploy >= 0); err != nil {
 			reason := msgInternal
 			var pe *packError
 			if errors.As(err, &pe) {
@@ -127,6 +129,13 @@ func (s *Server) receivePack(ctx context.Context, sess ssh.Session, log *slog.Lo
 	}
 	if deploy >= 0 && status[deploy] == "" {
 		status[deploy] = s.deploy(ctx, log, rep, id, app, dir, req.Commands[deploy])
+	}
+	// The objects of a refused push are referenced by nothing: its pack
+	// goes, so that failed pushes do not pile up on disk.
+	if pack != "" && (deploy < 0 || status[deploy] != "") {
+		if err := removePack(pack); err != nil {
+			log.Warn("removing the pack of a refused push", "err", err)
+		}
 	}
 
 	stopKeepalive()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	git "github.com/go-git/go-git/v5"
@@ -110,10 +111,11 @@ func writeRefFile(repoDir, name, content string) error {
 // at repoDir into dstDir, which must exist and should be empty. Executable
 // bits and symlinks are kept; submodules are skipped. Writes never leave
 // dstDir, whatever the tree contains.
-func Checkout(repoDir, rev, dstDir string) error {
+func Checkout(repoDir, rev, dstDir string, lim CheckoutLimits) error {
 	if !plumbing.IsHash(rev) {
 		return fmt.Errorf("checking out %q: not a full commit hash", rev)
 	}
+	lim = lim.withDefaults()
 	h := plumbing.NewHash(rev)
 	repo, err := git.PlainOpen(repoDir)
 	if err != nil {
@@ -123,16 +125,44 @@ func Checkout(repoDir, rev, dstDir string) error {
 	if err != nil {
 		return fmt.Errorf("checking out %.7s: %w", rev, err)
 	}
-	files, err := commit.Files()
+	tree, err := commit.Tree()
 	if err != nil {
 		return fmt.Errorf("checking out %.7s: %w", rev, err)
 	}
+	// The tree's size is known before anything is written: a small pack
+	// of repeated blobs may name gigabytes of files.
+	var files, size int64
+	walker := object.NewTreeWalker(tree, true, nil)
+	defer walker.Close()
+	for {
+		_, entry, err := walker.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("checking out %.7s: %w", rev, err)
+		}
+		if !entry.Mode.IsFile() {
+			continue
+		}
+		if files++; files > lim.MaxFiles {
+			return &CheckoutLimitError{Limit: "files", Value: strconv.FormatInt(lim.MaxFiles, 10)}
+		}
+		blobSize, err := repo.Storer.EncodedObjectSize(entry.Hash)
+		if err != nil {
+			return fmt.Errorf("checking out %.7s: %w", rev, err)
+		}
+		if size += blobSize; size > lim.MaxBytes {
+			return &CheckoutLimitError{Limit: "size", Value: formatBytes(lim.MaxBytes)}
+		}
+	}
+
 	root, err := os.OpenRoot(dstDir)
 	if err != nil {
 		return fmt.Errorf("checking out %.7s: %w", rev, err)
 	}
 	defer root.Close()
-	err = files.ForEach(func(f *object.File) error {
+	err = tree.Files().ForEach(func(f *object.File) error {
 		if err := checkoutFile(root, f); err != nil {
 			return fmt.Errorf("writing %q: %w", f.Name, err)
 		}
@@ -142,6 +172,41 @@ func Checkout(repoDir, rev, dstDir string) error {
 		return fmt.Errorf("checking out %.7s: %w", rev, err)
 	}
 	return nil
+}
+
+// CheckoutLimits bound the tree a push may check out.
+type CheckoutLimits struct {
+	// MaxBytes bounds the total size of the tree's files. Default 1 GiB.
+	MaxBytes int64
+	// MaxFiles bounds its number of files. Default 100000.
+	MaxFiles int64
+}
+
+// DefaultCheckoutLimits are the limits of a zero CheckoutLimits.
+var DefaultCheckoutLimits = CheckoutLimits{MaxBytes: 1 << 30, MaxFiles: 100000}
+
+func (l CheckoutLimits) withDefaults() CheckoutLimits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultCheckoutLimits.MaxBytes
+	}
+	if l.MaxFiles <= 0 {
+		l.MaxFiles = DefaultCheckoutLimits.MaxFiles
+	}
+	return l
+}
+
+// CheckoutLimitError is a pushed tree past a CheckoutLimits limit. Its
+// message is for the pushing user.
+type CheckoutLimitError struct {
+	Limit string // "size" or "files"
+	Value string
+}
+
+func (e *CheckoutLimitError) Error() string {
+	if e.Limit == "files" {
+		return "the pushed commit has more files than the limit of " + e.Value + " files a push may check out"
+	}
+	return "the pushed commit's files add up to more than the limit of " + e.Value + " a push may check out"
 }
 
 func checkoutFile(root *os.Root, f *object.File) error {

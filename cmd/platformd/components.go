@@ -70,11 +70,12 @@ func (c deployConfig) newDeployer(kubeconfig string, log *slog.Logger) (*deploye
 // newReceiver makes the git receiver, which hands pushes to pipeline.
 func (c gitConfig) newReceiver(pipeline *release.Pipeline, log *slog.Logger) (*gitreceive.Server, error) {
 	git, err := gitreceive.New(gitreceive.Config{
-		Addr:        c.Addr,
-		HostKeyPath: c.HostKeyPath,
-		ReposDir:    c.ReposDir, // as the appRemover's reposDir
-		Logger:      log.With("component", "gitreceive"),
-	}, gitAuth{pipeline}, gitPusher{pipeline, log.With("component", "gitreceive")})
+		Addr:         c.Addr,
+		HostKeyPath:  c.HostKeyPath,
+		ReposDir:     c.ReposDir, // as the appRemover's reposDir
+		MaxPackBytes: c.MaxPackBytes,
+		Logger:       log.With("component", "gitreceive"),
+	}, gitAuth{pipeline}, gitPusher{pipeline, c.Checkout, log.With("component", "gitreceive")})
 	if err != nil {
 		return nil, fmt.Errorf("setting up the git receiver: %w", err)
 	}

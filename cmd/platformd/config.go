@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/platform-paas/platform/builder"
+	"github.com/platform-paas/platform/gitreceive"
 	"github.com/platform-paas/platform/server/registry"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -197,6 +198,10 @@ type gitConfig struct {
 	// repositories, under the data directory; set by check.
 	HostKeyPath string
 	ReposDir    string
+	// MaxPackBytes bounds a push's pack; Checkout bounds the tree it
+	// checks out.
+	MaxPackBytes int64
+	Checkout     gitreceive.CheckoutLimits
 }
 
 func (c *gitConfig) check(dataDir string) []problem {

@@ -28,8 +28,9 @@ func (a gitAuth) UserForKey(ctx context.Context, authorizedKey, fingerprint stri
 // gitPusher adapts the pipeline to the git receiver: it checks the pushed
 // commit out into a scratch directory, which the pipeline builds from.
 type gitPusher struct {
-	p   *release.Pipeline
-	log *slog.Logger
+	p      *release.Pipeline
+	limits gitreceive.CheckoutLimits
+	log    *slog.Logger
 }
 
 func (g gitPusher) Authorize(ctx context.Context, user, app string, op gitreceive.Op) error {
@@ -46,7 +47,12 @@ func (g gitPusher) Push(ctx context.Context, req gitreceive.PushRequest, out io.
 			g.log.Warn("removing checkout", "app", req.App, "err", err)
 		}
 	}()
-	if err := gitreceive.Checkout(req.RepoDir, req.NewRev, dir); err != nil {
+	if err := gitreceive.Checkout(req.RepoDir, req.NewRev, dir, g.limits); err != nil {
+		var le *gitreceive.CheckoutLimitError
+		if errors.As(err, &le) {
+			g.log.Info("push past a checkout limit", "app", req.App, "commit", req.NewRev, "err", err)
+			return fmt.Errorf("%w; make the commit smaller (ignore build output and data with .gitignore), or ask the platform's operator to raise the limit", le)
+		}
 		g.log.Error("checking out push", "app", req.App, "commit", req.NewRev, "err", err)
 		return errors.New("could not check out the pushed commit")
 	}
