@@ -35,7 +35,8 @@ import (
 // BuildKit and push them to its registry, under this tenant.
 const testTenant = "buildertest"
 
-func newStackBuilder(t testing.TB) (*Builder, localstack.Env) {
+// newStackBuilder is a Builder on the local stack; opts change its Config.
+func newStackBuilder(t testing.TB, opts ...func(*Config)) (*Builder, localstack.Env) {
 	t.Helper()
 	env := localstack.Require(t)
 	// The stack's builds trust what the machine trusts, as platformd's do.
@@ -45,13 +46,17 @@ func newStackBuilder(t testing.TB) (*Builder, localstack.Env) {
 		require.NoError(t, err)
 		network.CACerts = pem
 	}
-	b, err := New(Config{
+	cfg := Config{
 		Addr:             env.BuildKitAddr,
 		Registry:         env.Registry,
 		InsecureRegistry: true,
 		Images:           LocalStackImages(env.Registry),
 		Network:          network,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b, err := New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

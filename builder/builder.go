@@ -395,7 +395,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 		}
 		var be *BuildError
 		if errors.As(err, &be) {
-			if le := cg.exceeded(b.limits); le != nil {
+			if le := cg.exceeded(b.limits, be); le != nil {
 				be.Hint = le.Error()
 			}
 			if be.Hint != "" {

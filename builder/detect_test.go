@@ -275,3 +275,22 @@ func TestParseSlugIgnore(t *testing.T) {
 	assert.Equal(t, []string{"*.md", "**/*.md"}, p.slugIgnore)
 	assert.True(t, p.usesAppContext())
 }
+
+func TestDetectRefusesOwnFrontend(t *testing.T) {
+	for _, df := range []string{
+		"# syntax=docker/dockerfile:1\nFROM debian\n",
+		"#syntax=registry.example.com/evil/frontend\nFROM debian\n",
+		"# escape=`\n# syntax = example.com/other:latest\nFROM debian\n",
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644))
+		_, err := Detect(dir)
+		require.ErrorIs(t, err, ErrFrontendPinned, df)
+		assert.Contains(t, err.Error(), "remove the syntax line")
+	}
+	// A comment that is not a directive is fine.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM debian\n# syntax=later is a comment\n"), 0o644))
+	_, err := Detect(dir)
+	require.NoError(t, err)
+}

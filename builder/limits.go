@@ -228,30 +228,54 @@ func enableControllers(root, rel string) error {
 	return nil
 }
 
-// counters reads how many times a step was killed for memory and refused
-// a process so far.
+// counters reads how often the build's steps reached the memory and the
+// process limit so far. Cgroup v1 keeps its oom-kill and fork-failure
+// counts on the step's own cgroup, gone with the step: there the memory
+// count is that of the parent's limit hits (memory.failcnt), and fork
+// failures are told by the step's output (see exceeded).
 func (cg *buildCgroup) counters() (ooms, forks int64) {
 	if cg.v2 {
 		return readKey(filepath.Join(cg.dirs[""], "memory.events"), "oom_kill"),
 			readKey(filepath.Join(cg.dirs[""], "pids.events"), "max")
 	}
-	return readKey(filepath.Join(cg.dirs["memory"], "memory.oom_control"), "oom_kill"),
-		readKey(filepath.Join(cg.dirs["pids"], "pids.events"), "max")
+	return readInt(filepath.Join(cg.dirs["memory"], "memory.failcnt")), 0
 }
 
-// exceeded returns the limit the build reached, if its counters moved.
-func (cg *buildCgroup) exceeded(l Limits) *LimitError {
+// forkFailures are what shells and runtimes print when a fork is refused.
+var forkFailures = []string{"cannot fork", "can't fork", "resource temporarily unavailable", "spawn eagain", "fork: retry"}
+
+// exceeded returns the limit a failed step reached, if any: its counters
+// moved (for memory, with the step killed), or its output says a fork was
+// refused.
+func (cg *buildCgroup) exceeded(l Limits, be *BuildError) *LimitError {
 	if cg == nil {
 		return nil
 	}
 	ooms, forks := cg.counters()
-	switch {
-	case ooms > cg.ooms:
+	killed := cg.v2 || strings.Contains(be.Reason, "137") || strings.Contains(strings.ToLower(be.Reason), "killed")
+	if ooms > cg.ooms && killed {
 		return &LimitError{Limit: "memory", Value: formatBytes(l.Memory)}
-	case forks > cg.forks:
+	}
+	refused := forks > cg.forks
+	for _, line := range be.Output {
+		line = strings.ToLower(line)
+		for _, f := range forkFailures {
+			refused = refused || strings.Contains(line, f)
+		}
+	}
+	if refused {
 		return &LimitError{Limit: "process", Value: strconv.FormatInt(l.Processes, 10)}
 	}
 	return nil
+}
+
+func readInt(path string) int64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	return n
 }
 
 // readKey returns the value of key in a flat-keyed cgroup file ("key N"
