@@ -50,3 +50,27 @@ func TestBuildLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildRefusesEscapes pushes Dockerfiles that ask BuildKit for the
+// host's network or privileges, or for a frontend of their own: each is
+// refused before any step runs.
+func TestBuildRefusesEscapes(t *testing.T) {
+	b, _ := newStackBuilder(t)
+	for _, tt := range []struct {
+		name, dockerfile, want string
+	}{
+		{"host network", "FROM debian:bookworm-slim\nRUN --network=host true\n", "network.host is not allowed"},
+		{"privileges", "FROM debian:bookworm-slim\nRUN --security=insecure true\n", "security.insecure is not allowed"},
+		{"frontend", "# syntax=docker/dockerfile:1\nFROM debian:bookworm-slim\n", "frontend is pinned"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(tt.dockerfile), 0o644))
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			_, err := b.Build(ctx, Request{Tenant: testTenant, App: "escape-" + randomHex(t, 3), SourceDir: dir})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}

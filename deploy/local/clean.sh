@@ -15,4 +15,5 @@ fi
 unmount_under "$STATE"
 rm -rf "$STATE"
 ip link delete "$POD_BRIDGE" 2>/dev/null || true
+ip link delete "$BUILD_BRIDGE" 2>/dev/null || true
 say "removed $STATE"

@@ -12,8 +12,10 @@ PKI=$STATE/pki
 HERE=$ROOT/deploy/local
 
 # Addresses. Everything listens on loopback except the kubelet, which listens
-# on the pod bridge so that the API server can reach it for logs and exec.
-ETCD_URL=http://127.0.0.1:23790
+# on the pod bridge so that the API server can reach it for logs and exec
+# (it asks the API server to authorize every request; pods cannot reach it:
+# see the firewall in up.sh).
+ETCD_URL=https://127.0.0.1:23790
 ETCD_PEER_URL=http://127.0.0.1:23800
 APISERVER_URL=https://127.0.0.1:6443
 NODE_NAME=platform-local
@@ -22,6 +24,10 @@ POD_CIDR=10.217.0.0/24
 NODE_IP=10.217.0.1
 SERVICE_CIDR=10.218.0.0/16
 KUBERNETES_SERVICE_IP=10.218.0.1
+# Build steps run in network namespaces on a bridge of their own, which
+# reaches the internet through NAT and nothing on or around this machine.
+BUILD_BRIDGE=platb0
+BUILD_CIDR=10.219.0.0/24
 API_ADDR=127.0.0.1:7800
 REGISTRY_ADDR=127.0.0.1:5000
 GIT_ADDR=127.0.0.1:2222
@@ -49,16 +55,25 @@ pid_of() {
 running() { pid_of "$1" >/dev/null; }
 
 # start NAME CMD...: starts CMD in its own session with its output appended to
-# $LOGS/NAME.log and its pid recorded, unless NAME is already running.
+# $LOGS/NAME.log and its pid recorded, unless NAME is already running with
+# the same command line and configuration files (CONFIG_FILES, a
+# space-separated list); one running with others is restarted.
 start() {
   local name=$1; shift
+  local sum
+  sum=$({ printf '%s\0' "$@"; [ -z "${CONFIG_FILES:-}" ] || cat $CONFIG_FILES; } | sha256sum | cut -c1-16)
   if running "$name"; then
-    echo "    $name already running (pid $(pid_of "$name"))"
-    return 0
+    if [ "$(cat "$PIDS/$name.sum" 2>/dev/null)" = "$sum" ]; then
+      echo "    $name already running (pid $(pid_of "$name"))"
+      return 0
+    fi
+    echo "    $name's configuration changed; restarting it"
+    stop "$name"
   fi
   echo "--- start $(date -u +%FT%TZ)" >> "$LOGS/$name.log"
   setsid "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null &
   echo $! > "$PIDS/$name.pid"
+  echo "$sum" > "$PIDS/$name.sum"
 }
 
 # fail NAME MESSAGE: reports a component that did not come up, with the last

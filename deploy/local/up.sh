@@ -65,6 +65,45 @@ extendedKeyUsage=serverAuth"
     touch .complete
   )
 fi
+# etcd has a CA of its own: a certificate of the cluster's CA (which signs
+# client identities for the API server) opens nothing in etcd.
+if [ ! -f "$PKI/etcd/.complete" ]; then
+  say "etcd certificates"
+  (
+    mkdir -p "$PKI/etcd"
+    cd "$PKI/etcd"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=platform-local-etcd-ca" \
+      -keyout ca.key -out ca.crt 2>/dev/null
+    cert() { # name subject extensions
+      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+      printf '%s\n' "$3" > "$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+    }
+    cert server "/CN=etcd" "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth"
+    cert apiserver "/CN=kube-apiserver-etcd-client" "extendedKeyUsage=clientAuth"
+    chmod 600 ./*.key
+    touch .complete
+  )
+fi
+# Secrets (the apps' config vars among them) are encrypted in etcd.
+if [ ! -s "$PKI/encryption.yaml" ]; then
+  (umask 077; cat > "$PKI/encryption.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+- resources: [secrets]
+  providers:
+  - aescbc:
+      keys:
+      - name: key1
+        secret: $(head -c 32 /dev/urandom | base64)
+  - identity: {}
+EOF
+  )
+fi
 cat > "$STATE/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -101,7 +140,56 @@ iptables -N PLATFORM-ISOLATE 2>/dev/null || true
 iptables -F PLATFORM-ISOLATE
 iptables -A PLATFORM-ISOLATE -i "$POD_BRIDGE" -o "$POD_BRIDGE" -j ACCEPT
 iptables -A PLATFORM-ISOLATE -i "$POD_BRIDGE" -j DROP
+# Nothing from elsewhere is routed to the pods either.
+iptables -A PLATFORM-ISOLATE -o "$POD_BRIDGE" -j DROP
 iptables -C FORWARD -j PLATFORM-ISOLATE 2>/dev/null || iptables -I FORWARD -j PLATFORM-ISOLATE
+# Pods reach nothing on this machine: not the kubelet, not the API server's
+# or platformd's ports, whatever address they try. Answers to connections
+# the machine opened (probes, the router, logs) pass.
+iptables -N PLATFORM-PODS-IN 2>/dev/null || true
+iptables -F PLATFORM-PODS-IN
+iptables -A PLATFORM-PODS-IN -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+iptables -A PLATFORM-PODS-IN -j DROP
+iptables -C INPUT -i "$POD_BRIDGE" -j PLATFORM-PODS-IN 2>/dev/null || iptables -I INPUT -i "$POD_BRIDGE" -j PLATFORM-PODS-IN
+
+# The build sandbox. BuildKit puts each build step in a network namespace on
+# $BUILD_BRIDGE (see its CNI configuration below); the step reaches the
+# internet through NAT and nothing else: not this machine on any address,
+# not the pods or services, not private, link-local (the cloud metadata
+# address) or loopback networks. The resolvers of /etc/resolv.conf are the
+# exception, on port 53 only, since builds resolve package registries.
+sysctl -qw net.ipv4.ip_forward=1
+if ! ip link show "$BUILD_BRIDGE" >/dev/null 2>&1; then
+  ip link add "$BUILD_BRIDGE" type bridge
+fi
+ip link set "$BUILD_BRIDGE" up
+iptables -N PLATFORM-BUILDS-IN 2>/dev/null || true
+iptables -F PLATFORM-BUILDS-IN
+iptables -A PLATFORM-BUILDS-IN -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+iptables -A PLATFORM-BUILDS-IN -j DROP
+iptables -C INPUT -i "$BUILD_BRIDGE" -j PLATFORM-BUILDS-IN 2>/dev/null || iptables -I INPUT -i "$BUILD_BRIDGE" -j PLATFORM-BUILDS-IN
+iptables -N PLATFORM-BUILDS 2>/dev/null || true
+iptables -F PLATFORM-BUILDS
+iptables -A PLATFORM-BUILDS -o "$BUILD_BRIDGE" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+iptables -A PLATFORM-BUILDS -o "$BUILD_BRIDGE" -j DROP
+for ns in $(awk '$1 == "nameserver" && $2 ~ /^[0-9.]+$/ && $2 !~ /^127\./ { print $2 }' /etc/resolv.conf); do
+  iptables -A PLATFORM-BUILDS -i "$BUILD_BRIDGE" -d "$ns" -p udp --dport 53 -j ACCEPT
+  iptables -A PLATFORM-BUILDS -i "$BUILD_BRIDGE" -d "$ns" -p tcp --dport 53 -j ACCEPT
+done
+build_deny="0.0.0.0/8 10.0.0.0/8 100.64.0.0/10 127.0.0.0/8 169.254.0.0/16 172.16.0.0/12 192.168.0.0/16 224.0.0.0/3 $POD_CIDR $SERVICE_CIDR $BUILD_CIDR"
+# The networks this machine is on (its neighbours: other nodes, in a cluster).
+build_deny="$build_deny $(ip -4 route show scope link | awk -v b="$BUILD_BRIDGE" '$3 != b { print $1 }' | tr '\n' ' ')"
+# An operator's own additions, space-separated.
+build_deny="$build_deny ${PLATFORM_BUILD_DENY_CIDRS:-}"
+for cidr in $build_deny; do
+  iptables -A PLATFORM-BUILDS -i "$BUILD_BRIDGE" -d "$cidr" -j REJECT --reject-with icmp-net-prohibited
+done
+iptables -A PLATFORM-BUILDS -i "$BUILD_BRIDGE" -j ACCEPT
+iptables -C FORWARD -j PLATFORM-BUILDS 2>/dev/null || iptables -I FORWARD -j PLATFORM-BUILDS
+iptables -t nat -N PLATFORM-BUILDS-NAT 2>/dev/null || true
+iptables -t nat -F PLATFORM-BUILDS-NAT
+iptables -t nat -A PLATFORM-BUILDS-NAT -s "$BUILD_CIDR" ! -d "$BUILD_CIDR" -j MASQUERADE
+iptables -t nat -C POSTROUTING -j PLATFORM-BUILDS-NAT 2>/dev/null || iptables -t nat -I POSTROUTING -j PLATFORM-BUILDS-NAT
 mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam"
 cat > "$STATE/cni/net.d/10-platform.conflist" <<EOF
 {
@@ -147,10 +235,18 @@ case $postgres_mode in
     ;;
   own)
     pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    # The stack's own server asks for a password, like a real one.
+    if [ ! -s "$STATE/postgres-password" ]; then
+      (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$STATE/postgres-password")
+    fi
+    export PGPASSWORD=$(cat "$STATE/postgres-password")
     if [ ! -f "$STATE/postgres/PG_VERSION" ]; then
       mkdir -p "$STATE/postgres"
       chown postgres: "$STATE/postgres"
-      runuser -u postgres -- "$pgbin/initdb" -D "$STATE/postgres" -U postgres --auth=trust >> "$LOGS/postgres.log"
+      install -o postgres -m 600 "$STATE/postgres-password" "$STATE/postgres.pw"
+      runuser -u postgres -- "$pgbin/initdb" -D "$STATE/postgres" -U postgres --auth=scram-sha-256 \
+        --pwfile="$STATE/postgres.pw" >> "$LOGS/postgres.log"
+      rm -f "$STATE/postgres.pw"
     fi
 
     start postgres runuser -u postgres -- "$pgbin/postgres" -D "$STATE/postgres" \
@@ -158,7 +254,7 @@ case $postgres_mode in
     wait_for postgres 60 pg_isready -q -h 127.0.0.1 -p "$OWN_POSTGRES_PORT"
     psql -h 127.0.0.1 -p "$OWN_POSTGRES_PORT" -U postgres -d postgres -tAc "select 1 from pg_database where datname='platform'" | grep -q 1 \
       || psql -h 127.0.0.1 -p "$OWN_POSTGRES_PORT" -U postgres -d postgres -qc "create database platform"
-    db_url="postgres://postgres@127.0.0.1:$OWN_POSTGRES_PORT/platform?sslmode=disable"
+    db_url="postgres://postgres:$PGPASSWORD@127.0.0.1:$OWN_POSTGRES_PORT/platform?sslmode=disable"
     ;;
 esac
 
@@ -169,12 +265,19 @@ say "etcd"
 start etcd etcd --name platform --data-dir "$STATE/etcd" \
   --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
   --listen-peer-urls "$ETCD_PEER_URL" --initial-advertise-peer-urls "$ETCD_PEER_URL" \
-  --initial-cluster "platform=$ETCD_PEER_URL"
-wait_for etcd 60 curl -sf "$ETCD_URL/health"
+  --initial-cluster "platform=$ETCD_PEER_URL" \
+  --cert-file="$PKI/etcd/server.crt" --key-file="$PKI/etcd/server.key" \
+  --client-cert-auth --trusted-ca-file="$PKI/etcd/ca.crt"
+etcd_healthy() {
+  curl -sf --cacert "$PKI/etcd/ca.crt" --cert "$PKI/etcd/apiserver.crt" --key "$PKI/etcd/apiserver.key" "$ETCD_URL/health"
+}
+wait_for etcd 60 etcd_healthy
 
 say "kube-apiserver"
 start kube-apiserver "$BIN/kube-apiserver" \
   --etcd-servers="$ETCD_URL" \
+  --etcd-cafile="$PKI/etcd/ca.crt" --etcd-certfile="$PKI/etcd/apiserver.crt" --etcd-keyfile="$PKI/etcd/apiserver.key" \
+  --encryption-provider-config="$PKI/encryption.yaml" \
   --bind-address=127.0.0.1 --secure-port=6443 \
   --endpoint-reconciler-type=none \
   --service-cluster-ip-range="$SERVICE_CIDR" \
@@ -267,12 +370,19 @@ root = "$CACHE/buildkit"
 [worker.oci]
   enabled = true
   snapshotter = "overlayfs"
-  # Build steps use the host network: they reach the package registries the
-  # machine reaches, and nothing else.
-  networkMode = "host"
+  # Build steps run in network namespaces of their own on $BUILD_BRIDGE,
+  # which the firewall above lets reach the internet and nothing else.
+  networkMode = "cni"
+  cniConfigPath = "$STATE/buildkit/cni.json"
+  cniBinaryPath = "/usr/lib/cni"
+  cniPoolSize = 4
   gc = true
   gckeepstorage = "20GB"
 [worker.containerd]
+  enabled = false
+# Builds use the Dockerfile frontend compiled into buildkitd and no other:
+# a frontend image of a user's choosing would run with the build's secrets.
+[frontends."gateway.v0"]
   enabled = false
 [registry."$REGISTRY_ADDR"]
   http = true
@@ -282,10 +392,28 @@ root = "$CACHE/buildkit"
 [registry."docker.io"]
   mirrors = ["$REGISTRY_ADDR"]
 EOF
+cat > "$STATE/buildkit/cni.json" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "platform-builds",
+  "type": "bridge",
+  "bridge": "$BUILD_BRIDGE",
+  "isGateway": true,
+  "ipMasq": false,
+  "hairpinMode": false,
+  "ipam": {
+    "type": "host-local",
+    "dataDir": "$STATE/cni/build-ipam",
+    "ranges": [[{"subnet": "$BUILD_CIDR"}]],
+    "routes": [{"dst": "0.0.0.0/0"}]
+  }
+}
+EOF
 # buildkitd keeps its state in the machine-wide cache so the layer and
 # download caches survive a fresh clone; the config in $STATE names it.
 running buildkitd || rm -f "$RUN/buildkitd.sock"
-start buildkitd "$BIN/buildkitd" --config "$STATE/buildkit/buildkitd.toml"
+CONFIG_FILES="$STATE/buildkit/buildkitd.toml $STATE/buildkit/cni.json" \
+  start buildkitd "$BIN/buildkitd" --config "$STATE/buildkit/buildkitd.toml"
 wait_for buildkitd 60 "$BIN/mkimage" --addr "unix://$RUN/buildkitd.sock" --ping
 
 if ! ctr --address "$RUN/containerd.sock" -n k8s.io images ls -q | grep -qxF "$PAUSE_IMAGE"; then
@@ -317,12 +445,14 @@ failCgroupV1: false
 failSwapOn: false
 # No cluster DNS, and pods get no resolver: apps reach nothing outside.
 resolvConf: ""
+# Like a real cluster's: no anonymous requests, and every request the
+# API server authorizes (only it and the stack's admin may use the API).
 authentication:
-  anonymous: {enabled: true}
-  webhook: {enabled: false}
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
   x509: {clientCAFile: $PKI/ca.crt}
 authorization:
-  mode: AlwaysAllow
+  mode: Webhook
 evictionHard:
   memory.available: "100Mi"
   nodefs.available: "2%"
@@ -331,7 +461,7 @@ imageGCHighThresholdPercent: 95
 imageGCLowThresholdPercent: 90
 serializeImagePulls: false
 EOF
-start kubelet "$BIN/kubelet" \
+CONFIG_FILES="$STATE/kubelet/config.yaml" start kubelet "$BIN/kubelet" \
   --config="$STATE/kubelet/config.yaml" \
   --kubeconfig="$STATE/kubeconfig" \
   --root-dir="$STATE/kubelet" \
@@ -378,6 +508,7 @@ fi
 echo "$ca_sum" > "$STATE/platformd.build-ca"
 start platformd "$BIN/platformd" \
   --build-ca-file="$BUILD_CA_FILE" \
+  --build-cgroup-root=/sys/fs/cgroup \
   --data-dir="$STATE/platformd" \
   --secret-key-file="$STATE/secret-key" \
   --database-url="$db_url" \
