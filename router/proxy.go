@@ -35,8 +35,9 @@ import (
 // counting as a retry.
 //
 // Unknown hosts get a 404 page, an app without ready endpoints a 503, a
-// body over Config.MaxBodyBytes a 413, a backend that fails a 502 and one
-// that does not answer within Config.RequestTimeout a 504. Upgrades
+// body over Config.MaxBodyBytes a 413, a body that stops coming for
+// Config.BodyIdleTimeout a 408, a backend that fails a 502 and one that
+// does not answer within Config.RequestTimeout a 504. Upgrades
 // (WebSocket) are passed through; responses are streamed, flushed whenever
 // the backend has nothing more ready.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -162,6 +163,12 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 		case fail == failTooLarge:
 			ex.err = err
 			ex.page(http.StatusRequestEntityTooLarge, pageTooLarge)
+			return false
+		case fail == failClientBody && errors.Is(err, os.ErrDeadlineExceeded):
+			// The client stopped sending its body (BodyIdleTimeout).
+			ex.err = err
+			ex.w.Header()["Connection"] = []string{"close"}
+			ex.page(http.StatusRequestTimeout, pageBodyTimeout)
 			return false
 		case fail == failClientBody:
 			ex.clientGone(err)

@@ -718,6 +718,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"bad class", Config{Class: "Not A Class"}, "invalid ingress class"},
 		{"negative timeout", Config{RequestTimeout: -time.Second}, "invalid request timeout"},
 		{"negative idle conns", Config{MaxIdleConnsPerEndpoint: -1}, "invalid max idle connections"},
+		{"negative body idle timeout", Config{BodyIdleTimeout: -time.Second}, "invalid body idle timeout"},
+		{"negative write timeout", Config{WriteTimeout: -time.Second}, "invalid write timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg, fakeClient())

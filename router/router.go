@@ -13,6 +13,12 @@
 // to the ready, non-terminating pod endpoints of its EndpointSlices);
 // router/internal/h1 is the HTTP/1.1 server the clients talk to.
 //
+// Slow clients are bounded: a request head must come within
+// Config.ReadHeaderTimeout, a request body may not stall for
+// Config.BodyIdleTimeout, nor a client stop taking its response for
+// Config.WriteTimeout; an upload or download that keeps moving is not cut
+// off.
+//
 // It does not own the Ingresses themselves (the deployer writes them), TLS,
 // or HTTP/2. It imports nothing of the platform's outside router/;
 // platformd hands it a Kubernetes client, a logger and a Prometheus
@@ -74,6 +80,22 @@ type Config struct {
 	// a connection error (see ServeHTTP). Zero means 2; negative means
 	// none.
 	Retries int
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request head, from its first byte; one that takes longer is cut
+	// off. Zero means 10s.
+	ReadHeaderTimeout time.Duration
+	// BodyIdleTimeout bounds each wait for bytes of a request body: a
+	// client that sends nothing of its body for this long (to within a
+	// tenth) is answered 408 and cut off, and the app's request is ended
+	// with it. An upload that keeps coming, however slowly, goes on. Zero
+	// means 60s.
+	BodyIdleTimeout time.Duration
+	// WriteTimeout bounds each wait for a client to take bytes of a
+	// response: a client that takes none for this long (to within a
+	// tenth, and less than twice it) is cut off, and the app's request is
+	// ended with it. A download or stream that keeps moving, however
+	// slowly, goes on. Zero means 60s.
+	WriteTimeout time.Duration
 	// ShutdownTimeout bounds Serve's graceful shutdown: in-flight requests
 	// and upgraded connections get this long before they are cut. Zero
 	// means 20s.
@@ -108,6 +130,10 @@ func (c Config) withDefaults() (Config, error) {
 		{"dial timeout", &c.DialTimeout, 5 * time.Second},
 		{"idle connection timeout", &c.IdleConnTimeout, 60 * time.Second},
 		{"shutdown timeout", &c.ShutdownTimeout, 20 * time.Second},
+		// Zero for the client timeouts is the server's default.
+		{"read header timeout", &c.ReadHeaderTimeout, 0},
+		{"body idle timeout", &c.BodyIdleTimeout, 0},
+		{"write timeout", &c.WriteTimeout, 0},
 	} {
 		switch {
 		case *d.v < 0:
@@ -261,7 +287,11 @@ func (rt *Router) Ready(context.Context) error {
 // requests' contexts. It closes ln. It returns nil after a shutdown on
 // ctx, or the error that stopped it serving.
 func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
-	srv := h1.NewServer(rt, rt.log, ln)
+	srv := h1.NewServer(rt, rt.log, ln, h1.Timeouts{
+		ReadHeader: rt.cfg.ReadHeaderTimeout,
+		BodyIdle:   rt.cfg.BodyIdleTimeout,
+		Write:      rt.cfg.WriteTimeout,
+	})
 	srv.Refused = rt.refused
 	rt.log.Info("router listening", "addr", ln.Addr().String(), "class", rt.cfg.Class)
 	errc := make(chan error, 1)
