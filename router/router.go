@@ -13,7 +13,13 @@
 // to the ready, non-terminating pod endpoints of its EndpointSlices);
 // router/internal/h1 is the HTTP/1.1 server the clients talk to.
 //
-// Slow clients are bounded: a request head must come within
+// Every client is taken to be hostile. The router alone tells an app
+// where its client is: X-Forwarded-For, X-Forwarded-Proto,
+// X-Forwarded-Host and X-Real-IP are its own, and other headers that claim
+// a client address, and any header name with an underscore (or anything
+// but letters, digits and hyphens), are dropped,
+// unless the client is a trusted proxy (Config.TrustedProxies; see
+// ServeHTTP). Slow clients are bounded: a request head must come within
 // Config.ReadHeaderTimeout, a request body may not stall for
 // Config.BodyIdleTimeout, nor a client stop taking its response for
 // Config.WriteTimeout; an upload or download that keeps moving is not cut
@@ -32,6 +38,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,6 +103,14 @@ type Config struct {
 	// ended with it. A download or stream that keeps moving, however
 	// slowly, goes on. Zero means 60s.
 	WriteTimeout time.Duration
+	// TrustedProxies are the addresses of the proxies in front of the
+	// router (a load balancer, a CDN) whose word on the client is taken:
+	// from them, X-Forwarded-For is extended rather than replaced,
+	// X-Forwarded-Proto and X-Forwarded-Host are passed on as they come,
+	// and so are the other headers that say where the client is (see
+	// ServeHTTP). Trust only proxies that set or strip those headers
+	// themselves. Empty, the default, trusts no one.
+	TrustedProxies []netip.Prefix
 	// ShutdownTimeout bounds Serve's graceful shutdown: in-flight requests
 	// and upgraded connections get this long before they are cut. Zero
 	// means 20s.
@@ -142,6 +157,18 @@ func (c Config) withDefaults() (Config, error) {
 			*d.v = d.def
 		}
 	}
+	trusted := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			return c, fmt.Errorf("invalid trusted proxy %v: must be a CIDR like 10.0.0.0/8", p)
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			// Client addresses are compared unmapped.
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		trusted = append(trusted, p.Masked())
+	}
+	c.TrustedProxies = trusted // a copy: the caller's may change
 	switch {
 	case c.MaxIdleConnsPerEndpoint < 0:
 		return c, fmt.Errorf("invalid max idle connections per endpoint %d: must not be negative", c.MaxIdleConnsPerEndpoint)
