@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"strings"
 
@@ -225,17 +226,118 @@ func (bc *bconn) storeHeaders(h http.Header) {
 	}
 }
 
-// skipRequestHeader reports whether a client's header stays behind: the
-// hop-by-hop ones, those the router writes itself, and Expect (the
-// router's own server answers 100-continue).
-func skipRequestHeader(k string) bool {
+// forwardRequestHeader reports whether a client's header goes on to the
+// app; trusted says the client is a trusted proxy. Left behind are:
+//   - the hop-by-hop headers, and Expect (the router's own server answers
+//     100-continue);
+//   - those the router writes itself: X-Forwarded-For, X-Forwarded-Proto,
+//     X-Forwarded-Host, X-Real-IP and X-Request-Id;
+//   - every name with an underscore, which CGI-style apps (PHP, WSGI,
+//     Rack) read as the same variable as the dashed name: X_Forwarded_For
+//     would be HTTP_X_FORWARDED_FOR; and, for the same reason, every name
+//     of anything but letters, digits and hyphens (X.Forwarded.For), as
+//     nginx drops them by default;
+//   - unless trusted, the other headers that say where the client is or
+//     how it connected, which an app or its framework may believe: a
+//     client could claim any address, or HTTPS, with them.
+func forwardRequestHeader(k string, trusted bool) bool {
 	switch k {
 	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Te", "Trailer",
 		"Transfer-Encoding", "Upgrade", "Content-Length", "Expect", "Host",
-		"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-Id":
-		return true
+		"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip", "X-Request-Id":
+		return false
+	case "Forwarded", "X-Forwarded", "Forwarded-For", "X-Original-Forwarded-For",
+		"True-Client-Ip", "X-Client-Ip", "Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip",
+		"X-Cluster-Client-Ip", "X-Forwarded-Port", "X-Forwarded-Scheme", "X-Forwarded-Ssl",
+		"X-Url-Scheme", "Front-End-Https":
+		return trusted
+	}
+	for i := 0; i < len(k); i++ {
+		if !plainNameByte[k[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// plainNameByte holds the bytes of a header name that no app can read as
+// another name: letters, digits and '-'. It is never written.
+var plainNameByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-'
+	}
+	return t
+}()
+
+// trustedAddr reports whether a is the address of a trusted proxy.
+func (rt *Router) trustedAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range rt.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
 	}
 	return false
+}
+
+// fromTrustedProxy reports whether a request from remote, a RemoteAddr,
+// comes from a trusted proxy.
+func (rt *Router) fromTrustedProxy(remote string) bool {
+	if len(rt.cfg.TrustedProxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remote)
+	return err == nil && rt.trustedAddr(ap.Addr())
+}
+
+// chainClient returns the address of the client that a trusted proxy at
+// peer forwards a request for, given the request's X-Forwarded-For
+// values: walking the chain from the right past the trusted proxies, the
+// first address that is not one, or the leftmost if all are. An entry
+// that is not an address (with or without a port) ends the walk at the
+// last address walked past: only trusted proxies wrote the entries right
+// of it.
+func (rt *Router) chainClient(xff []string, peer string) string {
+	client := peer
+	for i := len(xff) - 1; i >= 0; i-- {
+		for rest := xff[i]; rest != ""; {
+			entry := rest
+			if j := strings.LastIndexByte(rest, ','); j >= 0 {
+				entry, rest = rest[j+1:], rest[:j]
+			} else {
+				rest = ""
+			}
+			entry = strings.TrimSpace(entry)
+			if entry == "" {
+				continue
+			}
+			a, text, ok := parseChainAddr(entry)
+			if !ok {
+				return client
+			}
+			client = text
+			if !rt.trustedAddr(a) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+// parseChainAddr parses an X-Forwarded-For entry: an address, or one with
+// a port ("192.0.2.1:80", "[2001:db8::1]:80") as some proxies write them.
+// It returns the address and its text without the port, and allocates
+// nothing for a valid entry.
+func parseChainAddr(entry string) (netip.Addr, string, bool) {
+	if entry[0] == '[' || strings.Count(entry, ":") == 1 {
+		ap, err := netip.ParseAddrPort(entry)
+		if err != nil {
+			return netip.Addr{}, "", false
+		}
+		return ap.Addr(), clientIP(entry), true
+	}
+	a, err := netip.ParseAddr(entry)
+	return a, entry, err == nil
 }
 
 // upgradeOf returns the protocol a request asks to switch to, or "".

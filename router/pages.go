@@ -23,6 +23,8 @@ var (
 		"The router is starting and does not know the apps yet. Try again in a moment."}
 	pageTooLarge = page{"Request too large",
 		"The request body is larger than the router accepts."}
+	pageBodyTimeout = page{"Request timeout",
+		"The request body stopped coming before it was complete. Check the connection and send the request again."}
 	pageBadGateway = page{"App error",
 		"The app did not answer properly. Try again; if it keeps happening, look at the app's logs: platform logs"}
 	pageTimeout = page{"App timeout",

@@ -22,9 +22,26 @@ import (
 // then "*.parent" wildcards, then rules without a host; within the host the
 // longest path wins, Exact before Prefix. The request goes to a ready,
 // non-terminating endpoint of the route's Service port, round-robin, over
-// a pooled HTTP/1.1 connection, with X-Forwarded-For (appended),
-// X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id (kept when the
-// client's is valid, else generated) set and hop-by-hop headers dropped.
+// a pooled HTTP/1.1 connection, with hop-by-hop headers dropped and
+// X-Request-Id set (kept when the client's is valid, else generated).
+//
+// Every tenant is hostile, and so is every client: the app is told where
+// the client is only by the router. X-Forwarded-For is the client's
+// address, X-Forwarded-Proto how it connected, X-Forwarded-Host the Host
+// it asked for, and X-Real-IP the client's address again; the client's
+// own are replaced. Headers a client could claim another address or HTTPS
+// with (Forwarded, True-Client-IP, X-Client-IP, Client-IP,
+// CF-Connecting-IP, Fastly-Client-IP, X-Cluster-Client-IP,
+// X-Forwarded-Port, X-Forwarded-Ssl and the like) are dropped, and so is
+// every header whose name has an underscore, which CGI-style apps would
+// read as its dashed twin, or anything else but letters, digits and
+// hyphens. From a trusted proxy (Config.TrustedProxies)
+// the X-Forwarded-For chain is kept and the peer's address appended,
+// X-Forwarded-Proto and X-Forwarded-Host are passed on if it sent them,
+// the other client-address headers pass as they came, and X-Real-IP is
+// the chain's rightmost address that is not a trusted proxy's. The
+// router sets X-Real-IP itself, trusted proxy or not, so that an app or
+// middleware that believes it (chi's RealIP, say) believes the router.
 //
 // An endpoint that refuses the connection is passed over and the request
 // tried on another, up to Config.Retries times, whatever its method:
@@ -35,8 +52,9 @@ import (
 // counting as a retry.
 //
 // Unknown hosts get a 404 page, an app without ready endpoints a 503, a
-// body over Config.MaxBodyBytes a 413, a backend that fails a 502 and one
-// that does not answer within Config.RequestTimeout a 504. Upgrades
+// body over Config.MaxBodyBytes a 413, a body that stops coming for
+// Config.BodyIdleTimeout a 408, a backend that fails a 502 and one that
+// does not answer within Config.RequestTimeout a 504. Upgrades
 // (WebSocket) are passed through; responses are streamed, flushed whenever
 // the backend has nothing more ready.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -163,6 +181,12 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 			ex.err = err
 			ex.page(http.StatusRequestEntityTooLarge, pageTooLarge)
 			return false
+		case fail == failClientBody && errors.Is(err, os.ErrDeadlineExceeded):
+			// The client stopped sending its body (BodyIdleTimeout).
+			ex.err = err
+			ex.w.Header()["Connection"] = []string{"close"}
+			ex.page(http.StatusRequestTimeout, pageBodyTimeout)
+			return false
 		case fail == failClientBody:
 			ex.clientGone(err)
 			return false
@@ -260,32 +284,49 @@ func (ex *exchange) writeRequestHead(bw *bufio.Writer, hasBody bool, upgrade str
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\n")
 
+	trusted := ex.rt.fromTrustedProxy(r.RemoteAddr)
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if skipRequestHeader(k) || (len(conn) > 0 && h1.ConnectionListed(conn, k)) {
+		if !forwardRequestHeader(k, trusted) || (len(conn) > 0 && h1.ConnectionListed(conn, k)) {
 			continue
 		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
-		}
+		writeHeaderFields(bw, k, vv)
 	}
 
+	// The client's address and how it connected, as the router saw them,
+	// or, from a trusted proxy, as the proxy says.
+	peer := clientIP(r.RemoteAddr)
+	client := peer
 	bw.WriteString("X-Forwarded-For: ")
-	for _, v := range r.Header["X-Forwarded-For"] {
-		bw.WriteString(v)
-		bw.WriteString(", ")
+	if trusted {
+		xff := r.Header["X-Forwarded-For"]
+		for _, v := range xff {
+			if v != "" {
+				bw.WriteString(v)
+				bw.WriteString(", ")
+			}
+		}
+		client = ex.rt.chainClient(xff, peer)
 	}
-	bw.WriteString(clientIP(r.RemoteAddr))
-	if r.TLS != nil {
-		bw.WriteString("\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: ")
+	bw.WriteString(peer)
+	bw.WriteString("\r\nX-Real-IP: ")
+	bw.WriteString(client)
+	bw.WriteString("\r\n")
+	if v := r.Header["X-Forwarded-Proto"]; trusted && len(v) > 0 {
+		writeHeaderFields(bw, "X-Forwarded-Proto", v)
+	} else if r.TLS != nil {
+		bw.WriteString("X-Forwarded-Proto: https\r\n")
 	} else {
-		bw.WriteString("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ")
+		bw.WriteString("X-Forwarded-Proto: http\r\n")
 	}
-	bw.WriteString(r.Host)
-	bw.WriteString("\r\nX-Request-Id: ")
+	if v := r.Header["X-Forwarded-Host"]; trusted && len(v) > 0 {
+		writeHeaderFields(bw, "X-Forwarded-Host", v)
+	} else {
+		bw.WriteString("X-Forwarded-Host: ")
+		bw.WriteString(r.Host)
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("X-Request-Id: ")
 	bw.WriteString(ex.reqID)
 	bw.WriteString("\r\n")
 	if upgrade != "" {
@@ -304,6 +345,16 @@ func (ex *exchange) writeRequestHead(bw *bufio.Writer, hasBody bool, upgrade str
 		bw.WriteString("Content-Length: 0\r\n")
 	}
 	bw.WriteString("\r\n")
+}
+
+// writeHeaderFields writes one header field line per value.
+func writeHeaderFields(bw *bufio.Writer, k string, vv []string) {
+	for _, v := range vv {
+		bw.WriteString(k)
+		bw.WriteString(": ")
+		bw.WriteString(v)
+		bw.WriteString("\r\n")
+	}
 }
 
 // writeBody copies the request body to the backend, chunked when its

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -122,7 +123,7 @@ func TestProxyForwardedHeaders(t *testing.T) {
 		wantReqID string // "" means a new UUID
 	}{
 		{"fresh", nil, "127.0.0.1", ""},
-		{"appends to the client's", http.Header{"X-Forwarded-For": {"203.0.113.7, 10.0.0.1"}}, "203.0.113.7, 10.0.0.1, 127.0.0.1", ""},
+		{"replaces the client's", http.Header{"X-Forwarded-For": {"203.0.113.7, 10.0.0.1"}}, "127.0.0.1", ""},
 		{"keeps a valid request id", http.Header{"X-Request-Id": {"abcdefghij0123456789-+/="}}, "127.0.0.1", "abcdefghij0123456789-+/="},
 		{"replaces a short request id", http.Header{"X-Request-Id": {"short"}}, "127.0.0.1", ""},
 		{"replaces a request id with markup", http.Header{"X-Request-Id": {"<script>alert(1)</script>xxxxxxxx"}}, "127.0.0.1", ""},
@@ -133,6 +134,7 @@ func TestProxyForwardedHeaders(t *testing.T) {
 			assert.Equal(t, "app.test:80", e.Host, "the app sees its own host")
 			assert.Equal(t, "/p?q=1", e.URI)
 			assert.Equal(t, []string{tc.wantXFF}, e.Header["X-Forwarded-For"])
+			assert.Equal(t, []string{"127.0.0.1"}, e.Header["X-Real-Ip"])
 			assert.Equal(t, []string{"http"}, e.Header["X-Forwarded-Proto"])
 			assert.Equal(t, []string{"app.test:80"}, e.Header["X-Forwarded-Host"])
 			require.Len(t, e.Header["X-Request-Id"], 1)
@@ -718,6 +720,9 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"bad class", Config{Class: "Not A Class"}, "invalid ingress class"},
 		{"negative timeout", Config{RequestTimeout: -time.Second}, "invalid request timeout"},
 		{"negative idle conns", Config{MaxIdleConnsPerEndpoint: -1}, "invalid max idle connections"},
+		{"negative body idle timeout", Config{BodyIdleTimeout: -time.Second}, "invalid body idle timeout"},
+		{"negative write timeout", Config{WriteTimeout: -time.Second}, "invalid write timeout"},
+		{"invalid trusted proxy", Config{TrustedProxies: []netip.Prefix{{}}}, "invalid trusted proxy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg, fakeClient())

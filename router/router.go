@@ -13,6 +13,18 @@
 // to the ready, non-terminating pod endpoints of its EndpointSlices);
 // router/internal/h1 is the HTTP/1.1 server the clients talk to.
 //
+// Every client is taken to be hostile. The router alone tells an app
+// where its client is: X-Forwarded-For, X-Forwarded-Proto,
+// X-Forwarded-Host and X-Real-IP are its own, and other headers that claim
+// a client address, and any header name with an underscore (or anything
+// but letters, digits and hyphens), are dropped,
+// unless the client is a trusted proxy (Config.TrustedProxies; see
+// ServeHTTP). Slow clients are bounded: a request head must come within
+// Config.ReadHeaderTimeout, a request body may not stall for
+// Config.BodyIdleTimeout, nor a client stop taking its response for
+// Config.WriteTimeout; an upload or download that keeps moving is not cut
+// off.
+//
 // It does not own the Ingresses themselves (the deployer writes them), TLS,
 // or HTTP/2. It imports nothing of the platform's outside router/;
 // platformd hands it a Kubernetes client, a logger and a Prometheus
@@ -26,6 +38,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +87,30 @@ type Config struct {
 	// a connection error (see ServeHTTP). Zero means 2; negative means
 	// none.
 	Retries int
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request head, from its first byte; one that takes longer is cut
+	// off. Zero means 10s.
+	ReadHeaderTimeout time.Duration
+	// BodyIdleTimeout bounds each wait for bytes of a request body: a
+	// client that sends nothing of its body for this long (to within a
+	// tenth) is answered 408 and cut off, and the app's request is ended
+	// with it. An upload that keeps coming, however slowly, goes on. Zero
+	// means 60s.
+	BodyIdleTimeout time.Duration
+	// WriteTimeout bounds each wait for a client to take bytes of a
+	// response: a client that takes none for this long (to within a
+	// tenth, and less than twice it) is cut off, and the app's request is
+	// ended with it. A download or stream that keeps moving, however
+	// slowly, goes on. Zero means 60s.
+	WriteTimeout time.Duration
+	// TrustedProxies are the addresses of the proxies in front of the
+	// router (a load balancer, a CDN) whose word on the client is taken:
+	// from them, X-Forwarded-For is extended rather than replaced,
+	// X-Forwarded-Proto and X-Forwarded-Host are passed on as they come,
+	// and so are the other headers that say where the client is (see
+	// ServeHTTP). Trust only proxies that set or strip those headers
+	// themselves. Empty, the default, trusts no one.
+	TrustedProxies []netip.Prefix
 	// ShutdownTimeout bounds Serve's graceful shutdown: in-flight requests
 	// and upgraded connections get this long before they are cut. Zero
 	// means 20s.
@@ -108,6 +145,10 @@ func (c Config) withDefaults() (Config, error) {
 		{"dial timeout", &c.DialTimeout, 5 * time.Second},
 		{"idle connection timeout", &c.IdleConnTimeout, 60 * time.Second},
 		{"shutdown timeout", &c.ShutdownTimeout, 20 * time.Second},
+		// Zero for the client timeouts is the server's default.
+		{"read header timeout", &c.ReadHeaderTimeout, 0},
+		{"body idle timeout", &c.BodyIdleTimeout, 0},
+		{"write timeout", &c.WriteTimeout, 0},
 	} {
 		switch {
 		case *d.v < 0:
@@ -116,6 +157,18 @@ func (c Config) withDefaults() (Config, error) {
 			*d.v = d.def
 		}
 	}
+	trusted := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			return c, fmt.Errorf("invalid trusted proxy %v: must be a CIDR like 10.0.0.0/8", p)
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			// Client addresses are compared unmapped.
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		trusted = append(trusted, p.Masked())
+	}
+	c.TrustedProxies = trusted // a copy: the caller's may change
 	switch {
 	case c.MaxIdleConnsPerEndpoint < 0:
 		return c, fmt.Errorf("invalid max idle connections per endpoint %d: must not be negative", c.MaxIdleConnsPerEndpoint)
@@ -261,7 +314,11 @@ func (rt *Router) Ready(context.Context) error {
 // requests' contexts. It closes ln. It returns nil after a shutdown on
 // ctx, or the error that stopped it serving.
 func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
-	srv := h1.NewServer(rt, rt.log, ln)
+	srv := h1.NewServer(rt, rt.log, ln, h1.Timeouts{
+		ReadHeader: rt.cfg.ReadHeaderTimeout,
+		BodyIdle:   rt.cfg.BodyIdleTimeout,
+		Write:      rt.cfg.WriteTimeout,
+	})
 	srv.Refused = rt.refused
 	rt.log.Info("router listening", "addr", ln.Addr().String(), "class", rt.cfg.Class)
 	errc := make(chan error, 1)

@@ -102,9 +102,13 @@ func newRouter(cfg config, metrics *prometheus.Registry, log *slog.Logger, userA
 		return nil, fmt.Errorf("setting up the router: %w", err)
 	}
 	rt, err := router.New(router.Config{
-		Logger:          log.With("component", "router"),
-		Metrics:         metrics,
-		ShutdownTimeout: cfg.ShutdownTimeout,
+		Logger:            log.With("component", "router"),
+		Metrics:           metrics,
+		ReadHeaderTimeout: cfg.Router.ReadHeaderTimeout,
+		BodyIdleTimeout:   cfg.Router.BodyIdleTimeout,
+		WriteTimeout:      cfg.Router.WriteTimeout,
+		TrustedProxies:    cfg.Router.TrustedProxies,
+		ShutdownTimeout:   cfg.ShutdownTimeout,
 	}, kube)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the router: %w", err)

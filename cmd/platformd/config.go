@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -221,6 +222,14 @@ type routerConfig struct {
 	// Addr is the host:port apps' users connect to: addrOff before
 	// check, empty after it when the router runs elsewhere.
 	Addr string
+	// TrustedProxies are the proxies in front of the router whose
+	// forwarded headers it believes; none by default.
+	TrustedProxies []netip.Prefix
+	// ReadHeaderTimeout, BodyIdleTimeout and WriteTimeout bound slow
+	// clients (see router.Config); each at least 1s.
+	ReadHeaderTimeout time.Duration
+	BodyIdleTimeout   time.Duration
+	WriteTimeout      time.Duration
 }
 
 // check validates c; alone says the router is all this platformd runs.
@@ -232,7 +241,13 @@ func (c *routerConfig) check(alone bool) []problem {
 		c.Addr = ""
 		return nil
 	}
-	return checkAddr(&c.Addr)
+	ps := checkAddr(&c.Addr)
+	for _, d := range []*time.Duration{&c.ReadHeaderTimeout, &c.BodyIdleTimeout, &c.WriteTimeout} {
+		if *d < time.Second {
+			ps = append(ps, bad(d, "must be a duration of at least 1s, like 60s: shorter cuts off clients on slow networks"))
+		}
+	}
+	return ps
 }
 
 // deployConfig is the deployer's.

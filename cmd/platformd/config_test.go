@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +46,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, "/var/lib/platform", cfg.DataDir)
 	assert.Empty(t, cfg.Kubeconfig)
 	assert.Len(t, cfg.Store.SecretKey, 32)
+	assert.Empty(t, cfg.Router.TrustedProxies)
+	assert.Equal(t, 10*time.Second, cfg.Router.ReadHeaderTimeout)
+	assert.Equal(t, 60*time.Second, cfg.Router.BodyIdleTimeout)
+	assert.Equal(t, 60*time.Second, cfg.Router.WriteTimeout)
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -193,6 +198,43 @@ func TestLoadConfig(t *testing.T) {
 			name:    "bad router cidr and rollout timeout",
 			env:     map[string]string{"PLATFORM_ROUTER_CIDRS": "10.0.0.1/32,nope", "PLATFORM_ROLLOUT_TIMEOUT": "1s"},
 			wantErr: []string{"PLATFORM_ROUTER_CIDRS", `"nope"`, "PLATFORM_ROLLOUT_TIMEOUT", "at least 10s"},
+		},
+		{
+			name: "router edge settings",
+			args: []string{"--router-trusted-proxies=10.0.0.0/8, 192.0.2.1,2001:db8::/32", "--router-write-timeout=2m"},
+			env:  map[string]string{"PLATFORM_ROUTER_BODY_IDLE_TIMEOUT": "30s", "PLATFORM_ROUTER_READ_HEADER_TIMEOUT": "5s"},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, []netip.Prefix{
+					netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("2001:db8::/32"),
+				}, cfg.Router.TrustedProxies)
+				assert.Equal(t, 2*time.Minute, cfg.Router.WriteTimeout)
+				assert.Equal(t, 30*time.Second, cfg.Router.BodyIdleTimeout)
+				assert.Equal(t, 5*time.Second, cfg.Router.ReadHeaderTimeout)
+			},
+		},
+		{
+			name: "bad router edge settings",
+			env: map[string]string{
+				"PLATFORM_ROUTER_TRUSTED_PROXIES":     "10.0.0.0/8,proxy.example.com,10.0.0.0/33",
+				"PLATFORM_ROUTER_BODY_IDLE_TIMEOUT":   "0s",
+				"PLATFORM_ROUTER_WRITE_TIMEOUT":       "60",
+				"PLATFORM_ROUTER_READ_HEADER_TIMEOUT": "100ms",
+			},
+			wantErr: []string{
+				"--router-trusted-proxies (PLATFORM_ROUTER_TRUSTED_PROXIES): item 2 is not a CIDR like 10.0.0.0/8 or an address like 192.0.2.1",
+				"--router-trusted-proxies (PLATFORM_ROUTER_TRUSTED_PROXIES): item 3 is not",
+				"--router-body-idle-timeout (PLATFORM_ROUTER_BODY_IDLE_TIMEOUT): must be a duration of at least 1s, like 60s",
+				"--router-write-timeout (PLATFORM_ROUTER_WRITE_TIMEOUT): must be a duration like 20s or 2m",
+				"--router-read-header-timeout (PLATFORM_ROUTER_READ_HEADER_TIMEOUT): must be a duration of at least 1s",
+			},
+		},
+		{
+			name: "router edge settings are not checked with the router off",
+			args: []string{"--router-addr=off"},
+			env:  map[string]string{"PLATFORM_ROUTER_BODY_IDLE_TIMEOUT": "0s"},
+			check: func(t *testing.T, cfg config) {
+				assert.Empty(t, cfg.Router.Addr)
+			},
 		},
 		{
 			name:    "registry not on loopback",

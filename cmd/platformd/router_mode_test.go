@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,10 +67,13 @@ func TestConfigRouterMode(t *testing.T) {
 				"PLATFORM_MODE": "router", "PLATFORM_KUBECONFIG": kubeconfig,
 				"PLATFORM_ROUTER_ADDR": "0.0.0.0:8080", "PLATFORM_HTTP_ADDR": ":9090",
 				"PLATFORM_LOG_FORMAT": "json", "PLATFORM_SHUTDOWN_TIMEOUT": "45s",
+				"PLATFORM_ROUTER_TRUSTED_PROXIES": "10.0.0.0/8", "PLATFORM_ROUTER_WRITE_TIMEOUT": "5m",
 			},
 			check: func(t *testing.T, cfg config) {
 				assert.Equal(t, modeRouter, cfg.Mode)
 				assert.Equal(t, "0.0.0.0:8080", cfg.Router.Addr)
+				assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, cfg.Router.TrustedProxies)
+				assert.Equal(t, 5*time.Minute, cfg.Router.WriteTimeout)
 				assert.Equal(t, ":9090", cfg.HTTP.Addr)
 				assert.Equal(t, "json", cfg.Log.Format)
 				assert.Equal(t, 45*time.Second, cfg.ShutdownTimeout)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -65,6 +66,14 @@ func (c *config) settings() []*setting {
 			usage: `listen address of the SSH git receiver, or "off"`},
 		{flag: "router-addr", env: []string{"PLATFORM_ROUTER_ADDR"}, def: "127.0.0.1:7880", router: true, bind: text(&c.Router.Addr),
 			usage: `listen address of the in-process router (the apps' HTTP edge), or "off" when it runs on its own (--mode=router)`},
+		{flag: "router-trusted-proxies", env: []string{"PLATFORM_ROUTER_TRUSTED_PROXIES"}, router: true, bind: prefixes(&c.Router.TrustedProxies),
+			usage: "comma-separated CIDRs or addresses of the proxies in front of the router (a load balancer, a CDN) whose X-Forwarded-For chain the router extends and whose X-Forwarded-Proto, X-Forwarded-Host and other client-address headers it believes; empty trusts no one, and a client's own are replaced"},
+		{flag: "router-read-header-timeout", env: []string{"PLATFORM_ROUTER_READ_HEADER_TIMEOUT"}, def: "10s", router: true, bind: duration(&c.Router.ReadHeaderTimeout),
+			usage: "how long a client may take to send a request head"},
+		{flag: "router-body-idle-timeout", env: []string{"PLATFORM_ROUTER_BODY_IDLE_TIMEOUT"}, def: "60s", router: true, bind: duration(&c.Router.BodyIdleTimeout),
+			usage: "how long a client may pause while it sends a request body before the router answers 408 and cuts it off; a slow upload that keeps coming goes on"},
+		{flag: "router-write-timeout", env: []string{"PLATFORM_ROUTER_WRITE_TIMEOUT"}, def: "60s", router: true, bind: duration(&c.Router.WriteTimeout),
+			usage: "how long a client may take none of a response before the router cuts it off; a slow download that keeps moving goes on"},
 		{flag: "router-cidrs", env: []string{"PLATFORM_ROUTER_CIDRS"}, bind: list(&c.Deploy.RouterCIDRs),
 			usage: "comma-separated CIDRs the router connects to pods from when it runs outside the cluster; tenants' network policies admit them"},
 		{flag: "build-ca-file", env: []string{"PLATFORM_BUILD_CA_FILE"}, bind: pemFiles(&n.CACerts),
@@ -204,6 +213,32 @@ func list(p *[]string) binding {
 			*p = append(*p, strings.TrimSpace(item))
 		}
 		return nil
+	}}
+}
+
+// prefixes parses a comma-separated list of CIDRs or addresses, an
+// address standing for itself alone; empty is none.
+func prefixes(p *[]netip.Prefix) binding {
+	return binding{p, func(v string) error {
+		*p = nil
+		var errs []error
+		for i, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			if pfx, err := netip.ParsePrefix(item); err == nil {
+				*p = append(*p, pfx.Masked())
+				continue
+			}
+			a, err := netip.ParseAddr(item)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("item %d is not a CIDR like 10.0.0.0/8 or an address like 192.0.2.1", i+1))
+				continue
+			}
+			*p = append(*p, netip.PrefixFrom(a, a.BitLen()))
+		}
+		return errors.Join(errs...)
 	}}
 }
 

@@ -466,8 +466,8 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	if b.chunked || c.br.Buffered() == 0 {
 		// About to wait for the client: a body takes as long as it
-		// takes.
-		c.clearReadDeadline()
+		// takes, as long as it keeps coming.
+		c.extendReadDeadline(c.srv.timeouts.BodyIdle)
 	}
 	if b.chunked && b.left == 0 {
 		if err := b.nextChunk(); err != nil {

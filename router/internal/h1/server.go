@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -25,12 +26,6 @@ const (
 	clientReadBufSize  = 4 << 10
 	clientWriteBufSize = 4 << 10
 
-	// The timeouts the router set on net/http's server before.
-	readHeaderTimeout = 10 * time.Second
-	// Like nginx's keepalive_timeout: idle client connections go after a
-	// while, busy ones are kept.
-	idleTimeout = 75 * time.Second
-
 	// maxBodyDiscard is how much of a request body the handler left
 	// unread is read and dropped to keep the connection; past it the
 	// connection is closed instead.
@@ -44,6 +39,47 @@ const (
 	lingerTimeout = 500 * time.Millisecond
 )
 
+// Timeouts bound how long a client may take over each part of an
+// exchange, so that a slow or stalled client cannot hold a connection and
+// its goroutine (and, through the handler, a backend connection) for
+// ever. The zero value of a field means the default written beside it.
+type Timeouts struct {
+	// ReadHeader bounds reading a request head, from its first byte.
+	// Zero means 10s.
+	ReadHeader time.Duration
+	// Idle is how long a connection may wait for its next request, or a
+	// new one for its first; like nginx's keepalive_timeout. Zero means
+	// 75s.
+	Idle time.Duration
+	// BodyIdle bounds each wait for bytes of a request body: a client
+	// that sends nothing of its body for this long (to within a tenth) is
+	// cut off, however long the whole body takes. Zero means 60s.
+	BodyIdle time.Duration
+	// Write bounds each wait for the client to take bytes of a response:
+	// a client that takes none for this long is cut off, after at least
+	// it (to within a tenth) and less than twice it, while a download
+	// that keeps going, however slowly, is not. Like nginx's
+	// send_timeout. Zero means 60s.
+	Write time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&t.ReadHeader, 10 * time.Second},
+		{&t.Idle, 75 * time.Second},
+		{&t.BodyIdle, 60 * time.Second},
+		{&t.Write, 60 * time.Second},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	return t
+}
+
 // A Server serves HTTP/1.1 on a listener with one handler. Per connection
 // it runs one goroutine, which reads requests, calls the handler and
 // writes responses, in order; pipelined requests wait their turn. Its
@@ -53,10 +89,8 @@ type Server struct {
 	log     *slog.Logger
 	ln      net.Listener
 
-	// Timeouts, fields so that tests can shorten them.
-	readHeaderTimeout time.Duration
-	idleTimeout       time.Duration
-	watchDelay        time.Duration
+	timeouts   Timeouts      // defaults applied
+	watchDelay time.Duration // a field so that tests can shorten it
 
 	// Refused, if set, is told of each request the server refuses before
 	// any handler sees it (a malformed head, say), for the access log and
@@ -76,18 +110,17 @@ type Server struct {
 	wg    sync.WaitGroup     // one per conns entry
 }
 
-// NewServer returns a Server for h on ln, which logs to log. Serve starts
-// it.
-func NewServer(h http.Handler, log *slog.Logger, ln net.Listener) *Server {
+// NewServer returns a Server for h on ln, which logs to log and holds
+// its clients to t. Serve starts it.
+func NewServer(h http.Handler, log *slog.Logger, ln net.Listener, t Timeouts) *Server {
 	return &Server{
-		handler:           h,
-		log:               log,
-		ln:                ln,
-		readHeaderTimeout: readHeaderTimeout,
-		idleTimeout:       idleTimeout,
-		watchDelay:        watchDelay,
-		acceptDone:        make(chan struct{}),
-		conns:             make(map[*conn]struct{}),
+		handler:    h,
+		log:        log,
+		ln:         ln,
+		timeouts:   t.withDefaults(),
+		watchDelay: watchDelay,
+		acceptDone: make(chan struct{}),
+		conns:      make(map[*conn]struct{}),
 	}
 }
 
@@ -184,8 +217,9 @@ type conn struct {
 	cancel context.CancelFunc // of the connection's context, its requests'
 	state  atomic.Int32
 
-	readDeadline time.Time // as set on nc; zero for none
-	hijacked     bool
+	readDeadline  time.Time // as set on nc; zero for none
+	writeDeadline time.Time // as set on nc
+	hijacked      bool
 
 	// The request being served: a copy of tmpl (the context and remote
 	// address) with the head's fields set, its URL, headers and body.
@@ -228,11 +262,12 @@ func (s *Server) newConn(base context.Context, nc net.Conn) *conn {
 	} else {
 		c.br = bufio.NewReaderSize(nc, clientReadBufSize)
 	}
+	// The writer writes through c, under the write timeout.
 	if bw, ok := s.writers.Get().(*bufio.Writer); ok {
-		bw.Reset(nc)
+		bw.Reset(c)
 		c.bw = bw
 	} else {
-		c.bw = bufio.NewWriterSize(nc, clientWriteBufSize)
+		c.bw = bufio.NewWriterSize(c, clientWriteBufSize)
 	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
@@ -299,7 +334,7 @@ func (c *conn) awaitRequest() bool {
 	if s.closing.Load() {
 		return false
 	}
-	c.extendReadDeadline(s.idleTimeout)
+	c.extendReadDeadline(s.timeouts.Idle)
 	if _, err := c.br.Peek(1); err != nil {
 		return false
 	}
@@ -369,7 +404,7 @@ func (c *conn) readRequestHead() (string, error) {
 		if deadline.IsZero() {
 			// Most heads come in one read. For the others the clock
 			// starts at the first byte.
-			deadline = time.Now().Add(c.srv.readHeaderTimeout)
+			deadline = time.Now().Add(c.srv.timeouts.ReadHeader)
 			c.setReadDeadline(deadline)
 		}
 		if _, err := br.Peek(len(buf) + 1); err != nil {
@@ -382,7 +417,7 @@ func (c *conn) readRequestHead() (string, error) {
 // connection's buffer, up to maxRequestHeadBytes.
 func (c *conn) readLongRequestHead(deadline time.Time) (string, error) {
 	if deadline.IsZero() {
-		c.setReadDeadline(time.Now().Add(c.srv.readHeaderTimeout))
+		c.setReadDeadline(time.Now().Add(c.srv.timeouts.ReadHeader))
 	}
 	br := c.br
 	var long []byte
@@ -473,7 +508,7 @@ func (c *conn) serveRequest() bool {
 		// The handler left some of the body: read it (within the idle
 		// timeout) to get to the next request, or drain the connection
 		// before closing it.
-		c.setReadDeadline(time.Now().Add(c.srv.idleTimeout))
+		c.setReadDeadline(time.Now().Add(c.srv.timeouts.Idle))
 		if !keep || !c.body.discard(maxBodyDiscard) {
 			c.linger()
 			return false
@@ -585,14 +620,52 @@ func (c *conn) setReadDeadline(t time.Time) {
 }
 
 // extendReadDeadline moves the read deadline to now+d, within a tenth of
-// d: setting a deadline updates a runtime timer, and a busy connection
-// spares that on most requests.
+// d (see moveDeadline).
 func (c *conn) extendReadDeadline(d time.Duration) {
-	want := time.Now().Add(d)
-	if !c.readDeadline.IsZero() && want.Sub(c.readDeadline) < d/10 {
-		return
+	if want := time.Now().Add(d); moveDeadline(c.readDeadline, want, d) {
+		c.setReadDeadline(want)
 	}
-	c.setReadDeadline(want)
+}
+
+// extendWriteDeadline moves the write deadline to now+d, within a tenth
+// of d (see moveDeadline).
+func (c *conn) extendWriteDeadline(d time.Duration) {
+	if want := time.Now().Add(d); moveDeadline(c.writeDeadline, want, d) {
+		c.writeDeadline = want
+		_ = c.nc.SetWriteDeadline(want)
+	}
+}
+
+// moveDeadline reports whether a deadline set at cur (zero: none) must
+// move to want, a timeout d from now. Setting a deadline updates a
+// runtime timer: one less than a tenth of d early is kept, which spares
+// that on most requests of a busy connection. One later than want is
+// moved, as it is another timeout's.
+func moveDeadline(cur, want time.Time, d time.Duration) bool {
+	diff := want.Sub(cur)
+	return cur.IsZero() || diff < 0 || diff >= d/10
+}
+
+// Write writes p to the client for the connection's bufio.Writer, under
+// the write timeout: each wait for the client to take bytes is bounded,
+// and a write that the client took some of before its deadline goes on
+// with a new one, so that a slow download is not cut off while it moves.
+// A hijacked connection is written as it is: the hijacker sets its own
+// deadlines.
+func (c *conn) Write(p []byte) (int, error) {
+	if c.hijacked {
+		return c.nc.Write(p)
+	}
+	d := c.srv.timeouts.Write
+	n := 0
+	for {
+		c.extendWriteDeadline(d)
+		m, err := c.nc.Write(p[n:])
+		n += m
+		if err == nil || m == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+	}
 }
 
 func (c *conn) clearReadDeadline() {

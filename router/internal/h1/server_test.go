@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,7 +35,7 @@ func startServer(t *testing.T, h http.Handler, tweak func(*Server)) string {
 
 func startServerOn(t *testing.T, ln net.Listener, h http.Handler, tweak func(*Server)) string {
 	t.Helper()
-	srv := NewServer(h, slog.New(slog.DiscardHandler), ln)
+	srv := NewServer(h, slog.New(slog.DiscardHandler), ln, Timeouts{})
 	if tweak != nil {
 		tweak(srv)
 	}
@@ -543,8 +545,8 @@ func TestServerAbort(t *testing.T) {
 
 func TestServerTimeouts(t *testing.T) {
 	addr := startServer(t, echoHandler, func(s *Server) {
-		s.idleTimeout = 200 * time.Millisecond
-		s.readHeaderTimeout = 200 * time.Millisecond
+		s.timeouts.Idle = 200 * time.Millisecond
+		s.timeouts.ReadHeader = 200 * time.Millisecond
 	})
 
 	t.Run("idle", func(t *testing.T) {
@@ -564,14 +566,127 @@ func TestServerTimeouts(t *testing.T) {
 		rc.Send(t, "GET / HTTP/1.1\r\nHost: app")
 		rc.Closed(t)
 	})
-	t.Run("a slow body is no timeout", func(t *testing.T) {
+	t.Run("a slow body is no header or idle timeout", func(t *testing.T) {
 		rc := h1test.Dial(t, addr)
 		rc.Send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\n\r\nab")
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the slow client, not a wait for the server
 		rc.Send(t, "cd")
 		_, body := rc.Response(t, "POST")
 		assert.Contains(t, body, `body="abcd"`)
 	})
+}
+
+// TestServerBodyIdleTimeout: a client that stops sending its body is cut
+// off after the body idle timeout; one whose body keeps coming, however
+// slowly, is not.
+func TestServerBodyIdleTimeout(t *testing.T) {
+	const idle = 400 * time.Millisecond
+	addr := startServer(t, echoHandler, func(s *Server) { s.timeouts.BodyIdle = idle })
+	for _, tc := range []struct {
+		name, head string
+		first      string // of the body, sent with the head
+	}{
+		{"length", "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 10\r\n\r\n", "a"},
+		{"chunked", "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n", "a\r\na"},
+	} {
+		t.Run("stalled, "+tc.name, func(t *testing.T) {
+			rc := h1test.Dial(t, addr)
+			rc.Send(t, tc.head+tc.first)
+			rc.Closed(t)
+		})
+	}
+	t.Run("slow but moving", func(t *testing.T) {
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 10\r\n\r\n")
+		// The slow client: a byte every quarter of the timeout, the body
+		// taking over twice the timeout in all.
+		tick := time.NewTicker(idle / 4)
+		defer tick.Stop()
+		for range 10 {
+			<-tick.C
+			rc.Send(t, "x")
+		}
+		_, body := rc.Response(t, "POST")
+		assert.Contains(t, body, `body="xxxxxxxxxx"`)
+	})
+}
+
+// TestServerWriteTimeout: a client that stops reading its response is cut
+// off after the write timeout; one that reads slowly, for longer than the
+// timeout, is not, even within one large write of the handler.
+func TestServerWriteTimeout(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	big := []byte(strings.Repeat("0123456789abcdef", 64<<10)) // 1 MiB
+	writeErr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+			_, err := w.Write(big)
+			writeErr <- err
+			return
+		}
+		for { // an endless stream, until the client is cut off
+			if _, err := w.Write(big[:64<<10]); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	// Small send buffers, so that the server's writes wait for the
+	// client soon.
+	addr := startServerOn(t, smallBufListener{ln}, h, func(s *Server) { s.timeouts.Write = timeout })
+
+	t.Run("stalled", func(t *testing.T) {
+		rc := h1test.Dial(t, addr)
+		rc.Send(t, "GET /stream HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		select {
+		case err := <-writeErr:
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "the handler's write times out")
+		case <-time.After(20 * time.Second):
+			t.Fatal("the stalled client was not cut off")
+		}
+		// What was sent before is there to read; then the connection
+		// ends.
+		_, err := io.Copy(io.Discard, rc.Reader)
+		require.NoError(t, err)
+	})
+	t.Run("slow but moving", func(t *testing.T) {
+		rc := h1test.Dial(t, addr)
+		// The slow client: 4 KiB at a time every 5ms, the 1 MiB taking
+		// over a second, more than twice the timeout.
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		rc.Reader = bufio.NewReaderSize(pacedReader{rc.Conn, tick.C}, 4<<10)
+		rc.Send(t, "GET /big HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		res, body := rc.Response(t, "GET")
+		assert.Equal(t, http.StatusOK, res.StatusCode)
+		assert.Equal(t, len(big), len(body))
+		assert.NoError(t, <-writeErr)
+	})
+}
+
+// smallBufListener gives the connections it accepts small send buffers.
+type smallBufListener struct{ net.Listener }
+
+func (l smallBufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(16 << 10)
+	}
+	return c, err
+}
+
+// pacedReader reads up to 4 KiB from r once per tick.
+type pacedReader struct {
+	r    io.Reader
+	tick <-chan time.Time
+}
+
+func (p pacedReader) Read(b []byte) (int, error) {
+	<-p.tick
+	return p.r.Read(b[:min(len(b), 4<<10)])
 }
 
 func TestServerClientGone(t *testing.T) {
@@ -644,7 +759,7 @@ func TestServerShutdown(t *testing.T) {
 				<-finish
 			}
 			_, _ = io.WriteString(w, "finished")
-		}), slog.New(slog.DiscardHandler), ln)
+		}), slog.New(slog.DiscardHandler), ln, Timeouts{})
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(context.Background()) }()
 
@@ -678,7 +793,7 @@ func TestServerShutdown(t *testing.T) {
 			close(started)
 			<-r.Context().Done()
 			close(canceled)
-		}), slog.New(slog.DiscardHandler), ln)
+		}), slog.New(slog.DiscardHandler), ln, Timeouts{})
 		go func() { _ = srv.Serve(context.Background()) }()
 		rc := h1test.Dial(t, ln.Addr().String())
 		rc.Send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
@@ -707,7 +822,7 @@ func TestServerHijack(t *testing.T) {
 		_, _ = rw.WriteString("raw: " + line)
 		_ = rw.Flush()
 		<-release
-	}), slog.New(slog.DiscardHandler), ln)
+	}), slog.New(slog.DiscardHandler), ln, Timeouts{})
 	go func() { _ = srv.Serve(context.Background()) }()
 	defer close(release)
 
