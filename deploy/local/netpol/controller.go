@@ -136,19 +136,21 @@ func (c *controller) sync(ctx context.Context, force bool) error {
 		c.status.Store(&syncStatus{at: start, err: err})
 		return err
 	}
-	applied, warnings, err := c.enf.apply(ctx, cl, force)
+	o, err := c.enf.apply(ctx, cl, force)
 	c.status.Store(&syncStatus{at: start, err: err})
-	if !slices.Equal(warnings, c.warnings) {
-		for _, w := range warnings {
+	if !slices.Equal(o.warnings, c.warnings) {
+		for _, w := range o.warnings {
 			c.log.Warn("part of a network policy is not enforced", "detail", w)
 		}
-		c.warnings = warnings
+		c.warnings = o.warnings
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if applied {
-		c.log.Debug("rules applied", "pods", len(cl.Pods), "policies", len(cl.Policies), "duration", time.Since(start))
+	case o.applied && o.changed:
+		c.log.Info("rules applied", "pods", len(cl.Pods), "policies", len(cl.Policies), "pod_chains", o.chains, "duration", time.Since(start))
+	case o.applied:
+		c.log.Debug("rules reapplied", "pod_chains", o.chains, "duration", time.Since(start))
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func TestEnforceInNetworkNamespaces(t *testing.T) {
 		}
 	}
 	ctx := t.Context()
-	l := newLab(t)
+	l := newLab(t, "10.217.0")
 	pods := map[string]string{
 		"a/web": "10.217.0.10", "a/client": "10.217.0.11",
 		"b/web": "10.217.0.20", "c/client": "10.217.0.30",
@@ -113,14 +113,13 @@ func TestEnforceInNetworkNamespaces(t *testing.T) {
 	// applies to new connections.
 	first := cl
 	first.Policies = cl.Policies[1:]
-	applied, warnings, err := e.apply(ctx, first, false)
+	o, err := e.apply(ctx, first, false)
 	require.NoError(t, err)
-	assert.True(t, applied)
+	assert.True(t, o.applied)
 	open := l.dial(t, "a/client", "10.217.0.10:9090")
-	applied, warnings, err = e.apply(ctx, cl, false)
+	o, err = e.apply(ctx, cl, false)
 	require.NoError(t, err)
-	assert.True(t, applied)
-	assert.Empty(t, warnings)
+	assert.Equal(t, outcome{applied: true, changed: true, chains: 2}, o)
 
 	for _, c := range checks {
 		err := l.connect(c.from, c.to)
@@ -145,17 +144,17 @@ func TestEnforceInNetworkNamespaces(t *testing.T) {
 
 	// Applying the same again changes nothing; forced, it leaves the
 	// same table.
-	applied, _, err = e.apply(ctx, cl, false)
+	o, err = e.apply(ctx, cl, false)
 	require.NoError(t, err)
-	assert.False(t, applied, "nothing changed")
-	applied, _, err = e.apply(ctx, cl, true)
+	assert.Equal(t, outcome{chains: 2}, o, "nothing changed")
+	o, err = e.apply(ctx, cl, true)
 	require.NoError(t, err)
-	assert.True(t, applied)
+	assert.Equal(t, outcome{applied: true, chains: 2}, o)
 	assert.Equal(t, after, l.save())
 
 	// A new netpol (no memory) on the same table: the same table.
 	e2 := &enforcer{ipt: e.ipt, net: e.net}
-	_, _, err = e2.apply(ctx, cl, false)
+	_, err = e2.apply(ctx, cl, false)
 	require.NoError(t, err)
 	assert.Equal(t, after, l.save())
 
@@ -179,16 +178,19 @@ func TestEnforceInNetworkNamespaces(t *testing.T) {
 type lab struct {
 	t      *testing.T
 	prefix string
+	base   string            // the pod network is base.0/24, the node base.1
 	node   string            // the node's namespace
 	netns  map[string]string // a pod's key or "outside" → its namespace
 }
 
-func newLab(t *testing.T) *lab {
-	l := &lab{t: t, prefix: fmt.Sprintf("npt%d-", os.Getpid()), netns: map[string]string{}}
+// newLab makes the node of a pod network base.0/24: a namespace with the
+// bridge plat0 at base.1.
+func newLab(t *testing.T, base string) *lab {
+	l := &lab{t: t, prefix: fmt.Sprintf("npt%d-%s-", os.Getpid(), base), base: base, netns: map[string]string{}}
 	l.node = l.addNetns("node")
 	l.ip("-n", l.node, "link", "set", "lo", "up")
 	l.ip("-n", l.node, "link", "add", "plat0", "type", "bridge")
-	l.ip("-n", l.node, "addr", "add", "10.217.0.1/24", "dev", "plat0")
+	l.ip("-n", l.node, "addr", "add", base+".1/24", "dev", "plat0")
 	l.ip("-n", l.node, "link", "set", "plat0", "up")
 	l.run("ip", "netns", "exec", l.node, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1", "net.ipv4.ip_forward=1")
 	return l
@@ -211,13 +213,13 @@ func (l *lab) addNetns(name string) string {
 func (l *lab) addPod(key, ip string) {
 	ns := l.addNetns(strings.ReplaceAll(key, "/", "-"))
 	l.netns[key] = ns
-	veth := "v" + strings.ReplaceAll(ip, ".", "")[len("10217"):]
+	veth := "v" + ip[len(l.base)+1:]
 	l.ip("-n", l.node, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
 	l.ip("-n", l.node, "link", "set", veth, "master", "plat0", "up")
 	l.ip("-n", ns, "addr", "add", ip+"/24", "dev", "eth0")
 	l.ip("-n", ns, "link", "set", "eth0", "up")
 	l.ip("-n", ns, "link", "set", "lo", "up")
-	l.ip("-n", ns, "route", "add", "default", "via", "10.217.0.1")
+	l.ip("-n", ns, "route", "add", "default", "via", l.base+".1")
 	l.listen(ns)
 }
 
@@ -234,7 +236,7 @@ func (l *lab) addOutside(addrs ...string) {
 	}
 	l.ip("-n", ns, "link", "set", "eth0", "up")
 	l.ip("-n", ns, "link", "set", "lo", "up")
-	l.ip("-n", ns, "route", "add", "10.217.0.0/24", "via", "192.0.2.1")
+	l.ip("-n", ns, "route", "add", l.base+".0/24", "via", "192.0.2.1")
 	l.listen(ns)
 }
 

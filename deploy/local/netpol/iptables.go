@@ -66,26 +66,35 @@ type enforcer struct {
 	last string
 }
 
+// outcome is what an apply did.
+type outcome struct {
+	applied  bool     // rules were written to the table
+	changed  bool     // they differ from those last applied
+	chains   int      // the pod chains of the rules
+	warnings []string // translate's
+}
+
 // apply makes the filter table enforce the policies of c. Unless force is
-// set, it applies nothing when the rules and the table's netpol chains
-// are as it last left them. It returns whether it applied rules, and the
-// warnings of translate.
-func (e *enforcer) apply(ctx context.Context, c cluster, force bool) (bool, []string, error) {
+// set, it writes nothing when the rules are those it last applied and the
+// table still has its chains and jumps as it left them.
+func (e *enforcer) apply(ctx context.Context, c cluster, force bool) (outcome, error) {
 	cur, err := e.ipt.save(ctx)
 	if err != nil {
-		return false, nil, err
+		return outcome{}, err
 	}
 	rs, warnings := translate(e.net, c)
 	key := render(rs, e.net, saved{})
-	if !force && key == e.last && settled(rs, e.net, cur) {
-		return false, warnings, nil
+	o := outcome{changed: key != e.last, chains: len(rs.chains), warnings: warnings}
+	if !force && !o.changed && settled(rs, e.net, cur) {
+		return o, nil
 	}
 	if err := e.ipt.restore(ctx, render(rs, e.net, cur)); err != nil {
 		e.last = ""
-		return false, warnings, err
+		return o, err
 	}
 	e.last = key
-	return true, warnings, nil
+	o.applied = true
+	return o, nil
 }
 
 // cleanup removes every chain netpol owns and every jump to them. It
