@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -400,22 +401,16 @@ func (t *translator) peerPods(p *networkingv1.NetworkPolicy, peer networkingv1.N
 	if peer.PodSelector == nil && peer.NamespaceSelector == nil {
 		return nil
 	}
-	podSel, nsSel := labels.Everything(), labels.Nothing()
-	if peer.PodSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
-		if err != nil {
-			t.warn(p, "peer pod selector: %v; the peer matches nothing", err)
-			return nil
-		}
-		podSel = s
+	// A nil selector selects nothing; a peer without a pod selector means
+	// every pod.
+	podSel, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
+	if peer.PodSelector == nil {
+		podSel = labels.Everything()
 	}
-	if peer.NamespaceSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
-		if err != nil {
-			t.warn(p, "peer namespace selector: %v; the peer matches nothing", err)
-			return nil
-		}
-		nsSel = s
+	nsSel, nsErr := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
+	if err := errors.Join(err, nsErr); err != nil {
+		t.warn(p, "peer selector: %v; the peer matches nothing", err)
+		return nil
 	}
 	var out []pod
 	for _, q := range t.pods {

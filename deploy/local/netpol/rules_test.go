@@ -456,7 +456,11 @@ func TestTranslateWarnings(t *testing.T) {
 	cl := world()
 	cl.Policies = []*networkingv1.NetworkPolicy{
 		testPolicy("a/bad", ingressOnly(networkingv1.NetworkPolicyIngressRule{
-			From: []networkingv1.NetworkPolicyPeer{fromBlock("10.217.0.0/33"), fromPods(sel("app=worker"))},
+			From: []networkingv1.NetworkPolicyPeer{
+				fromBlock("10.217.0.0/33"),
+				fromPods(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Near"}}}),
+				fromPods(sel("app=worker")),
+			},
 			Ports: []networkingv1.NetworkPolicyPort{
 				port(corev1.Protocol("ICMP"), intstr.FromInt32(1)),
 				port(corev1.ProtocolTCP, intstr.FromInt32(80)),
@@ -466,6 +470,7 @@ func TestTranslateWarnings(t *testing.T) {
 	rs, warnings := translate(stackNet, cl)
 	assert.Equal(t, []string{
 		`policy a/bad: ipBlock "10.217.0.0/33": netip.ParsePrefix("10.217.0.0/33"): prefix length out of range; the peer matches nothing`,
+		`policy a/bad: peer selector: "Near" is not a valid label selector operator; the peer matches nothing`,
 		`policy a/bad: protocol "icmp" is not supported; the port entry matches nothing`,
 	}, warnings)
 	// The rest of the rule still holds.
