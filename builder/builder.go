@@ -397,6 +397,8 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 		if errors.As(err, &be) {
 			if le := cg.exceeded(b.limits, be); le != nil {
 				be.Hint = le.Error()
+				// The wrapping message was made with the old hint.
+				err = fmt.Errorf("building %s: %w", req.App, be)
 			}
 			if be.Hint != "" {
 				fmt.Fprintf(out, "-----> %s\n", be.Hint)

@@ -7,6 +7,9 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 "$HERE/down.sh"
+# The NetworkPolicy rules stay when the stack stops (pods stay isolated);
+# clean removes them.
+[ -x "$BIN/netpol" ] && "$BIN/netpol" --cleanup
 if [ "$(cat "$STATE/postgres-mode" 2>/dev/null)" = local ]; then
   # The database make up created on the machine's Postgres server.
   db=platform_$(printf '%s' "$STATE" | sha256sum | cut -c1-12)

@@ -25,6 +25,7 @@ for p in $(shims); do
 done
 stop kube-scheduler
 stop kube-controller-manager
+stop netpol
 stop kube-apiserver
 stop etcd
 stop postgres

@@ -34,10 +34,11 @@ GIT_ADDR=127.0.0.1:2222
 ROUTER_ADDR=127.0.0.1:7880
 APPS_DOMAIN=platform.test
 OWN_POSTGRES_PORT=5433
+NETPOL_HEALTH_ADDR=127.0.0.1:7890
 PAUSE_IMAGE=platform.local/pause:1
 
 # Components in start order; down.sh stops them in reverse.
-COMPONENTS=(postgres etcd kube-apiserver kube-controller-manager kube-scheduler containerd buildkitd kubelet platformd)
+COMPONENTS=(postgres etcd kube-apiserver netpol kube-controller-manager kube-scheduler containerd buildkitd kubelet platformd)
 
 say() { printf '==> %s\n' "$*"; }
 

@@ -26,6 +26,9 @@ say "tools (built once, cached in $CACHE/tools)"
 "$HERE/build-tools.sh" "$BIN"
 say "platform binaries"
 make -s -C "$ROOT" build
+# The NetworkPolicy enforcer of the local stack (a rename: the running
+# binary's file may be busy).
+(cd "$ROOT" && go build -trimpath -o "$BIN/netpol.new" ./deploy/local/netpol) && mv -f "$BIN/netpol.new" "$BIN/netpol"
 ln -sfn "$ROOT/bin/platform" "$BIN/platform"
 
 # --- leftovers of an earlier run ------------------------------------------
@@ -295,6 +298,18 @@ apiserver_ready() {
   curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$APISERVER_URL/readyz"
 }
 wait_for kube-apiserver 120 apiserver_ready
+
+say "netpol"
+# It enforces the tenants' NetworkPolicies on the pod bridge, before any
+# pod starts. A rebuilt binary replaces the running one.
+netpol_sum=$(sha256sum "$BIN/netpol" | cut -d' ' -f1)
+if running netpol && [ "$(cat "$STATE/netpol.sum" 2>/dev/null)" != "$netpol_sum" ]; then
+  stop netpol
+fi
+echo "$netpol_sum" > "$STATE/netpol.sum"
+start netpol "$BIN/netpol" --kubeconfig="$STATE/kubeconfig" --bridge="$POD_BRIDGE" \
+  --pod-cidr="$POD_CIDR" --node-ip="$NODE_IP" --health-addr="$NETPOL_HEALTH_ADDR"
+wait_for netpol 60 curl -sf "http://$NETPOL_HEALTH_ADDR/healthz"
 
 say "kube-controller-manager, kube-scheduler"
 start kube-controller-manager "$BIN/kube-controller-manager" \
