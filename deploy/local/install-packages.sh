@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   ca-certificates curl git openssh-client openssl iproute2 iptables util-linux
-  etcd-server containerd runc containernetworking-plugins
+  etcd-server etcd-client containerd runc containernetworking-plugins
   debootstrap postgresql-client
   # The dashboard's browser tests drive a headless Chromium; the font keeps
   # their screenshots legible.
