@@ -26,7 +26,8 @@ import (
 var applyOpts = metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
 
 // EnsureTenant makes the tenant's namespace and its ResourceQuota,
-// LimitRange and NetworkPolicy match quota, creating what is missing. It
+// LimitRange and NetworkPolicy match quota, creating what is missing, and
+// writes a fresh registry pull credential (see Config.PullCredentials). It
 // returns once pods can be created in the namespace. Calling it again with
 // the same quota changes nothing.
 func (d *Deployer) EnsureTenant(ctx context.Context, tenant string, quota TenantQuota) error {
@@ -73,6 +74,11 @@ func (d *Deployer) EnsureTenant(ctx context.Context, tenant string, quota Tenant
 	}
 	if _, err := d.client.NetworkingV1().NetworkPolicies(ns).Apply(ctx, d.networkPolicy(ns, labels), applyOpts); err != nil {
 		return fmt.Errorf("applying network policy of tenant %s: %w", tenant, err)
+	}
+	if d.cfg.PullCredentials != nil {
+		if err := d.applyPullSecret(ctx, tenant, ns, labels); err != nil {
+			return err
+		}
 	}
 	if err := d.waitServiceAccount(ctx, ns); err != nil {
 		return fmt.Errorf("waiting for the default service account of tenant %s: %w", tenant, err)
