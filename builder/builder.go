@@ -248,6 +248,11 @@ type Request struct {
 	// Out receives the build output, line by line as it happens. Nil
 	// discards it.
 	Out io.Writer
+	// RegistryAuth is what the build's pushes and pulls present to the
+	// registry (Config.Registry, and it alone): the build's own
+	// credential, which its caller mints for this build. Empty means
+	// none, for a registry without auth.
+	RegistryAuth Credentials
 }
 
 func (r Request) validate() error {
@@ -481,6 +486,12 @@ func (b *Builder) masker(req Request) masker {
 	return newMasker(req.Config, b.network.secretValues()...)
 }
 
+// registryAuth is the session's answer to BuildKit's requests for
+// registry credentials: creds, for the registry only.
+func (b *Builder) registryAuth(creds Credentials) session.Attachable {
+	return &registryAuth{host: b.registry, creds: creds}
+}
+
 func (b *Builder) repository(req Request) string {
 	return b.registry + "/" + req.Tenant + "/" + req.App
 }
@@ -587,7 +598,7 @@ func (b *Builder) solveOpt(req Request, plan Plan, tmp string) (bkclient.SolveOp
 		LocalMounts:   mounts,
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
-		Session:       []session.Attachable{&secretStore{m: b.secrets(req.Config)}},
+		Session:       []session.Attachable{&secretStore{m: b.secrets(req.Config)}, b.registryAuth(req.RegistryAuth)},
 		// Keyed per app, so BuildKit sends only what changed since the
 		// app's last build.
 		SharedKey: req.Tenant + "/" + req.App,
