@@ -11,6 +11,17 @@
 // The package imports nothing of ours and no BuildKit type crosses its
 // boundary: callers hand in plain values and get plain values back.
 //
+// # Registry credentials
+//
+// A build presents Request.RegistryAuth, the credential its caller minted
+// for it, to the registry (Config.Registry) and to no other host: BuildKit
+// asks the build's session for the credentials of the host it sends a
+// request to, which is the registry's also when it serves as Docker Hub's
+// mirror, and fetches the registry's tokens with them. The pushes of the
+// image and the pulls of its base images use them; what the credential
+// does not allow (another tenant's image in FROM or COPY --from) fails the
+// build.
+//
 // # The image contract
 //
 // An image built from a language stack (every stack but Dockerfile):
