@@ -3,8 +3,6 @@ package builder
 import (
 	"context"
 	"crypto/rand"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 	"github.com/platform-paas/platform/server/registry"
+	"github.com/platform-paas/platform/server/registry/registrytest"
 )
 
 // authRegistry is platformd's registry, served for one test on a loopback
@@ -31,25 +30,9 @@ type authRegistry struct {
 
 func startAuthRegistry(t *testing.T) authRegistry {
 	t.Helper()
-	auth, err := registry.NewAuth([]byte(rand.Text() + rand.Text()))
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	reg, err := registry.New(registry.Config{
-		RootDir: t.TempDir(),
-		Logger:  slog.New(slog.DiscardHandler),
-		Auth:    auth,
-		Realm:   "http://" + ln.Addr().String() + registry.TokenPath,
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- reg.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-	})
-	return authRegistry{host: ln.Addr().String(), auth: auth}
+	auth := registrytest.NewAuth(t)
+	_, host := registrytest.Start(t, auth)
+	return authRegistry{host: host, auth: auth}
 }
 
 func (r authRegistry) platform(t *testing.T) Credentials {

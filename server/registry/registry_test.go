@@ -1,4 +1,4 @@
-package registry
+package registry_test
 
 import (
 	"context"
@@ -8,10 +8,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,51 +22,29 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/server/registry"
+	"github.com/platform-paas/platform/server/registry/registrytest"
 )
 
 // testRegistry is a registry served on a random loopback port for one
 // test, with the Auth its credentials come from.
 type testRegistry struct {
-	*Registry
-	auth *Auth
+	*registry.Registry
+	key  []byte // the secret key of auth
+	auth *registry.Auth
 	host string // host:port
-}
-
-func newTestAuth(t *testing.T) *Auth {
-	t.Helper()
-	auth, err := NewAuth([]byte(rand.Text() + rand.Text()))
-	require.NoError(t, err)
-	return auth
 }
 
 // start serves a fresh registry on a random loopback port; it stops when
 // the test ends.
 func start(t *testing.T) *testRegistry {
 	t.Helper()
-	auth := newTestAuth(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	key := []byte(rand.Text() + rand.Text())
+	auth, err := registry.NewAuth(key)
 	require.NoError(t, err)
-	r, err := New(Config{
-		RootDir: filepath.Join(t.TempDir(), "registry"),
-		Logger:  slog.New(slog.DiscardHandler),
-		Auth:    auth,
-		Realm:   "http://" + ln.Addr().String() + TokenPath,
-	})
-	require.NoError(t, err)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Error("registry did not stop")
-		}
-	})
-	return &testRegistry{Registry: r, auth: auth, host: ln.Addr().String()}
+	r, host := registrytest.Start(t, auth)
+	return &testRegistry{Registry: r, key: key, auth: auth, host: host}
 }
 
 func (r *testRegistry) ref(t *testing.T, repoTag string) name.Reference {
@@ -86,7 +62,7 @@ func (r *testRegistry) platform(t *testing.T) authn.Authenticator {
 }
 
 func basic(cred string) authn.Authenticator {
-	return &authn.Basic{Username: Username, Password: cred}
+	return &authn.Basic{Username: registry.Username, Password: cred}
 }
 
 // push writes a new random image to repoTag with the credential a and
@@ -298,19 +274,21 @@ func TestRefusedCredentials(t *testing.T) {
 	good, err := r.auth.PlatformCredential(time.Hour)
 	require.NoError(t, err)
 
-	expiredAuth := *r.auth
-	expiredAuth.now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
+	// Minted by the same key two hours ago.
+	expiredAuth, err := registry.NewAuth(r.key)
+	require.NoError(t, err)
+	registry.SetClock(expiredAuth, func() time.Time { return time.Now().Add(-2 * time.Hour) })
 	expired, err := expiredAuth.PlatformCredential(time.Hour)
 	require.NoError(t, err)
 
-	other, err := newTestAuth(t).PlatformCredential(time.Hour)
+	other, err := registrytest.NewAuth(t).PlatformCredential(time.Hour)
 	require.NoError(t, err)
 
 	// A build credential whose payload is swapped for a platform one.
 	build, err := r.auth.BuildCredential("acme", "shop", time.Hour)
 	require.NoError(t, err)
 	parts := strings.Split(build, ".")
-	forged, err := json.Marshal(credential{Subject: "platformd", Expires: time.Now().Add(time.Hour).Unix(), Scopes: PlatformScopes})
+	forged, err := json.Marshal(map[string]any{"sub": "platformd", "exp": time.Now().Add(time.Hour).Unix(), "scopes": registry.PlatformScopes})
 	require.NoError(t, err)
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(forged) + "." + parts[2]
 
@@ -340,10 +318,10 @@ type token struct {
 
 func (r *testRegistry) tokenRequest(t *testing.T, cred string, scopes ...string) *http.Response {
 	t.Helper()
-	q := url.Values{"service": {Service}, "scope": scopes}
-	req, err := http.NewRequest(http.MethodGet, "http://"+r.host+TokenPath+"?"+q.Encode(), nil)
+	q := url.Values{"service": {registry.Service}, "scope": scopes}
+	req, err := http.NewRequest(http.MethodGet, "http://"+r.host+registry.TokenPath+"?"+q.Encode(), nil)
 	require.NoError(t, err)
-	req.SetBasicAuth(Username, cred)
+	req.SetBasicAuth(registry.Username, cred)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	return resp
@@ -379,7 +357,7 @@ func accessOf(t *testing.T, jwt string) []string {
 		Iat int64
 	}
 	require.NoError(t, json.Unmarshal(payload, &claims))
-	assert.Equal(t, int64(defaultTokenTTL/time.Second), claims.Exp-claims.Iat, "tokens live minutes")
+	assert.Equal(t, int64(registry.DefaultTokenTTL/time.Second), claims.Exp-claims.Iat, "tokens live minutes")
 	var out []string
 	for _, a := range claims.Access {
 		out = append(out, a.Type+":"+a.Name+":"+strings.Join(a.Actions, ","))
@@ -429,29 +407,29 @@ func TestTokenByOAuthPost(t *testing.T) {
 	pull, err := r.auth.PullCredential("acme", time.Hour)
 	require.NoError(t, err)
 	post := func(form url.Values) (*http.Response, map[string]any) {
-		resp, err := http.PostForm("http://"+r.host+TokenPath, form)
+		resp, err := http.PostForm("http://"+r.host+registry.TokenPath, form)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		var body map[string]any
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 		return resp, body
 	}
-	resp, body := post(url.Values{"grant_type": {"password"}, "username": {Username}, "password": {pull},
-		"service": {Service}, "scope": {"repository:acme/shop:pull repository:globex/web:pull"}, "client_id": {"containerd-client"}})
+	resp, body := post(url.Values{"grant_type": {"password"}, "username": {registry.Username}, "password": {pull},
+		"service": {registry.Service}, "scope": {"repository:acme/shop:pull repository:globex/web:pull"}, "client_id": {"containerd-client"}})
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	assert.Equal(t, []string{"repository:acme/shop:pull"}, accessOf(t, body["access_token"].(string)))
-	assert.EqualValues(t, defaultTokenTTL/time.Second, body["expires_in"])
+	assert.EqualValues(t, registry.DefaultTokenTTL/time.Second, body["expires_in"])
 
-	resp, body = post(url.Values{"grant_type": {"password"}, "username": {Username}, "password": {"nope"}, "service": {Service}})
+	resp, body = post(url.Values{"grant_type": {"password"}, "username": {registry.Username}, "password": {"nope"}, "service": {registry.Service}})
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.Equal(t, "invalid_grant", body["error"])
-	resp, body = post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {pull}, "service": {Service}})
+	resp, body = post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {pull}, "service": {registry.Service}})
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Equal(t, "unsupported_grant_type", body["error"])
 }
 
 func TestNoTenantCredentialForBaseNamespaces(t *testing.T) {
-	auth := newTestAuth(t)
+	auth := registrytest.NewAuth(t)
 	for _, tenant := range []string{"platform", "library"} {
 		_, err := auth.BuildCredential(tenant, "stack-go", time.Hour)
 		assert.ErrorContains(t, err, "base images", tenant)
@@ -475,19 +453,19 @@ func TestPing(t *testing.T) {
 }
 
 func TestPingNotServing(t *testing.T) {
-	r, err := New(Config{RootDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Auth: newTestAuth(t), Realm: "http://127.0.0.1:5000/token"})
+	r, err := registry.New(registry.Config{RootDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Auth: registrytest.NewAuth(t), Realm: "http://127.0.0.1:5000/token"})
 	require.NoError(t, err)
 	t.Cleanup(r.Close)
 	assert.Error(t, r.Ping(context.Background()))
 }
 
 func TestNewValidates(t *testing.T) {
-	_, err := New(Config{Realm: "127.0.0.1:5000/token"})
+	_, err := registry.New(registry.Config{Realm: "127.0.0.1:5000/token"})
 	require.Error(t, err)
 	for _, want := range []string{"root directory", "logger", "auth", "realm"} {
 		assert.Contains(t, err.Error(), want)
 	}
-	_, err = NewAuth([]byte("short"))
+	_, err = registry.NewAuth([]byte("short"))
 	assert.Error(t, err)
 }
 
@@ -502,7 +480,7 @@ func TestIsLoopback(t *testing.T) {
 		"garbage":        false,
 	}
 	for addr, want := range tests {
-		assert.Equal(t, want, IsLoopback(addr), addr)
+		assert.Equal(t, want, registry.IsLoopback(addr), addr)
 	}
 }
 
