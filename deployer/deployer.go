@@ -22,7 +22,7 @@
 //     newest Config.KeepConfigs are kept.
 //   - (per tenant, with Config.PullCredentials) Secret platform-registry,
 //     the tenant's registry pull credential, named by every pod's
-//     imagePullSecrets.
+//     imagePullSecrets; EnsureTenant and RefreshPullSecrets renew it.
 //   - Job <app>-release-v<N>: release N's release command, deleted once done.
 //   - Deployment <app>-<type> per process type, its pods labelled
 //     platform.io/app, platform.io/process-type and platform.io/release.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 )
 
@@ -69,4 +71,31 @@ func dockerConfigJSON(cred RegistryCredential) ([]byte, error) {
 		return nil, fmt.Errorf("encoding the registry pull secret: %w", err)
 	}
 	return b, nil
+}
+
+// RefreshPullSecrets writes a fresh registry pull credential into the
+// namespace of every tenant, so that one whose last release is older than
+// its credential's lifetime still pulls its images when its pods move.
+// Every namespace is tried; the error joins those that failed. Without
+// Config.PullCredentials it does nothing.
+func (d *Deployer) RefreshPullSecrets(ctx context.Context) error {
+	if d.cfg.PullCredentials == nil {
+		return nil
+	}
+	sel := labelManagedBy + "=" + managedBy + "," + labelTenant
+	list, err := d.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return fmt.Errorf("listing tenant namespaces: %w", err)
+	}
+	var errs []error
+	for _, ns := range list.Items {
+		tenant := ns.Labels[labelTenant]
+		if ns.Name != d.namespace(tenant) || ns.Status.Phase == corev1.NamespaceTerminating {
+			continue
+		}
+		if err := d.applyPullSecret(ctx, tenant, ns.Name, tenantLabels(tenant)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

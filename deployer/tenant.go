@@ -39,10 +39,7 @@ func (d *Deployer) EnsureTenant(ctx context.Context, tenant string, quota Tenant
 		return err
 	}
 	ns := d.namespace(tenant)
-	labels := map[string]string{
-		labelTenant:    tenant,
-		labelManagedBy: managedBy,
-	}
+	labels := tenantLabels(tenant)
 
 	cur, err := d.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	switch {
@@ -85,6 +82,12 @@ func (d *Deployer) EnsureTenant(ctx context.Context, tenant string, quota Tenant
 	}
 	d.log.Info("tenant ensured", "tenant", tenant, "namespace", ns, "max_processes", quota.MaxProcesses, "max_size", maxSize.Name)
 	return nil
+}
+
+// tenantLabels are the labels of a tenant's namespace and of the objects
+// that EnsureTenant keeps in it.
+func tenantLabels(tenant string) map[string]string {
+	return map[string]string{labelTenant: tenant, labelManagedBy: managedBy}
 }
 
 // DeleteTenant deletes the tenant's namespace and with it everything its

@@ -190,6 +190,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	services = append(services, lifecycle.Service{Name: "http", Addr: cfg.HTTP.Addr, Server: newHTTPServer(srv, log)})
 
+	if pullCreds != nil {
+		jobs = append(jobs, func(ctx context.Context) error {
+			refreshPullSecrets(ctx, dep, cfg.Registry.PullCredentialTTL/4, log.With("component", "deployer"))
+			return nil
+		})
+	}
 	jobs = append(jobs, func(ctx context.Context) error {
 		if err := dep.EnsureIngressClass(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("ensuring the ingress class", "err", err)
@@ -202,6 +208,30 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return nil
 	})
 	return serveAll(ctx, cfg, log, services, jobs...)
+}
+
+// pullSecretRefresher is the part of the deployer that renews tenants'
+// registry pull credentials.
+type pullSecretRefresher interface {
+	RefreshPullSecrets(ctx context.Context) error
+}
+
+// refreshPullSecrets renews every tenant's registry pull credential now
+// and every interval until ctx is done, so that a tenant with no recent
+// release keeps pulling its images.
+func refreshPullSecrets(ctx context.Context, dep pullSecretRefresher, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := dep.RefreshPullSecrets(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("refreshing registry pull secrets", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // serveAll serves the listeners of services with lifecycle.Run, beside
