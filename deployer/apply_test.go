@@ -77,7 +77,7 @@ func newRig(t *testing.T, quota deployer.TenantQuota, adjust func(*deployer.Conf
 	require.NoError(t, err)
 
 	tenant := fmt.Sprintf("x%08x", rand.Uint32())
-	r := &rig{t: t, env: env, kc: kc, d: d, cfg: cfg, tenant: tenant, ns: testPrefix + tenant}
+	r := &rig{t: t, env: env, kc: kc, d: d, cfg: cfg, tenant: tenant, ns: cfg.NamespacePrefix + tenant}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -286,12 +286,6 @@ func TestEnsureTenant(t *testing.T) {
 	assert.Equal(t, localstack.RegistryUser, entry.Username)
 	assert.Equal(t, r.env.RegistryCredential, entry.Password)
 	assert.Equal(t, base64.StdEncoding.EncodeToString([]byte(entry.Username+":"+entry.Password)), entry.Auth)
-	// A refresh writes it again into every tenant's namespace.
-	require.NoError(t, r.kc.CoreV1().Secrets(r.ns).Delete(ctx, "platform-registry", metav1.DeleteOptions{}))
-	require.NoError(t, r.d.RefreshPullSecrets(ctx))
-	pull, err = r.kc.CoreV1().Secrets(r.ns).Get(ctx, "platform-registry", metav1.GetOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, corev1.SecretTypeDockerConfigJson, pull.Type)
 
 	// Ensuring it again changes nothing.
 	versions := []string{ns.ResourceVersion, rq.ResourceVersion, lr.ResourceVersion, np.ResourceVersion}
