@@ -23,6 +23,7 @@ import (
 	"time"
 
 	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tonistiigi/fsutil"
@@ -35,8 +36,23 @@ import (
 // BuildKit and push them to its registry, under this tenant.
 const testTenant = "buildertest"
 
+// stackBuilder is a Builder on the local stack whose builds present the
+// stack's registry credential, as platformd's present their own.
+type stackBuilder struct {
+	*Builder
+	auth Credentials
+}
+
+// Build builds req, with the stack's registry credential if it names none.
+func (b *stackBuilder) Build(ctx context.Context, req Request) (Result, error) {
+	if req.RegistryAuth == (Credentials{}) {
+		req.RegistryAuth = b.auth
+	}
+	return b.Builder.Build(ctx, req)
+}
+
 // newStackBuilder is a Builder on the local stack; opts change its Config.
-func newStackBuilder(t testing.TB, opts ...func(*Config)) (*Builder, localstack.Env) {
+func newStackBuilder(t testing.TB, opts ...func(*Config)) (*stackBuilder, localstack.Env) {
 	t.Helper()
 	env := localstack.Require(t)
 	// The stack's builds trust what the machine trusts, as platformd's do.
@@ -62,7 +78,13 @@ func newStackBuilder(t testing.TB, opts ...func(*Config)) (*Builder, localstack.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, b.Ping(ctx), "BuildKit of the local stack")
-	return b, env
+	return &stackBuilder{Builder: b, auth: stackCredentials(env)}, env
+}
+
+// stackCredentials is the stack's registry credential, as a build
+// presents it.
+func stackCredentials(env localstack.Env) Credentials {
+	return Credentials{Username: localstack.RegistryUser, Password: env.RegistryCredential}
 }
 
 func randomHex(t testing.TB, n int) string {
@@ -212,7 +234,7 @@ func TestBuildSamples(t *testing.T) {
 			assert.NotContains(t, output, secret)
 			assert.NotContains(t, output, dbURL)
 
-			img := fetchImage(t, env.Registry, testTenant+"/"+app, res.Digest)
+			img := fetchImage(t, env, testTenant+"/"+app, res.Digest)
 			assert.Equal(t, "1000:1000", img.Config.Config.User)
 			if tt.stack != StackDockerfile {
 				assert.Equal(t, "/app", img.Config.Config.WorkingDir)
@@ -232,7 +254,7 @@ func TestBuildSamples(t *testing.T) {
 			}
 
 			if tt.stack == StackGo {
-				assert.NotEmpty(t, appCacheMounts(t, b, app), "the app's cache mounts are under its namespace")
+				assert.NotEmpty(t, appCacheMounts(t, b.Builder, app), "the app's cache mounts are under its namespace")
 			}
 
 			probe := tt.probe
@@ -295,7 +317,7 @@ func TestBuildColdWarm(t *testing.T) {
 	assert.NotEqual(t, cold.Digest, warm.Digest)
 
 	require.NoError(t, b.DeleteCache(ctx, testTenant, app))
-	assert.Empty(t, appCacheMounts(t, b, app), "cache mounts left after DeleteCache")
+	assert.Empty(t, appCacheMounts(t, b.Builder, app), "cache mounts left after DeleteCache")
 	assert.Greater(t, warm.CachedSteps, cold.CachedSteps, "the dependency layer is reused")
 	assert.Less(t, warm.Timings.Solve, cold.Timings.Solve)
 }
@@ -433,14 +455,15 @@ const manifestAccept = "application/vnd.oci.image.manifest.v1+json, application/
 
 // fetchImage reads an image by digest from the registry: the manifest
 // (checked with HEAD and GET), its config and its layers.
-func fetchImage(t *testing.T, registry, repo, dgst string) image {
+func fetchImage(t *testing.T, env localstack.Env, repo, dgst string) image {
 	t.Helper()
-	base := "http://" + registry + "/v2/" + repo
+	base := "http://" + env.Registry + "/v2/" + repo
+	client := &http.Client{Transport: env.RegistryTransport(t, "repository:"+repo+":pull")}
 	get := func(method, url string) (*http.Response, []byte) {
 		req, err := http.NewRequest(method, url, nil)
 		require.NoError(t, err)
 		req.Header.Set("Accept", manifestAccept)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)
@@ -491,7 +514,7 @@ func fetchImage(t *testing.T, registry, repo, dgst string) image {
 // probeImage runs command in the image the way the deployer runs a
 // process (as the image's user, in its working directory, with PORT set),
 // on BuildKit, and returns what testdata/probe saw.
-func probeImage(t *testing.T, b *Builder, ref string, command []string) string {
+func probeImage(t *testing.T, b *stackBuilder, ref string, command []string) string {
 	t.Helper()
 	probeDir := t.TempDir()
 	cmd := exec.Command("go", "build", "-o", filepath.Join(probeDir, "probe"), "./testdata/probe")
@@ -524,6 +547,7 @@ func probeImage(t *testing.T, b *Builder, ref string, command []string) string {
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: map[string]string{"filename": "Dockerfile", "context:probe": "local:probe", "no-cache": ""},
 		LocalMounts:   map[string]fsutil.FS{"context": dfFS, "dockerfile": dfFS, "probe": probeFS},
+		Session:       []session.Attachable{b.registryAuth(b.auth)},
 	}, ch)
 	<-done
 	require.NoError(t, err, buf.String())

@@ -11,6 +11,17 @@
 // The package imports nothing of ours and no BuildKit type crosses its
 // boundary: callers hand in plain values and get plain values back.
 //
+// # Registry credentials
+//
+// A build presents Request.RegistryAuth, the credential its caller minted
+// for it, to the registry (Config.Registry) and to no other host: BuildKit
+// asks the build's session for the credentials of the host it sends a
+// request to, which is the registry's also when it serves as Docker Hub's
+// mirror, and fetches the registry's tokens with them. The pushes of the
+// image and the pulls of its base images use them; what the credential
+// does not allow (another tenant's image in FROM or COPY --from) fails the
+// build.
+//
 // # The image contract
 //
 // An image built from a language stack (every stack but Dockerfile):
@@ -248,6 +259,11 @@ type Request struct {
 	// Out receives the build output, line by line as it happens. Nil
 	// discards it.
 	Out io.Writer
+	// RegistryAuth is what the build's pushes and pulls present to the
+	// registry (Config.Registry, and it alone): the build's own
+	// credential, which its caller mints for this build. Empty means
+	// none, for a registry without auth.
+	RegistryAuth Credentials
 }
 
 func (r Request) validate() error {
@@ -483,6 +499,12 @@ func (b *Builder) masker(req Request) masker {
 	return newMasker(req.Config, b.network.secretValues()...)
 }
 
+// registryAuth is the session's answer to BuildKit's requests for
+// registry credentials: creds, for the registry only.
+func (b *Builder) registryAuth(creds Credentials) session.Attachable {
+	return &registryAuth{host: b.registry, creds: creds}
+}
+
 func (b *Builder) repository(req Request) string {
 	return b.registry + "/" + req.Tenant + "/" + req.App
 }
@@ -589,7 +611,7 @@ func (b *Builder) solveOpt(req Request, plan Plan, tmp string) (bkclient.SolveOp
 		LocalMounts:   mounts,
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
-		Session:       []session.Attachable{&secretStore{m: b.secrets(req.Config)}},
+		Session:       []session.Attachable{&secretStore{m: b.secrets(req.Config)}, b.registryAuth(req.RegistryAuth)},
 		// Keyed per app, so BuildKit sends only what changed since the
 		// app's last build.
 		SharedKey: req.Tenant + "/" + req.App,

@@ -126,7 +126,8 @@ func TestBuildNetworkSettings(t *testing.T) {
 		var out syncbuf.Buffer
 		// A fresh app each time: its module and pip caches start empty, so
 		// the build must download.
-		res, err := b.Build(ctx, Request{Tenant: testTenant, App: "net-" + randomHex(t, 4), SourceDir: sample, Config: config, Out: &out})
+		res, err := b.Build(ctx, Request{Tenant: testTenant, App: "net-" + randomHex(t, 4), SourceDir: sample, Config: config, Out: &out,
+			RegistryAuth: stackCredentials(env)})
 		return res, out.String(), err
 	}
 
@@ -148,7 +149,7 @@ func TestBuildNetworkSettings(t *testing.T) {
 		res, out, err := build(t, n, src, nil)
 		require.NoError(t, err, out)
 		assert.Positive(t, proxy.downloads.Load(), "the module came from the test's proxy")
-		img := fetchImage(t, env.Registry, strings.TrimPrefix(strings.Split(res.ImageRef, "@")[0], env.Registry+"/"), res.Digest)
+		img := fetchImage(t, env, strings.TrimPrefix(strings.Split(res.ImageRef, "@")[0], env.Registry+"/"), res.Digest)
 		for i, layer := range img.Layers {
 			assert.False(t, bytes.Contains(layer, caPEM[30:90]), "layer %d holds the CA", i)
 		}

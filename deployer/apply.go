@@ -482,6 +482,9 @@ func (d *Deployer) podTemplate(rel Release, p Process, size Size, role string) *
 	if role == roleRelease {
 		spec.WithRestartPolicy(corev1.RestartPolicyNever)
 	}
+	if d.cfg.PullCredentials != nil {
+		spec.WithImagePullSecrets(corev1ac.LocalObjectReference().WithName(pullSecretName))
+	}
 	return corev1ac.PodTemplateSpec().
 		WithLabels(labels).
 		WithAnnotations(map[string]string{annRelease: strconv.Itoa(rel.Version)}).

@@ -3,6 +3,8 @@ package deployer_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +64,7 @@ func newRig(t *testing.T, quota deployer.TenantQuota, adjust func(*deployer.Conf
 		RolloutTimeout:  60 * time.Second,
 		MinReady:        time.Second,
 		StopGrace:       time.Second,
+		PullCredentials: stackPullCredentials{env},
 	}
 	if adjust != nil {
 		adjust(&cfg)
@@ -74,7 +77,7 @@ func newRig(t *testing.T, quota deployer.TenantQuota, adjust func(*deployer.Conf
 	require.NoError(t, err)
 
 	tenant := fmt.Sprintf("x%08x", rand.Uint32())
-	r := &rig{t: t, env: env, kc: kc, d: d, cfg: cfg, tenant: tenant, ns: testPrefix + tenant}
+	r := &rig{t: t, env: env, kc: kc, d: d, cfg: cfg, tenant: tenant, ns: cfg.NamespacePrefix + tenant}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -85,7 +88,7 @@ func newRig(t *testing.T, quota deployer.TenantQuota, adjust func(*deployer.Conf
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, d.EnsureTenant(ctx, tenant, quota))
-	r.image = runImage(t, env.Registry)
+	r.image = runImage(t, env)
 	r.logs = podLogsReachable(ctx, t, kc)
 	return r
 }
@@ -128,14 +131,24 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// stackPullCredentials stands in for platformd's registry: the tests'
+// pods pull the stack's run image, which a tenant's own pull credential
+// may not, so every tenant gets the stack's credential.
+type stackPullCredentials struct{ env localstack.Env }
+
+func (c stackPullCredentials) PullCredential(string) (deployer.RegistryCredential, error) {
+	return deployer.RegistryCredential{Registry: c.env.Registry, Username: localstack.RegistryUser, Password: c.env.RegistryCredential}, nil
+}
+
 // runImage returns the stack's Python run image by digest, as a release
 // names its image.
-func runImage(t *testing.T, registry string) string {
+func runImage(t *testing.T, env localstack.Env) string {
 	t.Helper()
+	registry := env.Registry
 	req, err := http.NewRequest(http.MethodHead, "http://"+registry+"/v2/platform/run-python/manifests/bookworm", nil)
 	require.NoError(t, err)
 	req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Transport: env.RegistryTransport(t, "repository:platform/run-python:pull")}).Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "the stack's registry has platform/run-python:bookworm")
@@ -261,6 +274,19 @@ func TestEnsureTenant(t *testing.T) {
 	assert.Contains(t, internet[0].IPBlock.Except, "169.254.0.0/16", "never the metadata address")
 	assert.Contains(t, internet[0].IPBlock.Except, "10.0.0.0/8", "never nodes, pods or services")
 
+	// The kubelet pulls the tenant's images with its credential.
+	pull, err := r.kc.CoreV1().Secrets(r.ns).Get(ctx, "platform-registry", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, corev1.SecretTypeDockerConfigJson, pull.Type)
+	var dockerConfig struct {
+		Auths map[string]struct{ Username, Password, Auth string }
+	}
+	require.NoError(t, json.Unmarshal(pull.Data[corev1.DockerConfigJsonKey], &dockerConfig))
+	entry := dockerConfig.Auths[r.env.Registry]
+	assert.Equal(t, localstack.RegistryUser, entry.Username)
+	assert.Equal(t, r.env.RegistryCredential, entry.Password)
+	assert.Equal(t, base64.StdEncoding.EncodeToString([]byte(entry.Username+":"+entry.Password)), entry.Auth)
+
 	// Ensuring it again changes nothing.
 	versions := []string{ns.ResourceVersion, rq.ResourceVersion, lr.ResourceVersion, np.ResourceVersion}
 	require.NoError(t, r.d.EnsureTenant(ctx, r.tenant, deployer.TenantQuota{MaxProcesses: 4, MaxSize: "standard"}))
@@ -326,6 +352,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	assert.NotNil(t, c.ReadinessProbe.TCPSocket)
 	assert.Equal(t, app+"-v1-config", c.EnvFrom[0].SecretRef.Name)
 	assert.True(t, *dep.Spec.Template.Spec.SecurityContext.RunAsNonRoot)
+	assert.Equal(t, []corev1.LocalObjectReference{{Name: "platform-registry"}}, dep.Spec.Template.Spec.ImagePullSecrets)
 
 	sec, err := r.kc.CoreV1().Secrets(r.ns).Get(ctx, app+"-v1-config", metav1.GetOptions{})
 	require.NoError(t, err)

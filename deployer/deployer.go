@@ -20,6 +20,9 @@
 //
 //   - Secret <app>-v<N>-config: release N's config vars, immutable; the
 //     newest Config.KeepConfigs are kept.
+//   - (per tenant, with Config.PullCredentials) Secret platform-registry,
+//     the tenant's registry pull credential, named by every pod's
+//     imagePullSecrets; EnsureTenant and RefreshPullSecrets renew it.
 //   - Job <app>-release-v<N>: release N's release command, deleted once done.
 //   - Deployment <app>-<type> per process type, its pods labelled
 //     platform.io/app, platform.io/process-type and platform.io/release.
@@ -114,6 +117,13 @@ type Config struct {
 	// KeepConfigs is how many release config Secrets an app keeps,
 	// newest first; default 5. The running release's is always kept.
 	KeepConfigs int
+
+	// PullCredentials, when set, gives each tenant's pods the credential
+	// the kubelet pulls their images with: EnsureTenant writes it, fresh,
+	// to the kubernetes.io/dockerconfigjson Secret "platform-registry" of
+	// the tenant's namespace, and every pod names that Secret in its
+	// imagePullSecrets. Nil means pods pull without one.
+	PullCredentials PullCredentials
 }
 
 const (

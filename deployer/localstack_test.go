@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/session"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -33,7 +34,7 @@ func TestLocalStackRunsRegistryImage(t *testing.T) {
 
 	suffix := fmt.Sprintf("%08x", rand.Uint32())
 	ref := fmt.Sprintf("%s/stacktest/probe:%s", env.Registry, suffix)
-	digest := buildAndPush(ctx, t, env.BuildKitAddr, env.Registry, ref)
+	digest := buildAndPush(ctx, t, env, ref)
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", env.Kubeconfig)
 	require.NoError(t, err)
@@ -46,6 +47,7 @@ func TestLocalStackRunsRegistryImage(t *testing.T) {
 	t.Cleanup(func() {
 		_ = kc.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
+	localstack.CreatePullSecret(ctx, t, kc, env, ns)
 
 	image := fmt.Sprintf("%s/stacktest/probe@%s", env.Registry, digest)
 	replicas := int32(2)
@@ -84,9 +86,10 @@ func TestLocalStackRunsRegistryImage(t *testing.T) {
 
 // buildAndPush builds a small image on the stack's Debian base with BuildKit
 // and pushes it to the platform's registry, returning its digest.
-func buildAndPush(ctx context.Context, t *testing.T, addr, registry, ref string) string {
+func buildAndPush(ctx context.Context, t *testing.T, env localstack.Env, ref string) string {
 	t.Helper()
-	c, err := client.New(ctx, addr)
+	registry := env.Registry
+	c, err := client.New(ctx, env.BuildKitAddr)
 	require.NoError(t, err)
 	defer c.Close()
 
@@ -103,6 +106,7 @@ func buildAndPush(ctx context.Context, t *testing.T, addr, registry, ref string)
 				"registry.insecure": "true",
 			},
 		}},
+		Session: []session.Attachable{env.BuildKitAuth()},
 	}, nil)
 	require.NoError(t, err, "building and pushing %s", ref)
 	digest := resp.ExporterResponse["containerimage.digest"]

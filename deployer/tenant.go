@@ -26,7 +26,8 @@ import (
 var applyOpts = metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
 
 // EnsureTenant makes the tenant's namespace and its ResourceQuota,
-// LimitRange and NetworkPolicy match quota, creating what is missing. It
+// LimitRange and NetworkPolicy match quota, creating what is missing, and
+// writes a fresh registry pull credential (see Config.PullCredentials). It
 // returns once pods can be created in the namespace. Calling it again with
 // the same quota changes nothing.
 func (d *Deployer) EnsureTenant(ctx context.Context, tenant string, quota TenantQuota) error {
@@ -38,10 +39,7 @@ func (d *Deployer) EnsureTenant(ctx context.Context, tenant string, quota Tenant
 		return err
 	}
 	ns := d.namespace(tenant)
-	labels := map[string]string{
-		labelTenant:    tenant,
-		labelManagedBy: managedBy,
-	}
+	labels := tenantLabels(tenant)
 
 	cur, err := d.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	switch {
@@ -74,11 +72,22 @@ func (d *Deployer) EnsureTenant(ctx context.Context, tenant string, quota Tenant
 	if _, err := d.client.NetworkingV1().NetworkPolicies(ns).Apply(ctx, d.networkPolicy(ns, labels), applyOpts); err != nil {
 		return fmt.Errorf("applying network policy of tenant %s: %w", tenant, err)
 	}
+	if d.cfg.PullCredentials != nil {
+		if err := d.applyPullSecret(ctx, tenant, ns, labels); err != nil {
+			return err
+		}
+	}
 	if err := d.waitServiceAccount(ctx, ns); err != nil {
 		return fmt.Errorf("waiting for the default service account of tenant %s: %w", tenant, err)
 	}
 	d.log.Info("tenant ensured", "tenant", tenant, "namespace", ns, "max_processes", quota.MaxProcesses, "max_size", maxSize.Name)
 	return nil
+}
+
+// tenantLabels are the labels of a tenant's namespace and of the objects
+// that EnsureTenant keeps in it.
+func tenantLabels(tenant string) map[string]string {
+	return map[string]string{labelTenant: tenant, labelManagedBy: managedBy}
 }
 
 // DeleteTenant deletes the tenant's namespace and with it everything its

@@ -47,10 +47,21 @@ type BuiltImage struct {
 	HealthPath     string // the web process's declared readiness path, or ""
 }
 
+// buildCredentials mints the registry credential of one build.
+type buildCredentials interface {
+	// BuildCredential returns what a build of tenant's app presents to
+	// the registry: push and pull on the app's repository, pull on the
+	// base images, for as long as a build may take.
+	BuildCredential(tenant, app string) (builder.Credentials, error)
+}
+
 // PipelineConfig configures the push pipeline.
 type PipelineConfig struct {
 	Logger *slog.Logger
 	Lock   LockConfig
+	// RegistryCredentials mints each build's registry credential. Nil
+	// means builds present none (a registry without auth).
+	RegistryCredentials buildCredentials
 }
 
 // Pipeline takes a pushed commit through build and release, one deploy per
@@ -59,6 +70,7 @@ type Pipeline struct {
 	st      *store.Store
 	builder imageBuilder
 	release Releaser
+	creds   buildCredentials // nil: none
 	log     *slog.Logger
 	lock    LockConfig
 	now     func() time.Time
@@ -73,7 +85,7 @@ func NewPipeline(cfg PipelineConfig, st *store.Store, b imageBuilder, r Releaser
 	if st == nil || b == nil || r == nil {
 		return nil, errors.New("pipeline: store, builder and releaser are required")
 	}
-	return &Pipeline{st: st, builder: b, release: r, log: cfg.Logger, lock: cfg.Lock.withDefaults(), now: time.Now}, nil
+	return &Pipeline{st: st, builder: b, release: r, creds: cfg.RegistryCredentials, log: cfg.Logger, lock: cfg.Lock.withDefaults(), now: time.Now}, nil
 }
 
 // UserForKey resolves the user whose SSH key has the given fingerprint. The
@@ -162,6 +174,13 @@ func (p *Pipeline) Deploy(ctx context.Context, in DeployInput, out io.Writer) er
 	defer unlock()
 	ctx = lctx
 
+	var regAuth builder.Credentials
+	if p.creds != nil {
+		if regAuth, err = p.creds.BuildCredential(tenant.Name, app.Name); err != nil {
+			log.Error("minting the build's registry credential", "err", err)
+			return errors.New("the build cannot reach the registry (the platform's log says why); ask an administrator")
+		}
+	}
 	b, err := p.st.CreateBuild(ctx, app.ID, in.Commit, u)
 	if err != nil {
 		return fmt.Errorf("recording the build: %w", err)
@@ -186,6 +205,9 @@ func (p *Pipeline) Deploy(ctx context.Context, in DeployInput, out io.Writer) er
 		Commit:    in.Commit,
 		Config:    config,
 		Out:       w,
+		// Minted for this build alone: its app's repository and the
+		// base images, nothing else.
+		RegistryAuth: regAuth,
 	})
 	elapsed := p.now().Sub(start).Round(100 * time.Millisecond)
 	if buildErr != nil {

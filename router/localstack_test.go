@@ -62,7 +62,7 @@ func TestLocalStackRoutesToPods(t *testing.T) {
 	t.Cleanup(func() {
 		_ = kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
-	localstack.CreateStaticApp(ctx, t, kube, env.Registry, router.DefaultClass, ns, host)
+	localstack.CreateStaticApp(ctx, t, kube, env, router.DefaultClass, ns, host)
 
 	reg := prometheus.NewRegistry()
 	rt, err := router.New(router.Config{

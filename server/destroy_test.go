@@ -60,7 +60,7 @@ func TestDestroyApp(t *testing.T) {
 	req, err := http.NewRequest(http.MethodHead, "http://"+s.Env.Registry+"/v2/"+repo+"/manifests/"+digest, nil)
 	require.NoError(t, err)
 	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Transport: s.Env.RegistryTransport(t, "repository:"+repo+":pull")}).Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the app's image is no longer served")

@@ -48,7 +48,9 @@ func (c buildConfig) newBuilder(log *slog.Logger) (*builder.Builder, error) {
 	return bld, nil
 }
 
-func (c deployConfig) newDeployer(kubeconfig string, log *slog.Logger) (*deployer.Deployer, error) {
+// newDeployer makes the deployer; pull, if not nil, gives tenants' pods
+// their registry pull credentials.
+func (c deployConfig) newDeployer(kubeconfig string, pull deployer.PullCredentials, log *slog.Logger) (*deployer.Deployer, error) {
 	dep, err := deployer.New(deployer.Config{
 		Kubeconfig:     kubeconfig,
 		UserAgent:      "platformd/" + version,
@@ -59,7 +61,8 @@ func (c deployConfig) newDeployer(kubeconfig string, log *slog.Logger) (*deploye
 		// A new web process serves once its port answers; a second more
 		// of readiness before the next is replaced is enough to catch a
 		// process that dies right after binding.
-		MinReady: time.Second,
+		MinReady:        time.Second,
+		PullCredentials: pull,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up deployer: %w", err)
@@ -82,11 +85,14 @@ func (c gitConfig) newReceiver(pipeline *release.Pipeline, log *slog.Logger) (*g
 	return git, nil
 }
 
-func (c registryConfig) newRegistry(shutdownTimeout time.Duration, log *slog.Logger) (*registry.Registry, error) {
+func (c registryConfig) newRegistry(auth *registry.Auth, shutdownTimeout time.Duration, log *slog.Logger) (*registry.Registry, error) {
 	reg, err := registry.New(registry.Config{
 		RootDir:         c.RootDir,
 		Logger:          log.With("component", "registry"),
 		ShutdownTimeout: shutdownTimeout,
+		Auth:            auth,
+		Realm:           c.Realm,
+		TokenTTL:        c.TokenTTL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up registry: %w", err)

@@ -106,6 +106,10 @@ type buildConfig struct {
 	// and the cluster pulls from; check makes it the embedded registry's
 	// address when it is empty.
 	ImageRegistry string
+	// RegistryAuth is registryAuthPlatform when builds and nodes present
+	// credentials minted from the secret key to ImageRegistry, else
+	// registryAuthNone; check fills it in when it is empty.
+	RegistryAuth string
 	// StackImages is the registry holding the stacks' build and run
 	// images; empty means Docker Hub's.
 	StackImages string
@@ -125,13 +129,33 @@ func (c *buildConfig) check(embeddedRegistry string) []problem {
 	if u, err := url.Parse(c.BuildkitAddr); err != nil || u.Scheme == "" {
 		ps = append(ps, bad(&c.BuildkitAddr, "must be an address like unix:///run/buildkit/buildkitd.sock or tcp://127.0.0.1:1234"))
 	}
+	everyInterface := false
 	if c.ImageRegistry == "" {
-		c.ImageRegistry = embeddedRegistry
+		host, _, err := net.SplitHostPort(embeddedRegistry)
+		everyInterface = err == nil && (host == "" || net.ParseIP(host).IsUnspecified())
+		if !everyInterface {
+			c.ImageRegistry = embeddedRegistry
+		}
 	}
-	if c.ImageRegistry == "" {
+	switch c.RegistryAuth {
+	case "":
+		c.RegistryAuth = registryAuthNone
+		if embeddedRegistry != "" {
+			c.RegistryAuth = registryAuthPlatform
+		}
+	case registryAuthPlatform, registryAuthNone:
+	default:
+		ps = append(ps, bad(&c.RegistryAuth, "must be %q or %q", registryAuthPlatform, registryAuthNone))
+	}
+	switch {
+	case everyInterface:
+		ps = append(ps, bad(&c.ImageRegistry, "is required when the embedded registry listens on every interface: the host:port builds and nodes reach it at"))
+	case c.ImageRegistry == "":
 		ps = append(ps, bad(&c.ImageRegistry, "is required when the embedded registry is off"))
-	} else if _, _, err := net.SplitHostPort(c.ImageRegistry); err != nil && strings.Contains(c.ImageRegistry, "/") {
-		ps = append(ps, bad(&c.ImageRegistry, "must be a registry host[:port] without a path"))
+	default:
+		if _, _, err := net.SplitHostPort(c.ImageRegistry); err != nil && strings.Contains(c.ImageRegistry, "/") {
+			ps = append(ps, bad(&c.ImageRegistry, "must be a registry host[:port] without a path"))
+		}
 	}
 	if err := c.Limits.Validate(); err != nil {
 		ps = append(ps, bad(&c.Limits, "%v", err))
@@ -167,12 +191,21 @@ func (c *buildConfig) checkNetwork() []problem {
 
 // registryConfig is the embedded registry's.
 type registryConfig struct {
-	// Addr is the loopback host:port it listens on: addrOff before
-	// check, empty after it when there is no embedded registry.
+	// Addr is the host:port it listens on: addrOff before check, empty
+	// after it when there is no embedded registry.
 	Addr string
 	// RootDir is where it stores images, under the data directory; set
 	// by check.
 	RootDir string
+	// Realm is the URL of its token endpoint as clients reach it;
+	// checkRealm makes it http://<image registry>/token when it is empty.
+	Realm string
+	// TokenTTL is how long its tokens are valid.
+	TokenTTL time.Duration
+	// BuildCredentialTTL and PullCredentialTTL are how long a build's
+	// credential and a tenant's pull credential are valid.
+	BuildCredentialTTL time.Duration
+	PullCredentialTTL  time.Duration
 }
 
 func (c *registryConfig) check(dataDir string) []problem {
@@ -181,11 +214,33 @@ func (c *registryConfig) check(dataDir string) []problem {
 		return nil
 	}
 	c.RootDir = filepath.Join(dataDir, "registry")
-	if ps := checkAddr(&c.Addr); len(ps) > 0 {
-		return ps
+	ps := checkAddr(&c.Addr)
+	if c.TokenTTL < 30*time.Second || c.TokenTTL > time.Hour {
+		ps = append(ps, bad(&c.TokenTTL, "must be a duration from 30s to 1h, like 5m: tokens are short-lived"))
 	}
-	if !registry.IsLoopback(c.Addr) {
-		return []problem{bad(&c.Addr, "must be a loopback address such as 127.0.0.1:5000 (the embedded registry has no authentication), or %q", addrOff)}
+	if c.BuildCredentialTTL < time.Minute {
+		ps = append(ps, bad(&c.BuildCredentialTTL, "must be a duration of at least 1m, like 1h"))
+	}
+	if c.PullCredentialTTL < time.Hour {
+		ps = append(ps, bad(&c.PullCredentialTTL, "must be a duration of at least 1h, like 720h"))
+	}
+	return ps
+}
+
+// checkRealm defaults the token realm to the image registry's /token and
+// checks it; imageRegistry is where builds and nodes reach the registry.
+func (c *registryConfig) checkRealm(imageRegistry string) []problem {
+	if c.Addr == "" {
+		return nil
+	}
+	if c.Realm == "" {
+		if imageRegistry == "" {
+			return nil // the image registry's own problem says what to do
+		}
+		c.Realm = "http://" + imageRegistry + registry.TokenPath
+	}
+	if u, err := url.Parse(c.Realm); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return []problem{bad(&c.Realm, "must be an http:// or https:// URL, like http://registry.example.com:5000/token")}
 	}
 	return nil
 }
@@ -278,6 +333,12 @@ func (c *deployConfig) check() []problem {
 	return ps
 }
 
+// The values of --image-registry-auth.
+const (
+	registryAuthPlatform = "platform"
+	registryAuthNone     = "none"
+)
+
 // addrOff is the value of --registry-addr, --git-addr and --router-addr
 // that turns that listener off.
 const addrOff = "off"
@@ -322,6 +383,7 @@ func (c *config) check(inPod bool) []problem {
 	}
 	ps = append(ps, c.Registry.check(c.DataDir)...)
 	ps = append(ps, c.Build.check(c.Registry.Addr)...)
+	ps = append(ps, c.Registry.checkRealm(c.Build.ImageRegistry)...)
 	ps = append(ps, c.Git.check(c.DataDir)...)
 	ps = append(ps, c.Router.check(false)...)
 	ps = append(ps, c.Deploy.check()...)

@@ -39,6 +39,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:7800", cfg.HTTP.Addr)
 	assert.Equal(t, "unix:///run/buildkit/buildkitd.sock", cfg.Build.BuildkitAddr)
 	assert.Equal(t, "127.0.0.1:5000", cfg.Registry.Addr)
+	assert.Equal(t, "http://127.0.0.1:5000/token", cfg.Registry.Realm)
+	assert.Equal(t, 5*time.Minute, cfg.Registry.TokenTTL)
 	assert.Equal(t, "platform.test", cfg.Deploy.AppsDomain)
 	assert.Equal(t, "admin@platform.test", cfg.AdminEmail)
 	assert.Equal(t, "text", cfg.Log.Format)
@@ -237,9 +239,35 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
-			name:    "registry not on loopback",
-			env:     map[string]string{"PLATFORM_REGISTRY_ADDR": "0.0.0.0:5000"},
-			wantErr: []string{"PLATFORM_REGISTRY_ADDR", "loopback", "no authentication"},
+			name: "registry on every interface, reached by name",
+			env:  map[string]string{"PLATFORM_REGISTRY_ADDR": "0.0.0.0:5000", "PLATFORM_IMAGE_REGISTRY": "registry.example.com:5000"},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, "0.0.0.0:5000", cfg.Registry.Addr)
+				assert.Equal(t, "http://registry.example.com:5000/token", cfg.Registry.Realm)
+			},
+		},
+		{
+			name:    "registry on every interface needs the address it is reached at",
+			env:     map[string]string{"PLATFORM_REGISTRY_ADDR": ":5000"},
+			wantErr: []string{"PLATFORM_IMAGE_REGISTRY", "every interface"},
+		},
+		{
+			name: "registry token realm and lifetimes",
+			args: []string{"--registry-token-realm=https://registry.example.com/token", "--registry-token-ttl=2m",
+				"--registry-build-credential-ttl=30m", "--registry-pull-credential-ttl=48h"},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, "https://registry.example.com/token", cfg.Registry.Realm)
+				assert.Equal(t, 2*time.Minute, cfg.Registry.TokenTTL)
+				assert.Equal(t, 30*time.Minute, cfg.Registry.BuildCredentialTTL)
+				assert.Equal(t, 48*time.Hour, cfg.Registry.PullCredentialTTL)
+			},
+		},
+		{
+			name: "bad registry token realm and lifetimes",
+			env: map[string]string{"PLATFORM_REGISTRY_TOKEN_REALM": "registry.example.com/token", "PLATFORM_REGISTRY_TOKEN_TTL": "2h",
+				"PLATFORM_REGISTRY_BUILD_CREDENTIAL_TTL": "1s", "PLATFORM_REGISTRY_PULL_CREDENTIAL_TTL": "5m"},
+			wantErr: []string{"PLATFORM_REGISTRY_TOKEN_REALM", "http://", "PLATFORM_REGISTRY_TOKEN_TTL", "30s to 1h",
+				"PLATFORM_REGISTRY_BUILD_CREDENTIAL_TTL", "at least 1m", "PLATFORM_REGISTRY_PULL_CREDENTIAL_TTL", "at least 1h"},
 		},
 		{
 			name:    "bad apps domain",

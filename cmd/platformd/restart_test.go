@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +29,6 @@ import (
 	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 	"github.com/platform-paas/platform/server/api"
-	"github.com/platform-paas/platform/server/store"
 	"github.com/platform-paas/platform/server/testdb"
 )
 
@@ -61,9 +58,13 @@ func TestRestartMidRollout(t *testing.T) {
 	dbURL := testdb.Empty(t) // dropped last: cleanups run in reverse
 	kube, err := kubeClient(stack.Kubeconfig, "platformd-test")
 	require.NoError(t, err)
-	rawKey := make([]byte, store.KeySize)
-	_, _ = rand.Read(rawKey)
-	key := base64.StdEncoding.EncodeToString(rawKey)
+	// The stack's secret key: the credentials this platformd mints for
+	// its builds and pods are then the stack's registry's.
+	keyFile := os.Getenv("PLATFORM_SECRET_KEY_FILE")
+	require.NotEmpty(t, keyFile, "PLATFORM_SECRET_KEY_FILE (written to .platform/env by make up)")
+	rawKey, err := os.ReadFile(keyFile)
+	require.NoError(t, err)
+	key := strings.TrimSpace(string(rawKey))
 
 	tmp := t.TempDir()
 	dataDir := filepath.Join(tmp, "data")
@@ -79,6 +80,7 @@ func TestRestartMidRollout(t *testing.T) {
 			// The stack's registry, not an embedded one of its own.
 			"--registry-addr=off",
 			"--image-registry=" + stack.Registry,
+			"--image-registry-auth=platform",
 			"--stack-images-registry=" + stack.Registry,
 			"--git-addr=" + gitAddr,
 			"--router-addr=" + routerAddr,

@@ -272,7 +272,7 @@ func TestRouterModeLocalStack(t *testing.T) {
 	t.Cleanup(func() {
 		_ = kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
-	localstack.CreateStaticApp(ctx, t, kube, stack.Registry, router.DefaultClass, ns, host)
+	localstack.CreateStaticApp(ctx, t, kube, stack, router.DefaultClass, ns, host)
 
 	p := startRouterMode(t, stack.Kubeconfig)
 	stopped := false

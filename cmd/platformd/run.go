@@ -19,14 +19,19 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/platform-paas/platform/cmd/platformd/internal/lifecycle"
+	"github.com/platform-paas/platform/deployer"
 	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server"
+	"github.com/platform-paas/platform/server/registry"
 )
 
 // run is platformd: it returns when ctx is done or on SIGINT or SIGTERM,
 // after shutting down gracefully, with nil; or at once with the error that
 // stopped it from starting or serving.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == registryCredentialCommand {
+		return runRegistryCredential(args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := loadConfig(args, getenv, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -91,7 +96,23 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			log.Warn("closing builder", "err", err)
 		}
 	}()
-	dep, err := cfg.Deploy.newDeployer(cfg.Kubeconfig, log)
+	// The registry's credentials: each build's, minted by the pipeline,
+	// and each tenant's pull credential, by the deployer. The embedded
+	// registry checks them with the same key.
+	var regAuth *registry.Auth
+	var pipelineCreds registryCredentials
+	var pullCreds deployer.PullCredentials
+	if cfg.Registry.Addr != "" || cfg.Build.RegistryAuth == registryAuthPlatform {
+		if regAuth, err = registry.NewAuth(cfg.Store.SecretKey); err != nil {
+			return err
+		}
+	}
+	if cfg.Build.RegistryAuth == registryAuthPlatform {
+		pipelineCreds = registryCredentials{auth: regAuth, registry: cfg.Build.ImageRegistry,
+			buildTTL: cfg.Registry.BuildCredentialTTL, pullTTL: cfg.Registry.PullCredentialTTL}
+		pullCreds = pipelineCreds
+	}
+	dep, err := cfg.Deploy.newDeployer(cfg.Kubeconfig, pullCreds, log)
 	if err != nil {
 		return err
 	}
@@ -102,7 +123,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pipeline, err := release.NewPipeline(release.PipelineConfig{Logger: log.With("component", "pipeline")}, st, bld, releases)
+	pipelineCfg := release.PipelineConfig{Logger: log.With("component", "pipeline")}
+	if pullCreds != nil {
+		pipelineCfg.RegistryCredentials = pipelineCreds
+	}
+	pipeline, err := release.NewPipeline(pipelineCfg, st, bld, releases)
 	if err != nil {
 		return err
 	}
@@ -126,7 +151,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		services = append(services, lifecycle.Service{Name: "git", Addr: cfg.Git.Addr, Server: lifecycle.ServeContext(git.Serve)})
 	}
 	if cfg.Registry.Addr != "" {
-		reg, err := cfg.Registry.newRegistry(cfg.ShutdownTimeout, log)
+		reg, err := cfg.Registry.newRegistry(regAuth, cfg.ShutdownTimeout, log)
 		if err != nil {
 			return err
 		}
@@ -165,6 +190,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	services = append(services, lifecycle.Service{Name: "http", Addr: cfg.HTTP.Addr, Server: newHTTPServer(srv, log)})
 
+	if pullCreds != nil {
+		jobs = append(jobs, func(ctx context.Context) error {
+			refreshPullSecrets(ctx, dep, cfg.Registry.PullCredentialTTL/4, log.With("component", "deployer"))
+			return nil
+		})
+	}
 	jobs = append(jobs, func(ctx context.Context) error {
 		if err := dep.EnsureIngressClass(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("ensuring the ingress class", "err", err)
@@ -177,6 +208,30 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return nil
 	})
 	return serveAll(ctx, cfg, log, services, jobs...)
+}
+
+// pullSecretRefresher is the part of the deployer that renews tenants'
+// registry pull credentials.
+type pullSecretRefresher interface {
+	RefreshPullSecrets(ctx context.Context) error
+}
+
+// refreshPullSecrets renews every tenant's registry pull credential now
+// and every interval until ctx is done, so that a tenant with no recent
+// release keeps pulling its images.
+func refreshPullSecrets(ctx context.Context, dep pullSecretRefresher, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := dep.RefreshPullSecrets(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("refreshing registry pull secrets", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // serveAll serves the listeners of services with lifecycle.Run, beside

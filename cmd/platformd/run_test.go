@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -176,7 +177,27 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.JSONEq(t, `{"error":{"code":"unauthorized","message":"missing API token: run platform login"}}`, body)
 
+	// The registry asks for a token from its own realm, and answers one
+	// minted with the secret key.
 	resp, _ = get(t, "http://"+registryAddr+"/v2/")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, `Bearer realm="http://`+registryAddr+`/token",service="platform-registry"`, resp.Header.Get("WWW-Authenticate"))
+	var cred bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"registry-credential"}, getenv, &cred, io.Discard))
+	req, err := http.NewRequest(http.MethodGet, "http://"+registryAddr+"/token?service=platform-registry", nil)
+	require.NoError(t, err)
+	req.SetBasicAuth("platform", strings.TrimSpace(cred.String()))
+	tokResp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var tok struct{ Token string }
+	require.NoError(t, json.NewDecoder(tokResp.Body).Decode(&tok))
+	tokResp.Body.Close()
+	req, err = http.NewRequest(http.MethodGet, "http://"+registryAddr+"/v2/", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
 	tokenPath := filepath.Join(dataDir, adminTokenFile)
@@ -192,7 +213,7 @@ func TestRun(t *testing.T) {
 
 	// The admin token works on the API, which knows the git receiver's
 	// and the router's addresses.
-	req, err := http.NewRequest(http.MethodPost, p.base+"/api/v1/tenants", strings.NewReader(`{"name":"acme"}`))
+	req, err = http.NewRequest(http.MethodPost, p.base+"/api/v1/tenants", strings.NewReader(`{"name":"acme"}`))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
 	resp, err = http.DefaultClient.Do(req)

@@ -5,18 +5,31 @@
 # stack's BuildKit and containerd resolve Docker Hub names to), and the
 # language stack images under platform/, built from deploy/local/images.
 # Each image carries a tag derived from its inputs; an image whose tag is in
-# the registry is not made again.
+# the registry is not made again. The base namespaces are read-only to all
+# but platformd's credential, so this script pushes with one, minted from
+# the stack's secret key (it is never on a command line).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 BASE_VERSION=bookworm-1
+
+MKIMAGE_REGISTRY_CREDENTIAL=$("$BIN/platformd" registry-credential --secret-key-file="$STATE/secret-key" --ttl=2h --subject=images.sh) \
+  || fail images "could not mint a registry credential with platformd registry-credential"
+export MKIMAGE_REGISTRY_CREDENTIAL
 
 mkimage() {
   "$BIN/mkimage" --addr "unix://$RUN/buildkitd.sock" "$@" >> "$LOGS/images.log" 2>&1
 }
 
 have() { # repo tag
-  curl -sf -o /dev/null -I \
+  local token
+  # The registry's token endpoint; its JSON answer holds "token":"<jwt>".
+  # The credential goes to curl on its standard input, not its command line.
+  token=$(printf 'user = "platform:%s"\n' "$MKIMAGE_REGISTRY_CREDENTIAL" | curl -sf -K - \
+    "http://$REGISTRY_ADDR/token?service=platform-registry&scope=repository:$1:pull" \
+    | sed -n 's/.*"token":"\([^"]*\)".*/\1/p') || return 1
+  [ -n "$token" ] || return 1
+  curl -sf -o /dev/null -I -H "Authorization: Bearer $token" \
     -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json' \
     "http://$REGISTRY_ADDR/v2/$1/manifests/$2"
 }

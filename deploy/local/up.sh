@@ -331,15 +331,14 @@ wait_for kube-scheduler 60 curl -skf https://127.0.0.1:10259/healthz
 
 # --- node ----------------------------------------------------------------------
 say "containerd"
-mkdir -p "$STATE/containerd/certs.d/$REGISTRY_ADDR" "$STATE/containerd/certs.d/docker.io"
+# The platform's registry speaks plain HTTP on loopback. It answers nothing
+# without a token: the kubelet pulls a tenant's images with the pull secret
+# platformd puts in the tenant's namespace. (Pods name images by the
+# registry's address; none is named on Docker Hub, whose mirror this
+# containerd therefore does not have.)
+rm -rf "$STATE/containerd/certs.d/docker.io"
+mkdir -p "$STATE/containerd/certs.d/$REGISTRY_ADDR"
 cat > "$STATE/containerd/certs.d/$REGISTRY_ADDR/hosts.toml" <<EOF
-server = "http://$REGISTRY_ADDR"
-[host."http://$REGISTRY_ADDR"]
-  capabilities = ["pull", "resolve"]
-EOF
-# Images named on Docker Hub are served by the platform's registry, so no
-# pull leaves the machine.
-cat > "$STATE/containerd/certs.d/docker.io/hosts.toml" <<EOF
 server = "http://$REGISTRY_ADDR"
 [host."http://$REGISTRY_ADDR"]
   capabilities = ["pull", "resolve"]
@@ -403,7 +402,9 @@ root = "$CACHE/buildkit"
   http = true
   insecure = true
 # FROM debian:bookworm and the other base images resolve to the platform's
-# registry.
+# registry. BuildKit asks the build's session for the credential of the host
+# it sends a request to, the registry's address, and platformd answers with
+# the build's own credential (pull on library/* and platform/*).
 [registry."docker.io"]
   mirrors = ["$REGISTRY_ADDR"]
 EOF
@@ -543,6 +544,12 @@ wait_for platformd 90 curl -sf "http://$API_ADDR/readyz"
 say "base images"
 "$HERE/images.sh"
 
+# platformd's own registry credential, for the tests that read the registry
+# or push to it themselves; minted anew by every make up.
+(umask 077; "$BIN/platformd" registry-credential --secret-key-file="$STATE/secret-key" --ttl=720h \
+  --subject=local-stack-tests > "$STATE/registry-credential.tmp")
+mv "$STATE/registry-credential.tmp" "$STATE/registry-credential"
+
 # --- the contract ------------------------------------------------------------
 cat > "$STATE/env.tmp" <<EOF
 # Written by make up. Source it: . .platform/env
@@ -557,6 +564,8 @@ export KUBECONFIG=$STATE/kubeconfig
 export DATABASE_URL='$db_url'
 # platformd's key for config vars at rest, for tests that read the store.
 export PLATFORM_SECRET_KEY_FILE=$STATE/secret-key
+# A credential of the registry that may do everything (user "platform").
+export PLATFORM_REGISTRY_CREDENTIAL_FILE=$STATE/registry-credential
 # The CA certificates builds trust besides their images' own.
 export PLATFORM_BUILD_CA_FILE=$BUILD_CA_FILE
 export PATH=$BIN:\$PATH

@@ -18,8 +18,9 @@ import (
 
 // Deployment is a Deployment named name of replicas pods, each one
 // container, also named name, running command in image. Its pods are
-// labelled app=name, have no service account token, are Ready when probe
-// passes (checked every second) and stop at once (a grace of 1 s).
+// labelled app=name, have no service account token, pull with the Secret
+// PullSecretName (see CreatePullSecret), are Ready when probe passes
+// (checked every second) and stop at once (a grace of 1 s).
 func Deployment(name, image string, replicas int32, command []string, probe corev1.ProbeHandler, ports ...corev1.ContainerPort) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
 	return &appsv1.Deployment{
@@ -32,6 +33,7 @@ func Deployment(name, image string, replicas int32, command []string, probe core
 				Spec: corev1.PodSpec{
 					AutomountServiceAccountToken:  new(false),
 					TerminationGracePeriodSeconds: new(int64(1)),
+					ImagePullSecrets:              []corev1.LocalObjectReference{{Name: PullSecretName}},
 					Containers: []corev1.Container{{
 						Name:           name,
 						Image:          image,
@@ -83,11 +85,13 @@ func StaticApp(registry, class, host string) (*appsv1.Deployment, *corev1.Servic
 	return dep, svc, ing
 }
 
-// CreateStaticApp creates StaticApp(registry, class, host) in the
-// namespace ns, which the caller made (and deletes).
-func CreateStaticApp(ctx context.Context, t testing.TB, kube kubernetes.Interface, registry, class, ns, host string) {
+// CreateStaticApp creates StaticApp of env's registry, class and host in
+// the namespace ns, which the caller made (and deletes), with the pull
+// secret its pod needs.
+func CreateStaticApp(ctx context.Context, t testing.TB, kube kubernetes.Interface, env Env, class, ns, host string) {
 	t.Helper()
-	dep, svc, ing := StaticApp(registry, class, host)
+	CreatePullSecret(ctx, t, kube, env, ns)
+	dep, svc, ing := StaticApp(env.Registry, class, host)
 	_, err := kube.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})

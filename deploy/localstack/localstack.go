@@ -29,6 +29,11 @@ type Env struct {
 	BuildKitAddr string // PLATFORM_BUILDKIT_ADDR
 	Kubeconfig   string // KUBECONFIG
 	DatabaseURL  string // DATABASE_URL
+	// RegistryCredential is platformd's own credential for Registry
+	// (every action on every repository), read from the file named by
+	// PLATFORM_REGISTRY_CREDENTIAL_FILE: the registry answers nothing
+	// without one. Present it with RegistryUser as the user name.
+	RegistryCredential string
 	// BuildCAFile is the PEM bundle platformd's builds trust
 	// (PLATFORM_BUILD_CA_FILE): the machine's own trust store, so that
 	// builds behind a TLS-inspecting proxy work. Empty if there is none.
@@ -52,10 +57,18 @@ func Require(t testing.TB) Env {
 		BuildCAFile:  os.Getenv("PLATFORM_BUILD_CA_FILE"),
 	}
 	missing := []string{}
+	if f := os.Getenv("PLATFORM_REGISTRY_CREDENTIAL_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("reading the stack's registry credential: %v", err)
+		}
+		e.RegistryCredential = strings.TrimSpace(string(b))
+	}
 	for name, v := range map[string]string{
 		"PLATFORM_API_URL": e.APIURL, "PLATFORM_TOKEN": e.Token,
 		"PLATFORM_REGISTRY": e.Registry, "PLATFORM_BUILDKIT_ADDR": e.BuildKitAddr,
 		"KUBECONFIG": e.Kubeconfig, "DATABASE_URL": e.DatabaseURL,
+		"PLATFORM_REGISTRY_CREDENTIAL_FILE": e.RegistryCredential,
 	} {
 		if v == "" {
 			missing = append(missing, name)

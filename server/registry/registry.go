@@ -2,14 +2,40 @@
 //
 // It owns serving the registry that builds push app images to and that the
 // cluster pulls them from, with image storage on the local filesystem under
-// the data directory. It uses the distribution/distribution library (the
-// code behind the "registry" image) as a library, with deletes enabled so
-// that app images can be removed when an app is.
+// the data directory, and who may do what in it. It uses the
+// distribution/distribution library (the code behind the "registry" image)
+// as a library.
 //
-// The registry has no authentication: it refuses to serve on anything but
-// a loopback address, so only processes on this machine (BuildKit, the
-// kubelet's container runtime) can reach it. Serving it to a network needs
-// token auth first.
+// # Authentication
+//
+// Every request is authenticated with distribution's token auth, the
+// protocol stock clients (docker, crane, containerd, BuildKit) speak: a
+// request without a token is answered 401 with a challenge
+// `Bearer realm=...,service=...,scope=...`; the client asks the realm for
+// a token with Basic credentials and retries with it. The realm is served
+// here too, at /token on the registry's own listener: it signs JWTs valid
+// for minutes (Config.TokenTTL) for the repositories and actions asked
+// for, granting only what the credential also allows. The tokens are
+// signed with an Ed25519 key, and the credentials (the Basic password;
+// the user name is not read) with an HMAC key, both derived from
+// platformd's secret key (Auth): a credential names its subject, its
+// expiry and its scopes, and is checked without a database.
+//
+// There are three kinds of credential. Platformd's own (PlatformCredential,
+// and `platformd registry-credential` for the local stack's base images)
+// may do everything, delete included. A build's (BuildCredential), minted
+// by the pipeline for one build, may push and pull its app's repository
+// <tenant>/<app> and pull the base images (platform/*, library/*). A
+// tenant's pull credential (PullCredential), which the deployer puts in the
+// tenant's namespace for the kubelet, may pull <tenant>/*. The base
+// namespaces are read-only to all but platformd's credential, and no
+// tenant's credential is minted for a tenant named like one of them.
+// Deletes are enabled in storage for platformd's credential; removing an
+// app's images (DeleteRepository) acts on the storage directly.
+//
+// Since its auth does not depend on where it listens, the registry may
+// serve on any address. It does not own TLS: in front of a network, put
+// it behind a TLS terminator and give the realm's https URL.
 //
 // The library logs through logrus's process-wide standard logger, which
 // this package leaves alone; the binary decides where that goes.
@@ -23,6 +49,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,6 +58,11 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+
+	"github.com/platform-paas/platform/server/registry/internal/regtoken"
+
+	// The token access controller registers itself with the library.
+	_ "github.com/distribution/distribution/v3/registry/auth/token"
 
 	// The filesystem storage driver registers itself with the library.
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
@@ -46,9 +78,24 @@ type Config struct {
 	// ShutdownTimeout bounds how long Serve waits for requests in flight
 	// once its context is done. Zero means 10s.
 	ShutdownTimeout time.Duration
+	// Auth checks the credentials of token requests and signs the
+	// tokens. Required.
+	Auth *Auth
+	// Realm is the URL of the token endpoint (this registry's /token) as
+	// clients reach it, such as http://127.0.0.1:5000/token. Required.
+	Realm string
+	// TokenTTL is how long a token is valid. Zero means 5 minutes.
+	TokenTTL time.Duration
 }
 
-const defaultShutdownTimeout = 10 * time.Second
+const (
+	defaultShutdownTimeout = 10 * time.Second
+	defaultTokenTTL        = 5 * time.Minute
+	// Service and Issuer are the token auth's service (the audience of
+	// its tokens) and issuer.
+	Service = "platform-registry"
+	Issuer  = "platformd"
+)
 
 func (c *Config) validate() error {
 	var errs []error
@@ -64,13 +111,26 @@ func (c *Config) validate() error {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = defaultShutdownTimeout
 	}
+	if c.Auth == nil {
+		errs = append(errs, errors.New("registry auth is required"))
+	}
+	if u, err := url.Parse(c.Realm); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("registry token realm %q is not an http(s) URL", c.Realm))
+	}
+	if c.TokenTTL < 0 {
+		errs = append(errs, errors.New("registry token lifetime must not be negative"))
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = defaultTokenTTL
+	}
 	return errors.Join(errs...)
 }
 
-// Registry is an OCI registry backed by a directory. Serve it once; Ping
-// is safe for concurrent use.
+// Registry is an OCI registry backed by a directory, with its token
+// endpoint. Serve it once; Ping is safe for concurrent use.
 type Registry struct {
 	app             *handlers.App
+	tokens          *regtoken.Server
 	log             *slog.Logger
 	shutdownTimeout time.Duration
 	client          *http.Client
@@ -91,12 +151,24 @@ func New(cfg Config) (*Registry, error) {
 	if err := os.MkdirAll(cfg.RootDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating registry storage directory: %w", err)
 	}
-	app, err := newApp(libraryConfig(cfg.RootDir))
+	tokens, err := regtoken.New(regtoken.Config{
+		Issuer:     Issuer,
+		Service:    Service,
+		TTL:        cfg.TokenTTL,
+		Key:        cfg.Auth.tokenKey,
+		Authorizer: cfg.Auth,
+		Logger:     cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	app, err := newAuthenticatedApp(cfg.RootDir, cfg.Realm, tokens)
 	if err != nil {
 		return nil, err
 	}
 	return &Registry{
 		app:             app,
+		tokens:          tokens,
 		log:             cfg.Logger,
 		shutdownTimeout: cfg.ShutdownTimeout,
 		client:          &http.Client{Timeout: 5 * time.Second},
@@ -104,8 +176,43 @@ func New(cfg Config) (*Registry, error) {
 	}, nil
 }
 
+// newAuthenticatedApp makes the library's app, its token auth trusting
+// the key that tokens signs with. The library reads that key from a file
+// once, when the app is made: it is written to a private file for the
+// moment and removed.
+func newAuthenticatedApp(root, realm string, tokens *regtoken.Server) (*handlers.App, error) {
+	jwks, err := tokens.JWKS()
+	if err != nil {
+		return nil, fmt.Errorf("configuring registry auth: %w", err)
+	}
+	f, err := os.CreateTemp(root, ".token-jwks-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("configuring registry auth: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(jwks)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("configuring registry auth: %w", err)
+	}
+	cfg := libraryConfig(root)
+	cfg.Auth = configuration.Auth{"token": configuration.Parameters{
+		"realm":   realm,
+		"service": Service,
+		"issuer":  Issuer,
+		"jwks":    f.Name(),
+		// Only what the key set's key signs: no algorithm is taken
+		// from a token's header.
+		"signingalgorithms": []any{"EdDSA"},
+	}}
+	return newApp(cfg)
+}
+
 // libraryConfig is what the library would read from its config.yml; it is
 // built here so that no REGISTRY_* environment variable or file changes it.
+// Deletes are enabled: only platformd's credential is granted them.
 func libraryConfig(root string) *configuration.Configuration {
 	cfg := &configuration.Configuration{
 		Storage: configuration.Storage{
@@ -139,17 +246,13 @@ func newApp(cfg *configuration.Configuration) (app *handlers.App, err error) {
 	return handlers.NewApp(context.Background(), cfg), nil
 }
 
-// Serve serves the registry's HTTP API on ln until ctx is done, then shuts
-// down gracefully within the configured timeout and returns nil. It closes
-// ln. ln must be a loopback listener: the registry has no authentication.
+// Serve serves the registry's HTTP API and its token endpoint (/token) on
+// ln until ctx is done, then shuts down gracefully within the configured
+// timeout and returns nil. It closes ln.
 func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
 	defer r.Close()
-	if !isLoopback(ln.Addr()) {
-		_ = ln.Close()
-		return fmt.Errorf("refusing to serve the registry on %s: it has no authentication and serves loopback only", ln.Addr())
-	}
 	srv := &http.Server{
-		Handler:           r.app,
+		Handler:           r.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
@@ -181,6 +284,21 @@ func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// TokenPath is where the registry serves its token endpoint.
+const TokenPath = "/token"
+
+// Handler is what Serve serves: the token endpoint at TokenPath, the
+// registry's API everywhere else.
+func (r *Registry) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == TokenPath {
+			r.tokens.ServeHTTP(w, req)
+			return
+		}
+		r.app.ServeHTTP(w, req)
+	})
+}
+
 // Close stops the registry's background work. Serve calls it on return;
 // call it when a Registry is made but never served. It is idempotent.
 func (r *Registry) Close() {
@@ -191,7 +309,8 @@ func (r *Registry) Close() {
 	})
 }
 
-// Ping reports whether the registry answers GET /v2/ where Serve listens.
+// Ping reports whether the registry answers GET /v2/ where Serve listens,
+// with a token it signs for itself: the API and its auth both work.
 func (r *Registry) Ping(ctx context.Context) error {
 	r.mu.Lock()
 	addr := r.addr
@@ -199,17 +318,16 @@ func (r *Registry) Ping(ctx context.Context) error {
 	if addr == "" {
 		return errors.New("registry is not serving")
 	}
-	return Ping(ctx, r.client, addr)
-}
-
-// Ping reports whether the registry at addr (host:port, plain HTTP)
-// answers GET /v2/ with 200, as a registry without auth does.
-func Ping(ctx context.Context, client *http.Client, addr string) error {
+	tok, _, err := r.tokens.Sign("platformd-ping", nil)
+	if err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
 	if err != nil {
 		return fmt.Errorf("building registry ping: %w", err)
 	}
-	resp, err := client.Do(req)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := r.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("pinging registry: %w", err)
 	}
@@ -232,13 +350,6 @@ func IsLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func isLoopback(a net.Addr) bool {
-	if tcp, ok := a.(*net.TCPAddr); ok {
-		return tcp.IP.IsLoopback()
-	}
-	return IsLoopback(a.String())
 }
 
 // repoNameRE is a repository name this registry deletes: lower-case path

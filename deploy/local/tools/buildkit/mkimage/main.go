@@ -5,6 +5,13 @@
 // client and either pushes the result to a registry or writes a Docker
 // archive for `ctr images import`.
 //
+// The registry wants a credential: mkimage presents the one in the
+// environment variable MKIMAGE_REGISTRY_CREDENTIAL (`platformd
+// registry-credential` prints one) to the registries its images are named
+// in, for its pushes and for the pulls of their base images (which the
+// stack's BuildKit makes from the same registry). It is not a flag, so
+// that no process list shows it.
+//
 // It belongs to the local stack's tooling, not to the product.
 package main
 
@@ -99,6 +106,13 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	opt := client.SolveOpt{Exports: []client.ExportEntry{export}}
+	if cred := os.Getenv(credentialEnv); cred != "" {
+		a, err := newRegistryAuth(o.names, cred)
+		if err != nil {
+			return err
+		}
+		opt.Session = append(opt.Session, a)
+	}
 
 	var def *llb.Definition
 	if o.rootfs != "" {
