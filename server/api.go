@@ -143,8 +143,12 @@ func (s *Server) apiRoutes() chi.Router {
 		r.Get("/account/tokens", s.serveAPI(s.listTokens))
 		r.Post("/account/tokens", s.serveAPI(s.createToken))
 		r.Delete("/account/tokens/{id}", s.serveAPI(s.revokeToken))
+		r.Get("/account/invitations", s.serveAPI(s.listAccountInvitations))
+		r.Post("/account/invitations/{id}/accept", s.serveAPI(s.acceptInvitation))
+		r.Post("/account/invitations/{id}/decline", s.serveAPI(s.declineInvitation))
 
 		r.Get("/users", s.serveAPI(s.listUsers))
+		r.Post("/users", s.serveAPI(s.createUser))
 		r.Get("/sizes", s.serveAPI(s.listSizes))
 		r.Get("/audit", s.serveAPI(s.listAudit))
 
@@ -157,6 +161,8 @@ func (s *Server) apiRoutes() chi.Router {
 		r.Post("/tenants/{tenant}/members", s.serveAPI(s.addMember))
 		r.Patch("/tenants/{tenant}/members/{email}", s.serveAPI(s.setMemberRole))
 		r.Delete("/tenants/{tenant}/members/{email}", s.serveAPI(s.removeMember))
+		r.Get("/tenants/{tenant}/invitations", s.serveAPI(s.listTenantInvitations))
+		r.Delete("/tenants/{tenant}/invitations/{email}", s.serveAPI(s.revokeInvitation))
 
 		r.Get("/apps", s.serveAPI(s.listApps))
 		r.Post("/apps", s.serveAPI(s.createApp))

@@ -484,19 +484,27 @@ func TestAPIUsers(t *testing.T) {
 	wantError(t, f.call(t, "admin", http.MethodGet, "/api/v1/users?limit=9999", nil), 400, api.CodeInvalid, "limit")
 }
 
-func TestAPIAddMemberInitialToken(t *testing.T) {
+func TestAPICreateUser(t *testing.T) {
 	f := newAPIFixture(t)
 	ctx := context.Background()
 
-	rec := f.call(t, "owner", http.MethodPost, "/api/v1/tenants/acme/members", api.AddMemberRequest{Email: "new@example.com", Role: "member"})
+	for _, who := range []string{"owner", "member", "viewer", "outsider"} {
+		msg := wantError(t, f.call(t, who, http.MethodPost, "/api/v1/users", api.CreateUserRequest{Email: "new@example.com"}), 403, api.CodeForbidden, "")
+		assert.Equal(t, "only platform admins can create users", msg)
+	}
+	_, err := f.st.GetUserByEmail(ctx, "new@example.com")
+	require.ErrorIs(t, err, store.ErrNotFound, "a refused request creates nobody")
+
+	rec := f.call(t, "admin", http.MethodPost, "/api/v1/users", api.CreateUserRequest{Email: "New@example.com"})
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
-	m := decode[api.AddedMember](t, rec)
-	assert.Equal(t, "new@example.com", m.Email)
-	assert.Equal(t, "member", m.Role)
-	require.True(t, strings.HasPrefix(m.InitialToken, store.TokenPrefix), m.InitialToken)
-	acct := decode[api.Account](t, f.bearer(t, m.InitialToken, http.MethodGet, "/api/v1/account"))
-	assert.Equal(t, "new@example.com", acct.Email)
-	assert.Equal(t, []api.Membership{{Tenant: "acme", Role: "member"}}, acct.Memberships)
+	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+	created := decode[api.CreatedUser](t, rec)
+	assert.Equal(t, "New@example.com", created.User.Email)
+	assert.False(t, created.User.Admin)
+	require.True(t, strings.HasPrefix(created.InitialToken, store.TokenPrefix), created.InitialToken)
+	acct := decode[api.Account](t, f.bearer(t, created.InitialToken, http.MethodGet, "/api/v1/account"))
+	assert.Equal(t, "New@example.com", acct.Email)
+	assert.Empty(t, acct.Memberships)
 
 	u, err := f.st.GetUserByEmail(ctx, "new@example.com")
 	require.NoError(t, err)
@@ -507,21 +515,24 @@ func TestAPIAddMemberInitialToken(t *testing.T) {
 	require.NotNil(t, toks[0].ExpiresAt)
 	assert.WithinDuration(t, time.Now().Add(7*24*time.Hour), *toks[0].ExpiresAt, time.Minute)
 
-	created := f.audits(t, "user.create")
-	require.Len(t, created, 1)
-	assert.Equal(t, "acme", created[0].TenantName, "the tenant's owners see it")
-	assert.Equal(t, "initial", created[0].Details["token_name"])
-	assert.NotContains(t, fmt.Sprint(created), m.InitialToken)
-	assert.NotContains(t, f.logs.String(), m.InitialToken)
+	events := f.audits(t, "user.create")
+	require.Len(t, events, 1)
+	assert.Equal(t, "admin@example.com", events[0].ActorEmail)
+	assert.Empty(t, events[0].TenantName)
+	assert.Equal(t, "initial", events[0].Details["token_name"])
+	assert.NotContains(t, fmt.Sprint(events), created.InitialToken, "never the token")
+	assert.NotContains(t, f.logs.String(), created.InitialToken)
 
-	// A user who exists already gets no token.
-	rec = f.call(t, "admin", http.MethodPost, "/api/v1/tenants/rival/members", api.AddMemberRequest{Email: "new@example.com", Role: "viewer"})
+	before := f.auditCount(t)
+	msg := wantError(t, f.call(t, "admin", http.MethodPost, "/api/v1/users", api.CreateUserRequest{Email: "NEW@example.com"}), 409, api.CodeConflict, "")
+	assert.Equal(t, `email "NEW@example.com" is already registered`, msg)
+	wantError(t, f.call(t, "admin", http.MethodPost, "/api/v1/users", api.CreateUserRequest{Email: "not an address"}), 400, api.CodeInvalid, "email")
+	wantError(t, f.call(t, "admin", http.MethodPost, "/api/v1/users", api.CreateUserRequest{}), 400, api.CodeInvalid, "email")
+	assert.Equal(t, before, f.auditCount(t), "nothing refused is audited")
+
+	rec = f.call(t, "admin", http.MethodPost, "/api/v1/users", api.CreateUserRequest{Email: "ops@example.com", Admin: true})
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
-	assert.NotContains(t, rec.Body.String(), "initial_token")
-	assert.Equal(t, "viewer", decode[api.AddedMember](t, rec).Role)
-	toks, err = f.st.ListTokens(ctx, u.ID)
-	require.NoError(t, err)
-	assert.Len(t, toks, 1)
+	assert.True(t, decode[api.CreatedUser](t, rec).User.Admin)
 }
 
 // TestAdminMembers covers changing roles and removing members.
@@ -1042,6 +1053,7 @@ func TestAdminAudit(t *testing.T) {
 	f := newAPIFixture(t)
 	ctx := context.Background()
 	// Some history: in acme, in rival, and on no tenant.
+	require.Equal(t, http.StatusCreated, f.call(t, "admin", http.MethodPost, "/api/v1/users", api.CreateUserRequest{Email: "new@example.com"}).Code)
 	require.Equal(t, http.StatusCreated, f.call(t, "owner", http.MethodPost, "/api/v1/tenants/acme/members", api.AddMemberRequest{Email: "new@example.com", Role: "viewer"}).Code)
 	require.Equal(t, http.StatusCreated, f.call(t, "member", http.MethodPost, "/api/v1/apps", api.CreateAppRequest{Name: "blog", Tenant: "acme"}).Code)
 	require.Equal(t, http.StatusCreated, f.call(t, "outsider", http.MethodPost, "/api/v1/apps", api.CreateAppRequest{Name: "rivalblog"}).Code)
@@ -1066,7 +1078,7 @@ func TestAdminAudit(t *testing.T) {
 			"app.create rival rivalblog by outsider@example.com",
 			"app.create acme blog by member@example.com",
 			"member.add acme new@example.com by owner@example.com",
-			"user.create acme new@example.com by owner@example.com",
+			"user.create  new@example.com by admin@example.com",
 		}, list("admin", ""))
 		assert.Equal(t, []string{"app.create rival rivalblog by outsider@example.com"}, list("admin", "?tenant=rival"))
 		assert.Equal(t, []string{"app.create acme blog by member@example.com"}, list("admin", "?app=blog"))
@@ -1091,9 +1103,8 @@ func TestAdminAudit(t *testing.T) {
 		want := []string{
 			"app.create acme blog by member@example.com",
 			"member.add acme new@example.com by owner@example.com",
-			"user.create acme new@example.com by owner@example.com",
 		}
-		assert.Equal(t, want, list("owner", ""), "their only tenant by default")
+		assert.Equal(t, want, list("owner", ""), "their only tenant by default; an admin's user.create is no tenant's")
 		assert.Equal(t, want, list("owner", "?tenant=acme"))
 		assert.Equal(t, want[1:], list("owner", "?actor=owner@example.com"))
 		assert.Empty(t, list("owner", "?app=rivalblog"), "filters narrow; they never widen")

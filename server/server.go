@@ -89,6 +89,9 @@ type Config struct {
 	// APILock tunes how long an API change waits for a deploy of the same
 	// app. The zero value waits up to two minutes.
 	APILock release.LockConfig
+	// InvitationTTL is how long a tenant's invitation of an address waits
+	// to be accepted. Zero means 7 days.
+	InvitationTTL time.Duration
 }
 
 // AppOps is what the API needs of the deployer for running apps.
@@ -148,6 +151,12 @@ func (c *Config) validate() error {
 	if c.CheckTimeout == 0 {
 		c.CheckTimeout = defaultCheckTimeout
 	}
+	if c.InvitationTTL < 0 {
+		errs = append(errs, errors.New("invitation TTL must not be negative"))
+	}
+	if c.InvitationTTL == 0 {
+		c.InvitationTTL = defaultInvitationTTL
+	}
 	c.GitURL = strings.TrimSuffix(c.GitURL, "/")
 	if c.GitURL != "" {
 		if u, err := url.Parse(c.GitURL); err != nil || u.Scheme == "" || u.Host == "" || u.RawQuery != "" {
@@ -162,20 +171,21 @@ func (c *Config) validate() error {
 
 // Server is platformd's HTTP handler. It is safe for concurrent use.
 type Server struct {
-	log          *slog.Logger
-	st           *store.Store
-	checks       []Check
-	checkTimeout time.Duration
-	gitURL       string
-	webURL       func(app string) string
-	remover      AppRemover
-	releases     *release.Releases
-	ops          AppOps
-	appsDomain   string
-	apiLock      release.LockConfig
-	tenants      TenantOps
-	signIns      *signInLimiter
-	router       chi.Router
+	log           *slog.Logger
+	st            *store.Store
+	checks        []Check
+	checkTimeout  time.Duration
+	gitURL        string
+	webURL        func(app string) string
+	remover       AppRemover
+	releases      *release.Releases
+	ops           AppOps
+	appsDomain    string
+	apiLock       release.LockConfig
+	tenants       TenantOps
+	signIns       *signInLimiter
+	invitationTTL time.Duration
+	router        chi.Router
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -194,19 +204,20 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log:          cfg.Logger,
-		st:           st,
-		checks:       cfg.Checks,
-		checkTimeout: cfg.CheckTimeout,
-		gitURL:       cfg.GitURL,
-		webURL:       cfg.WebURL,
-		remover:      cfg.Remover,
-		releases:     cfg.Releases,
-		ops:          cfg.Ops,
-		appsDomain:   strings.ToLower(strings.TrimSuffix(cfg.AppsDomain, ".")),
-		apiLock:      cfg.APILock,
-		tenants:      cfg.Tenants,
-		signIns:      newSignInLimiter(),
+		log:           cfg.Logger,
+		st:            st,
+		checks:        cfg.Checks,
+		checkTimeout:  cfg.CheckTimeout,
+		gitURL:        cfg.GitURL,
+		webURL:        cfg.WebURL,
+		remover:       cfg.Remover,
+		releases:      cfg.Releases,
+		ops:           cfg.Ops,
+		appsDomain:    strings.ToLower(strings.TrimSuffix(cfg.AppsDomain, ".")),
+		apiLock:       cfg.APILock,
+		tenants:       cfg.Tenants,
+		signIns:       newSignInLimiter(),
+		invitationTTL: cfg.InvitationTTL,
 	}
 	if s.apiLock.Wait == 0 {
 		s.apiLock.Wait = 2 * time.Minute

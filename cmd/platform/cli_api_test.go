@@ -442,49 +442,97 @@ func TestPasswordAndLoginWithEmail(t *testing.T) {
 	assert.EqualError(t, err, "no new password given: type it when asked")
 }
 
-func TestUsersAdmin(t *testing.T) {
+func TestMembersAndInvitations(t *testing.T) {
 	h := newHarness(t)
 
-	// A new user gets a first token, handed over by whoever added them.
-	out, errOut, err := h.run(t, "users:add", "carol@example.com", "--tenant", "acme", "--role", "owner")
+	// Only an admin makes accounts; the first token is printed for them to
+	// hand over.
+	out, errOut, err := h.run(t, "users:create", "carol@example.com")
 	require.NoError(t, err, errOut)
-	assert.Equal(t, "Adding carol@example.com to tenant acme as owner... done\n", errOut)
-	m := regexp.MustCompile(`^Give carol@example\.com this token; they run: platform login --api-url (\S+) --token (plt_\S+)\n$`).FindStringSubmatch(out)
+	assert.Equal(t, "Creating user carol@example.com... done\n", errOut)
+	m := regexp.MustCompile(`^Give carol@example\.com this token, valid for 7 days; they run: platform login --api-url (\S+) --token (plt_\S+)\n$`).FindStringSubmatch(out)
 	require.NotNil(t, m, "%q", out)
 	assert.Equal(t, h.url, m[1])
-	assert.Equal(t, []string{`POST /api/v1/tenants/acme/members {"email":"carol@example.com","role":"owner"}`}, h.requests())
-
+	assert.Equal(t, []string{`POST /api/v1/users {"email":"carol@example.com"}`}, h.requests())
 	carol := &harness{apiEnv: &apiEnv{url: h.url, env: map[string]string{"HOME": t.TempDir()}, dir: t.TempDir()}}
 	out = carol.ok(t, "login", "--api-url", m[1], "--token", m[2])
 	assert.Equal(t, "Logged in as carol@example.com\n", out)
-	assert.Equal(t, "carol@example.com\n  owner of tenant acme\n", carol.ok(t, "whoami"))
 
-	// A user the platform knows gets no token.
-	h.ok(t, "tenants:create", "globex")
-	out = h.ok(t, "users:add", "carol@example.com", "--tenant", "globex")
+	// A user the platform knows is a member at once.
+	out, errOut, err = h.run(t, "members:add", "carol@example.com", "--tenant", "acme", "--role", "owner")
+	require.NoError(t, err, errOut)
 	assert.Empty(t, out)
+	assert.Equal(t, "Adding carol@example.com to tenant acme as owner... done\n", errOut)
+	assert.Equal(t, "carol@example.com\n  owner of tenant acme\n", carol.ok(t, "whoami"))
 	h.requests()
 
+	// An address with no account is invited, by an owner too; no token is
+	// handed to anyone.
+	carol.env["PLATFORM_API_URL"] = h.url
+	out = carol.ok(t, "members:add", "dave@example.com", "--tenant", "acme", "--role", "member")
+	assert.Equal(t, "invited dave@example.com: they accept with `platform invitations:accept acme` after signing in\n", out)
+	assert.NotContains(t, out, "plt_")
+	got := lines(carol.ok(t, "invitations", "--tenant", "acme"))
+	require.Len(t, got, 2)
+	assert.Regexp(t, `^TENANT +EMAIL +ROLE +INVITED BY +EXPIRES$`, got[0])
+	assert.Regexp(t, `^acme +dave@example\.com +member +carol@example\.com +\S+`, got[1])
+
+	// dave signs in once an admin has made his account, and accepts.
+	out = h.ok(t, "users:create", "dave@example.com")
+	token := regexp.MustCompile(`plt_\S+`).FindString(out)
+	dave := &harness{apiEnv: &apiEnv{url: h.url, env: map[string]string{"HOME": t.TempDir(), "PLATFORM_API_URL": h.url, "PLATFORM_TOKEN": token}, dir: t.TempDir()}}
+	assert.Regexp(t, `(?m)^acme +dave@example\.com +member +carol@example\.com `, dave.ok(t, "invitations"))
+	_, _, err = dave.run(t, "invitations:accept", "globex")
+	assert.EqualError(t, err, "you have no pending invitation to tenant globex: platform invitations lists yours")
+	out, errOut, err = dave.run(t, "invitations:accept", "acme")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Accepting the invitation to tenant acme... done\n", errOut)
+	assert.Equal(t, "You are a member of tenant acme now\n", out)
+	assert.Equal(t, "dave@example.com\n  member of tenant acme\n", dave.ok(t, "whoami"))
+	_, errOut, err = dave.run(t, "invitations")
+	require.NoError(t, err)
+	assert.Equal(t, "You have no pending invitations\n", errOut)
+
+	// Declined and revoked invitations.
+	h.ok(t, "tenants:create", "globex")
+	h.ok(t, "members:add", "dave@example.com", "--tenant", "globex", "--role", "viewer")
+	out = h.ok(t, "members:add", "erin@example.com", "--tenant", "globex")
+	assert.Contains(t, out, "invited erin@example.com")
+	_, errOut, err = h.run(t, "invitations:revoke", "erin@example.com", "--tenant", "globex")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Revoking the invitation of erin@example.com to tenant globex... done\n", errOut)
+	_, _, err = h.run(t, "invitations:revoke", "erin@example.com", "--tenant", "globex")
+	assert.EqualError(t, err, "tenant globex has no pending invitation of erin@example.com: platform invitations --tenant globex lists them")
+	h.ok(t, "members:add", "fay@example.com", "--tenant", "globex")
+	fayToken := regexp.MustCompile(`plt_\S+`).FindString(h.ok(t, "users:create", "fay@example.com"))
+	fay := &harness{apiEnv: &apiEnv{url: h.url, env: map[string]string{"HOME": t.TempDir(), "PLATFORM_API_URL": h.url, "PLATFORM_TOKEN": fayToken}, dir: t.TempDir()}}
+	_, errOut, err = fay.run(t, "invitations:decline", "globex")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Declining the invitation to tenant globex... done\n", errOut)
+	assert.Equal(t, "fay@example.com\n", fay.ok(t, "whoami"))
+
 	// Roles change; the last owner stays one.
-	_, errOut, err = h.run(t, "users:role", "carol@example.com", "--tenant", "acme", "--role", "viewer")
+	h.requests()
+	_, errOut, err = h.run(t, "members:role", "carol@example.com", "--tenant", "acme", "--role", "viewer")
 	assert.EqualError(t, err, "tenant acme would have no owner: make someone else owner first")
 	assert.Equal(t, "Making carol@example.com viewer of tenant acme... failed\n", errOut)
-	h.ok(t, "users:add", "dave@example.com", "--tenant", "acme", "--role", "owner")
+	h.ok(t, "members:role", "dave@example.com", "--tenant", "acme", "--role", "owner")
 	h.requests()
 	_, errOut, err = h.run(t, "users:role", "carol@example.com", "--tenant", "acme", "--role", "viewer")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "Making carol@example.com viewer of tenant acme... done\n", errOut)
 	assert.Equal(t, []string{`PATCH /api/v1/tenants/acme/members/carol@example.com {"role":"viewer"}`}, h.requests())
-	assert.Regexp(t, `(?m)^carol@example\.com +viewer `, h.ok(t, "users", "--tenant", "acme"))
+	assert.Regexp(t, `(?m)^carol@example\.com +viewer `, h.ok(t, "members", "--tenant", "acme"))
+	assert.Regexp(t, `(?m)^carol@example\.com +viewer of acme `, h.ok(t, "users"))
 
-	_, errOut, err = h.run(t, "users:remove", "carol@example.com", "--tenant", "acme")
+	_, errOut, err = h.run(t, "members:remove", "carol@example.com", "--tenant", "acme")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "Removing carol@example.com from tenant acme... done\n", errOut)
 	assert.Contains(t, h.requests(), "DELETE /api/v1/tenants/acme/members/carol@example.com")
 	assert.NotContains(t, h.ok(t, "users", "--tenant", "acme"), "carol@")
-	_, _, err = h.run(t, "users:remove", "carol@example.com", "--tenant", "acme")
+	_, _, err = h.run(t, "members:remove", "carol@example.com", "--tenant", "acme")
 	assert.EqualError(t, err, "carol@example.com is not a member of tenant acme")
-	_, _, err = h.run(t, "users:role", "carol@example.com", "--tenant", "globex", "--role", "admin")
+	_, _, err = h.run(t, "members:role", "dave@example.com", "--tenant", "globex", "--role", "admin")
 	assert.EqualError(t, err, `role "admin" cannot be held in a tenant: use owner, member or viewer`)
 }
 
@@ -526,14 +574,15 @@ func TestTenantsQuotaAndDestroy(t *testing.T) {
 func TestAudit(t *testing.T) {
 	h := newHarness(t)
 	h.ok(t, "apps:create", "shop", "--tenant", "acme", "--no-remote")
-	h.ok(t, "users:add", "bob@example.com", "--tenant", "acme", "--role", "viewer")
+	h.ok(t, "users:create", "bob@example.com")
+	h.ok(t, "members:add", "bob@example.com", "--tenant", "acme", "--role", "viewer")
 	h.requests()
 
 	got := lines(h.ok(t, "audit", "-n", "2"))
 	require.Len(t, got, 3)
 	assert.Regexp(t, `^TIME +ACTOR +ACTION +TENANT +APP +TARGET +FROM +DETAILS$`, got[0])
 	assert.Regexp(t, `^`+stampRE+` +admin@example\.com +member\.add +acme +bob@example\.com +127\.0\.0\.1 +role=viewer$`, got[1], "newest first")
-	assert.Regexp(t, `^`+stampRE+` +admin@example\.com +user\.create +acme +bob@example\.com +127\.0\.0\.1 +expires_at=\S+ token_id=\d+ token_name=initial$`, got[2])
+	assert.Regexp(t, `^`+stampRE+` +admin@example\.com +user\.create +bob@example\.com +127\.0\.0\.1 +admin=false expires_at=\S+ token_id=\d+ token_name=initial$`, got[2])
 	assert.Equal(t, []string{"GET /api/v1/audit?limit=2"}, h.requests())
 
 	var events api.Page[api.AuditEvent]

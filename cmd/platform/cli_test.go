@@ -377,10 +377,12 @@ func TestTenantsAndUsers(t *testing.T) {
 	assert.Equal(t, "globex", ts[1].Name)
 	assert.Contains(t, e.ok(t, "tenants"), "globex  3         20             large     active")
 
-	_, errOut, err := e.run(t, "users:add", "bob@example.com", "--tenant", "globex", "--role", "owner")
+	e.ok(t, "users:create", "bob@example.com")
+	e.ok(t, "users:create", "eve@example.com")
+	_, errOut, err := e.run(t, "members:add", "bob@example.com", "--tenant", "globex", "--role", "owner")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, errOut, "Adding bob@example.com to tenant globex as owner... done")
-	e.ok(t, "users:add", "eve@example.com", "--tenant", "globex")
+	e.ok(t, "members:add", "eve@example.com", "--tenant", "globex")
 	var ms []api.Member
 	require.NoError(t, json.Unmarshal([]byte(e.ok(t, "users", "--tenant", "globex", "--json")), &ms))
 	require.Len(t, ms, 2)
@@ -388,7 +390,7 @@ func TestTenantsAndUsers(t *testing.T) {
 	assert.Equal(t, "owner", ms[0].Role)
 	assert.Equal(t, "member", ms[1].Role, "the default role")
 
-	_, _, err = e.run(t, "users:add", "bob@example.com", "--tenant", "globex", "--role", "admin")
+	_, _, err = e.run(t, "members:add", "bob@example.com", "--tenant", "globex", "--role", "admin")
 	assert.EqualError(t, err, `role "admin" cannot be held in a tenant: use owner, member or viewer`)
 
 	// A member cannot create tenants.
@@ -400,8 +402,12 @@ func TestTenantsAndUsers(t *testing.T) {
 	assert.EqualError(t, err, "only platform admins can create tenants")
 	_, _, err = e.run(t, "tenants")
 	assert.EqualError(t, err, "only platform admins can list tenants")
-	// ... but, as the tenant's owner, can manage its members.
-	e.ok(t, "users:add", "carol@example.com", "--tenant", "globex", "--role", "viewer")
+	_, _, err = e.run(t, "users:create", "mallory@example.com")
+	assert.EqualError(t, err, "only platform admins can create users")
+	// ... but, as the tenant's owner, can manage its members, and invite
+	// an address that has no account.
+	out = e.ok(t, "members:add", "carol@example.com", "--tenant", "globex", "--role", "viewer")
+	assert.Equal(t, "invited carol@example.com: they accept with `platform invitations:accept globex` after signing in\n", out)
 }
 
 // TestBinaryErrors runs the built binary: an error is one line on stderr

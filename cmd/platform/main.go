@@ -159,7 +159,9 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newBuildsCmd(), c.newBuildsOutputCmd(), c.newLogsCmd(),
 		c.newTenantsCmd(), c.newTenantsCreateCmd(), c.newTenantsQuotaCmd(),
 		c.newTenantsSuspendCmd(true), c.newTenantsSuspendCmd(false), c.newTenantsDestroyCmd(),
-		c.newUsersCmd(), c.newUsersAddCmd(), c.newUsersRoleCmd(), c.newUsersRemoveCmd(), c.newAuditCmd(),
+		c.newMembersCmd(), c.newMembersAddCmd(), c.newMembersRoleCmd(), c.newMembersRemoveCmd(),
+		c.newInvitationsCmd(), c.newInvitationsAnswerCmd(true), c.newInvitationsAnswerCmd(false), c.newInvitationsRevokeCmd(),
+		c.newUsersCmd(), c.newUsersCreateCmd(), c.newAuditCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -34,6 +34,7 @@ const (
 	CodeForbidden        = "forbidden"         // 403: the role does not allow it
 	CodeQuotaExceeded    = "quota_exceeded"    // 403: the tenant's quota does not allow it
 	CodeNotFound         = "not_found"         // 404
+	CodeExpired          = "expired"           // 410: an invitation past its expiry
 	CodeConflict         = "conflict"          // 409: a name taken, a state that does not allow it
 	CodeInvalid          = "invalid"           // 400: a field's value, type or presence
 	CodeInvalidJSON      = "invalid_json"      // 400: the body is not one JSON object
@@ -118,11 +119,23 @@ type Member struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// AddMemberRequest is the body of POST /tenants/{name}/members. A user
-// with an address the platform does not know yet is created.
+// AddMemberRequest is the body of POST /tenants/{name}/members. An
+// address that is no user's is invited instead (see AddedMember).
 type AddMemberRequest struct {
 	Email string `json:"email"`
 	Role  string `json:"role"`
+}
+
+// Invitation is a tenant's pending invitation of an e-mail address that
+// had no account. Its invitee accepts it once signed in as that address.
+type Invitation struct {
+	ID        int64     `json:"id"`
+	Tenant    string    `json:"tenant"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	InvitedBy string    `json:"invited_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // SSHKey is a public key its owner pushes with.

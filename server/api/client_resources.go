@@ -58,12 +58,48 @@ func (c *Client) DeleteTenant(ctx context.Context, name, confirm string) error {
 	return c.do(ctx, http.MethodDelete, "/tenants/"+url.PathEscape(name), nil, DeleteTenantRequest{Confirm: confirm}, nil)
 }
 
-// AddMemberWithToken adds a user to a tenant, creating them if the
-// platform does not know them, and returns the first token of a user it
-// created.
-func (c *Client) AddMemberWithToken(ctx context.Context, tenant string, req AddMemberRequest) (AddedMember, error) {
+// AddMember adds a user to a tenant, or invites the address if it is no
+// user's.
+func (c *Client) AddMember(ctx context.Context, tenant string, req AddMemberRequest) (AddedMember, error) {
 	var m AddedMember
 	return m, c.do(ctx, http.MethodPost, "/tenants/"+url.PathEscape(tenant)+"/members", nil, req, &m)
+}
+
+// ListTenantInvitations returns a page of the tenant's pending
+// invitations, by address. Admins and the tenant's owners.
+func (c *Client) ListTenantInvitations(ctx context.Context, tenant string, opts ListOptions) (Page[Invitation], error) {
+	var p Page[Invitation]
+	return p, c.do(ctx, http.MethodGet, "/tenants/"+url.PathEscape(tenant)+"/invitations", opts.query(), nil, &p)
+}
+
+// RevokeInvitation revokes the tenant's pending invitation of email.
+func (c *Client) RevokeInvitation(ctx context.Context, tenant, email string) error {
+	return c.do(ctx, http.MethodDelete, "/tenants/"+url.PathEscape(tenant)+"/invitations/"+url.PathEscape(email), nil, nil, nil)
+}
+
+// ListInvitations returns the pending invitations of the account's
+// address, by tenant.
+func (c *Client) ListInvitations(ctx context.Context, opts ListOptions) (Page[Invitation], error) {
+	var p Page[Invitation]
+	return p, c.do(ctx, http.MethodGet, "/account/invitations", opts.query(), nil, &p)
+}
+
+// AcceptInvitation accepts one of the account's invitations, and returns
+// the membership it gave.
+func (c *Client) AcceptInvitation(ctx context.Context, id int64) (Membership, error) {
+	var m Membership
+	return m, c.do(ctx, http.MethodPost, "/account/invitations/"+strconv.FormatInt(id, 10)+"/accept", nil, nil, &m)
+}
+
+// DeclineInvitation declines one of the account's invitations.
+func (c *Client) DeclineInvitation(ctx context.Context, id int64) error {
+	return c.do(ctx, http.MethodPost, "/account/invitations/"+strconv.FormatInt(id, 10)+"/decline", nil, nil, nil)
+}
+
+// CreateUser creates a user, with a first token to hand over. Admins only.
+func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (CreatedUser, error) {
+	var u CreatedUser
+	return u, c.do(ctx, http.MethodPost, "/users", nil, req, &u)
 }
 
 // SetMemberRole changes a member's role in a tenant.

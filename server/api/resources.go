@@ -41,12 +41,28 @@ type SetPasswordRequest struct {
 	Password string `json:"password"`
 }
 
-// AddedMember is the answer to POST /tenants/{tenant}/members. When the
-// user was created by the request, InitialToken is an API token for them
-// (expiring in a week) to hand over: they run `platform login --token`.
+// AddedMember is the answer to POST /tenants/{tenant}/members: Member
+// when the address is a user's, who is a member now; else Invitation, the
+// invitation made for it, which its invitee accepts once an admin has
+// made their account and they have signed in. Exactly one is set.
 type AddedMember struct {
-	Member
-	InitialToken string `json:"initial_token,omitempty"`
+	Member     *Member     `json:"member,omitempty"`
+	Invitation *Invitation `json:"invitation,omitempty"`
+}
+
+// CreateUserRequest is the body of POST /users (admins).
+type CreateUserRequest struct {
+	Email string `json:"email"`
+	Admin bool   `json:"admin,omitempty"`
+}
+
+// CreatedUser is the answer to POST /users: the user, and their first API
+// token (expiring in a week), shown only here, for the admin to hand
+// over. The user signs in with it (platform login --token) and then sets
+// a password or adds an SSH key of their own.
+type CreatedUser struct {
+	User         User   `json:"user"`
+	InitialToken string `json:"initial_token"`
 }
 
 // SetRoleRequest is the body of PATCH /tenants/{tenant}/members/{email}.
