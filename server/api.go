@@ -64,6 +64,8 @@ var (
 		Message: "missing API token: run platform login"}
 	errBadToken = &apiError{Status: http.StatusUnauthorized, Code: api.CodeUnauthorized,
 		Message: "invalid or expired token: run platform login"}
+	errDeactivated = &apiError{Status: http.StatusUnauthorized, Code: api.CodeDeactivated,
+		Message: "your account is deactivated: ask a platform admin to reactivate it"}
 	errNoApp = &apiError{Status: http.StatusNotFound, Code: api.CodeNotFound, Message: release.ErrNoAccess.Error()}
 )
 
@@ -88,6 +90,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusNotFound, Code: api.CodeNotFound, Message: err.Error()}
 	case errors.Is(err, store.ErrTokenExpired):
 		return errBadToken
+	case errors.Is(err, store.ErrDeactivated):
+		return errDeactivated
 	}
 	return nil
 }
@@ -149,6 +153,9 @@ func (s *Server) apiRoutes() chi.Router {
 
 		r.Get("/users", s.serveAPI(s.listUsers))
 		r.Post("/users", s.serveAPI(s.createUser))
+		r.Patch("/users/{email}", s.serveAPI(s.updateUser))
+		r.Get("/users/{email}/tokens", s.serveAPI(s.listUserTokens))
+		r.Delete("/users/{email}/tokens/{id}", s.serveAPI(s.revokeUserToken))
 		r.Get("/sizes", s.serveAPI(s.listSizes))
 		r.Get("/audit", s.serveAPI(s.listAudit))
 
@@ -192,7 +199,8 @@ type userKey struct{}
 
 // authenticate lets through requests with a valid bearer token, with the
 // token's user in their context (userFrom); the rest get a 401 that does
-// not say whether the token was unknown or expired. A request without an
+// not say whether the token was unknown or expired, or, for the token of
+// a deactivated user, a 401 that says so (code deactivated). A request without an
 // Authorization header may instead carry the dashboard's session cookie;
 // then every request but GET and HEAD must also carry the session's CSRF
 // token (see sessionUser), else it is refused with 403 "csrf".
@@ -217,6 +225,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.log.InfoContext(r.Context(), "api token refused", "request_id", requestIDFrom(r.Context()),
 				"remote_addr", r.RemoteAddr, "expired", errors.Is(err, store.ErrTokenExpired))
 			return errBadToken
+		case errors.Is(err, store.ErrDeactivated):
+			s.log.InfoContext(r.Context(), "api token refused", "request_id", requestIDFrom(r.Context()),
+				"remote_addr", r.RemoteAddr, "reason", "user deactivated", "err", err)
+			return errDeactivated
 		case err != nil:
 			return fmt.Errorf("authenticating: %w", err)
 		}

@@ -86,6 +86,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			"remote_addr", remote, "request_id", requestIDFrom(ctx))
 		return errWrongPassword
 	}
+	if errors.Is(err, store.ErrDeactivated) {
+		s.log.InfoContext(ctx, "sign-in refused", "reason", "user deactivated", "user", req.Email,
+			"remote_addr", remote, "request_id", requestIDFrom(ctx))
+		return errDeactivated
+	}
 	if err != nil {
 		return err
 	}
@@ -284,7 +289,8 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 		return users, err
 	}
 	view := func(u store.User) api.User {
-		v := api.User{Email: u.Email, Admin: u.IsAdmin, CreatedAt: u.CreatedAt, Memberships: make([]api.Membership, 0, len(ms[u.ID]))}
+		v := userView(u)
+		v.Memberships = make([]api.Membership, 0, len(ms[u.ID]))
 		for _, m := range ms[u.ID] {
 			v.Memberships = append(v.Memberships, api.Membership{Tenant: m.TenantName, Role: string(m.Role)})
 		}

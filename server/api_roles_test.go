@@ -77,6 +77,9 @@ func roleRows(buildID int64) []roleRow {
 
 		{route: "GET /api/v1/users", path: "/api/v1/users", need: adminOnly},
 		{route: "POST /api/v1/users", path: "/api/v1/users", body: `{"email":"created-by-%s@example.com"}`, need: adminOnly},
+		{route: "PATCH /api/v1/users/{email}", path: "/api/v1/users/viewer@example.com", body: api.UpdateUserRequest{Deactivated: new(false)}, need: adminOnly},
+		{route: "GET /api/v1/users/{email}/tokens", path: "/api/v1/users/viewer@example.com/tokens", need: adminOnly},
+		{route: "DELETE /api/v1/users/{email}/tokens/{id}", path: "/api/v1/users/viewer@example.com/tokens/999999", need: adminOnly},
 		{route: "GET /api/v1/tenants", path: "/api/v1/tenants", need: adminOnly},
 		{route: "POST /api/v1/tenants", path: "/api/v1/tenants", body: `{"name":"t-%s"}`, need: adminOnly},
 		{route: "GET /api/v1/tenants/{tenant}", path: "/api/v1/tenants/acme", need: needViewer},

@@ -210,6 +210,9 @@ func (s *Server) sessionUser(r *http.Request, secret string) (store.User, store.
 	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, store.Session{}, errSignedOut
 	}
+	if errors.Is(err, store.ErrDeactivated) {
+		return store.User{}, store.Session{}, errDeactivated
+	}
 	if err != nil {
 		return store.User{}, store.Session{}, fmt.Errorf("authenticating a session: %w", err)
 	}
@@ -293,6 +296,9 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 		}
 		var err error
 		u, err = s.st.UserByToken(r.Context(), strings.TrimSpace(req.Token))
+		if errors.Is(err, store.ErrDeactivated) {
+			return errDeactivated
+		}
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenExpired) {
 			s.signIns.remotes.fail(remote)
 			s.log.InfoContext(r.Context(), "dashboard sign-in refused", "method", method,
@@ -316,6 +322,9 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 		}
 		var err error
 		u, err = s.st.CheckPassword(r.Context(), req.Email, req.Password)
+		if errors.Is(err, store.ErrDeactivated) {
+			return errDeactivated
+		}
 		if errors.Is(err, store.ErrWrongPassword) {
 			s.signIns.failed(req.Email, remote)
 			s.log.InfoContext(r.Context(), "dashboard sign-in refused", "method", method,

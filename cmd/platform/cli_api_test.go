@@ -523,7 +523,7 @@ func TestMembersAndInvitations(t *testing.T) {
 	assert.Equal(t, "Making carol@example.com viewer of tenant acme... done\n", errOut)
 	assert.Equal(t, []string{`PATCH /api/v1/tenants/acme/members/carol@example.com {"role":"viewer"}`}, h.requests())
 	assert.Regexp(t, `(?m)^carol@example\.com +viewer `, h.ok(t, "members", "--tenant", "acme"))
-	assert.Regexp(t, `(?m)^carol@example\.com +viewer of acme `, h.ok(t, "users"))
+	assert.Regexp(t, `(?m)^carol@example\.com +active +viewer of acme `, h.ok(t, "users"))
 
 	_, errOut, err = h.run(t, "members:remove", "carol@example.com", "--tenant", "acme")
 	require.NoError(t, err, errOut)
@@ -534,6 +534,48 @@ func TestMembersAndInvitations(t *testing.T) {
 	assert.EqualError(t, err, "carol@example.com is not a member of tenant acme")
 	_, _, err = h.run(t, "members:role", "dave@example.com", "--tenant", "globex", "--role", "admin")
 	assert.EqualError(t, err, `role "admin" cannot be held in a tenant: use owner, member or viewer`)
+}
+
+func TestUsersDeactivateAndTokens(t *testing.T) {
+	h := newHarness(t)
+	token := regexp.MustCompile(`plt_\S+`).FindString(h.ok(t, "users:create", "bob@example.com"))
+	h.ok(t, "members:add", "bob@example.com", "--tenant", "acme")
+	bob := &harness{apiEnv: &apiEnv{url: h.url, env: map[string]string{"HOME": t.TempDir(), "PLATFORM_API_URL": h.url, "PLATFORM_TOKEN": token}, dir: t.TempDir()}}
+	bob.ok(t, "apps")
+	h.requests()
+
+	_, errOut, err := h.run(t, "users:deactivate", "bob@example.com")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Deactivating bob@example.com... done\n", errOut)
+	assert.Equal(t, []string{`PATCH /api/v1/users/bob@example.com {"deactivated":true}`}, h.requests())
+	_, _, err = bob.run(t, "apps")
+	assert.EqualError(t, err, "your account is deactivated: ask a platform admin to reactivate it")
+	assert.Regexp(t, `(?m)^bob@example\.com +deactivated \S+ \S+ \S+ +member of acme `, h.ok(t, "users"))
+	_, _, err = h.run(t, "users:deactivate", "admin@example.com")
+	assert.EqualError(t, err, "you cannot deactivate your own account: ask another platform admin")
+	_, _, err = h.run(t, "users:deactivate", "nobody@example.com")
+	assert.EqualError(t, err, "there is no user nobody@example.com: platform users lists them")
+
+	_, errOut, err = h.run(t, "users:reactivate", "bob@example.com")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Reactivating bob@example.com... done\n", errOut)
+	bob.ok(t, "apps")
+	assert.Regexp(t, `(?m)^bob@example\.com +active +member of acme `, h.ok(t, "users"))
+
+	// An admin lists and revokes a user's tokens.
+	got := lines(h.ok(t, "tokens", "--user", "bob@example.com"))
+	require.Len(t, got, 2)
+	m := regexp.MustCompile(`^(\d+) +initial `).FindStringSubmatch(got[1])
+	require.NotNil(t, m, got[1])
+	h.requests()
+	_, errOut, err = h.run(t, "tokens:revoke", m[1], "--user", "bob@example.com")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Revoking token "+m[1]+" of bob@example.com... done\n", errOut)
+	assert.Equal(t, []string{"DELETE /api/v1/users/bob@example.com/tokens/" + m[1]}, h.requests())
+	_, _, err = bob.run(t, "apps")
+	assert.EqualError(t, err, "invalid or expired token: run platform login")
+	_, _, err = h.run(t, "tokens:revoke", m[1], "--user", "bob@example.com")
+	assert.EqualError(t, err, "bob@example.com has no API token "+m[1]+": platform tokens --user bob@example.com lists theirs")
 }
 
 func TestTenantsQuotaAndDestroy(t *testing.T) {

@@ -79,7 +79,7 @@ func userError(err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
-		if strings.Contains(ae.Message, "platform login") {
+		if ae.Code == api.CodeDeactivated || strings.Contains(ae.Message, "platform login") {
 			return errors.New(ae.Message)
 		}
 		return fmt.Errorf("%s: run platform login", ae.Message)
@@ -161,7 +161,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newTenantsSuspendCmd(true), c.newTenantsSuspendCmd(false), c.newTenantsDestroyCmd(),
 		c.newMembersCmd(), c.newMembersAddCmd(), c.newMembersRoleCmd(), c.newMembersRemoveCmd(),
 		c.newInvitationsCmd(), c.newInvitationsAnswerCmd(true), c.newInvitationsAnswerCmd(false), c.newInvitationsRevokeCmd(),
-		c.newUsersCmd(), c.newUsersCreateCmd(), c.newAuditCmd(),
+		c.newUsersCmd(), c.newUsersCreateCmd(), c.newUsersDeactivateCmd(true), c.newUsersDeactivateCmd(false), c.newAuditCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -17,7 +17,7 @@ var topicCommands = []string{
 	"domains", "domains:add", "domains:remove",
 	"tokens", "tokens:create", "tokens:revoke", "password:set",
 	"members", "members:add", "members:role", "members:remove",
-	"invitations", "invitations:accept", "invitations:decline", "invitations:revoke", "users", "users:create",
+	"invitations", "invitations:accept", "invitations:decline", "invitations:revoke", "users", "users:create", "users:deactivate", "users:reactivate",
 	"tenants:quota", "tenants:suspend", "tenants:unsuspend", "tenants:destroy", "audit",
 }
 
@@ -66,6 +66,8 @@ func TestNewUsageErrors(t *testing.T) {
 		{[]string{"domains:add"}, "usage: platform domains:add HOST"},
 		{[]string{"tokens:revoke"}, "usage: platform tokens:revoke ID"},
 		{[]string{"tokens:revoke", "0"}, `"0" is not a token ID: platform tokens lists yours`},
+		{[]string{"tokens:revoke", "x", "--user", "bob@example.com"}, `"x" is not a token ID: platform tokens --user bob@example.com lists theirs`},
+		{[]string{"users:deactivate"}, "usage: platform users:deactivate EMAIL"},
 		{[]string{"tokens:create", "--expires-in", "forever"}, `--expires-in "forever" is not a duration such as 720h (30 days)`},
 		{[]string{"members:role", "bob@example.com", "--tenant", "acme"}, "usage: platform members:role EMAIL --tenant T --role R"},
 		{[]string{"members:remove", "bob@example.com"}, "usage: platform members:remove EMAIL --tenant T"},

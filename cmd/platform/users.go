@@ -44,13 +44,16 @@ platform members does.`,
 				for _, m := range u.Memberships {
 					roles = append(roles, m.Role+" of "+m.Tenant)
 				}
-				admin := ""
+				admin, status := "", "active"
 				if u.Admin {
 					admin = "admin"
 				}
-				rows = append(rows, []string{u.Email, admin, strings.Join(roles, ", "), when(u.CreatedAt)})
+				if u.DeactivatedAt != nil {
+					status = "deactivated " + when(*u.DeactivatedAt)
+				}
+				rows = append(rows, []string{u.Email, admin, status, strings.Join(roles, ", "), when(u.CreatedAt)})
 			}
-			return c.table([]string{"EMAIL", "ADMIN", "ROLES", "CREATED"}, rows)
+			return c.table([]string{"EMAIL", "ADMIN", "STATUS", "ROLES", "CREATED"}, rows)
 		},
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "list this tenant's members instead")
@@ -91,4 +94,35 @@ the address are theirs to accept then (platform invitations).`,
 	}
 	cmd.Flags().BoolVar(&admin, "admin", false, "make the user a platform admin")
 	return cmd
+}
+
+// newUsersDeactivateCmd makes users:deactivate, or users:reactivate.
+func (c *cli) newUsersDeactivateCmd(deactivate bool) *cobra.Command {
+	use, short, doing := "users:reactivate EMAIL", "Let a deactivated user sign in again (platform admins)", "Reactivating "
+	long := `users:reactivate lets a deactivated user sign in again: their API tokens,
+SSH keys and password work as before (their dashboard sessions ended).`
+	if deactivate {
+		use, short, doing = "users:deactivate EMAIL", "Stop a user signing in, at once (platform admins)", "Deactivating "
+		long = `users:deactivate stops a user at once: their API tokens, SSH keys and
+password sign in to nothing, and their dashboard sessions end. Their tokens,
+keys and roles are kept for users:reactivate. You cannot deactivate yourself.`
+	}
+	return &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Long:    long,
+		Example: "  platform " + use[:len(use)-len(" EMAIL")] + " alice@example.com",
+		GroupID: "admin",
+		Args:    wantArgs("EMAIL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			return c.step(doing+args[0], func() (string, error) {
+				_, err := cl.SetUserDeactivated(cmd.Context(), args[0], deactivate)
+				return "", err
+			})
+		},
+	}
 }

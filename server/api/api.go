@@ -31,6 +31,7 @@ type ErrorDetail struct {
 // Error codes clients switch on.
 const (
 	CodeUnauthorized     = "unauthorized"      // 401: no token, or an unknown or expired one
+	CodeDeactivated      = "deactivated"       // 401: the credential is right but an admin deactivated its user
 	CodeForbidden        = "forbidden"         // 403: the role does not allow it
 	CodeQuotaExceeded    = "quota_exceeded"    // 403: the tenant's quota does not allow it
 	CodeNotFound         = "not_found"         // 404

@@ -96,6 +96,25 @@ func (c *Client) DeclineInvitation(ctx context.Context, id int64) error {
 	return c.do(ctx, http.MethodPost, "/account/invitations/"+strconv.FormatInt(id, 10)+"/decline", nil, nil, nil)
 }
 
+// SetUserDeactivated deactivates the user with the address email
+// (deactivated true), or reactivates them. Admins only.
+func (c *Client) SetUserDeactivated(ctx context.Context, email string, deactivated bool) (User, error) {
+	var u User
+	return u, c.do(ctx, http.MethodPatch, "/users/"+url.PathEscape(email), nil, UpdateUserRequest{Deactivated: &deactivated}, &u)
+}
+
+// ListUserTokens returns a page of another user's tokens, newest first.
+// Admins only.
+func (c *Client) ListUserTokens(ctx context.Context, email string, opts ListOptions) (Page[Token], error) {
+	var p Page[Token]
+	return p, c.do(ctx, http.MethodGet, "/users/"+url.PathEscape(email)+"/tokens", opts.query(), nil, &p)
+}
+
+// RevokeUserToken revokes another user's token. Admins only.
+func (c *Client) RevokeUserToken(ctx context.Context, email string, id int64) error {
+	return c.do(ctx, http.MethodDelete, "/users/"+url.PathEscape(email)+"/tokens/"+strconv.FormatInt(id, 10), nil, nil, nil)
+}
+
 // CreateUser creates a user, with a first token to hand over. Admins only.
 func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (CreatedUser, error) {
 	var u CreatedUser

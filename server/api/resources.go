@@ -90,6 +90,15 @@ type User struct {
 	Admin       bool         `json:"admin"`
 	Memberships []Membership `json:"memberships"`
 	CreatedAt   time.Time    `json:"created_at"`
+	// DeactivatedAt is when an admin deactivated the user, who signs in
+	// to nothing until reactivated; absent while the user is active.
+	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`
+}
+
+// UpdateUserRequest is the body of PATCH /users/{email} (admins):
+// Deactivated true deactivates the user, false reactivates them.
+type UpdateUserRequest struct {
+	Deactivated *bool `json:"deactivated"`
 }
 
 // ConfigVars are an app's config vars.

@@ -291,10 +291,11 @@ export function renderUsers(main, ctx) {
   const list = h('div', {}, loading());
   replace(main, h('div', { 'data-page': 'admin-users' },
     h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Users'), h('p', { class: 'sub' }, 'Everyone who can sign in, with their roles. Add people to a tenant from its page.'))),
-    h('section', { class: 'panel', 'aria-label': 'Users' }, list, cli('platform users'))));
+    h('section', { class: 'panel', 'aria-label': 'Users' }, list, cli('platform users'), cli('platform users:deactivate EMAIL'))));
   getAll('/users').then((users) => {
     replace(list, table([
       { label: 'E-mail', class: 'primary-cell', cell: (u) => h('strong', {}, u.email) },
+      { label: 'Status', cell: (u) => (u.deactivated_at ? badge(`deactivated ${when(u.deactivated_at)}`, 'bad') : badge('active')) },
       { label: 'Roles', cell: (u) => h('span', {}, u.admin ? [badge('platform admin', 'accent'), ' '] : null,
         (u.memberships || []).map((m, i) => [i ? ', ' : '', h('a', { href: `/admin/tenants/${encodeURIComponent(m.tenant)}` }, m.tenant), ` ${m.role}`]),
         !u.admin && !(u.memberships || []).length ? h('span', { class: 'muted' }, 'no tenant') : null) },
