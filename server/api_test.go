@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +47,9 @@ type apiFixture struct {
 	acme   store.Tenant
 	rival  store.Tenant
 	shop   store.App
+
+	mu    sync.Mutex
+	slept []time.Duration // the sign-in delays asked for, which pass at once
 }
 
 const (
@@ -68,6 +72,12 @@ func newAPIFixture(t *testing.T) *apiFixture {
 	require.NoError(t, err)
 
 	f := &apiFixture{srv: srv, st: st, dbURL: dbURL, logs: &logs, users: map[string]store.User{}, tokens: map[string]string{}}
+	srv.signIns.sleep = func(ctx context.Context, d time.Duration) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.slept = append(f.slept, d)
+		return ctx.Err()
+	}
 	f.acme, err = st.CreateTenant(ctx, "acme", store.DefaultQuota())
 	require.NoError(t, err)
 	f.rival, err = st.CreateTenant(ctx, "rival", store.DefaultQuota())

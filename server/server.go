@@ -92,6 +92,9 @@ type Config struct {
 	// InvitationTTL is how long a tenant's invitation of an address waits
 	// to be accepted. Zero means 7 days.
 	InvitationTTL time.Duration
+	// SignIn tunes the limits on password sign-ins; the zero value is the
+	// defaults.
+	SignIn SignInConfig
 }
 
 // AppOps is what the API needs of the deployer for running apps.
@@ -157,6 +160,9 @@ func (c *Config) validate() error {
 	if c.InvitationTTL == 0 {
 		c.InvitationTTL = defaultInvitationTTL
 	}
+	if err := c.SignIn.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	c.GitURL = strings.TrimSuffix(c.GitURL, "/")
 	if c.GitURL != "" {
 		if u, err := url.Parse(c.GitURL); err != nil || u.Scheme == "" || u.Host == "" || u.RawQuery != "" {
@@ -216,7 +222,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		appsDomain:    strings.ToLower(strings.TrimSuffix(cfg.AppsDomain, ".")),
 		apiLock:       cfg.APILock,
 		tenants:       cfg.Tenants,
-		signIns:       newSignInLimiter(),
+		signIns:       newSignInLimiter(cfg.SignIn),
 		invitationTTL: cfg.InvitationTTL,
 	}
 	if s.apiLock.Wait == 0 {

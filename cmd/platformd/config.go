@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/platform-paas/platform/builder"
+	"github.com/platform-paas/platform/server"
 	"github.com/platform-paas/platform/server/registry"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -42,6 +43,7 @@ type config struct {
 	AdminEmail string
 
 	HTTP     httpConfig
+	API      apiConfig
 	Log      logConfig
 	Store    storeConfig
 	Build    buildConfig
@@ -59,6 +61,26 @@ type httpConfig struct {
 
 func (c *httpConfig) check() []problem {
 	return checkAddr(&c.Addr)
+}
+
+// apiConfig is the API's policy: how it guards sign-ins.
+type apiConfig struct {
+	// PasswordHashes bounds the password hashes of sign-ins computed at
+	// once; at least 1.
+	PasswordHashes int
+}
+
+func (c *apiConfig) check() []problem {
+	var ps []problem
+	if c.PasswordHashes < 1 || c.PasswordHashes > 1024 {
+		ps = append(ps, bad(&c.PasswordHashes, "must be a number from 1 to 1024"))
+	}
+	return ps
+}
+
+// server is the server's part of the configuration.
+func (c *apiConfig) server() server.SignInConfig {
+	return server.SignInConfig{ConcurrentChecks: c.PasswordHashes}
 }
 
 // logConfig is the one logger's.
@@ -286,6 +308,7 @@ func (c *config) check(inPod bool) []problem {
 		return append(ps, c.Router.check(true)...)
 	}
 
+	ps = append(ps, c.API.check()...)
 	ps = append(ps, c.Store.check()...)
 	if c.DataDir == "" {
 		ps = append(ps, bad(&c.DataDir, "is required"))

@@ -45,6 +45,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, "/var/lib/platform", cfg.DataDir)
 	assert.Empty(t, cfg.Kubeconfig)
 	assert.Len(t, cfg.Store.SecretKey, 32)
+	assert.Equal(t, 4, cfg.API.PasswordHashes)
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -78,6 +79,16 @@ func TestLoadConfig(t *testing.T) {
 			name:    "bad http addr",
 			args:    []string{"--http-addr", "localhost"},
 			wantErr: []string{"--http-addr (PLATFORM_HTTP_ADDR)", "host:port"},
+		},
+		{
+			name:    "password hash concurrency",
+			args:    []string{"--password-hash-concurrency", "0"},
+			wantErr: []string{"--password-hash-concurrency (PLATFORM_PASSWORD_HASH_CONCURRENCY)", "from 1 to 1024"},
+		},
+		{
+			name:    "password hash concurrency not a number",
+			env:     map[string]string{"PLATFORM_PASSWORD_HASH_CONCURRENCY": "many"},
+			wantErr: []string{"PLATFORM_PASSWORD_HASH_CONCURRENCY", "a whole number"},
 		},
 		{
 			name:    "bad port",

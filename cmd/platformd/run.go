@@ -159,6 +159,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		AppsDomain: cfg.Deploy.AppsDomain,
 		// Quota changes of tenants.
 		Tenants: dep,
+		SignIn:  cfg.API.server(),
 	}, st)
 	if err != nil {
 		return err

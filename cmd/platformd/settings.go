@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -39,6 +40,8 @@ func (c *config) settings() []*setting {
 			usage: `"all" runs the whole platform; "router" runs only the router (the apps' HTTP edge) with its probes and metrics, needing no database, secret key, BuildKit or registry`},
 		{flag: "http-addr", env: []string{"PLATFORM_HTTP_ADDR"}, def: "127.0.0.1:7800", router: true, bind: text(&c.HTTP.Addr),
 			usage: "listen address of the HTTP API, probes and metrics (in router mode: probes and metrics)"},
+		{flag: "password-hash-concurrency", env: []string{"PLATFORM_PASSWORD_HASH_CONCURRENCY"}, def: "4", bind: number(&c.API.PasswordHashes),
+			usage: "how many sign-in password hashes run at once (each takes about 19 MiB and tens of ms of CPU); more wait their turn, up to 10s"},
 		{flag: "database-url", env: []string{"PLATFORM_DATABASE_URL", "DATABASE_URL"}, bind: text(&c.Store.DatabaseURL),
 			usage: "PostgreSQL connection string (required)"},
 		{flag: "secret-key", env: []string{"PLATFORM_SECRET_KEY"}, bind: secretKey(&c.Store.SecretKey),
@@ -106,6 +109,17 @@ type binding struct {
 
 func text(p *string) binding {
 	return binding{p, func(v string) error { *p = v; return nil }}
+}
+
+func number(p *int) binding {
+	return binding{p, func(v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return errors.New("must be a whole number")
+		}
+		*p = n
+		return nil
+	}}
 }
 
 func duration(p *time.Duration) binding {

@@ -46,6 +46,7 @@ const (
 	CodeTooManyRequests  = "too_many_requests" // 429: too many failed sign-ins; Retry-After says when to try again
 	CodeReleaseFailed    = "release_failed"    // 422: the release was made, its rollout failed, the old one runs
 	CodeInternal         = "internal"          // 500: the detail is in the server's log
+	CodeBusy             = "busy"              // 503: too many sign-ins at once; try again in a few seconds
 	CodeNotImplemented   = "not_implemented"   // 501: this platformd cannot do it
 )
 
