@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -223,11 +222,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		switch {
 		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrTokenExpired):
 			s.log.InfoContext(r.Context(), "api token refused", "request_id", requestIDFrom(r.Context()),
-				"remote_addr", r.RemoteAddr, "expired", errors.Is(err, store.ErrTokenExpired))
+				"remote_addr", remoteHost(r), "expired", errors.Is(err, store.ErrTokenExpired))
 			return errBadToken
 		case errors.Is(err, store.ErrDeactivated):
 			s.log.InfoContext(r.Context(), "api token refused", "request_id", requestIDFrom(r.Context()),
-				"remote_addr", r.RemoteAddr, "reason", "user deactivated", "err", err)
+				"remote_addr", remoteHost(r), "reason", "user deactivated", "err", err)
 			return errDeactivated
 		case err != nil:
 			return fmt.Errorf("authenticating: %w", err)
@@ -366,14 +365,6 @@ func (s *Server) audit(r *http.Request, tx *store.Store, e store.AuditEvent) err
 		return fmt.Errorf("recording audit event %s: %v", e.Action, err)
 	}
 	return nil
-}
-
-// remoteHost is the address the request came from, without the port.
-func remoteHost(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
 }
 
 // errNotYet answers endpoints whose handler is not written yet.

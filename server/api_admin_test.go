@@ -78,11 +78,21 @@ var (
 // login sends POST /login from remote.
 func (f *apiFixture) login(t *testing.T, remote string, body any) *httptest.ResponseRecorder {
 	t.Helper()
+	return f.loginVia(t, remote, "", body)
+}
+
+// loginVia sends POST /login from peer, with X-Forwarded-For xff unless
+// it is empty.
+func (f *apiFixture) loginVia(t *testing.T, peer, xff string, body any) *httptest.ResponseRecorder {
+	t.Helper()
 	j, err := json.Marshal(body)
 	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/login", bytes.NewReader(j))
 	req.Header.Set("Content-Type", "application/json")
-	req.RemoteAddr = remote + ":4242"
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	req.RemoteAddr = peer + ":4242"
 	rec := httptest.NewRecorder()
 	f.srv.ServeHTTP(rec, req)
 	return rec

@@ -220,7 +220,7 @@ func (s *Server) sessionUser(r *http.Request, secret string) (store.User, store.
 		got := r.Header.Get(csrfHeader)
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(se.CSRFToken)) != 1 {
 			s.log.InfoContext(r.Context(), "request refused without its csrf token", "user", u.Email,
-				"method", r.Method, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()), "remote_addr", r.RemoteAddr)
+				"method", r.Method, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()), "remote_addr", remoteHost(r))
 			return store.User{}, store.Session{}, errCSRF
 		}
 	}
@@ -303,7 +303,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 			return errDeactivated
 		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenExpired):
 			s.log.InfoContext(r.Context(), "dashboard sign-in refused", "method", method,
-				"request_id", requestIDFrom(r.Context()), "remote_addr", r.RemoteAddr)
+				"request_id", requestIDFrom(r.Context()), "remote_addr", remote)
 			return errSignInToken
 		case err != nil:
 			a.cancel()

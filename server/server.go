@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -95,6 +96,12 @@ type Config struct {
 	// SignIn tunes the limits on password sign-ins; the zero value is the
 	// defaults.
 	SignIn SignInConfig
+	// TrustedProxies are the reverse proxies in front of platformd, as
+	// prefixes (a single address is a /32 or /128): of a request from one
+	// of them, the client's address is read from X-Forwarded-For (see
+	// clientAddr), for the sign-in limits, the audit log and the logs.
+	// Empty trusts no proxy: X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // AppOps is what the API needs of the deployer for running apps.
@@ -163,6 +170,11 @@ func (c *Config) validate() error {
 	if err := c.SignIn.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	for i, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("trusted proxy %d is not a valid prefix", i))
+		}
+	}
 	c.GitURL = strings.TrimSuffix(c.GitURL, "/")
 	if c.GitURL != "" {
 		if u, err := url.Parse(c.GitURL); err != nil || u.Scheme == "" || u.Host == "" || u.RawQuery != "" {
@@ -191,6 +203,7 @@ type Server struct {
 	tenants       TenantOps
 	signIns       *signInLimiter
 	invitationTTL time.Duration
+	proxies       trustedProxies
 	router        chi.Router
 }
 
@@ -225,6 +238,9 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		signIns:       newSignInLimiter(cfg.SignIn),
 		invitationTTL: cfg.InvitationTTL,
 	}
+	for _, p := range cfg.TrustedProxies {
+		s.proxies = append(s.proxies, p.Masked())
+	}
 	if s.apiLock.Wait == 0 {
 		s.apiLock.Wait = 2 * time.Minute
 	}
@@ -232,7 +248,8 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	r := chi.NewRouter()
 	r.Use(
 		requestID,
-		s.observe(m), // outside recoverer, so a panic is logged and counted as the 500 it became
+		s.clientAddress, // before observe, which logs it
+		s.observe(m),    // outside recoverer, so a panic is logged and counted as the 500 it became
 		s.recoverer,
 		middleware.GetHead,
 	)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -63,11 +64,16 @@ func (c *httpConfig) check() []problem {
 	return checkAddr(&c.Addr)
 }
 
-// apiConfig is the API's policy: how it guards sign-ins.
+// apiConfig is the API's policy: how it guards sign-ins, and whom it
+// believes about a client's address.
 type apiConfig struct {
 	// PasswordHashes bounds the password hashes of sign-ins computed at
 	// once; at least 1.
 	PasswordHashes int
+	// TrustedProxies are the reverse proxies in front of the API, as
+	// given: CIDRs or single addresses. check parses them into proxies.
+	TrustedProxies []string
+	proxies        []netip.Prefix
 }
 
 func (c *apiConfig) check() []problem {
@@ -75,11 +81,24 @@ func (c *apiConfig) check() []problem {
 	if c.PasswordHashes < 1 || c.PasswordHashes > 1024 {
 		ps = append(ps, bad(&c.PasswordHashes, "must be a number from 1 to 1024"))
 	}
+	c.proxies = nil
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				ps = append(ps, bad(&c.TrustedProxies, "%q is not a CIDR like 10.0.0.0/8 or an address like 10.0.0.5", s))
+				continue
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		c.proxies = append(c.proxies, p.Masked())
+	}
 	return ps
 }
 
-// server is the server's part of the configuration.
-func (c *apiConfig) server() server.SignInConfig {
+// signIn is the server's sign-in limits.
+func (c *apiConfig) signIn() server.SignInConfig {
 	return server.SignInConfig{ConcurrentChecks: c.PasswordHashes}
 }
 

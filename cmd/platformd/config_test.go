@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Empty(t, cfg.Kubeconfig)
 	assert.Len(t, cfg.Store.SecretKey, 32)
 	assert.Equal(t, 4, cfg.API.PasswordHashes)
+	assert.Empty(t, cfg.API.proxies, "no proxy is trusted unless named")
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -89,6 +91,20 @@ func TestLoadConfig(t *testing.T) {
 			name:    "password hash concurrency not a number",
 			env:     map[string]string{"PLATFORM_PASSWORD_HASH_CONCURRENCY": "many"},
 			wantErr: []string{"PLATFORM_PASSWORD_HASH_CONCURRENCY", "a whole number"},
+		},
+		{
+			name: "trusted proxies",
+			args: []string{"--trusted-proxies", "10.0.0.0/8, 192.0.2.7,2001:db8::/32"},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, []netip.Prefix{
+					netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32"),
+				}, cfg.API.proxies)
+			},
+		},
+		{
+			name:    "bad trusted proxy",
+			env:     map[string]string{"PLATFORM_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"},
+			wantErr: []string{"--trusted-proxies (PLATFORM_TRUSTED_PROXIES)", `"proxy.internal" is not a CIDR like 10.0.0.0/8`},
 		},
 		{
 			name:    "bad port",

@@ -158,8 +158,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Ops:        dep,
 		AppsDomain: cfg.Deploy.AppsDomain,
 		// Quota changes of tenants.
-		Tenants: dep,
-		SignIn:  cfg.API.server(),
+		Tenants:        dep,
+		SignIn:         cfg.API.signIn(),
+		TrustedProxies: cfg.API.proxies,
 	}, st)
 	if err != nil {
 		return err

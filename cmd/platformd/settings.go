@@ -42,6 +42,8 @@ func (c *config) settings() []*setting {
 			usage: "listen address of the HTTP API, probes and metrics (in router mode: probes and metrics)"},
 		{flag: "password-hash-concurrency", env: []string{"PLATFORM_PASSWORD_HASH_CONCURRENCY"}, def: "4", bind: number(&c.API.PasswordHashes),
 			usage: "how many sign-in password hashes run at once (each takes about 19 MiB and tens of ms of CPU); more wait their turn, up to 10s"},
+		{flag: "trusted-proxies", env: []string{"PLATFORM_TRUSTED_PROXIES"}, bind: list(&c.API.TrustedProxies),
+			usage: "comma-separated CIDRs (or addresses) of the reverse proxies in front of the API; of a request from one, the client's address is read from X-Forwarded-For, for sign-in limits, the audit log and the logs. Empty: X-Forwarded-For is ignored"},
 		{flag: "database-url", env: []string{"PLATFORM_DATABASE_URL", "DATABASE_URL"}, bind: text(&c.Store.DatabaseURL),
 			usage: "PostgreSQL connection string (required)"},
 		{flag: "secret-key", env: []string{"PLATFORM_SECRET_KEY"}, bind: secretKey(&c.Store.SecretKey),
