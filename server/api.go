@@ -190,6 +190,7 @@ func (s *Server) apiRoutes() chi.Router {
 		r.Get("/apps/{app}/domains", s.serveAPI(s.listDomains))
 		r.Post("/apps/{app}/domains", s.serveAPI(s.addDomain))
 		r.Delete("/apps/{app}/domains/{host}", s.serveAPI(s.removeDomain))
+		r.Post("/apps/{app}/domains/{host}/verify", s.serveAPI(s.verifyDomain))
 	})
 	return r
 }

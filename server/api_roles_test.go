@@ -115,6 +115,7 @@ func roleRows(buildID int64) []roleRow {
 		{route: "GET /api/v1/apps/{app}/domains", path: "/api/v1/apps/shop/domains", need: needViewer},
 		{route: "POST /api/v1/apps/{app}/domains", path: "/api/v1/apps/shop/domains", body: `{"host":"%s.example.org"}`, need: needMember},
 		{route: "DELETE /api/v1/apps/{app}/domains/{host}", path: "/api/v1/apps/shop/domains/nothing.example.org", need: needMember},
+		{route: "POST /api/v1/apps/{app}/domains/{host}/verify", path: "/api/v1/apps/shop/domains/nothing.example.org/verify", need: needMember},
 	}
 }
 

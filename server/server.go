@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -87,6 +88,20 @@ type Config struct {
 	// AppsDomain is the domain apps answer under by default
 	// (<app>.<AppsDomain>); custom domains under it are refused.
 	AppsDomain string
+	// ReservedHosts are the platform's own host names (its API and
+	// dashboard's, its git receiver's): no app may claim them.
+	ReservedHosts []string
+	// SkipDomainVerification routes a custom domain as soon as it is
+	// added, without the DNS TXT record that shows its owner holds it.
+	// Only for a closed setup where every user is trusted with every name
+	// (a local test stack): anyone could route any name to their app.
+	SkipDomainVerification bool
+	// Resolver looks up the TXT records that verify custom domains. Nil
+	// means net.DefaultResolver.
+	Resolver TXTResolver
+	// DomainCheckTimeout bounds one verification's DNS lookup. Zero means
+	// 10s.
+	DomainCheckTimeout time.Duration
 	// APILock tunes how long an API change waits for a deploy of the same
 	// app. The zero value waits up to two minutes.
 	APILock release.LockConfig
@@ -161,6 +176,15 @@ func (c *Config) validate() error {
 	if c.CheckTimeout == 0 {
 		c.CheckTimeout = defaultCheckTimeout
 	}
+	if c.DomainCheckTimeout < 0 {
+		errs = append(errs, errors.New("domain check timeout must not be negative"))
+	}
+	if c.DomainCheckTimeout == 0 {
+		c.DomainCheckTimeout = defaultDomainCheckTimeout
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
+	}
 	if c.InvitationTTL < 0 {
 		errs = append(errs, errors.New("invitation TTL must not be negative"))
 	}
@@ -204,7 +228,12 @@ type Server struct {
 	signIns       *signInLimiter
 	invitationTTL time.Duration
 	proxies       trustedProxies
-	router        chi.Router
+	// Custom domains.
+	reservedHosts          []string
+	skipDomainVerification bool
+	resolver               TXTResolver
+	domainCheckTimeout     time.Duration
+	router                 chi.Router
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -223,20 +252,28 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log:           cfg.Logger,
-		st:            st,
-		checks:        cfg.Checks,
-		checkTimeout:  cfg.CheckTimeout,
-		gitURL:        cfg.GitURL,
-		webURL:        cfg.WebURL,
-		remover:       cfg.Remover,
-		releases:      cfg.Releases,
-		ops:           cfg.Ops,
-		appsDomain:    strings.ToLower(strings.TrimSuffix(cfg.AppsDomain, ".")),
-		apiLock:       cfg.APILock,
-		tenants:       cfg.Tenants,
-		signIns:       newSignInLimiter(cfg.SignIn),
-		invitationTTL: cfg.InvitationTTL,
+		log:                    cfg.Logger,
+		st:                     st,
+		checks:                 cfg.Checks,
+		checkTimeout:           cfg.CheckTimeout,
+		gitURL:                 cfg.GitURL,
+		webURL:                 cfg.WebURL,
+		remover:                cfg.Remover,
+		releases:               cfg.Releases,
+		ops:                    cfg.Ops,
+		appsDomain:             strings.ToLower(strings.TrimSuffix(cfg.AppsDomain, ".")),
+		apiLock:                cfg.APILock,
+		tenants:                cfg.Tenants,
+		signIns:                newSignInLimiter(cfg.SignIn),
+		invitationTTL:          cfg.InvitationTTL,
+		skipDomainVerification: cfg.SkipDomainVerification,
+		resolver:               cfg.Resolver,
+		domainCheckTimeout:     cfg.DomainCheckTimeout,
+	}
+	for _, h := range cfg.ReservedHosts {
+		if h = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), ".")); h != "" {
+			s.reservedHosts = append(s.reservedHosts, h)
+		}
 	}
 	for _, p := range cfg.TrustedProxies {
 		s.proxies = append(s.proxies, p.Masked())

@@ -287,28 +287,54 @@ func TestDomains(t *testing.T) {
 	out, errOut, err = h.run(t, "domains:add", "WWW.Example.com", "-a", "shop")
 	require.NoError(t, err, errOut)
 	assert.Empty(t, out)
-	assert.Equal(t, "Adding WWW.Example.com to shop... done\n"+
-		"Point www.example.com at the platform with a DNS record: www.example.com CNAME shop.platform.test\n", errOut)
+	m := regexp.MustCompile(`^Adding WWW\.Example\.com to shop\.\.\. done\n` +
+		`www\.example\.com is not routed until you show it is yours: create a DNS TXT record _platform-challenge\.www\.example\.com with the value (\S+), then run platform domains:verify www\.example\.com\n` +
+		`Point www\.example\.com at the platform with a DNS record: www\.example\.com CNAME shop\.platform\.test\n$`).FindStringSubmatch(errOut)
+	require.NotNil(t, m, errOut)
+	token := m[1]
 	assert.Equal(t, []string{
 		`POST /api/v1/apps/shop/domains {"host":"WWW.Example.com"}`,
 		"GET /api/v1/apps/shop",
 	}, h.requests())
 	h.ok(t, "domains:add", "shop.example.org", "-a", "shop")
 
+	// Pending domains, with the records that verify them.
 	got := lines(h.ok(t, "domains", "-a", "shop"))
-	require.Len(t, got, 4)
+	require.Len(t, got, 8)
 	assert.Equal(t, "=== shop Custom Domains", got[0])
-	assert.Equal(t, "DOMAIN            DNS TARGET (CNAME)  ADDED", got[1])
-	assert.Regexp(t, `^shop\.example\.org  shop\.platform\.test  `+stampRE+`$`, got[2])
-	assert.Regexp(t, `^www\.example\.com   shop\.platform\.test  `+stampRE+`$`, got[3])
+	assert.Equal(t, "DOMAIN            STATUS   DNS TARGET (CNAME)  ADDED", got[1])
+	assert.Regexp(t, `^shop\.example\.org  pending  shop\.platform\.test  `+stampRE+`$`, got[2])
+	assert.Regexp(t, `^www\.example\.com   pending  shop\.platform\.test  `+stampRE+`$`, got[3])
+	assert.Equal(t, "=== DNS records that verify the pending domains", got[4])
+	assert.Regexp(t, `^NAME +TYPE +VALUE$`, got[5])
+	assert.Regexp(t, `^_platform-challenge\.shop\.example\.org +TXT +platform-domain-\S+$`, got[6])
+	assert.Equal(t, "_platform-challenge.www.example.com   TXT   "+token, got[7])
+
+	// Verifying: refused until the record is there, saying what to do.
+	_, errOut, err = h.run(t, "domains:verify", "www.example.com", "-a", "shop")
+	assert.EqualError(t, err, "www.example.com is not verified: DNS has no TXT record _platform-challenge.www.example.com. Create a TXT record _platform-challenge.www.example.com with the value "+
+		token+", wait for it to show in DNS, and run platform domains:verify www.example.com again")
+	assert.Equal(t, "Verifying www.example.com for shop... failed\n", errOut)
+	h.dns.set("_platform-challenge.www.example.com", token)
+	h.requests()
+	out, errOut, err = h.run(t, "domains:verify", "www.example.com", "-a", "shop")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Verifying www.example.com for shop... done\n", errOut)
+	assert.Equal(t, "www.example.com is verified: shop answers on it\n", out)
+	assert.Equal(t, []string{"POST /api/v1/apps/shop/domains/www.example.com/verify"}, h.requests())
+	assert.Regexp(t, `(?m)^www\.example\.com +verified +shop\.platform\.test `, h.ok(t, "domains", "-a", "shop"))
+
 	var ds api.Page[api.Domain]
 	require.NoError(t, json.Unmarshal([]byte(h.ok(t, "domains", "-a", "shop", "--json")), &ds))
 	require.Len(t, ds.Items, 2)
+	assert.Equal(t, api.DomainPending, ds.Items[0].Status)
+	assert.Equal(t, api.DomainVerified, ds.Items[1].Status)
 	h.requests()
 
 	_, _, err = h.run(t, "domains:add", "shop.example.org", "-a", "shop")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "shop.example.org")
+	assert.EqualError(t, err, "shop.example.org is added to shop already: platform domains -a shop shows it")
+	_, _, err = h.run(t, "domains:add", "10.0.0.1", "-a", "shop")
+	assert.EqualError(t, err, "10.0.0.1 is an IP address: add a host name of yours, such as www.example.com, whose DNS points at the platform")
 
 	_, errOut, err = h.run(t, "domains:remove", "www.example.com", "-a", "shop")
 	require.NoError(t, err, errOut)

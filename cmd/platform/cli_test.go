@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -35,6 +36,7 @@ const testGitURL = "ssh://git@127.0.0.1:2222"
 type apiEnv struct {
 	url        string
 	remover    *fakeRemover
+	dns        *fakeDNS
 	st         *store.Store
 	adminToken string
 	env        map[string]string
@@ -48,12 +50,14 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	ctx := context.Background()
 	st, _ := testdb.Open(t)
 	remover := &fakeRemover{}
+	dns := &fakeDNS{txt: map[string][]string{}}
 	srv, err := server.New(server.Config{
-		Remover: remover,
-		Logger:  slog.New(slog.DiscardHandler),
-		Metrics: prometheus.NewRegistry(),
-		GitURL:  testGitURL,
-		WebURL:  func(app string) string { return "http://" + app + ".platform.test:7880" },
+		Remover:  remover,
+		Resolver: dns,
+		Logger:   slog.New(slog.DiscardHandler),
+		Metrics:  prometheus.NewRegistry(),
+		GitURL:   testGitURL,
+		WebURL:   func(app string) string { return "http://" + app + ".platform.test:7880" },
 	}, st)
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
@@ -70,11 +74,37 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	return &apiEnv{
 		url:        ts.URL,
 		remover:    remover,
+		dns:        dns,
 		st:         st,
 		adminToken: token,
 		env:        map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, "xdg")},
 		dir:        t.TempDir(),
 	}
+}
+
+// fakeDNS answers the TXT lookups that verify custom domains: the
+// server's resolver, a one-method interface of its own (server's tests
+// check it against a real resolver and DNS server).
+type fakeDNS struct {
+	mu  sync.Mutex
+	txt map[string][]string
+}
+
+var _ server.TXTResolver = (*fakeDNS)(nil)
+
+func (f *fakeDNS) LookupTXT(_ context.Context, name string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v, ok := f.txt[name]; ok {
+		return v, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+func (f *fakeDNS) set(name string, values ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.txt[name] = values
 }
 
 // fakeRemover stands for what platformd removes of a destroyed app.

@@ -152,7 +152,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newKeysCmd(), c.newKeysAddCmd(), c.newKeysRemoveCmd(),
 		c.newTokensCmd(), c.newTokensCreateCmd(), c.newTokensRevokeCmd(),
 		c.newAppsCmd(), c.newAppsCreateCmd(), c.newAppsInfoCmd(), c.newAppsDestroyCmd(), c.newGitRemoteCmd(),
-		c.newDomainsCmd(), c.newDomainsAddCmd(), c.newDomainsRemoveCmd(),
+		c.newDomainsCmd(), c.newDomainsAddCmd(), c.newDomainsVerifyCmd(), c.newDomainsRemoveCmd(),
 		c.newConfigCmd(), c.newConfigGetCmd(), c.newConfigSetCmd(), c.newConfigUnsetCmd(),
 		c.newPsCmd(), c.newPsScaleCmd(), c.newPsRestartCmd(), c.newSizesCmd(),
 		c.newReleasesCmd(), c.newReleasesInfoCmd(), c.newReleasesRollbackCmd(),

@@ -14,7 +14,7 @@ var topicCommands = []string{
 	"config", "config:get", "config:set", "config:unset",
 	"ps", "ps:scale", "ps:restart", "sizes",
 	"releases", "releases:info", "releases:rollback", "builds", "builds:output", "logs",
-	"domains", "domains:add", "domains:remove",
+	"domains", "domains:add", "domains:verify", "domains:remove",
 	"tokens", "tokens:create", "tokens:revoke", "password:set",
 	"members", "members:add", "members:role", "members:remove",
 	"invitations", "invitations:accept", "invitations:decline", "invitations:revoke", "users", "users:create", "users:deactivate", "users:reactivate",
@@ -39,7 +39,7 @@ func TestAppFlag(t *testing.T) {
 	for _, name := range []string{
 		"config", "config:get", "config:set", "config:unset", "ps", "ps:scale", "ps:restart",
 		"releases", "releases:info", "releases:rollback", "builds", "builds:output", "logs",
-		"domains", "domains:add", "domains:remove",
+		"domains", "domains:add", "domains:verify", "domains:remove",
 	} {
 		cmd, _, err := root.Find([]string{name})
 		require.NoError(t, err, name)

@@ -74,7 +74,18 @@ type apiConfig struct {
 	// given: CIDRs or single addresses. check parses them into proxies.
 	TrustedProxies []string
 	proxies        []netip.Prefix
+	// PublicURL is where users reach the API and dashboard; empty when
+	// not said. Its host is reserved from apps' custom domains.
+	PublicURL string
+	// DomainVerification is domainVerificationDNS or domainVerificationOff.
+	DomainVerification string
 }
+
+// The values of --domain-verification.
+const (
+	domainVerificationDNS = "dns"
+	domainVerificationOff = "off"
+)
 
 func (c *apiConfig) check() []problem {
 	var ps []problem
@@ -94,7 +105,28 @@ func (c *apiConfig) check() []problem {
 		}
 		c.proxies = append(c.proxies, p.Masked())
 	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+			ps = append(ps, bad(&c.PublicURL, "must be an http:// or https:// URL such as https://platform.example.com"))
+		}
+	}
+	if c.DomainVerification != domainVerificationDNS && c.DomainVerification != domainVerificationOff {
+		ps = append(ps, bad(&c.DomainVerification, "must be %q or %q", domainVerificationDNS, domainVerificationOff))
+	}
 	return ps
+}
+
+// reservedHosts are the platform's own host names, which no app may claim:
+// the public URL's, and the git receiver's when it listens on a name.
+func (c *config) reservedHosts() []string {
+	var hosts []string
+	if u, err := url.Parse(c.API.PublicURL); err == nil && u.Hostname() != "" {
+		hosts = append(hosts, u.Hostname())
+	}
+	if host, _, err := net.SplitHostPort(c.Git.Addr); err == nil && host != "" && net.ParseIP(host) == nil {
+		hosts = append(hosts, host)
+	}
+	return hosts
 }
 
 // signIn is the server's sign-in limits.

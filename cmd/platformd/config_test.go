@@ -48,6 +48,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Len(t, cfg.Store.SecretKey, 32)
 	assert.Equal(t, 4, cfg.API.PasswordHashes)
 	assert.Empty(t, cfg.API.proxies, "no proxy is trusted unless named")
+	assert.Equal(t, "dns", cfg.API.DomainVerification, "custom domains are verified unless turned off")
+	assert.Empty(t, cfg.reservedHosts())
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -100,6 +102,19 @@ func TestLoadConfig(t *testing.T) {
 					netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32"),
 				}, cfg.API.proxies)
 			},
+		},
+		{
+			name: "public url, git host and domain verification",
+			args: []string{"--public-url", "https://Platform.Example.com/", "--git-addr", "git.example.com:22", "--domain-verification", "off"},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, []string{"Platform.Example.com", "git.example.com"}, cfg.reservedHosts())
+				assert.Equal(t, "off", cfg.API.DomainVerification)
+			},
+		},
+		{
+			name:    "bad public url and domain verification",
+			env:     map[string]string{"PLATFORM_PUBLIC_URL": "platform.example.com", "PLATFORM_DOMAIN_VERIFICATION": "txt"},
+			wantErr: []string{"--public-url (PLATFORM_PUBLIC_URL): must be an http:// or https:// URL", `--domain-verification (PLATFORM_DOMAIN_VERIFICATION): must be "dns" or "off"`},
 		},
 		{
 			name:    "bad trusted proxy",

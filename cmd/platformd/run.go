@@ -161,6 +161,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Tenants:        dep,
 		SignIn:         cfg.API.signIn(),
 		TrustedProxies: cfg.API.proxies,
+		// Custom domains: never the platform's own names; routed once
+		// their DNS shows they are the claimer's, unless turned off.
+		ReservedHosts:          cfg.reservedHosts(),
+		SkipDomainVerification: cfg.API.DomainVerification == domainVerificationOff,
 	}, st)
 	if err != nil {
 		return err

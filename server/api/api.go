@@ -37,6 +37,7 @@ const (
 	CodeNotFound         = "not_found"         // 404
 	CodeExpired          = "expired"           // 410: an invitation past its expiry
 	CodeConflict         = "conflict"          // 409: a name taken, a state that does not allow it
+	CodeNotVerified      = "not_verified"      // 409: a domain's DNS TXT record is not (yet) there
 	CodeInvalid          = "invalid"           // 400: a field's value, type or presence
 	CodeInvalidJSON      = "invalid_json"      // 400: the body is not one JSON object
 	CodeTooLarge         = "too_large"         // 413: the body is over the limit

@@ -257,10 +257,18 @@ func (c *Client) ListDomains(ctx context.Context, app string, opts ListOptions) 
 	return p, c.do(ctx, http.MethodGet, appPath(app, "domains"), opts.query(), nil, &p)
 }
 
-// AddDomain adds a custom domain to an app; it answers on it at once.
+// AddDomain adds a custom domain to an app: pending, until VerifyDomain
+// finds its DNS record, unless the platform skips verification.
 func (c *Client) AddDomain(ctx context.Context, app, host string) (Domain, error) {
 	var d Domain
 	return d, c.do(ctx, http.MethodPost, appPath(app, "domains"), nil, AddDomainRequest{Host: host}, &d)
+}
+
+// VerifyDomain has the platform check the DNS record of a domain awaiting
+// verification and route it if it is there.
+func (c *Client) VerifyDomain(ctx context.Context, app, host string) (Domain, error) {
+	var d Domain
+	return d, c.do(ctx, http.MethodPost, appPath(app, "domains", host, "verify"), nil, nil, &d)
 }
 
 // RemoveDomain removes a custom domain from an app.

@@ -212,10 +212,33 @@ type Build struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
-// Domain is a custom host name an app answers on, besides its default one.
+// Domain is a custom host name an app answers on, besides its default
+// one, once verified.
 type Domain struct {
-	Host      string    `json:"host"`
-	CreatedAt time.Time `json:"created_at"`
+	Host string `json:"host"`
+	// Status is DomainVerified (routed to the app) or DomainPending
+	// (waiting for the DNS record Verification names).
+	Status string `json:"status"`
+	// Verification is the DNS record that shows the domain is its
+	// claimer's; set while the domain is pending.
+	Verification *DomainVerification `json:"verification,omitempty"`
+	CreatedAt    time.Time           `json:"created_at"`
+	VerifiedAt   *time.Time          `json:"verified_at,omitempty"`
+}
+
+// Domain statuses.
+const (
+	DomainVerified = "verified"
+	DomainPending  = "pending"
+)
+
+// DomainVerification is a DNS record to create: a TXT record named Name
+// ("_platform-challenge.www.example.com") holding Value. Then POST
+// /apps/{app}/domains/{host}/verify checks it.
+type DomainVerification struct {
+	Type  string `json:"type"` // TXT
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // AddDomainRequest is the body of POST /apps/{app}/domains.
