@@ -76,6 +76,7 @@ func roleRows(buildID int64) []roleRow {
 		{route: "GET /api/v1/apps", path: "/api/v1/apps", need: anyone},
 
 		{route: "GET /api/v1/users", path: "/api/v1/users", need: adminOnly},
+		{route: "GET /api/v1/readiness", path: "/api/v1/readiness", need: adminOnly},
 		{route: "POST /api/v1/users", path: "/api/v1/users", body: `{"email":"created-by-%s@example.com"}`, need: adminOnly},
 		{route: "PATCH /api/v1/users/{email}", path: "/api/v1/users/viewer@example.com", body: api.UpdateUserRequest{Deactivated: new(false)}, need: adminOnly},
 		{route: "GET /api/v1/users/{email}/tokens", path: "/api/v1/users/viewer@example.com/tokens", need: adminOnly},

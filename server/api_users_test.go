@@ -144,3 +144,12 @@ func TestAdminRevokesAUsersToken(t *testing.T) {
 	wantError(t, f.call(t, "admin", http.MethodGet, "/api/v1/users/nobody@example.com/tokens", nil), 404, api.CodeNotFound, "")
 	assert.Len(t, f.audits(t, "token.revoke"), 1)
 }
+
+func TestAPIReadiness(t *testing.T) {
+	f := newAPIFixture(t)
+	rec := f.call(t, "admin", http.MethodGet, "/api/v1/readiness", nil)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, api.Readiness{Status: "ok", Checks: map[string]string{}}, decode[api.Readiness](t, rec))
+	msg := wantError(t, f.call(t, "owner", http.MethodGet, "/api/v1/readiness", nil), 403, api.CodeForbidden, "")
+	assert.Equal(t, "only platform admins can read the readiness checks", msg)
+}

@@ -1,7 +1,10 @@
 // Package server is platformd's HTTP edge for operators and clients.
 //
-// It owns the chi router and everything served on it: the liveness and
-// readiness probes, the Prometheus metrics endpoint, the request id, panic
+// It owns the chi routers and everything served on them: on the public
+// one (ServeHTTP), the liveness and readiness probes, which say no more
+// than ready or not; on the operator's (Operator), the probes with each
+// check's result and the Prometheus metrics endpoint; and on both the
+// request id, panic
 // recovery, access logging and request metrics middleware, and the JSON API
 // under /api/v1 with its authentication (bearer tokens), authorization
 // (roles in tenants) and audit events; openapi.yaml documents the API and
@@ -54,10 +57,12 @@ type Config struct {
 	// Logger receives access logs and errors. Required.
 	Logger *slog.Logger
 	// Metrics is the registry that the request metrics are registered on
-	// and that /metrics serves. Required; it should not be the global
-	// default registry.
+	// and that the operator's /metrics serves. Required; it should not be
+	// the global default registry.
 	Metrics *prometheus.Registry
-	// Checks are run by /readyz, concurrently. Names must be unique.
+	// Checks are run by /readyz, concurrently. Names must be unique. The
+	// public /readyz says only whether all pass; the operator's, and GET
+	// /api/v1/readiness for admins, name each with its error.
 	Checks []Check
 	// CheckTimeout bounds each readiness check. Zero means 2s.
 	CheckTimeout time.Duration
@@ -234,6 +239,7 @@ type Server struct {
 	resolver               TXTResolver
 	domainCheckTimeout     time.Duration
 	router                 chi.Router
+	operator               chi.Router
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -282,29 +288,46 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		s.apiLock.Wait = 2 * time.Minute
 	}
 
-	r := chi.NewRouter()
-	r.Use(
-		requestID,
-		s.clientAddress, // before observe, which logs it
-		s.observe(m),    // outside recoverer, so a panic is logged and counted as the 500 it became
-		s.recoverer,
-		middleware.GetHead,
-	)
+	newRouter := func() chi.Router {
+		r := chi.NewRouter()
+		r.Use(
+			requestID,
+			s.clientAddress, // before observe, which logs it
+			s.observe(m),    // outside recoverer, so a panic is logged and counted as the 500 it became
+			s.recoverer,
+			middleware.GetHead,
+		)
+		return r
+	}
+	r := newRouter()
 	r.Get("/healthz", s.healthz)
-	r.Get("/readyz", s.readyz)
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
-		Registry: cfg.Metrics,
-	}))
+	r.Get("/readyz", s.readyzBrief)
 	r.Mount(api.Version, s.apiRoutes())
 	if err := s.mountDashboard(r); err != nil {
 		return nil, err
 	}
 	s.router = r
+
+	op := newRouter()
+	op.Get("/healthz", s.healthz)
+	op.Get("/readyz", s.readyz)
+	op.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
+		Registry: cfg.Metrics,
+	}))
+	s.operator = op
 	return s, nil
 }
 
-// ServeHTTP serves platformd's routes.
+// ServeHTTP serves platformd's public routes: the API, the dashboard, and
+// the probes, whose /readyz says only "ready" or "not ready".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(w, r)
+}
+
+// Operator is the handler of the operator's listener, which must not be
+// reachable by users: /healthz, /readyz naming each check with its error
+// (what is down, and how, says much about the inside), and /metrics.
+func (s *Server) Operator() http.Handler {
+	return s.operator
 }

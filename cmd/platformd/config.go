@@ -44,6 +44,7 @@ type config struct {
 	AdminEmail string
 
 	HTTP     httpConfig
+	Metrics  metricsConfig
 	API      apiConfig
 	Log      logConfig
 	Store    storeConfig
@@ -62,6 +63,28 @@ type httpConfig struct {
 
 func (c *httpConfig) check() []problem {
 	return checkAddr(&c.Addr)
+}
+
+// metricsConfig is the operator's listener: metrics and detailed
+// readiness.
+type metricsConfig struct {
+	// Addr is its host:port: addrOff before check, empty after it when
+	// there is none.
+	Addr string
+}
+
+func (c *metricsConfig) check(httpAddr string) []problem {
+	if c.Addr == addrOff {
+		c.Addr = ""
+		return nil
+	}
+	if ps := checkAddr(&c.Addr); len(ps) > 0 {
+		return ps
+	}
+	if c.Addr == httpAddr {
+		return []problem{bad(&c.Addr, "must not be the --http-addr: the operator's endpoints are not for users")}
+	}
+	return nil
 }
 
 // apiConfig is the API's policy: how it guards sign-ins, and whom it
@@ -359,6 +382,7 @@ func (c *config) check(inPod bool) []problem {
 		return append(ps, c.Router.check(true)...)
 	}
 
+	ps = append(ps, c.Metrics.check(c.HTTP.Addr)...)
 	ps = append(ps, c.API.check()...)
 	ps = append(ps, c.Store.check()...)
 	if c.DataDir == "" {

@@ -37,6 +37,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	cfg, err := loadConfig(nil, env(minimalEnv()), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:7800", cfg.HTTP.Addr)
+	assert.Equal(t, "127.0.0.1:7801", cfg.Metrics.Addr, "the operator's endpoints are on loopback")
 	assert.Equal(t, "unix:///run/buildkit/buildkitd.sock", cfg.Build.BuildkitAddr)
 	assert.Equal(t, "127.0.0.1:5000", cfg.Registry.Addr)
 	assert.Equal(t, "platform.test", cfg.Deploy.AppsDomain)
@@ -115,6 +116,16 @@ func TestLoadConfig(t *testing.T) {
 			name:    "bad public url and domain verification",
 			env:     map[string]string{"PLATFORM_PUBLIC_URL": "platform.example.com", "PLATFORM_DOMAIN_VERIFICATION": "txt"},
 			wantErr: []string{"--public-url (PLATFORM_PUBLIC_URL): must be an http:// or https:// URL", `--domain-verification (PLATFORM_DOMAIN_VERIFICATION): must be "dns" or "off"`},
+		},
+		{
+			name:    "metrics on the API's listener",
+			args:    []string{"--metrics-addr", "127.0.0.1:7800"},
+			wantErr: []string{"--metrics-addr (PLATFORM_METRICS_ADDR): must not be the --http-addr"},
+		},
+		{
+			name:  "metrics off",
+			args:  []string{"--metrics-addr=off"},
+			check: func(t *testing.T, cfg config) { assert.Empty(t, cfg.Metrics.Addr) },
 		},
 		{
 			name:    "bad trusted proxy",

@@ -144,6 +144,13 @@ func (c *Client) ListAudit(ctx context.Context, f AuditFilter, opts ListOptions)
 	return p, c.do(ctx, http.MethodGet, "/audit", q, nil, &p)
 }
 
+// Readiness returns platformd's readiness checks with their results.
+// Admins only.
+func (c *Client) Readiness(ctx context.Context) (Readiness, error) {
+	var r Readiness
+	return r, c.do(ctx, http.MethodGet, "/readiness", nil, nil, &r)
+}
+
 // Sizes returns the process sizes.
 func (c *Client) Sizes(ctx context.Context) (Sizes, error) {
 	var s Sizes

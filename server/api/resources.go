@@ -275,6 +275,13 @@ type LogOptions struct {
 	Follow  bool   // keep streaming new lines until the request ends
 }
 
+// Readiness is every readiness check of platformd with its result (GET
+// /readiness, admins; the operator listener's /readyz).
+type Readiness struct {
+	Status string            `json:"status"` // "ok" or "unavailable"
+	Checks map[string]string `json:"checks"` // name → "ok" or "error: ..."
+}
+
 // Sizes are the process sizes, smallest first (GET /sizes).
 type Sizes struct {
 	Items []Size `json:"items"`
