@@ -69,7 +69,7 @@ func TestNetworkEnv(t *testing.T) {
 }
 
 func TestNetworkValidate(t *testing.T) {
-	ca, _ := newTestCA(t)
+	ca, _ := newTestCA(t, "127.0.0.1")
 	require.NoError(t, Network{CACerts: ca}.Validate())
 	for name, n := range map[string]Network{
 		"not PEM":           {CACerts: []byte("not a certificate")},
@@ -261,7 +261,9 @@ type moduleProxy struct {
 // certificate of a CA made for the test, and returns that CA's PEM.
 func serveGoModuleProxy(t *testing.T) ([]byte, moduleProxy) {
 	t.Helper()
-	caPEM, cert := newTestCA(t)
+	ln := localstack.ListenOutside(t)
+	ip, _, _ := net.SplitHostPort(ln.Addr().String())
+	caPEM, cert := newTestCA(t, ip)
 	zipData, _, _ := greetModule(t)
 	var downloads atomic.Int64
 	mux := http.NewServeMux()
@@ -276,13 +278,14 @@ func serveGoModuleProxy(t *testing.T) ([]byte, moduleProxy) {
 	})
 	srv := httptest.NewUnstartedServer(mux)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.Listener = ln // where builds reach it
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return caPEM, moduleProxy{URL: srv.URL, downloads: &downloads}
 }
 
-// newTestCA makes a CA and a certificate it signs for 127.0.0.1.
-func newTestCA(t *testing.T) ([]byte, tls.Certificate) {
+// newTestCA makes a CA and a certificate it signs for ip.
+func newTestCA(t *testing.T, ip string) ([]byte, tls.Certificate) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
@@ -298,9 +301,9 @@ func newTestCA(t *testing.T) ([]byte, tls.Certificate) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: ip},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP(ip)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}, ca, &key.PublicKey, caKey)
 	require.NoError(t, err)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),

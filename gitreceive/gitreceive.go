@@ -160,6 +160,8 @@ type Server struct {
 	// it is done.
 	pushMu  sync.Mutex
 	pushing map[string]chan struct{}
+	// packs are the packs of pushes in flight.
+	packs packHolds
 
 	mu      sync.Mutex
 	served  bool

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
@@ -74,9 +75,10 @@ func (e *packError) Unwrap() error { return e.err }
 // still consumes it from the client.
 //
 // Objects are stored before the push is accepted. It returns the path of
-// the pack it added (without its .pack or .idx extension), or "" when it
-// added none, so that a rejected push's pack can be removed (removePack).
-func storePack(dir string, r *limitedReader, maxObject int64, keep bool) (string, error) {
+// the pack (without its .pack or .idx extension), or "" when it stored
+// none, held in holds until the push ends (packHolds.release), so that a
+// refused push's pack can be removed.
+func storePack(dir string, r *limitedReader, maxObject int64, keep bool, holds *packHolds) (string, error) {
 	packDir := filepath.Join(dir, "objects", "pack")
 	sink := io.Discard
 	var tmp *os.File
@@ -134,11 +136,63 @@ func storePack(dir string, r *limitedReader, maxObject int64, keep bool) (string
 	if err != nil {
 		return "", &packError{reason: "corrupt pack", err: err}
 	}
-	base, err := publishPack(packDir, tmp, idx, sum)
+	holds.mu.Lock()
+	defer holds.mu.Unlock()
+	base, created, err := publishPack(packDir, tmp, idx, sum)
 	if err != nil {
 		return "", &packError{reason: msgInternal, err: err}
 	}
+	holds.holdLocked(base, created)
 	return base, nil
+}
+
+// packHolds tracks the packs that pushes in flight stored. The pack of a
+// refused push is removed once no push in flight holds it (the same
+// objects pushed twice make the same pack), and never when an accepted
+// push holds it or it was there before the pushes in flight.
+type packHolds struct {
+	mu sync.Mutex
+	m  map[string]*packHold // by pack path less its extension
+}
+
+type packHold struct {
+	pushes int  // in flight that hold it
+	keep   bool // one of them was accepted
+}
+
+func (h *packHolds) holdLocked(base string, created bool) {
+	e := h.m[base]
+	if e == nil {
+		if !created {
+			return // an earlier push's, accepted: it stays
+		}
+		if h.m == nil {
+			h.m = map[string]*packHold{}
+		}
+		e = &packHold{}
+		h.m[base] = e
+	}
+	e.pushes++
+}
+
+// release ends a push's hold of the pack base, removing the pack when it
+// was the last push holding it and none of them was accepted.
+func (h *packHolds) release(base string, accepted bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.m[base]
+	if e == nil {
+		return nil
+	}
+	e.keep = e.keep || accepted
+	if e.pushes--; e.pushes > 0 {
+		return nil
+	}
+	delete(h.m, base)
+	if e.keep {
+		return nil
+	}
+	return removePack(base)
 }
 
 // removePack removes a pack storePack added, index first, so that a push
@@ -156,43 +210,43 @@ func removePack(base string) error {
 // publishPack writes the index, then moves the pack into place under its
 // checksum. go-git and git see a pack only once pack-<sum>.pack exists, and
 // by then its index does. It returns the pack's path less its extension,
-// or "" when the same pack was there already.
-func publishPack(packDir string, pack *os.File, idx *idxfile.MemoryIndex, sum plumbing.Hash) (string, error) {
+// and whether it made it (false: the same pack was there already).
+func publishPack(packDir string, pack *os.File, idx *idxfile.MemoryIndex, sum plumbing.Hash) (string, bool, error) {
 	base := filepath.Join(packDir, "pack-"+sum.String())
 	if _, err := os.Stat(base + ".pack"); err == nil {
-		return "", nil // the same pack was pushed before
+		return base, false, nil // the same pack was pushed before
 	}
 	idxTmp, err := os.CreateTemp(packDir, "tmp_idx_")
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer os.Remove(idxTmp.Name())
 	if _, err := idxfile.NewEncoder(idxTmp).Encode(idx); err != nil {
 		idxTmp.Close()
-		return "", fmt.Errorf("writing pack index: %w", err)
+		return "", false, fmt.Errorf("writing pack index: %w", err)
 	}
 	if err := idxTmp.Sync(); err != nil {
 		idxTmp.Close()
-		return "", err
+		return "", false, err
 	}
 	if err := idxTmp.Close(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	if err := pack.Sync(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	for _, f := range []string{idxTmp.Name(), pack.Name()} {
 		if err := os.Chmod(f, 0o444); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
 	if err := os.Rename(idxTmp.Name(), base+".idx"); err != nil {
-		return "", err
+		return "", false, err
 	}
 	if err := os.Rename(pack.Name(), base+".pack"); err != nil {
-		return "", err
+		return "", false, err
 	}
-	return base, nil
+	return base, true, nil
 }
 
 // scanPack reads one pack from r without storing it and returns its number

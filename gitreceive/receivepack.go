@@ -107,7 +107,7 @@ func (s *Server) receivePack(ctx context.Context, sess ssh.Session, log *slog.Lo
 	if slices.ContainsFunc(req.Commands, func(c *packp.Command) bool { return c.Action() != packp.Delete }) {
 		in.reset(s.cfg.MaxPackBytes)
 		var err error
-		if pack, err = storePack(dir, in, s.cfg.MaxPackBytes, deploy >= 0); err != nil {
+		if pack, err = storePack(dir, in, s.cfg.MaxPackBytes, deploy >= 0, &s.packs); err != nil {
 			reason := msgInternal
 			var pe *packError
 			if errors.As(err, &pe) {
@@ -132,8 +132,8 @@ func (s *Server) receivePack(ctx context.Context, sess ssh.Session, log *slog.Lo
 	}
 	// The objects of a refused push are referenced by nothing: its pack
 	// goes, so that failed pushes do not pile up on disk.
-	if pack != "" && (deploy < 0 || status[deploy] != "") {
-		if err := removePack(pack); err != nil {
+	if pack != "" {
+		if err := s.packs.release(pack, deploy >= 0 && status[deploy] == ""); err != nil {
 			log.Warn("removing the pack of a refused push", "err", err)
 		}
 	}

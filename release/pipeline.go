@@ -114,7 +114,9 @@ func (p *Pipeline) authorize(ctx context.Context, userID, appName string, write 
 	if err != nil {
 		return deny("bad user id", err)
 	}
-	u, err := p.st.GetUser(ctx, id)
+	// The key was checked when the connection opened; the user may have
+	// been deactivated since.
+	u, err := p.st.SignedInUser(ctx, id)
 	if err != nil {
 		return deny("user lookup", err)
 	}

@@ -219,7 +219,7 @@ func (r *Releases) deployerRelease(ctx context.Context, app store.App, tenant st
 		}
 		rel = full
 	}
-	domains, err := r.st.ListDomains(ctx, app.ID)
+	domains, err := r.st.ListRoutedDomains(ctx, app.ID)
 	if err != nil {
 		return deployer.Release{}, fmt.Errorf("reading domains: %w", err)
 	}

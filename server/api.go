@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -64,6 +63,8 @@ var (
 		Message: "missing API token: run platform login"}
 	errBadToken = &apiError{Status: http.StatusUnauthorized, Code: api.CodeUnauthorized,
 		Message: "invalid or expired token: run platform login"}
+	errDeactivated = &apiError{Status: http.StatusUnauthorized, Code: api.CodeDeactivated,
+		Message: "your account is deactivated: ask a platform admin to reactivate it"}
 	errNoApp = &apiError{Status: http.StatusNotFound, Code: api.CodeNotFound, Message: release.ErrNoAccess.Error()}
 )
 
@@ -88,6 +89,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusNotFound, Code: api.CodeNotFound, Message: err.Error()}
 	case errors.Is(err, store.ErrTokenExpired):
 		return errBadToken
+	case errors.Is(err, store.ErrDeactivated):
+		return errDeactivated
 	}
 	return nil
 }
@@ -143,9 +146,17 @@ func (s *Server) apiRoutes() chi.Router {
 		r.Get("/account/tokens", s.serveAPI(s.listTokens))
 		r.Post("/account/tokens", s.serveAPI(s.createToken))
 		r.Delete("/account/tokens/{id}", s.serveAPI(s.revokeToken))
+		r.Get("/account/invitations", s.serveAPI(s.listAccountInvitations))
+		r.Post("/account/invitations/{id}/accept", s.serveAPI(s.acceptInvitation))
+		r.Post("/account/invitations/{id}/decline", s.serveAPI(s.declineInvitation))
 
 		r.Get("/users", s.serveAPI(s.listUsers))
+		r.Post("/users", s.serveAPI(s.createUser))
+		r.Patch("/users/{email}", s.serveAPI(s.updateUser))
+		r.Get("/users/{email}/tokens", s.serveAPI(s.listUserTokens))
+		r.Delete("/users/{email}/tokens/{id}", s.serveAPI(s.revokeUserToken))
 		r.Get("/sizes", s.serveAPI(s.listSizes))
+		r.Get("/readiness", s.serveAPI(s.getReadiness))
 		r.Get("/audit", s.serveAPI(s.listAudit))
 
 		r.Get("/tenants", s.serveAPI(s.listTenants))
@@ -157,6 +168,8 @@ func (s *Server) apiRoutes() chi.Router {
 		r.Post("/tenants/{tenant}/members", s.serveAPI(s.addMember))
 		r.Patch("/tenants/{tenant}/members/{email}", s.serveAPI(s.setMemberRole))
 		r.Delete("/tenants/{tenant}/members/{email}", s.serveAPI(s.removeMember))
+		r.Get("/tenants/{tenant}/invitations", s.serveAPI(s.listTenantInvitations))
+		r.Delete("/tenants/{tenant}/invitations/{email}", s.serveAPI(s.revokeInvitation))
 
 		r.Get("/apps", s.serveAPI(s.listApps))
 		r.Post("/apps", s.serveAPI(s.createApp))
@@ -178,6 +191,7 @@ func (s *Server) apiRoutes() chi.Router {
 		r.Get("/apps/{app}/domains", s.serveAPI(s.listDomains))
 		r.Post("/apps/{app}/domains", s.serveAPI(s.addDomain))
 		r.Delete("/apps/{app}/domains/{host}", s.serveAPI(s.removeDomain))
+		r.Post("/apps/{app}/domains/{host}/verify", s.serveAPI(s.verifyDomain))
 	})
 	return r
 }
@@ -186,7 +200,8 @@ type userKey struct{}
 
 // authenticate lets through requests with a valid bearer token, with the
 // token's user in their context (userFrom); the rest get a 401 that does
-// not say whether the token was unknown or expired. A request without an
+// not say whether the token was unknown or expired, or, for the token of
+// a deactivated user, a 401 that says so (code deactivated). A request without an
 // Authorization header may instead carry the dashboard's session cookie;
 // then every request but GET and HEAD must also carry the session's CSRF
 // token (see sessionUser), else it is refused with 403 "csrf".
@@ -209,8 +224,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		switch {
 		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrTokenExpired):
 			s.log.InfoContext(r.Context(), "api token refused", "request_id", requestIDFrom(r.Context()),
-				"remote_addr", r.RemoteAddr, "expired", errors.Is(err, store.ErrTokenExpired))
+				"remote_addr", remoteHost(r), "expired", errors.Is(err, store.ErrTokenExpired))
 			return errBadToken
+		case errors.Is(err, store.ErrDeactivated):
+			s.log.InfoContext(r.Context(), "api token refused", "request_id", requestIDFrom(r.Context()),
+				"remote_addr", remoteHost(r), "reason", "user deactivated", "err", err)
+			return errDeactivated
 		case err != nil:
 			return fmt.Errorf("authenticating: %w", err)
 		}
@@ -348,14 +367,6 @@ func (s *Server) audit(r *http.Request, tx *store.Store, e store.AuditEvent) err
 		return fmt.Errorf("recording audit event %s: %v", e.Action, err)
 	}
 	return nil
-}
-
-// remoteHost is the address the request came from, without the port.
-func remoteHost(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
 }
 
 // errNotYet answers endpoints whose handler is not written yet.

@@ -37,17 +37,26 @@ func newReleaseFixture(t *testing.T) (*apiFixture, *releasetest.Deployer) {
 // newUnbuiltFixture is newReleaseFixture before shop's first build.
 func newUnbuiltFixture(t *testing.T) (*apiFixture, *releasetest.Deployer) {
 	t.Helper()
+	return newUnbuiltFixtureWith(t, func(*Config) {})
+}
+
+// newUnbuiltFixtureWith is newUnbuiltFixture with a server configured by
+// configure as well.
+func newUnbuiltFixtureWith(t *testing.T, configure func(*Config)) (*apiFixture, *releasetest.Deployer) {
+	t.Helper()
 	f := newAPIFixture(t)
 	dep := releasetest.NewDeployer()
 	log := slog.New(slog.NewTextHandler(f.logs, nil))
 	rels, err := release.NewReleases(release.ReleasesConfig{Logger: log, AppURL: func(app string) string { return "http://" + app + ".apps.test" }}, f.st, dep)
 	require.NoError(t, err)
-	f.srv, err = New(Config{
+	cfg := Config{
 		Logger: log, Metrics: prometheus.NewRegistry(), GitURL: testGitURL,
 		WebURL:   func(app string) string { return "http://" + app + ".apps.test" },
 		Releases: rels, Ops: dep, AppsDomain: "apps.test",
 		APILock: release.LockConfig{Wait: 2 * time.Second, Poll: 50 * time.Millisecond},
-	}, f.st)
+	}
+	configure(&cfg)
+	f.srv, err = New(cfg, f.st)
 	require.NoError(t, err)
 	return f, dep
 }
@@ -386,6 +395,7 @@ func TestAPIReleasePhaseOnConfigAndRollback(t *testing.T) {
 	assert.Contains(t, dep.Last().Image, strings.Repeat("b", 64))
 
 	// Re-applying the running release to route a domain runs nothing.
+	f.srv.skipDomainVerification = true // routed at once
 	rec = f.call(t, "member", http.MethodPost, "/api/v1/apps/shop/domains", api.AddDomainRequest{Host: "www.example.test"})
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	assert.Equal(t, 6, dep.Last().Version)
@@ -478,12 +488,18 @@ func TestAPILogs(t *testing.T) {
 	assert.ErrorIs(t, err, io.EOF)
 }
 
-func TestAPIDomains(t *testing.T) {
-	f, dep := newReleaseFixture(t)
+// TestAPIDomainsUnverified: with verification skipped (a local stack),
+// a domain is routed as soon as it is added.
+func TestAPIDomainsUnverified(t *testing.T) {
+	f, dep := newUnbuiltFixtureWith(t, func(c *Config) { c.SkipDomainVerification = true })
+	f.deploy(t, dep, "aaaa", map[string]string{"web": "./web", "worker": "./worker"})
 	path := "/api/v1/apps/shop/domains"
 	rec := f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "WWW.Example.com."})
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
-	assert.Equal(t, "www.example.com", decode[api.Domain](t, rec).Host)
+	d := decode[api.Domain](t, rec)
+	assert.Equal(t, "www.example.com", d.Host)
+	assert.Equal(t, api.DomainVerified, d.Status)
+	assert.Nil(t, d.Verification)
 	assert.Equal(t, []string{"www.example.com"}, dep.Last().Domains, "routed at once")
 	assert.Equal(t, 1, dep.Last().Version, "by applying the running release again")
 
@@ -491,14 +507,8 @@ func TestAPIDomains(t *testing.T) {
 	require.Len(t, page.Items, 1)
 
 	applied := len(dep.Applied)
-	wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "www.example.com"}), http.StatusConflict, api.CodeConflict, "")
-	msg := wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "other.apps.test"}), http.StatusBadRequest, api.CodeInvalid, "host")
-	assert.Contains(t, msg, "under apps.test")
-	wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "not a host"}), http.StatusBadRequest, api.CodeInvalid, "host")
-	wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "localhost"}), http.StatusBadRequest, api.CodeInvalid, "host")
-	wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{}), http.StatusBadRequest, api.CodeInvalid, "host")
-	wantError(t, f.call(t, "viewer", http.MethodPost, path, api.AddDomainRequest{Host: "a.example.com"}), http.StatusForbidden, api.CodeForbidden, "")
-	wantError(t, f.call(t, "outsider", http.MethodPost, path, api.AddDomainRequest{Host: "a.example.com"}), http.StatusNotFound, api.CodeNotFound, "")
+	msg := wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "www.example.com"}), http.StatusConflict, api.CodeConflict, "host")
+	assert.Equal(t, "www.example.com is added to shop already: platform domains -a shop shows it", msg)
 	wantError(t, f.call(t, "member", http.MethodDelete, path+"/nope.example.com", nil), http.StatusNotFound, api.CodeNotFound, "")
 	assert.Equal(t, applied, len(dep.Applied))
 
@@ -514,6 +524,138 @@ func TestAPIDomains(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
 	page = decode[api.Page[api.Domain]](t, f.call(t, "viewer", http.MethodGet, path, nil))
 	assert.Empty(t, page.Items)
+}
+
+// TestAPIDomainRefusals: what can never be an app's custom domain, and
+// who may not add one; each refusal says what to do instead and changes
+// nothing.
+func TestAPIDomainRefusals(t *testing.T) {
+	f, dep := newUnbuiltFixtureWith(t, func(c *Config) {
+		c.SkipDomainVerification = true
+		c.ReservedHosts = []string{"Platform.Example.NET.", "git.example.net"}
+	})
+	f.deploy(t, dep, "aaaa", map[string]string{"web": "./web"})
+	path := "/api/v1/apps/shop/domains"
+	applied, before := len(dep.Applied), f.auditCount(t)
+	for _, tt := range []struct {
+		host, msg string
+	}{
+		{"192.0.2.10", "192.0.2.10 is an IP address: add a host name of yours, such as www.example.com, whose DNS points at the platform"},
+		{"10.0.0.1.", "10.0.0.1 is an IP address"},
+		{"2001:db8::1", "2001:db8::1 is an IP address"},
+		{"[2001:db8::1]", "2001:db8::1 is an IP address"},
+		{"[::ffff:127.0.0.1]", "is an IP address"},
+		{"127.1", "127.1 is an IP address, not a host name"},
+		{"www.0x7f", "www.0x7f is an IP address, not a host name"},
+		{"platform.example.net", "platform.example.net is the platform's own host name: add a host name of yours, such as www.example.com"},
+		{"GIT.example.net", "git.example.net is the platform's own host name"},
+		{"apps.test", "apps.test is under apps.test, whose names the platform gives to apps (shop answers on shop.apps.test already)"},
+		{"other.apps.test", "other.apps.test is under apps.test"},
+		{"a.b.apps.test", "a.b.apps.test is under apps.test"},
+		{"shop.localhost", "shop.localhost names this machine, not a site"},
+		{"localhost", "is invalid"},
+		{"not a host", "is invalid: use a host name such as www.example.com"},
+	} {
+		msg := wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: tt.host}), http.StatusBadRequest, api.CodeInvalid, "host")
+		assert.Contains(t, msg, tt.msg, tt.host)
+	}
+	wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{}), http.StatusBadRequest, api.CodeInvalid, "host")
+	wantError(t, f.call(t, "viewer", http.MethodPost, path, api.AddDomainRequest{Host: "a.example.com"}), http.StatusForbidden, api.CodeForbidden, "")
+	wantError(t, f.call(t, "outsider", http.MethodPost, path, api.AddDomainRequest{Host: "a.example.com"}), http.StatusNotFound, api.CodeNotFound, "")
+
+	// Another tenant's app holds the domain: refused without saying who.
+	rival, err := f.st.GetApp(context.Background(), "rivalapp")
+	require.NoError(t, err)
+	_, err = f.st.AddDomain(context.Background(), rival.ID, "taken.example.com", true)
+	require.NoError(t, err)
+	msg := wantError(t, f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "Taken.Example.com"}), http.StatusConflict, api.CodeConflict, "host")
+	assert.Equal(t, "taken.example.com is in use by another app on the platform: if the domain is yours, remove it from that app first, or ask a platform admin", msg)
+	assert.NotContains(t, msg, "rival")
+
+	// A suspended tenant adds nothing.
+	_, err = f.st.SuspendTenant(context.Background(), f.acme.ID, true)
+	require.NoError(t, err)
+	msg = wantError(t, f.call(t, "owner", http.MethodPost, path, api.AddDomainRequest{Host: "www.example.com"}), http.StatusForbidden, api.CodeForbidden, "")
+	assert.Equal(t, "tenant acme is suspended: its apps cannot get domains until a platform admin lifts the suspension", msg)
+
+	assert.Equal(t, applied, len(dep.Applied), "nothing was routed")
+	assert.Equal(t, before, f.auditCount(t), "nothing refused is audited")
+	ds, err := f.st.ListDomains(context.Background(), f.shop.ID)
+	require.NoError(t, err)
+	assert.Empty(t, ds)
+}
+
+// TestAPIDomainVerification: a domain waits, unrouted, for the TXT record
+// the API names, which a real resolver finds on a DNS server of the
+// test's; only then is it routed.
+func TestAPIDomainVerification(t *testing.T) {
+	dns := newDNSServer(t)
+	f, dep := newUnbuiltFixtureWith(t, func(c *Config) { c.Resolver = dns.resolver() })
+	f.deploy(t, dep, "aaaa", map[string]string{"web": "./web"})
+	path := "/api/v1/apps/shop/domains"
+	applied := len(dep.Applied)
+
+	rec := f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "www.example.com"})
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	d := decode[api.Domain](t, rec)
+	assert.Equal(t, api.DomainPending, d.Status)
+	require.NotNil(t, d.Verification)
+	assert.Equal(t, "TXT", d.Verification.Type)
+	assert.Equal(t, "_platform-challenge.www.example.com", d.Verification.Name)
+	token := d.Verification.Value
+	require.NotEmpty(t, token)
+	assert.Equal(t, applied, len(dep.Applied), "not routed while pending")
+	page := decode[api.Page[api.Domain]](t, f.call(t, "viewer", http.MethodGet, path, nil))
+	require.Len(t, page.Items, 1)
+	assert.Equal(t, d, page.Items[0], "the listing shows the record to create")
+
+	// Another tenant claiming it first blocks nobody.
+	rival, err := f.st.GetApp(context.Background(), "rivalapp")
+	require.NoError(t, err)
+	_, err = f.st.AddDomain(context.Background(), rival.ID, "www.example.com", false)
+	require.NoError(t, err)
+
+	verify := path + "/www.example.com/verify"
+	msg := wantError(t, f.call(t, "member", http.MethodPost, verify, nil), http.StatusConflict, api.CodeNotVerified, "host")
+	assert.Equal(t, "www.example.com is not verified: DNS has no TXT record _platform-challenge.www.example.com. Create a TXT record _platform-challenge.www.example.com with the value "+
+		token+", wait for it to show in DNS, and run platform domains:verify www.example.com again", msg)
+	dns.setTXT("_platform-challenge.www.example.com", "something else")
+	msg = wantError(t, f.call(t, "member", http.MethodPost, verify, nil), http.StatusConflict, api.CodeNotVerified, "host")
+	assert.Contains(t, msg, `the TXT records of _platform-challenge.www.example.com hold ["something else"], not the token`)
+	assert.Equal(t, applied, len(dep.Applied))
+	wantError(t, f.call(t, "viewer", http.MethodPost, verify, nil), http.StatusForbidden, api.CodeForbidden, "")
+	wantError(t, f.call(t, "member", http.MethodPost, path+"/nope.example.com/verify", nil), http.StatusNotFound, api.CodeNotFound, "")
+
+	dns.setTXT("_platform-challenge.www.example.com", "something else", token)
+	rec = f.call(t, "member", http.MethodPost, verify, nil)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	d = decode[api.Domain](t, rec)
+	assert.Equal(t, api.DomainVerified, d.Status)
+	assert.Nil(t, d.Verification)
+	assert.Equal(t, []string{"www.example.com"}, dep.Last().Domains, "routed once verified")
+	require.Len(t, f.audits(t, "domain.verify"), 1)
+	rec = f.call(t, "member", http.MethodPost, verify, nil)
+	require.Equal(t, http.StatusOK, rec.Code, "again: as it is")
+	assert.Len(t, f.audits(t, "domain.verify"), 1)
+
+	// The other tenant's claim can no longer be verified, whatever its DNS
+	// says, and it cannot be added again.
+	wantError(t, f.call(t, "outsider", http.MethodPost, "/api/v1/apps/rivalapp/domains/www.example.com/verify", nil), http.StatusConflict, api.CodeNotVerified, "host")
+	dns.setTXT("_platform-challenge.www.example.com", token)
+	_, err = f.st.VerifyDomain(context.Background(), rival.ID, "www.example.com")
+	assert.ErrorIs(t, err, store.ErrConflict)
+
+	// A verification whose routing fails is taken back.
+	rec = f.call(t, "member", http.MethodPost, path, api.AddDomainRequest{Host: "api.example.com"})
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	dns.setTXT("_platform-challenge.api.example.com", decode[api.Domain](t, rec).Verification.Value)
+	dep.Fail = func(deployer.Release) error { return fmt.Errorf("apiserver down") }
+	rec = f.call(t, "member", http.MethodPost, path+"/api.example.com/verify", nil)
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	routed, err := f.st.ListRoutedDomains(context.Background(), f.shop.ID)
+	require.NoError(t, err)
+	require.Len(t, routed, 1)
+	assert.Equal(t, "www.example.com", routed[0].Host)
 }
 
 func TestAPISizes(t *testing.T) {

@@ -50,9 +50,58 @@ func expiryFrom(field, expiresIn string, now time.Time) (*time.Time, error) {
 	return new(now.Add(d)), nil
 }
 
+// checkPassword checks a password sign-in within the sign-in limits (see
+// signInLimiter) and returns its user. The attempt is counted before the
+// hash runs; an address over its limit is refused (429) and an account
+// over its limit waits first. A wrong password is store.ErrWrongPassword,
+// for the caller to answer; a deactivated user's right one is
+// errDeactivated; every refusal is logged.
+func (s *Server) checkPassword(w http.ResponseWriter, r *http.Request, email, password string) (store.User, error) {
+	ctx := r.Context()
+	remote := remoteHost(r)
+	refused := func(reason string, err error) (store.User, error) {
+		s.log.InfoContext(ctx, "sign-in refused", "reason", reason, "user", email,
+			"remote_addr", remote, "request_id", requestIDFrom(ctx))
+		return store.User{}, err
+	}
+	a, wait := s.signIns.begin(email, remote)
+	if wait > 0 {
+		return refused("rate limited", tooManySignIns(w, wait))
+	}
+	if a.Delay > 0 {
+		if err := s.signIns.sleep(ctx, a.Delay); err != nil {
+			a.cancel()
+			return store.User{}, err
+		}
+	}
+	release, err := s.signIns.hash(ctx)
+	if err != nil {
+		a.cancel()
+		if errors.Is(err, errBusy) {
+			w.Header().Set("Retry-After", "5")
+			return refused("busy", err)
+		}
+		return store.User{}, err
+	}
+	u, err := s.st.CheckPassword(ctx, email, password)
+	release()
+	switch {
+	case errors.Is(err, store.ErrWrongPassword):
+		return refused("wrong password", err)
+	case errors.Is(err, store.ErrDeactivated):
+		a.ok() // the password was right
+		return refused("user deactivated", errDeactivated)
+	case err != nil:
+		a.cancel()
+		return store.User{}, err
+	}
+	a.ok()
+	return u, nil
+}
+
 // login trades an e-mail address and password for a new API token:
-// POST /login, without a token. Failed attempts are limited per address
-// and per client (see signInLimiter).
+// POST /login, without a token. Attempts are limited per address and per
+// account (see checkPassword).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var req api.LoginRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -73,23 +122,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	remote := remoteHost(r)
-	if wait := s.signIns.check(req.Email, remote); wait > 0 {
-		s.log.InfoContext(ctx, "sign-in refused", "reason", "rate limited", "user", req.Email,
-			"remote_addr", remote, "request_id", requestIDFrom(ctx))
-		return tooManySignIns(w, wait)
-	}
-	u, err := s.st.CheckPassword(ctx, req.Email, req.Password)
+	u, err := s.checkPassword(w, r, req.Email, req.Password)
 	if errors.Is(err, store.ErrWrongPassword) {
-		s.signIns.failed(req.Email, remote)
-		s.log.InfoContext(ctx, "sign-in refused", "reason", "wrong password", "user", req.Email,
-			"remote_addr", remote, "request_id", requestIDFrom(ctx))
 		return errWrongPassword
 	}
 	if err != nil {
 		return err
 	}
-	s.signIns.succeeded(req.Email)
 
 	r = r.WithContext(context.WithValue(ctx, userKey{}, u))
 	var plaintext string
@@ -146,19 +185,13 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) error {
 		if req.Current == "" {
 			return invalid("current", "current is required: give your current password to change it")
 		}
-		remote := remoteHost(r)
-		if wait := s.signIns.check(u.Email, remote); wait > 0 {
-			return tooManySignIns(w, wait)
-		}
-		_, err := s.st.CheckPassword(ctx, u.Email, req.Current)
+		_, err := s.checkPassword(w, r, u.Email, req.Current)
 		if errors.Is(err, store.ErrWrongPassword) {
-			s.signIns.failed(u.Email, remote)
 			return invalid("current", "current is not your current password")
 		}
 		if err != nil {
 			return err
 		}
-		s.signIns.succeeded(u.Email)
 	}
 	err = s.st.InTx(ctx, func(tx *store.Store) error {
 		if err := tx.SetPassword(ctx, u.ID, req.Password); err != nil {
@@ -284,7 +317,8 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 		return users, err
 	}
 	view := func(u store.User) api.User {
-		v := api.User{Email: u.Email, Admin: u.IsAdmin, CreatedAt: u.CreatedAt, Memberships: make([]api.Membership, 0, len(ms[u.ID]))}
+		v := userView(u)
+		v.Memberships = make([]api.Membership, 0, len(ms[u.ID]))
 		for _, m := range ms[u.ID] {
 			v.Memberships = append(v.Memberships, api.Membership{Tenant: m.TenantName, Role: string(m.Role)})
 		}

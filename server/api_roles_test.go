@@ -69,10 +69,18 @@ func roleRows(buildID int64) []roleRow {
 		{route: "GET /api/v1/account/tokens", path: "/api/v1/account/tokens", need: anyone},
 		{route: "POST /api/v1/account/tokens", path: "/api/v1/account/tokens", body: api.CreateTokenRequest{Name: "roles"}, need: anyone},
 		{route: "DELETE /api/v1/account/tokens/{id}", path: "/api/v1/account/tokens/999999", need: anyone},
+		{route: "GET /api/v1/account/invitations", path: "/api/v1/account/invitations", need: anyone},
+		{route: "POST /api/v1/account/invitations/{id}/accept", path: "/api/v1/account/invitations/999999/accept", need: anyone},
+		{route: "POST /api/v1/account/invitations/{id}/decline", path: "/api/v1/account/invitations/999999/decline", need: anyone},
 		{route: "GET /api/v1/sizes", path: "/api/v1/sizes", need: anyone},
 		{route: "GET /api/v1/apps", path: "/api/v1/apps", need: anyone},
 
 		{route: "GET /api/v1/users", path: "/api/v1/users", need: adminOnly},
+		{route: "GET /api/v1/readiness", path: "/api/v1/readiness", need: adminOnly},
+		{route: "POST /api/v1/users", path: "/api/v1/users", body: `{"email":"created-by-%s@example.com"}`, need: adminOnly},
+		{route: "PATCH /api/v1/users/{email}", path: "/api/v1/users/viewer@example.com", body: api.UpdateUserRequest{Deactivated: new(false)}, need: adminOnly},
+		{route: "GET /api/v1/users/{email}/tokens", path: "/api/v1/users/viewer@example.com/tokens", need: adminOnly},
+		{route: "DELETE /api/v1/users/{email}/tokens/{id}", path: "/api/v1/users/viewer@example.com/tokens/999999", need: adminOnly},
 		{route: "GET /api/v1/tenants", path: "/api/v1/tenants", need: adminOnly},
 		{route: "POST /api/v1/tenants", path: "/api/v1/tenants", body: `{"name":"t-%s"}`, need: adminOnly},
 		{route: "GET /api/v1/tenants/{tenant}", path: "/api/v1/tenants/acme", need: needViewer},
@@ -86,6 +94,8 @@ func roleRows(buildID int64) []roleRow {
 		{route: "POST /api/v1/tenants/{tenant}/members", path: "/api/v1/tenants/acme/members", body: `{"email":"added-%s@example.com","role":"viewer"}`, need: needOwner},
 		{route: "PATCH /api/v1/tenants/{tenant}/members/{email}", path: "/api/v1/tenants/acme/members/viewer@example.com", body: api.SetRoleRequest{Role: "viewer"}, need: needOwner},
 		{route: "DELETE /api/v1/tenants/{tenant}/members/{email}", path: "/api/v1/tenants/acme/members/nobody@example.com", need: needOwner},
+		{route: "GET /api/v1/tenants/{tenant}/invitations", path: "/api/v1/tenants/acme/invitations", need: needOwner},
+		{route: "DELETE /api/v1/tenants/{tenant}/invitations/{email}", path: "/api/v1/tenants/acme/invitations/nobody@example.com", need: needOwner},
 
 		{route: "POST /api/v1/apps", path: "/api/v1/apps", body: `{"name":"new-%s","tenant":"acme"}`, need: needMember},
 		{route: "GET /api/v1/apps/{app}", path: "/api/v1/apps/shop", need: needViewer},
@@ -106,6 +116,7 @@ func roleRows(buildID int64) []roleRow {
 		{route: "GET /api/v1/apps/{app}/domains", path: "/api/v1/apps/shop/domains", need: needViewer},
 		{route: "POST /api/v1/apps/{app}/domains", path: "/api/v1/apps/shop/domains", body: `{"host":"%s.example.org"}`, need: needMember},
 		{route: "DELETE /api/v1/apps/{app}/domains/{host}", path: "/api/v1/apps/shop/domains/nothing.example.org", need: needMember},
+		{route: "POST /api/v1/apps/{app}/domains/{host}/verify", path: "/api/v1/apps/shop/domains/nothing.example.org/verify", need: needMember},
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/platform-paas/platform/server/api"
 	"github.com/platform-paas/platform/server/store"
@@ -28,12 +27,6 @@ func tenantView(t store.Tenant) api.Tenant {
 func memberView(m store.Membership) api.Member {
 	return api.Member{Email: m.UserEmail, Role: string(m.Role), CreatedAt: m.CreatedAt}
 }
-
-// The API token a user created by addMember gets.
-const (
-	initialTokenName     = "initial"
-	initialTokenLifetime = 7 * 24 * time.Hour
-)
 
 // requireAdmin refuses users who are not platform administrators.
 func requireAdmin(u store.User, what string) error {
@@ -194,13 +187,15 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	}, memberView, func(m store.Membership) string { return m.UserEmail })
 }
 
-// addMember gives a user a role in a tenant, creating the user if the
-// address is new: POST /tenants/{tenant}/members (admins and the tenant's
-// owners). A user it creates gets an API token named "initial", valid for
-// initialTokenLifetime, in the answer: the only way in for someone who has
-// no password or key yet, handed over by whoever added them.
+// addMember gives a user a role in a tenant: POST /tenants/{tenant}/members
+// (admins and the tenant's owners). An address that is no user's is
+// invited instead: nobody but an admin makes accounts, and nothing that
+// signs in as someone is handed to whoever added them. The invitee
+// accepts once an admin has made their account and they have signed in
+// (POST /account/invitations/{id}/accept).
 func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.tenantFor(r.Context(), userFrom(r.Context()), urlParam(r, "tenant"), store.Owner, "adding members")
+	ctx := r.Context()
+	t, err := s.tenantFor(ctx, userFrom(ctx), urlParam(r, "tenant"), store.Owner, "adding members")
 	if err != nil {
 		return err
 	}
@@ -216,26 +211,17 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
 		return invalidField("role", err)
 	}
 	var added api.AddedMember
-	err = s.st.InTx(r.Context(), func(tx *store.Store) error {
-		user, err := tx.GetUserByEmail(r.Context(), req.Email)
+	err = s.st.InTx(ctx, func(tx *store.Store) error {
+		user, err := tx.GetUserByEmail(ctx, req.Email)
 		if errors.Is(err, store.ErrNotFound) {
-			user, err = tx.CreateUser(r.Context(), req.Email, false)
-			if err != nil {
-				return invalidField("email", err)
-			}
-			var tok store.Token
-			added.InitialToken, tok, err = tx.CreateToken(r.Context(), user.ID, initialTokenName, new(time.Now().Add(initialTokenLifetime)))
-			if err != nil {
-				return err
-			}
-			// The tenant is set so that its owners see the event.
-			err = s.audit(r, tx, store.AuditEvent{Action: "user.create", TenantID: &t.ID, Target: user.Email,
-				Details: tokenDetails(tok)})
+			inv, err := s.invite(r, tx, t, req.Email, role)
+			added.Invitation = &inv
+			return err
 		}
 		if err != nil {
 			return err
 		}
-		err = tx.AddMember(r.Context(), t.ID, user.ID, role)
+		err = tx.AddMember(ctx, t.ID, user.ID, role)
 		if errors.Is(err, store.ErrConflict) {
 			return &apiError{Status: http.StatusConflict, Code: api.CodeConflict,
 				Message: user.Email + " is already a member of tenant " + t.Name}
@@ -243,13 +229,17 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		ms, err := tx.ListMembers(r.Context(), t.ID)
+		// An invitation made before the account was is moot now.
+		if _, err := tx.DeleteInvitationsOf(ctx, t.ID, user.Email); err != nil {
+			return err
+		}
+		ms, err := tx.ListMembers(ctx, t.ID)
 		if err != nil {
 			return err
 		}
 		for _, m := range ms {
 			if m.UserID == user.ID {
-				added.Member = memberView(m)
+				added.Member = new(memberView(m))
 			}
 		}
 		return s.audit(r, tx, store.AuditEvent{

@@ -210,6 +210,9 @@ func (s *Server) sessionUser(r *http.Request, secret string) (store.User, store.
 	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, store.Session{}, errSignedOut
 	}
+	if errors.Is(err, store.ErrDeactivated) {
+		return store.User{}, store.Session{}, errDeactivated
+	}
 	if err != nil {
 		return store.User{}, store.Session{}, fmt.Errorf("authenticating a session: %w", err)
 	}
@@ -217,7 +220,7 @@ func (s *Server) sessionUser(r *http.Request, secret string) (store.User, store.
 		got := r.Header.Get(csrfHeader)
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(se.CSRFToken)) != 1 {
 			s.log.InfoContext(r.Context(), "request refused without its csrf token", "user", u.Email,
-				"method", r.Method, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()), "remote_addr", r.RemoteAddr)
+				"method", r.Method, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()), "remote_addr", remoteHost(r))
 			return store.User{}, store.Session{}, errCSRF
 		}
 	}
@@ -288,20 +291,25 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 		method = "token"
 		// A token has no account to count against: only the address's
 		// failures limit it.
-		if wait := s.signIns.remotes.wait(remote); wait > 0 {
+		a, wait := s.signIns.begin("", remote)
+		if wait > 0 {
 			return tooManySignIns(w, wait)
 		}
 		var err error
 		u, err = s.st.UserByToken(r.Context(), strings.TrimSpace(req.Token))
-		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenExpired) {
-			s.signIns.remotes.fail(remote)
+		switch {
+		case errors.Is(err, store.ErrDeactivated):
+			a.ok()
+			return errDeactivated
+		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenExpired):
 			s.log.InfoContext(r.Context(), "dashboard sign-in refused", "method", method,
-				"request_id", requestIDFrom(r.Context()), "remote_addr", r.RemoteAddr)
+				"request_id", requestIDFrom(r.Context()), "remote_addr", remote)
 			return errSignInToken
-		}
-		if err != nil {
+		case err != nil:
+			a.cancel()
 			return fmt.Errorf("signing in with a token: %w", err)
 		}
+		a.ok()
 		ns.APIToken = strings.TrimSpace(req.Token)
 	default:
 		method = "password"
@@ -311,21 +319,14 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 		if err := required("password", req.Password); err != nil {
 			return err
 		}
-		if wait := s.signIns.check(req.Email, remote); wait > 0 {
-			return tooManySignIns(w, wait)
-		}
 		var err error
-		u, err = s.st.CheckPassword(r.Context(), req.Email, req.Password)
+		u, err = s.checkPassword(w, r, req.Email, req.Password)
 		if errors.Is(err, store.ErrWrongPassword) {
-			s.signIns.failed(req.Email, remote)
-			s.log.InfoContext(r.Context(), "dashboard sign-in refused", "method", method,
-				"request_id", requestIDFrom(r.Context()), "remote_addr", r.RemoteAddr)
 			return errWrongPassword
 		}
 		if err != nil {
-			return fmt.Errorf("signing in with a password: %w", err)
+			return err
 		}
-		s.signIns.succeeded(req.Email)
 	}
 	ns.UserID = u.ID
 	secret, se, err := s.st.CreateSession(r.Context(), ns)

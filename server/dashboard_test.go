@@ -305,16 +305,17 @@ func TestSessionSignInRateLimit(t *testing.T) {
 	wrong := map[string]string{"email": "member@example.com", "password": "wrong horse battery"}
 	right := map[string]string{"email": "member@example.com", "password": "correct horse battery"}
 
-	for i := 0; i < signInFailsPerEmail; i++ {
+	for i := 0; i < signInFailsPerRemote; i++ {
 		rec := f.send(t, http.MethodPost, "/session", wrong, nil, nil)
 		require.Equal(t, http.StatusUnauthorized, rec.Code, "attempt %d: %s", i+1, rec.Body.String())
 	}
-	// Blocked, even with the right password.
+	// The address is blocked, even with the right password.
 	rec := f.send(t, http.MethodPost, "/session", right, nil, nil)
 	require.Equal(t, http.StatusTooManyRequests, rec.Code, rec.Body.String())
 	assert.Contains(t, decode[api.ErrorBody](t, rec).Error.Message, "too many failed sign-ins: try again in 15 minutes")
 	assert.Equal(t, "900", rec.Header().Get("Retry-After"))
 	assert.Empty(t, rec.Result().Cookies())
+	assert.Len(t, f.sleeps(), signInFailsPerRemote-signInFailsPerEmail, "the account's failures slowed it down")
 
 	// The window passes.
 	now = now.Add(signInWindow + time.Second)

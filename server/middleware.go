@@ -156,7 +156,7 @@ func (s *Server) observe(m *httpMetrics) func(http.Handler) http.Handler {
 					"bytes", ww.BytesWritten(),
 					"duration", elapsed,
 					"request_id", requestIDFrom(r.Context()),
-					"remote_addr", r.RemoteAddr,
+					"remote_addr", remoteHost(r),
 				)
 			}()
 			next.ServeHTTP(ww, r)

@@ -2,11 +2,16 @@ package server
 
 import (
 	"container/list"
+	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/platform-paas/platform/server/api"
 )
 
 // failureLimiter counts failures per key (an e-mail address, a remote
@@ -65,7 +70,66 @@ func (l *failureLimiter) wait(key string) time.Duration {
 func (l *failureLimiter) fail(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.record(key, l.now())
+}
+
+// take counts a failure of key unless key is blocked, in one step: of
+// many callers at once, no more than max get through in a window. It
+// returns how long key stays blocked (0 if it took the failure), the
+// number of failures of key in the window before this one, and the time
+// it recorded, for refund.
+func (l *failureLimiter) take(key string) (wait time.Duration, before int, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	now := l.now()
+	l.prune(now)
+	if e, ok := l.keys[key]; ok {
+		f := e.Value.(*failures)
+		before = f.inWindow(now, l.window)
+		if before >= l.max {
+			if until := f.times[0].Add(l.window); until.After(now) {
+				return until.Sub(now), before, time.Time{}
+			}
+		}
+	}
+	l.record(key, now)
+	return 0, before, now
+}
+
+// refund takes back the failure of key that take recorded at at, if it is
+// still counted.
+func (l *failureLimiter) refund(key string, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.keys[key]
+	if !ok {
+		return
+	}
+	f := e.Value.(*failures)
+	for i := len(f.times) - 1; i >= 0; i-- {
+		if f.times[i].Equal(at) {
+			f.times = append(f.times[:i], f.times[i+1:]...)
+			break
+		}
+	}
+	if len(f.times) == 0 {
+		l.remove(e)
+	}
+}
+
+// count returns how many failures of key are in the window (at most max).
+func (l *failureLimiter) count(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.keys[key]
+	if !ok {
+		return 0
+	}
+	return e.Value.(*failures).inWindow(l.now(), l.window)
+}
+
+// record counts a failure of key at now. l.mu is held.
+func (l *failureLimiter) record(key string, now time.Time) {
 	l.prune(now)
 	e, ok := l.keys[key]
 	if !ok {
@@ -81,6 +145,17 @@ func (l *failureLimiter) fail(key string) {
 	for l.lru.Len() > l.maxKeys {
 		l.remove(l.lru.Back())
 	}
+}
+
+// inWindow is how many of f's failures are less than window old.
+func (f *failures) inWindow(now time.Time, window time.Duration) int {
+	n := 0
+	for _, t := range f.times {
+		if now.Sub(t) < window {
+			n++
+		}
+	}
+	return n
 }
 
 // reset forgets key's failures.
@@ -109,73 +184,182 @@ func (l *failureLimiter) remove(e *list.Element) {
 	l.lru.Remove(e)
 }
 
-// Sign-in limits. An address gets more failures than an account because
-// many people may sign in from behind one address (an office's NAT).
+// Sign-in limits. An address gets more failures than an account has
+// before it slows down, because many people may sign in from behind one
+// address (an office's NAT).
 const (
-	signInWindow         = 15 * time.Minute
-	signInFailsPerEmail  = 5
+	signInWindow = 15 * time.Minute
+	// signInFailsPerRemote failed sign-ins from one address in the window
+	// block it until the oldest of them is out of the window.
 	signInFailsPerRemote = 20
-	signInMaxKeys        = 10000
+	// signInFailsPerEmail failed sign-ins to one account in the window,
+	// from anywhere, make each further sign-in to it wait (see
+	// SignInConfig): it is never refused, so that a guesser cannot lock its
+	// owner out.
+	signInFailsPerEmail = 5
+	// signInEmailMemory is how many failures of an account are counted for
+	// its delay; the delay stops growing long before.
+	signInEmailMemory = 64
+	signInMaxKeys     = 10000
 )
 
-// signInLimiter limits failed password sign-ins per e-mail address and per
-// remote address, for every form of sign-in (POST /login, the dashboard's
-// sign-in form, the current password of a password change), which share
-// the Server's one limiter. remote is the client's host as remoteHost
-// returns it. The calling pattern:
-//
-//	if wait := s.signIns.check(email, remoteHost(r)); wait > 0 {
-//		// refuse: signInRetryMessage(wait), Retry-After: retryAfterSeconds(wait)
-//	}
-//	u, err := s.st.CheckPassword(ctx, email, password)
-//	if errors.Is(err, store.ErrWrongPassword) {
-//		s.signIns.failed(email, remoteHost(r))
-//	} else if err == nil {
-//		s.signIns.succeeded(email)
-//	}
-//
-// It is safe for concurrent use.
-type signInLimiter struct {
-	emails  *failureLimiter
-	remotes *failureLimiter
+// SignInConfig tunes the limits on password sign-ins (POST /login, the
+// dashboard's sign-in, the current password of a password change). The
+// zero value is the defaults.
+type SignInConfig struct {
+	// ConcurrentChecks bounds how many password hashes are computed at
+	// once, each about 19 MiB and tens of milliseconds of CPU. Zero means
+	// 4.
+	ConcurrentChecks int
+	// QueueWait bounds how long a sign-in waits for its turn to be
+	// hashed; past it, it is refused with 503. Zero means 10s.
+	QueueWait time.Duration
+	// AccountDelay is how long a sign-in to an account waits once the
+	// account has had signInFailsPerEmail failures in the window; it
+	// doubles with each further failure, up to MaxAccountDelay. Zero means
+	// 1s and 10s.
+	AccountDelay, MaxAccountDelay time.Duration
 }
 
-func newSignInLimiter() *signInLimiter {
+func (c *SignInConfig) validate() error {
+	if c.ConcurrentChecks < 0 || c.QueueWait < 0 || c.AccountDelay < 0 || c.MaxAccountDelay < 0 {
+		return errors.New("sign-in limits must not be negative")
+	}
+	if c.ConcurrentChecks == 0 {
+		c.ConcurrentChecks = 4
+	}
+	if c.QueueWait == 0 {
+		c.QueueWait = 10 * time.Second
+	}
+	if c.AccountDelay == 0 {
+		c.AccountDelay = time.Second
+	}
+	if c.MaxAccountDelay == 0 {
+		c.MaxAccountDelay = 10 * time.Second
+	}
+	if c.MaxAccountDelay < c.AccountDelay {
+		return errors.New("the largest sign-in delay must not be below the first")
+	}
+	return nil
+}
+
+// signInLimiter limits sign-ins, for every form of sign-in, which share
+// the Server's one limiter:
+//
+//   - every attempt is counted before its credential is checked (begin),
+//     so that many at once count as many, and taken back (attempt.ok) if
+//     it succeeds;
+//   - an address with signInFailsPerRemote failures in the window is
+//     refused until the oldest leaves it;
+//   - an account with signInFailsPerEmail failures in the window, from
+//     any address, makes each sign-in to it wait, longer with each
+//     failure: it slows a guesser down without locking the owner out;
+//   - at most cfg.ConcurrentChecks password hashes run at once (hash).
+//
+// It lives in memory: a restart forgets it, and several platformd
+// processes each count their own. It is safe for concurrent use.
+type signInLimiter struct {
+	cfg     SignInConfig
+	emails  *failureLimiter // counts only: it never refuses
+	remotes *failureLimiter
+	hashes  chan struct{} // a slot per password hash in progress
+	// sleep waits d or until ctx is done; a test seam.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+func newSignInLimiter(cfg SignInConfig) *signInLimiter {
 	return &signInLimiter{
-		emails:  newFailureLimiter(signInFailsPerEmail, signInWindow, signInMaxKeys),
+		cfg:     cfg,
+		emails:  newFailureLimiter(signInEmailMemory, signInWindow, signInMaxKeys),
 		remotes: newFailureLimiter(signInFailsPerRemote, signInWindow, signInMaxKeys),
+		hashes:  make(chan struct{}, cfg.ConcurrentChecks),
+		sleep:   sleepContext,
 	}
 }
 
-// check returns how long sign-ins to email or from remote are refused: 0
-// if they are not. A refused attempt is not a failure: it does not extend
-// the wait.
-func (l *signInLimiter) check(email, remote string) time.Duration {
-	return max(l.emails.wait(emailKey(email)), l.remotes.wait(remoteKey(remote)))
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
-// failed counts a wrong password for email from remote.
-func (l *signInLimiter) failed(email, remote string) {
-	l.emails.fail(emailKey(email))
-	l.remotes.fail(remoteKey(remote))
+// signInAttempt is one sign-in, counted as a failure until it is known to
+// be otherwise.
+type signInAttempt struct {
+	l                 *signInLimiter
+	email, remote     string // keys; email is "" for a sign-in with no account (a token)
+	emailAt, remoteAt time.Time
+	// Delay is how long the account's failures make this attempt wait
+	// before it is checked.
+	Delay time.Duration
 }
 
-// checkRemote is check for a sign-in with no account to it (a token typed
-// into the dashboard): only the remote address's failures count.
-func (l *signInLimiter) checkRemote(remote string) time.Duration {
-	return l.remotes.wait(remoteKey(remote))
+// begin counts a sign-in to email (empty for none) from remote, as
+// remoteHost or clientAddr give it, before anything is checked. It
+// returns how long remote is blocked instead, when it is.
+func (l *signInLimiter) begin(email, remote string) (*signInAttempt, time.Duration) {
+	a := &signInAttempt{l: l, remote: remoteKey(remote)}
+	wait, _, at := l.remotes.take(a.remote)
+	if wait > 0 {
+		return nil, wait
+	}
+	a.remoteAt = at
+	if email != "" {
+		a.email = emailKey(email)
+		_, before, at := l.emails.take(a.email)
+		a.emailAt = at
+		if n := before - signInFailsPerEmail; n >= 0 {
+			a.Delay = l.cfg.MaxAccountDelay
+			if n < 16 && l.cfg.AccountDelay<<n < l.cfg.MaxAccountDelay {
+				a.Delay = l.cfg.AccountDelay << n
+			}
+		}
+	}
+	return a, 0
 }
 
-// failedRemote counts a failure from remote that names no account.
-func (l *signInLimiter) failedRemote(remote string) {
-	l.remotes.fail(remoteKey(remote))
+// ok records that the attempt succeeded: it no longer counts against the
+// address, and the account's failures are forgotten. The address's other
+// failures stay: else one who holds an account could reset their
+// address's count between guesses at others'.
+func (a *signInAttempt) ok() {
+	a.l.remotes.refund(a.remote, a.remoteAt)
+	if a.email != "" {
+		a.l.emails.reset(a.email)
+	}
 }
 
-// succeeded forgets email's failures. The remote address's stay: else one
-// who holds an account could reset their address's count between guesses
-// at others'.
-func (l *signInLimiter) succeeded(email string) {
-	l.emails.reset(emailKey(email))
+// cancel takes the attempt back: it was neither right nor wrong (the
+// database failed, the client went away).
+func (a *signInAttempt) cancel() {
+	a.l.remotes.refund(a.remote, a.remoteAt)
+	if a.email != "" {
+		a.l.emails.refund(a.email, a.emailAt)
+	}
+}
+
+// errBusy refuses a sign-in that waited too long for its turn.
+var errBusy = &apiError{Status: http.StatusServiceUnavailable, Code: api.CodeBusy,
+	Message: "too many sign-ins at once: try again in a few seconds"}
+
+// hash waits for a slot to compute a password hash in, for at most
+// QueueWait, and returns the function that frees it.
+func (l *signInLimiter) hash(ctx context.Context) (release func(), err error) {
+	t := time.NewTimer(l.cfg.QueueWait)
+	defer t.Stop()
+	select {
+	case l.hashes <- struct{}{}:
+		return func() { <-l.hashes }, nil
+	case <-t.C:
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // emailKey makes addresses that sign in to the same account one key.

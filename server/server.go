@@ -1,7 +1,10 @@
 // Package server is platformd's HTTP edge for operators and clients.
 //
-// It owns the chi router and everything served on it: the liveness and
-// readiness probes, the Prometheus metrics endpoint, the request id, panic
+// It owns the chi routers and everything served on them: on the public
+// one (ServeHTTP), the liveness and readiness probes, which say no more
+// than ready or not; on the operator's (Operator), the probes with each
+// check's result and the Prometheus metrics endpoint; and on both the
+// request id, panic
 // recovery, access logging and request metrics middleware, and the JSON API
 // under /api/v1 with its authentication (bearer tokens), authorization
 // (roles in tenants) and audit events; openapi.yaml documents the API and
@@ -22,7 +25,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -52,10 +57,12 @@ type Config struct {
 	// Logger receives access logs and errors. Required.
 	Logger *slog.Logger
 	// Metrics is the registry that the request metrics are registered on
-	// and that /metrics serves. Required; it should not be the global
-	// default registry.
+	// and that the operator's /metrics serves. Required; it should not be
+	// the global default registry.
 	Metrics *prometheus.Registry
-	// Checks are run by /readyz, concurrently. Names must be unique.
+	// Checks are run by /readyz, concurrently. Names must be unique. The
+	// public /readyz says only whether all pass; the operator's, and GET
+	// /api/v1/readiness for admins, name each with its error.
 	Checks []Check
 	// CheckTimeout bounds each readiness check. Zero means 2s.
 	CheckTimeout time.Duration
@@ -86,9 +93,35 @@ type Config struct {
 	// AppsDomain is the domain apps answer under by default
 	// (<app>.<AppsDomain>); custom domains under it are refused.
 	AppsDomain string
+	// ReservedHosts are the platform's own host names (its API and
+	// dashboard's, its git receiver's): no app may claim them.
+	ReservedHosts []string
+	// SkipDomainVerification routes a custom domain as soon as it is
+	// added, without the DNS TXT record that shows its owner holds it.
+	// Only for a closed setup where every user is trusted with every name
+	// (a local test stack): anyone could route any name to their app.
+	SkipDomainVerification bool
+	// Resolver looks up the TXT records that verify custom domains. Nil
+	// means net.DefaultResolver.
+	Resolver TXTResolver
+	// DomainCheckTimeout bounds one verification's DNS lookup. Zero means
+	// 10s.
+	DomainCheckTimeout time.Duration
 	// APILock tunes how long an API change waits for a deploy of the same
 	// app. The zero value waits up to two minutes.
 	APILock release.LockConfig
+	// InvitationTTL is how long a tenant's invitation of an address waits
+	// to be accepted. Zero means 7 days.
+	InvitationTTL time.Duration
+	// SignIn tunes the limits on password sign-ins; the zero value is the
+	// defaults.
+	SignIn SignInConfig
+	// TrustedProxies are the reverse proxies in front of platformd, as
+	// prefixes (a single address is a /32 or /128): of a request from one
+	// of them, the client's address is read from X-Forwarded-For (see
+	// clientAddr), for the sign-in limits, the audit log and the logs.
+	// Empty trusts no proxy: X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // AppOps is what the API needs of the deployer for running apps.
@@ -148,6 +181,29 @@ func (c *Config) validate() error {
 	if c.CheckTimeout == 0 {
 		c.CheckTimeout = defaultCheckTimeout
 	}
+	if c.DomainCheckTimeout < 0 {
+		errs = append(errs, errors.New("domain check timeout must not be negative"))
+	}
+	if c.DomainCheckTimeout == 0 {
+		c.DomainCheckTimeout = defaultDomainCheckTimeout
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
+	}
+	if c.InvitationTTL < 0 {
+		errs = append(errs, errors.New("invitation TTL must not be negative"))
+	}
+	if c.InvitationTTL == 0 {
+		c.InvitationTTL = defaultInvitationTTL
+	}
+	if err := c.SignIn.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for i, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("trusted proxy %d is not a valid prefix", i))
+		}
+	}
 	c.GitURL = strings.TrimSuffix(c.GitURL, "/")
 	if c.GitURL != "" {
 		if u, err := url.Parse(c.GitURL); err != nil || u.Scheme == "" || u.Host == "" || u.RawQuery != "" {
@@ -162,20 +218,28 @@ func (c *Config) validate() error {
 
 // Server is platformd's HTTP handler. It is safe for concurrent use.
 type Server struct {
-	log          *slog.Logger
-	st           *store.Store
-	checks       []Check
-	checkTimeout time.Duration
-	gitURL       string
-	webURL       func(app string) string
-	remover      AppRemover
-	releases     *release.Releases
-	ops          AppOps
-	appsDomain   string
-	apiLock      release.LockConfig
-	tenants      TenantOps
-	signIns      *signInLimiter
-	router       chi.Router
+	log           *slog.Logger
+	st            *store.Store
+	checks        []Check
+	checkTimeout  time.Duration
+	gitURL        string
+	webURL        func(app string) string
+	remover       AppRemover
+	releases      *release.Releases
+	ops           AppOps
+	appsDomain    string
+	apiLock       release.LockConfig
+	tenants       TenantOps
+	signIns       *signInLimiter
+	invitationTTL time.Duration
+	proxies       trustedProxies
+	// Custom domains.
+	reservedHosts          []string
+	skipDomainVerification bool
+	resolver               TXTResolver
+	domainCheckTimeout     time.Duration
+	router                 chi.Router
+	operator               chi.Router
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -194,46 +258,76 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log:          cfg.Logger,
-		st:           st,
-		checks:       cfg.Checks,
-		checkTimeout: cfg.CheckTimeout,
-		gitURL:       cfg.GitURL,
-		webURL:       cfg.WebURL,
-		remover:      cfg.Remover,
-		releases:     cfg.Releases,
-		ops:          cfg.Ops,
-		appsDomain:   strings.ToLower(strings.TrimSuffix(cfg.AppsDomain, ".")),
-		apiLock:      cfg.APILock,
-		tenants:      cfg.Tenants,
-		signIns:      newSignInLimiter(),
+		log:                    cfg.Logger,
+		st:                     st,
+		checks:                 cfg.Checks,
+		checkTimeout:           cfg.CheckTimeout,
+		gitURL:                 cfg.GitURL,
+		webURL:                 cfg.WebURL,
+		remover:                cfg.Remover,
+		releases:               cfg.Releases,
+		ops:                    cfg.Ops,
+		appsDomain:             strings.ToLower(strings.TrimSuffix(cfg.AppsDomain, ".")),
+		apiLock:                cfg.APILock,
+		tenants:                cfg.Tenants,
+		signIns:                newSignInLimiter(cfg.SignIn),
+		invitationTTL:          cfg.InvitationTTL,
+		skipDomainVerification: cfg.SkipDomainVerification,
+		resolver:               cfg.Resolver,
+		domainCheckTimeout:     cfg.DomainCheckTimeout,
+	}
+	for _, h := range cfg.ReservedHosts {
+		if h = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), ".")); h != "" {
+			s.reservedHosts = append(s.reservedHosts, h)
+		}
+	}
+	for _, p := range cfg.TrustedProxies {
+		s.proxies = append(s.proxies, p.Masked())
 	}
 	if s.apiLock.Wait == 0 {
 		s.apiLock.Wait = 2 * time.Minute
 	}
 
-	r := chi.NewRouter()
-	r.Use(
-		requestID,
-		s.observe(m), // outside recoverer, so a panic is logged and counted as the 500 it became
-		s.recoverer,
-		middleware.GetHead,
-	)
+	newRouter := func() chi.Router {
+		r := chi.NewRouter()
+		r.Use(
+			requestID,
+			s.clientAddress, // before observe, which logs it
+			s.observe(m),    // outside recoverer, so a panic is logged and counted as the 500 it became
+			s.recoverer,
+			middleware.GetHead,
+		)
+		return r
+	}
+	r := newRouter()
 	r.Get("/healthz", s.healthz)
-	r.Get("/readyz", s.readyz)
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
-		Registry: cfg.Metrics,
-	}))
+	r.Get("/readyz", s.readyzBrief)
 	r.Mount(api.Version, s.apiRoutes())
 	if err := s.mountDashboard(r); err != nil {
 		return nil, err
 	}
 	s.router = r
+
+	op := newRouter()
+	op.Get("/healthz", s.healthz)
+	op.Get("/readyz", s.readyz)
+	op.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
+		Registry: cfg.Metrics,
+	}))
+	s.operator = op
 	return s, nil
 }
 
-// ServeHTTP serves platformd's routes.
+// ServeHTTP serves platformd's public routes: the API, the dashboard, and
+// the probes, whose /readyz says only "ready" or "not ready".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(w, r)
+}
+
+// Operator is the handler of the operator's listener, which must not be
+// reachable by users: /healthz, /readyz naming each check with its error
+// (what is down, and how, says much about the inside), and /metrics.
+func (s *Server) Operator() http.Handler {
+	return s.operator
 }

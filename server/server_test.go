@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -40,14 +39,26 @@ func newFixture(t *testing.T, checks ...Check) fixture {
 	return fixture{srv: srv, logs: &logs}
 }
 
+// do sends a request to the public handler.
 func (f fixture) do(t *testing.T, method, path string, header http.Header) *httptest.ResponseRecorder {
+	t.Helper()
+	return f.send(t, f.srv, method, path, header)
+}
+
+// operator sends a request to the operator's handler.
+func (f fixture) operator(t *testing.T, method, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	return f.send(t, f.srv.Operator(), method, path, nil)
+}
+
+func (f fixture) send(t *testing.T, h http.Handler, method, path string, header http.Header) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, path, nil)
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	rec := httptest.NewRecorder()
-	f.srv.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -104,15 +115,68 @@ func TestReadyz(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tt.checks...)
 			start := time.Now()
-			rec := f.do(t, http.MethodGet, "/readyz", nil)
+			rec := f.operator(t, http.MethodGet, "/readyz")
 			assert.Less(t, time.Since(start), 2*time.Second, "checks run concurrently under a timeout")
 			assert.Equal(t, tt.code, rec.Code)
 			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 			var got readiness
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
 			assert.Equal(t, tt.want, got)
+
+			// The public listener says as much, and nothing of why.
+			rec = f.do(t, http.MethodGet, "/readyz", nil)
+			assert.Equal(t, tt.code, rec.Code)
+			assert.Equal(t, "text/plain; charset=utf-8", rec.Header().Get("Content-Type"))
+			assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+			if tt.code == http.StatusOK {
+				assert.Equal(t, "ready\n", rec.Body.String())
+			} else {
+				assert.Equal(t, "not ready\n", rec.Body.String())
+			}
 		})
 	}
+}
+
+// TestPublicListenerHidesOperatorEndpoints: what a user can reach says
+// whether platformd is ready and nothing more; the metrics and each
+// check's error are on the operator's listener, and in the API for
+// admins.
+func TestPublicListenerHidesOperatorEndpoints(t *testing.T) {
+	f := newFixture(t,
+		Check{Name: "postgres", Func: ok},
+		Check{Name: "kubernetes", Func: func(context.Context) error { return errors.New("dial tcp 10.96.0.1:443: connection refused") }})
+	ts := httptest.NewServer(f.srv)
+	t.Cleanup(ts.Close)
+	get := func(path string) (int, string) {
+		resp, err := http.Get(ts.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+
+	code, body := get("/metrics")
+	assert.Equal(t, http.StatusNotFound, code)
+	assert.NotContains(t, body, "go_goroutines")
+	assert.NotContains(t, body, "platformd_http_requests_total")
+	for _, path := range []string{"/readyz", "/readyz?verbose=1", "/healthz"} {
+		_, body := get(path)
+		for _, detail := range []string{"kubernetes", "postgres", "10.96.0.1", "connection refused", "checks"} {
+			assert.NotContains(t, body, detail, "%s tells %s", path, detail)
+		}
+	}
+	code, body = get("/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, "not ready\n", body)
+
+	rec := f.operator(t, http.MethodGet, "/metrics")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), `platformd_http_requests_total{code="404",method="GET",route="unmatched"} 1`)
+	rec = f.operator(t, http.MethodGet, "/readyz")
+	assert.Contains(t, rec.Body.String(), "connection refused")
+	rec = f.operator(t, http.MethodGet, "/api/v1/apps")
+	assert.Equal(t, http.StatusNotFound, rec.Code, "the operator's listener serves no API")
 }
 
 func TestReadyzRunsChecksConcurrently(t *testing.T) {
@@ -126,7 +190,7 @@ func TestReadyzRunsChecksConcurrently(t *testing.T) {
 	}
 	f := newFixture(t, Check{Name: "a", Func: slow}, Check{Name: "b", Func: slow}, Check{Name: "c", Func: slow})
 	start := time.Now()
-	rec := f.do(t, http.MethodGet, "/readyz", nil)
+	rec := f.operator(t, http.MethodGet, "/readyz")
 	assert.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Less(t, time.Since(start), 400*time.Millisecond)
 }
@@ -137,7 +201,7 @@ func TestMetrics(t *testing.T) {
 	f.do(t, http.MethodGet, "/api/v1/nowhere/foo", nil)
 	f.do(t, http.MethodGet, "/nowhere/42", nil)
 
-	rec := f.do(t, http.MethodGet, "/metrics", nil)
+	rec := f.operator(t, http.MethodGet, "/metrics")
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.Contains(t, rec.Header().Get("Content-Type"), "text/plain")
 	body := rec.Body.String()
@@ -252,5 +316,5 @@ func TestOverHTTP(t *testing.T) {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.True(t, strings.HasPrefix(string(b), `{"status":"ok"`), string(b))
+	assert.Equal(t, "ready\n", string(b))
 }

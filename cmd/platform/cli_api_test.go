@@ -287,28 +287,54 @@ func TestDomains(t *testing.T) {
 	out, errOut, err = h.run(t, "domains:add", "WWW.Example.com", "-a", "shop")
 	require.NoError(t, err, errOut)
 	assert.Empty(t, out)
-	assert.Equal(t, "Adding WWW.Example.com to shop... done\n"+
-		"Point www.example.com at the platform with a DNS record: www.example.com CNAME shop.platform.test\n", errOut)
+	m := regexp.MustCompile(`^Adding WWW\.Example\.com to shop\.\.\. done\n` +
+		`www\.example\.com is not routed until you show it is yours: create a DNS TXT record _platform-challenge\.www\.example\.com with the value (\S+), then run platform domains:verify www\.example\.com\n` +
+		`Point www\.example\.com at the platform with a DNS record: www\.example\.com CNAME shop\.platform\.test\n$`).FindStringSubmatch(errOut)
+	require.NotNil(t, m, errOut)
+	token := m[1]
 	assert.Equal(t, []string{
 		`POST /api/v1/apps/shop/domains {"host":"WWW.Example.com"}`,
 		"GET /api/v1/apps/shop",
 	}, h.requests())
 	h.ok(t, "domains:add", "shop.example.org", "-a", "shop")
 
+	// Pending domains, with the records that verify them.
 	got := lines(h.ok(t, "domains", "-a", "shop"))
-	require.Len(t, got, 4)
+	require.Len(t, got, 8)
 	assert.Equal(t, "=== shop Custom Domains", got[0])
-	assert.Equal(t, "DOMAIN            DNS TARGET (CNAME)  ADDED", got[1])
-	assert.Regexp(t, `^shop\.example\.org  shop\.platform\.test  `+stampRE+`$`, got[2])
-	assert.Regexp(t, `^www\.example\.com   shop\.platform\.test  `+stampRE+`$`, got[3])
+	assert.Equal(t, "DOMAIN            STATUS   DNS TARGET (CNAME)  ADDED", got[1])
+	assert.Regexp(t, `^shop\.example\.org  pending  shop\.platform\.test  `+stampRE+`$`, got[2])
+	assert.Regexp(t, `^www\.example\.com   pending  shop\.platform\.test  `+stampRE+`$`, got[3])
+	assert.Equal(t, "=== DNS records that verify the pending domains", got[4])
+	assert.Regexp(t, `^NAME +TYPE +VALUE$`, got[5])
+	assert.Regexp(t, `^_platform-challenge\.shop\.example\.org +TXT +platform-domain-\S+$`, got[6])
+	assert.Equal(t, "_platform-challenge.www.example.com   TXT   "+token, got[7])
+
+	// Verifying: refused until the record is there, saying what to do.
+	_, errOut, err = h.run(t, "domains:verify", "www.example.com", "-a", "shop")
+	assert.EqualError(t, err, "www.example.com is not verified: DNS has no TXT record _platform-challenge.www.example.com. Create a TXT record _platform-challenge.www.example.com with the value "+
+		token+", wait for it to show in DNS, and run platform domains:verify www.example.com again")
+	assert.Equal(t, "Verifying www.example.com for shop... failed\n", errOut)
+	h.dns.set("_platform-challenge.www.example.com", token)
+	h.requests()
+	out, errOut, err = h.run(t, "domains:verify", "www.example.com", "-a", "shop")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Verifying www.example.com for shop... done\n", errOut)
+	assert.Equal(t, "www.example.com is verified: shop answers on it\n", out)
+	assert.Equal(t, []string{"POST /api/v1/apps/shop/domains/www.example.com/verify"}, h.requests())
+	assert.Regexp(t, `(?m)^www\.example\.com +verified +shop\.platform\.test `, h.ok(t, "domains", "-a", "shop"))
+
 	var ds api.Page[api.Domain]
 	require.NoError(t, json.Unmarshal([]byte(h.ok(t, "domains", "-a", "shop", "--json")), &ds))
 	require.Len(t, ds.Items, 2)
+	assert.Equal(t, api.DomainPending, ds.Items[0].Status)
+	assert.Equal(t, api.DomainVerified, ds.Items[1].Status)
 	h.requests()
 
 	_, _, err = h.run(t, "domains:add", "shop.example.org", "-a", "shop")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "shop.example.org")
+	assert.EqualError(t, err, "shop.example.org is added to shop already: platform domains -a shop shows it")
+	_, _, err = h.run(t, "domains:add", "10.0.0.1", "-a", "shop")
+	assert.EqualError(t, err, "10.0.0.1 is an IP address: add a host name of yours, such as www.example.com, whose DNS points at the platform")
 
 	_, errOut, err = h.run(t, "domains:remove", "www.example.com", "-a", "shop")
 	require.NoError(t, err, errOut)
@@ -442,50 +468,140 @@ func TestPasswordAndLoginWithEmail(t *testing.T) {
 	assert.EqualError(t, err, "no new password given: type it when asked")
 }
 
-func TestUsersAdmin(t *testing.T) {
+func TestMembersAndInvitations(t *testing.T) {
 	h := newHarness(t)
 
-	// A new user gets a first token, handed over by whoever added them.
-	out, errOut, err := h.run(t, "users:add", "carol@example.com", "--tenant", "acme", "--role", "owner")
+	// Only an admin makes accounts; the first token is printed for them to
+	// hand over.
+	out, errOut, err := h.run(t, "users:create", "carol@example.com")
 	require.NoError(t, err, errOut)
-	assert.Equal(t, "Adding carol@example.com to tenant acme as owner... done\n", errOut)
-	m := regexp.MustCompile(`^Give carol@example\.com this token; they run: platform login --api-url (\S+) --token (plt_\S+)\n$`).FindStringSubmatch(out)
+	assert.Equal(t, "Creating user carol@example.com... done\n", errOut)
+	m := regexp.MustCompile(`^Give carol@example\.com this token, valid for 7 days; they run: platform login --api-url (\S+) --token (plt_\S+)\n$`).FindStringSubmatch(out)
 	require.NotNil(t, m, "%q", out)
 	assert.Equal(t, h.url, m[1])
-	assert.Equal(t, []string{`POST /api/v1/tenants/acme/members {"email":"carol@example.com","role":"owner"}`}, h.requests())
-
+	assert.Equal(t, []string{`POST /api/v1/users {"email":"carol@example.com"}`}, h.requests())
 	carol := &harness{apiEnv: &apiEnv{url: h.url, env: map[string]string{"HOME": t.TempDir()}, dir: t.TempDir()}}
 	out = carol.ok(t, "login", "--api-url", m[1], "--token", m[2])
 	assert.Equal(t, "Logged in as carol@example.com\n", out)
-	assert.Equal(t, "carol@example.com\n  owner of tenant acme\n", carol.ok(t, "whoami"))
 
-	// A user the platform knows gets no token.
-	h.ok(t, "tenants:create", "globex")
-	out = h.ok(t, "users:add", "carol@example.com", "--tenant", "globex")
+	// A user the platform knows is a member at once.
+	out, errOut, err = h.run(t, "members:add", "carol@example.com", "--tenant", "acme", "--role", "owner")
+	require.NoError(t, err, errOut)
 	assert.Empty(t, out)
+	assert.Equal(t, "Adding carol@example.com to tenant acme as owner... done\n", errOut)
+	assert.Equal(t, "carol@example.com\n  owner of tenant acme\n", carol.ok(t, "whoami"))
 	h.requests()
 
+	// An address with no account is invited, by an owner too; no token is
+	// handed to anyone.
+	carol.env["PLATFORM_API_URL"] = h.url
+	out = carol.ok(t, "members:add", "dave@example.com", "--tenant", "acme", "--role", "member")
+	assert.Equal(t, "invited dave@example.com: they accept with `platform invitations:accept acme` after signing in\n", out)
+	assert.NotContains(t, out, "plt_")
+	got := lines(carol.ok(t, "invitations", "--tenant", "acme"))
+	require.Len(t, got, 2)
+	assert.Regexp(t, `^TENANT +EMAIL +ROLE +INVITED BY +EXPIRES$`, got[0])
+	assert.Regexp(t, `^acme +dave@example\.com +member +carol@example\.com +\S+`, got[1])
+
+	// dave signs in once an admin has made his account, and accepts.
+	out = h.ok(t, "users:create", "dave@example.com")
+	token := regexp.MustCompile(`plt_\S+`).FindString(out)
+	dave := &harness{apiEnv: &apiEnv{url: h.url, env: map[string]string{"HOME": t.TempDir(), "PLATFORM_API_URL": h.url, "PLATFORM_TOKEN": token}, dir: t.TempDir()}}
+	assert.Regexp(t, `(?m)^acme +dave@example\.com +member +carol@example\.com `, dave.ok(t, "invitations"))
+	_, _, err = dave.run(t, "invitations:accept", "globex")
+	assert.EqualError(t, err, "you have no pending invitation to tenant globex: platform invitations lists yours")
+	out, errOut, err = dave.run(t, "invitations:accept", "acme")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Accepting the invitation to tenant acme... done\n", errOut)
+	assert.Equal(t, "You are a member of tenant acme now\n", out)
+	assert.Equal(t, "dave@example.com\n  member of tenant acme\n", dave.ok(t, "whoami"))
+	_, errOut, err = dave.run(t, "invitations")
+	require.NoError(t, err)
+	assert.Equal(t, "You have no pending invitations\n", errOut)
+
+	// Declined and revoked invitations.
+	h.ok(t, "tenants:create", "globex")
+	h.ok(t, "members:add", "dave@example.com", "--tenant", "globex", "--role", "viewer")
+	out = h.ok(t, "members:add", "erin@example.com", "--tenant", "globex")
+	assert.Contains(t, out, "invited erin@example.com")
+	_, errOut, err = h.run(t, "invitations:revoke", "erin@example.com", "--tenant", "globex")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Revoking the invitation of erin@example.com to tenant globex... done\n", errOut)
+	_, _, err = h.run(t, "invitations:revoke", "erin@example.com", "--tenant", "globex")
+	assert.EqualError(t, err, "tenant globex has no pending invitation of erin@example.com: platform invitations --tenant globex lists them")
+	h.ok(t, "members:add", "fay@example.com", "--tenant", "globex")
+	fayToken := regexp.MustCompile(`plt_\S+`).FindString(h.ok(t, "users:create", "fay@example.com"))
+	fay := &harness{apiEnv: &apiEnv{url: h.url, env: map[string]string{"HOME": t.TempDir(), "PLATFORM_API_URL": h.url, "PLATFORM_TOKEN": fayToken}, dir: t.TempDir()}}
+	_, errOut, err = fay.run(t, "invitations:decline", "globex")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Declining the invitation to tenant globex... done\n", errOut)
+	assert.Equal(t, "fay@example.com\n", fay.ok(t, "whoami"))
+
 	// Roles change; the last owner stays one.
-	_, errOut, err = h.run(t, "users:role", "carol@example.com", "--tenant", "acme", "--role", "viewer")
+	h.requests()
+	_, errOut, err = h.run(t, "members:role", "carol@example.com", "--tenant", "acme", "--role", "viewer")
 	assert.EqualError(t, err, "tenant acme would have no owner: make someone else owner first")
 	assert.Equal(t, "Making carol@example.com viewer of tenant acme... failed\n", errOut)
-	h.ok(t, "users:add", "dave@example.com", "--tenant", "acme", "--role", "owner")
+	h.ok(t, "members:role", "dave@example.com", "--tenant", "acme", "--role", "owner")
 	h.requests()
 	_, errOut, err = h.run(t, "users:role", "carol@example.com", "--tenant", "acme", "--role", "viewer")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "Making carol@example.com viewer of tenant acme... done\n", errOut)
 	assert.Equal(t, []string{`PATCH /api/v1/tenants/acme/members/carol@example.com {"role":"viewer"}`}, h.requests())
-	assert.Regexp(t, `(?m)^carol@example\.com +viewer `, h.ok(t, "users", "--tenant", "acme"))
+	assert.Regexp(t, `(?m)^carol@example\.com +viewer `, h.ok(t, "members", "--tenant", "acme"))
+	assert.Regexp(t, `(?m)^carol@example\.com +active +viewer of acme `, h.ok(t, "users"))
 
-	_, errOut, err = h.run(t, "users:remove", "carol@example.com", "--tenant", "acme")
+	_, errOut, err = h.run(t, "members:remove", "carol@example.com", "--tenant", "acme")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "Removing carol@example.com from tenant acme... done\n", errOut)
 	assert.Contains(t, h.requests(), "DELETE /api/v1/tenants/acme/members/carol@example.com")
 	assert.NotContains(t, h.ok(t, "users", "--tenant", "acme"), "carol@")
-	_, _, err = h.run(t, "users:remove", "carol@example.com", "--tenant", "acme")
+	_, _, err = h.run(t, "members:remove", "carol@example.com", "--tenant", "acme")
 	assert.EqualError(t, err, "carol@example.com is not a member of tenant acme")
-	_, _, err = h.run(t, "users:role", "carol@example.com", "--tenant", "globex", "--role", "admin")
+	_, _, err = h.run(t, "members:role", "dave@example.com", "--tenant", "globex", "--role", "admin")
 	assert.EqualError(t, err, `role "admin" cannot be held in a tenant: use owner, member or viewer`)
+}
+
+func TestUsersDeactivateAndTokens(t *testing.T) {
+	h := newHarness(t)
+	token := regexp.MustCompile(`plt_\S+`).FindString(h.ok(t, "users:create", "bob@example.com"))
+	h.ok(t, "members:add", "bob@example.com", "--tenant", "acme")
+	bob := &harness{apiEnv: &apiEnv{url: h.url, env: map[string]string{"HOME": t.TempDir(), "PLATFORM_API_URL": h.url, "PLATFORM_TOKEN": token}, dir: t.TempDir()}}
+	bob.ok(t, "apps")
+	h.requests()
+
+	_, errOut, err := h.run(t, "users:deactivate", "bob@example.com")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Deactivating bob@example.com... done\n", errOut)
+	assert.Equal(t, []string{`PATCH /api/v1/users/bob@example.com {"deactivated":true}`}, h.requests())
+	_, _, err = bob.run(t, "apps")
+	assert.EqualError(t, err, "your account is deactivated: ask a platform admin to reactivate it")
+	assert.Regexp(t, `(?m)^bob@example\.com +deactivated \S+ \S+ \S+ +member of acme `, h.ok(t, "users"))
+	_, _, err = h.run(t, "users:deactivate", "admin@example.com")
+	assert.EqualError(t, err, "you cannot deactivate your own account: ask another platform admin")
+	_, _, err = h.run(t, "users:deactivate", "nobody@example.com")
+	assert.EqualError(t, err, "there is no user nobody@example.com: platform users lists them")
+
+	_, errOut, err = h.run(t, "users:reactivate", "bob@example.com")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Reactivating bob@example.com... done\n", errOut)
+	bob.ok(t, "apps")
+	assert.Regexp(t, `(?m)^bob@example\.com +active +member of acme `, h.ok(t, "users"))
+
+	// An admin lists and revokes a user's tokens.
+	got := lines(h.ok(t, "tokens", "--user", "bob@example.com"))
+	require.Len(t, got, 2)
+	m := regexp.MustCompile(`^(\d+) +initial `).FindStringSubmatch(got[1])
+	require.NotNil(t, m, got[1])
+	h.requests()
+	_, errOut, err = h.run(t, "tokens:revoke", m[1], "--user", "bob@example.com")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Revoking token "+m[1]+" of bob@example.com... done\n", errOut)
+	assert.Equal(t, []string{"DELETE /api/v1/users/bob@example.com/tokens/" + m[1]}, h.requests())
+	_, _, err = bob.run(t, "apps")
+	assert.EqualError(t, err, "invalid or expired token: run platform login")
+	_, _, err = h.run(t, "tokens:revoke", m[1], "--user", "bob@example.com")
+	assert.EqualError(t, err, "bob@example.com has no API token "+m[1]+": platform tokens --user bob@example.com lists theirs")
 }
 
 func TestTenantsQuotaAndDestroy(t *testing.T) {
@@ -526,14 +642,15 @@ func TestTenantsQuotaAndDestroy(t *testing.T) {
 func TestAudit(t *testing.T) {
 	h := newHarness(t)
 	h.ok(t, "apps:create", "shop", "--tenant", "acme", "--no-remote")
-	h.ok(t, "users:add", "bob@example.com", "--tenant", "acme", "--role", "viewer")
+	h.ok(t, "users:create", "bob@example.com")
+	h.ok(t, "members:add", "bob@example.com", "--tenant", "acme", "--role", "viewer")
 	h.requests()
 
 	got := lines(h.ok(t, "audit", "-n", "2"))
 	require.Len(t, got, 3)
 	assert.Regexp(t, `^TIME +ACTOR +ACTION +TENANT +APP +TARGET +FROM +DETAILS$`, got[0])
 	assert.Regexp(t, `^`+stampRE+` +admin@example\.com +member\.add +acme +bob@example\.com +127\.0\.0\.1 +role=viewer$`, got[1], "newest first")
-	assert.Regexp(t, `^`+stampRE+` +admin@example\.com +user\.create +acme +bob@example\.com +127\.0\.0\.1 +expires_at=\S+ token_id=\d+ token_name=initial$`, got[2])
+	assert.Regexp(t, `^`+stampRE+` +admin@example\.com +user\.create +bob@example\.com +127\.0\.0\.1 +admin=false expires_at=\S+ token_id=\d+ token_name=initial$`, got[2])
 	assert.Equal(t, []string{"GET /api/v1/audit?limit=2"}, h.requests())
 
 	var events api.Page[api.AuditEvent]

@@ -333,23 +333,22 @@ func TestTenantsQuotaChangeAndSuspend(t *testing.T) {
 	assert.Equal(t, "Changing the quota of tenant acme... failed\n", errOut)
 }
 
-// TestUsersAddPrintsTheInitialToken against the fake: the real platformd
-// makes the token too (TestUsersAdmin), but its value is random.
-func TestUsersAddPrintsTheInitialToken(t *testing.T) {
+// TestMembersAddSaysWhoWasInvited against the fake: the real platformd
+// answers the same (TestMembersAndInvitations), with random IDs.
+func TestMembersAddSaysWhoWasInvited(t *testing.T) {
 	h := newFakeHarness(t)
 	h.fake.reply(http.MethodPost, "/tenants/acme/members", http.StatusCreated, api.AddedMember{
-		Member:       api.Member{Email: "alice@example.com", Role: "member", CreatedAt: at(0)},
-		InitialToken: "plt_first",
+		Invitation: &api.Invitation{ID: 7, Tenant: "acme", Email: "alice@example.com", Role: "member", CreatedAt: at(0), ExpiresAt: at(-7 * 24 * time.Hour)},
 	})
-	out, errOut, err := h.run(t, "users:add", "alice@example.com", "--tenant", "acme")
+	out, errOut, err := h.run(t, "members:add", "alice@example.com", "--tenant", "acme")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "Adding alice@example.com to tenant acme as member... done\n", errOut)
-	assert.Equal(t, "Give alice@example.com this token; they run: platform login --api-url "+h.url+" --token plt_first\n", out)
+	assert.Equal(t, "invited alice@example.com: they accept with `platform invitations:accept acme` after signing in\n", out)
 	assert.Equal(t, []string{`POST /api/v1/tenants/acme/members {"email":"alice@example.com","role":"member"}`}, h.requests())
 
-	// A user the platform knew gets no token.
+	// A user the platform knows is a member at once.
 	h.fake.reply(http.MethodPost, "/tenants/acme/members", http.StatusCreated, api.AddedMember{
-		Member: api.Member{Email: "bob@example.com", Role: "viewer", CreatedAt: at(0)},
+		Member: &api.Member{Email: "bob@example.com", Role: "viewer", CreatedAt: at(0)},
 	})
 	out, _, err = h.run(t, "users:add", "bob@example.com", "--tenant", "acme", "--role", "viewer")
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -35,6 +36,7 @@ const testGitURL = "ssh://git@127.0.0.1:2222"
 type apiEnv struct {
 	url        string
 	remover    *fakeRemover
+	dns        *fakeDNS
 	st         *store.Store
 	adminToken string
 	env        map[string]string
@@ -48,12 +50,14 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	ctx := context.Background()
 	st, _ := testdb.Open(t)
 	remover := &fakeRemover{}
+	dns := &fakeDNS{txt: map[string][]string{}}
 	srv, err := server.New(server.Config{
-		Remover: remover,
-		Logger:  slog.New(slog.DiscardHandler),
-		Metrics: prometheus.NewRegistry(),
-		GitURL:  testGitURL,
-		WebURL:  func(app string) string { return "http://" + app + ".platform.test:7880" },
+		Remover:  remover,
+		Resolver: dns,
+		Logger:   slog.New(slog.DiscardHandler),
+		Metrics:  prometheus.NewRegistry(),
+		GitURL:   testGitURL,
+		WebURL:   func(app string) string { return "http://" + app + ".platform.test:7880" },
 	}, st)
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
@@ -70,11 +74,37 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	return &apiEnv{
 		url:        ts.URL,
 		remover:    remover,
+		dns:        dns,
 		st:         st,
 		adminToken: token,
 		env:        map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, "xdg")},
 		dir:        t.TempDir(),
 	}
+}
+
+// fakeDNS answers the TXT lookups that verify custom domains: the
+// server's resolver, a one-method interface of its own (server's tests
+// check it against a real resolver and DNS server).
+type fakeDNS struct {
+	mu  sync.Mutex
+	txt map[string][]string
+}
+
+var _ server.TXTResolver = (*fakeDNS)(nil)
+
+func (f *fakeDNS) LookupTXT(_ context.Context, name string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v, ok := f.txt[name]; ok {
+		return v, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+func (f *fakeDNS) set(name string, values ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.txt[name] = values
 }
 
 // fakeRemover stands for what platformd removes of a destroyed app.
@@ -377,10 +407,12 @@ func TestTenantsAndUsers(t *testing.T) {
 	assert.Equal(t, "globex", ts[1].Name)
 	assert.Contains(t, e.ok(t, "tenants"), "globex  3         20             large     active")
 
-	_, errOut, err := e.run(t, "users:add", "bob@example.com", "--tenant", "globex", "--role", "owner")
+	e.ok(t, "users:create", "bob@example.com")
+	e.ok(t, "users:create", "eve@example.com")
+	_, errOut, err := e.run(t, "members:add", "bob@example.com", "--tenant", "globex", "--role", "owner")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, errOut, "Adding bob@example.com to tenant globex as owner... done")
-	e.ok(t, "users:add", "eve@example.com", "--tenant", "globex")
+	e.ok(t, "members:add", "eve@example.com", "--tenant", "globex")
 	var ms []api.Member
 	require.NoError(t, json.Unmarshal([]byte(e.ok(t, "users", "--tenant", "globex", "--json")), &ms))
 	require.Len(t, ms, 2)
@@ -388,7 +420,7 @@ func TestTenantsAndUsers(t *testing.T) {
 	assert.Equal(t, "owner", ms[0].Role)
 	assert.Equal(t, "member", ms[1].Role, "the default role")
 
-	_, _, err = e.run(t, "users:add", "bob@example.com", "--tenant", "globex", "--role", "admin")
+	_, _, err = e.run(t, "members:add", "bob@example.com", "--tenant", "globex", "--role", "admin")
 	assert.EqualError(t, err, `role "admin" cannot be held in a tenant: use owner, member or viewer`)
 
 	// A member cannot create tenants.
@@ -400,8 +432,12 @@ func TestTenantsAndUsers(t *testing.T) {
 	assert.EqualError(t, err, "only platform admins can create tenants")
 	_, _, err = e.run(t, "tenants")
 	assert.EqualError(t, err, "only platform admins can list tenants")
-	// ... but, as the tenant's owner, can manage its members.
-	e.ok(t, "users:add", "carol@example.com", "--tenant", "globex", "--role", "viewer")
+	_, _, err = e.run(t, "users:create", "mallory@example.com")
+	assert.EqualError(t, err, "only platform admins can create users")
+	// ... but, as the tenant's owner, can manage its members, and invite
+	// an address that has no account.
+	out = e.ok(t, "members:add", "carol@example.com", "--tenant", "globex", "--role", "viewer")
+	assert.Equal(t, "invited carol@example.com: they accept with `platform invitations:accept globex` after signing in\n", out)
 }
 
 // TestBinaryErrors runs the built binary: an error is one line on stderr

@@ -19,8 +19,10 @@ func (c *cli) newDomainsCmd() *cobra.Command {
 		Use:   "domains",
 		Short: "List an app's custom domains",
 		Long: `domains lists the host names an app answers on besides its default one,
-with where each one's DNS should point (a CNAME record to the app's default
-host name).`,
+with their status and where each one's DNS should point (a CNAME record to
+the app's default host name). A pending domain is not routed until its
+owner shows they hold it: the TXT record to create for each is listed
+below the domains; platform domains:verify HOST checks it.`,
 		Example: `  platform domains -a shop`,
 		GroupID: "apps",
 		Args:    wantArgs(),
@@ -45,10 +47,25 @@ host name).`,
 			}
 			target := c.dnsTarget(cmd.Context(), cl, app)
 			rows := make([][]string, 0, len(ds))
+			var records [][]string
 			for _, d := range ds {
-				rows = append(rows, []string{d.Host, target, c.stamp(d.CreatedAt)})
+				rows = append(rows, []string{d.Host, d.Status, target, c.stamp(d.CreatedAt)})
+				if v := d.Verification; v != nil {
+					records = append(records, []string{v.Name, v.Type, v.Value})
+				}
 			}
-			return c.table([]string{"DOMAIN", "DNS TARGET (CNAME)", "ADDED"}, rows)
+			if err := c.table([]string{"DOMAIN", "STATUS", "DNS TARGET (CNAME)", "ADDED"}, rows); err != nil {
+				return err
+			}
+			if len(records) == 0 {
+				return nil
+			}
+			c.header("DNS records that verify the pending domains")
+			if err := c.table([]string{"NAME", "TYPE", "VALUE"}, records); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.stderr, "A pending domain is not routed: create its record, then run platform domains:verify HOST")
+			return nil
 		},
 	}
 	addAppFlag(cmd, &appFlag)
@@ -75,9 +92,12 @@ func (c *cli) newDomainsAddCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "domains:add HOST",
 		Short: "Make an app answer on a custom domain",
-		Long: `domains:add makes an app answer on a host name of yours, at once. Point
-the name's DNS at the platform: a CNAME record to the app's default host
-name, which platform domains shows.`,
+		Long: `domains:add claims a host name of yours for an app. It waits, unrouted,
+until you show it is yours: create the DNS TXT record it prints
+(_platform-challenge.HOST), then run platform domains:verify HOST. Point
+the name's DNS at the platform too: a CNAME record to the app's default
+host name, which platform domains shows. (A platform that skips
+verification routes the name at once.)`,
 		Example: `  platform domains:add www.example.com -a shop`,
 		GroupID: "apps",
 		Args:    wantArgs("HOST"),
@@ -94,9 +114,46 @@ name, which platform domains shows.`,
 			if err != nil {
 				return err
 			}
+			if v := d.Verification; v != nil {
+				fmt.Fprintf(c.stderr, "%s is not routed until you show it is yours: create a DNS %s record %s with the value %s, then run platform domains:verify %s\n",
+					d.Host, v.Type, v.Name, v.Value, d.Host)
+			}
 			if target := c.dnsTarget(cmd.Context(), cl, app); target != "?" {
 				fmt.Fprintf(c.stderr, "Point %s at the platform with a DNS record: %s CNAME %s\n", d.Host, d.Host, target)
 			}
+			return nil
+		},
+	}
+	addAppFlag(cmd, &appFlag)
+	return cmd
+}
+
+func (c *cli) newDomainsVerifyCmd() *cobra.Command {
+	var appFlag string
+	cmd := &cobra.Command{
+		Use:   "domains:verify HOST",
+		Short: "Check a pending domain's DNS record, and route it",
+		Long: `domains:verify has the platform look up the TXT record that shows a pending
+domain is yours (platform domains lists it); if it holds the domain's
+token, the app answers on the domain from then on. DNS may take a while to
+show a new record: run it again if it says the record is not there yet.`,
+		Example: `  platform domains:verify www.example.com -a shop`,
+		GroupID: "apps",
+		Args:    wantArgs("HOST"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, cl, err := c.appClient(cmd.Context(), appFlag)
+			if err != nil {
+				return err
+			}
+			var d api.Domain
+			err = c.step("Verifying "+args[0]+" for "+app, func() (string, error) {
+				d, err = cl.VerifyDomain(cmd.Context(), app, args[0])
+				return "", err
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "%s is verified: %s answers on it\n", d.Host, app)
 			return nil
 		},
 	}

@@ -79,7 +79,7 @@ func userError(err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
-		if strings.Contains(ae.Message, "platform login") {
+		if ae.Code == api.CodeDeactivated || strings.Contains(ae.Message, "platform login") {
 			return errors.New(ae.Message)
 		}
 		return fmt.Errorf("%s: run platform login", ae.Message)
@@ -152,14 +152,16 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newKeysCmd(), c.newKeysAddCmd(), c.newKeysRemoveCmd(),
 		c.newTokensCmd(), c.newTokensCreateCmd(), c.newTokensRevokeCmd(),
 		c.newAppsCmd(), c.newAppsCreateCmd(), c.newAppsInfoCmd(), c.newAppsDestroyCmd(), c.newGitRemoteCmd(),
-		c.newDomainsCmd(), c.newDomainsAddCmd(), c.newDomainsRemoveCmd(),
+		c.newDomainsCmd(), c.newDomainsAddCmd(), c.newDomainsVerifyCmd(), c.newDomainsRemoveCmd(),
 		c.newConfigCmd(), c.newConfigGetCmd(), c.newConfigSetCmd(), c.newConfigUnsetCmd(),
 		c.newPsCmd(), c.newPsScaleCmd(), c.newPsRestartCmd(), c.newSizesCmd(),
 		c.newReleasesCmd(), c.newReleasesInfoCmd(), c.newReleasesRollbackCmd(),
 		c.newBuildsCmd(), c.newBuildsOutputCmd(), c.newLogsCmd(),
 		c.newTenantsCmd(), c.newTenantsCreateCmd(), c.newTenantsQuotaCmd(),
 		c.newTenantsSuspendCmd(true), c.newTenantsSuspendCmd(false), c.newTenantsDestroyCmd(),
-		c.newUsersCmd(), c.newUsersAddCmd(), c.newUsersRoleCmd(), c.newUsersRemoveCmd(), c.newAuditCmd(),
+		c.newMembersCmd(), c.newMembersAddCmd(), c.newMembersRoleCmd(), c.newMembersRemoveCmd(),
+		c.newInvitationsCmd(), c.newInvitationsAnswerCmd(true), c.newInvitationsAnswerCmd(false), c.newInvitationsRevokeCmd(),
+		c.newUsersCmd(), c.newUsersCreateCmd(), c.newUsersDeactivateCmd(true), c.newUsersDeactivateCmd(false), c.newAuditCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -33,7 +33,7 @@ func TestHelp(t *testing.T) {
 		require.NoError(t, err, args)
 		assert.Contains(t, out, "topic:command", args)
 		assert.Contains(t, out, "PLATFORM_API_URL", args)
-		for _, cmd := range []string{"login", "whoami", "apps:create", "apps:info", "apps:destroy", "git:remote", "keys:add", "tenants:create", "users:add", "version"} {
+		for _, cmd := range []string{"login", "whoami", "apps:create", "apps:info", "apps:destroy", "git:remote", "keys:add", "tenants:create", "members:add", "users:create", "invitations:accept", "version"} {
 			assert.Contains(t, out, cmd, args)
 		}
 	}
@@ -55,7 +55,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"keys:add", "a", "b"}, "usage: platform keys:add [FILE]"},
 		{[]string{"keys:remove"}, "usage: platform keys:remove FINGERPRINT"},
 		{[]string{"git:remote"}, "usage: platform git:remote -a APP"},
-		{[]string{"users:add", "bob@example.com"}, "usage: platform users:add EMAIL --tenant T --role R"},
+		{[]string{"members:add", "bob@example.com"}, "usage: platform members:add EMAIL --tenant T --role R"},
+		{[]string{"users:add", "bob@example.com"}, "usage: platform members:add EMAIL --tenant T --role R"},
+		{[]string{"users:create"}, "usage: platform users:create EMAIL"},
+		{[]string{"invitations:accept"}, "usage: platform invitations:accept TENANT"},
+		{[]string{"invitations:revoke", "bob@example.com"}, "usage: platform invitations:revoke EMAIL --tenant T"},
 		{[]string{"apps", "--bogus"}, "unknown flag: --bogus (see platform help apps)"},
 		{[]string{"whoami"}, "no API URL: run platform login, or set PLATFORM_API_URL"},
 	}

@@ -107,7 +107,8 @@ func TestCLIEndToEnd(t *testing.T) {
 	require.NoError(t, os.MkdirAll(adminHome, 0o700))
 	admin := &cliUser{bin: bin, dir: adminHome, env: baseEnv(adminHome, stack.Token)}
 
-	// The admin makes a tenant and adds a developer, who gets a token.
+	// The admin makes a tenant and a developer, who gets a token, and
+	// adds them to the tenant.
 	tenant := fmt.Sprintf("cli%06x", rand.Uint32()&0xffffff)
 	admin.must(t, "tenants:create", tenant)
 	t.Cleanup(func() {
@@ -116,9 +117,10 @@ func TestCLIEndToEnd(t *testing.T) {
 		}
 	})
 	email := "dev-" + tenant + "@example.com"
-	out := admin.must(t, "users:add", email, "--tenant", tenant, "--role", "member")
+	out := admin.must(t, "users:create", email)
 	token := regexp.MustCompile(`plt_[A-Za-z0-9]+`).FindString(out)
-	require.NotEmpty(t, token, "users:add hands over the new user's token:\n%s", out)
+	require.NotEmpty(t, token, "users:create hands over the new user's token:\n%s", out)
+	admin.must(t, "members:add", email, "--tenant", tenant, "--role", "member")
 
 	// The developer logs in with it, adds a key, creates an app in a
 	// checkout and pushes.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"cmp"
-	"context"
 	"fmt"
 	"strconv"
 
@@ -90,85 +88,5 @@ func (c *cli) newTenantsCreateCmd() *cobra.Command {
 	cmd.Flags().IntVar(&maxApps, "max-apps", 0, "most apps the tenant may have (default 10)")
 	cmd.Flags().IntVar(&maxProcesses, "max-processes", 0, "most processes across its apps (default 20)")
 	cmd.Flags().StringVar(&maxSize, "max-size", "", "largest process size: small, standard or large (default standard)")
-	return cmd
-}
-
-func (c *cli) newUsersCmd() *cobra.Command {
-	var (
-		tenant string
-		asJSON bool
-	)
-	cmd := &cobra.Command{
-		Use:     "users --tenant T",
-		Short:   "List a tenant's members and their roles",
-		GroupID: "admin",
-		Args:    wantArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if tenant == "" {
-				return fmt.Errorf("usage: platform users --tenant T")
-			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ms, err := api.All(cmd.Context(), func(ctx context.Context, o api.ListOptions) (api.Page[api.Member], error) {
-				return cl.ListMembers(ctx, tenant, o)
-			})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return c.printJSON(nonNil(ms))
-			}
-			rows := make([][]string, 0, len(ms))
-			for _, m := range ms {
-				rows = append(rows, []string{m.Email, m.Role, when(m.CreatedAt)})
-			}
-			return c.table([]string{"EMAIL", "ROLE", "SINCE"}, rows)
-		},
-	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant")
-	addJSONFlag(cmd, &asJSON)
-	return cmd
-}
-
-func (c *cli) newUsersAddCmd() *cobra.Command {
-	var tenant, role string
-	cmd := &cobra.Command{
-		Use:   "users:add EMAIL --tenant T [--role R]",
-		Short: "Give a user a role in a tenant, creating the user if new",
-		Long: `users:add gives a user a role in a tenant: owner (everything in the tenant,
-its members included), member (create and deploy apps) or viewer (read only).
-A user the platform does not know yet is created, with a first API token
-that users:add prints once, for you to hand over: the new user logs in with
-it (platform login --token), then sets a password or adds an SSH key.`,
-		Example: `  platform users:add alice@example.com --tenant acme --role member`,
-		GroupID: "admin",
-		Args:    wantArgs("EMAIL"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if tenant == "" {
-				return fmt.Errorf("usage: platform users:add EMAIL --tenant T --role R")
-			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			var added api.AddedMember
-			err = c.step(fmt.Sprintf("Adding %s to tenant %s as %s", args[0], tenant, role), func() (string, error) {
-				added, err = cl.AddMemberWithToken(cmd.Context(), tenant, api.AddMemberRequest{Email: args[0], Role: role})
-				return "", err
-			})
-			if err != nil {
-				return err
-			}
-			if added.InitialToken != "" {
-				fmt.Fprintf(c.stdout, "Give %s this token; they run: platform login --api-url %s --token %s\n",
-					cmp.Or(added.Email, args[0]), cl.URL(), added.InitialToken)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (required)")
-	cmd.Flags().StringVar(&role, "role", api.RoleMember, "owner, member or viewer")
 	return cmd
 }

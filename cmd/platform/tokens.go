@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"time"
@@ -11,14 +12,18 @@ import (
 )
 
 func (c *cli) newTokensCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		user   string
+	)
 	cmd := &cobra.Command{
-		Use:   "tokens",
+		Use:   "tokens [--user EMAIL]",
 		Short: "List your API tokens, newest first",
 		Long: `tokens lists your API tokens: their IDs (for tokens:revoke), names, when
 they were made and last used, and when they expire. The tokens themselves
-are shown only once, when made.`,
-		Example: "  platform tokens",
+are shown only once, when made. Platform admins list another user's with
+--user.`,
+		Example: "  platform tokens\n  platform tokens --user alice@example.com",
 		GroupID: "account",
 		Args:    wantArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -26,7 +31,13 @@ are shown only once, when made.`,
 			if err != nil {
 				return err
 			}
-			toks, err := api.All(cmd.Context(), cl.ListTokens)
+			list := cl.ListTokens
+			if user != "" {
+				list = func(ctx context.Context, o api.ListOptions) (api.Page[api.Token], error) {
+					return cl.ListUserTokens(ctx, user, o)
+				}
+			}
+			toks, err := api.All(cmd.Context(), list)
 			if err != nil {
 				return err
 			}
@@ -47,6 +58,7 @@ are shown only once, when made.`,
 			return c.table([]string{"ID", "NAME", "CREATED", "LAST USED", "EXPIRES"}, rows)
 		},
 	}
+	cmd.Flags().StringVar(&user, "user", "", "another user's tokens (platform admins)")
 	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
@@ -93,24 +105,38 @@ must never expire.`,
 }
 
 func (c *cli) newTokensRevokeCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "tokens:revoke ID",
-		Short:   "Revoke one of your API tokens",
-		Example: "  platform tokens:revoke 12",
+	var user string
+	cmd := &cobra.Command{
+		Use:   "tokens:revoke ID [--user EMAIL]",
+		Short: "Revoke one of your API tokens",
+		Long: `tokens:revoke revokes one of your API tokens, by its ID (platform tokens
+lists them): it stops working at once, as do dashboard sessions signed in
+with it. Platform admins revoke another user's with --user.`,
+		Example: "  platform tokens:revoke 12\n  platform tokens:revoke 12 --user alice@example.com",
 		GroupID: "account",
 		Args:    wantArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil || id < 1 {
+				if user != "" {
+					return fmt.Errorf("%q is not a token ID: platform tokens --user %s lists theirs", args[0], user)
+				}
 				return fmt.Errorf("%q is not a token ID: platform tokens lists yours", args[0])
 			}
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
+			if user != "" {
+				return c.step("Revoking token "+args[0]+" of "+user, func() (string, error) {
+					return "", cl.RevokeUserToken(cmd.Context(), user, id)
+				})
+			}
 			return c.step("Revoking token "+args[0], func() (string, error) {
 				return "", cl.RevokeToken(cmd.Context(), id)
 			})
 		},
 	}
+	cmd.Flags().StringVar(&user, "user", "", "another user's token (platform admins)")
+	return cmd
 }

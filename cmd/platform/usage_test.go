@@ -14,9 +14,11 @@ var topicCommands = []string{
 	"config", "config:get", "config:set", "config:unset",
 	"ps", "ps:scale", "ps:restart", "sizes",
 	"releases", "releases:info", "releases:rollback", "builds", "builds:output", "logs",
-	"domains", "domains:add", "domains:remove",
+	"domains", "domains:add", "domains:verify", "domains:remove",
 	"tokens", "tokens:create", "tokens:revoke", "password:set",
-	"users:role", "users:remove", "tenants:quota", "tenants:suspend", "tenants:unsuspend", "tenants:destroy", "audit",
+	"members", "members:add", "members:role", "members:remove",
+	"invitations", "invitations:accept", "invitations:decline", "invitations:revoke", "users", "users:create", "users:deactivate", "users:reactivate",
+	"tenants:quota", "tenants:suspend", "tenants:unsuspend", "tenants:destroy", "audit",
 }
 
 func TestHelpListsEveryCommand(t *testing.T) {
@@ -37,7 +39,7 @@ func TestAppFlag(t *testing.T) {
 	for _, name := range []string{
 		"config", "config:get", "config:set", "config:unset", "ps", "ps:scale", "ps:restart",
 		"releases", "releases:info", "releases:rollback", "builds", "builds:output", "logs",
-		"domains", "domains:add", "domains:remove",
+		"domains", "domains:add", "domains:verify", "domains:remove",
 	} {
 		cmd, _, err := root.Find([]string{name})
 		require.NoError(t, err, name)
@@ -64,9 +66,12 @@ func TestNewUsageErrors(t *testing.T) {
 		{[]string{"domains:add"}, "usage: platform domains:add HOST"},
 		{[]string{"tokens:revoke"}, "usage: platform tokens:revoke ID"},
 		{[]string{"tokens:revoke", "0"}, `"0" is not a token ID: platform tokens lists yours`},
+		{[]string{"tokens:revoke", "x", "--user", "bob@example.com"}, `"x" is not a token ID: platform tokens --user bob@example.com lists theirs`},
+		{[]string{"users:deactivate"}, "usage: platform users:deactivate EMAIL"},
 		{[]string{"tokens:create", "--expires-in", "forever"}, `--expires-in "forever" is not a duration such as 720h (30 days)`},
-		{[]string{"users:role", "bob@example.com", "--tenant", "acme"}, "usage: platform users:role EMAIL --tenant T --role R"},
-		{[]string{"users:remove", "bob@example.com"}, "usage: platform users:remove EMAIL --tenant T"},
+		{[]string{"members:role", "bob@example.com", "--tenant", "acme"}, "usage: platform members:role EMAIL --tenant T --role R"},
+		{[]string{"members:remove", "bob@example.com"}, "usage: platform members:remove EMAIL --tenant T"},
+		{[]string{"members"}, "usage: platform members --tenant T"},
 		{[]string{"tenants:quota"}, "usage: platform tenants:quota TENANT"},
 		{[]string{"tenants:quota", "acme", "--apps", "many"}, `invalid argument "many" for "--apps" flag: strconv.ParseInt: parsing "many": invalid syntax (see platform help tenants:quota)`},
 		{[]string{"tenants:suspend"}, "usage: platform tenants:suspend TENANT"},

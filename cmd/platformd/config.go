@@ -18,6 +18,7 @@ import (
 
 	"github.com/platform-paas/platform/builder"
 	"github.com/platform-paas/platform/gitreceive"
+	"github.com/platform-paas/platform/server"
 	"github.com/platform-paas/platform/server/registry"
 	"github.com/platform-paas/platform/server/store"
 )
@@ -44,6 +45,8 @@ type config struct {
 	AdminEmail string
 
 	HTTP     httpConfig
+	Metrics  metricsConfig
+	API      apiConfig
 	Log      logConfig
 	Store    storeConfig
 	Build    buildConfig
@@ -61,6 +64,98 @@ type httpConfig struct {
 
 func (c *httpConfig) check() []problem {
 	return checkAddr(&c.Addr)
+}
+
+// metricsConfig is the operator's listener: metrics and detailed
+// readiness.
+type metricsConfig struct {
+	// Addr is its host:port: addrOff before check, empty after it when
+	// there is none.
+	Addr string
+}
+
+func (c *metricsConfig) check(httpAddr string) []problem {
+	if c.Addr == addrOff {
+		c.Addr = ""
+		return nil
+	}
+	if ps := checkAddr(&c.Addr); len(ps) > 0 {
+		return ps
+	}
+	if c.Addr == httpAddr {
+		return []problem{bad(&c.Addr, "must not be the --http-addr: the operator's endpoints are not for users")}
+	}
+	return nil
+}
+
+// apiConfig is the API's policy: how it guards sign-ins, and whom it
+// believes about a client's address.
+type apiConfig struct {
+	// PasswordHashes bounds the password hashes of sign-ins computed at
+	// once; at least 1.
+	PasswordHashes int
+	// TrustedProxies are the reverse proxies in front of the API, as
+	// given: CIDRs or single addresses. check parses them into proxies.
+	TrustedProxies []string
+	proxies        []netip.Prefix
+	// PublicURL is where users reach the API and dashboard; empty when
+	// not said. Its host is reserved from apps' custom domains.
+	PublicURL string
+	// DomainVerification is domainVerificationDNS or domainVerificationOff.
+	DomainVerification string
+}
+
+// The values of --domain-verification.
+const (
+	domainVerificationDNS = "dns"
+	domainVerificationOff = "off"
+)
+
+func (c *apiConfig) check() []problem {
+	var ps []problem
+	if c.PasswordHashes < 1 || c.PasswordHashes > 1024 {
+		ps = append(ps, bad(&c.PasswordHashes, "must be a number from 1 to 1024"))
+	}
+	c.proxies = nil
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				ps = append(ps, bad(&c.TrustedProxies, "%q is not a CIDR like 10.0.0.0/8 or an address like 10.0.0.5", s))
+				continue
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		c.proxies = append(c.proxies, p.Masked())
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+			ps = append(ps, bad(&c.PublicURL, "must be an http:// or https:// URL such as https://platform.example.com"))
+		}
+	}
+	if c.DomainVerification != domainVerificationDNS && c.DomainVerification != domainVerificationOff {
+		ps = append(ps, bad(&c.DomainVerification, "must be %q or %q", domainVerificationDNS, domainVerificationOff))
+	}
+	return ps
+}
+
+// reservedHosts are the platform's own host names, which no app may claim:
+// the public URL's, and the git receiver's when it listens on a name.
+func (c *config) reservedHosts() []string {
+	var hosts []string
+	if u, err := url.Parse(c.API.PublicURL); err == nil && u.Hostname() != "" {
+		hosts = append(hosts, u.Hostname())
+	}
+	if host, _, err := net.SplitHostPort(c.Git.Addr); err == nil && host != "" && net.ParseIP(host) == nil {
+		hosts = append(hosts, host)
+	}
+	return hosts
+}
+
+// signIn is the server's sign-in limits.
+func (c *apiConfig) signIn() server.SignInConfig {
+	return server.SignInConfig{ConcurrentChecks: c.PasswordHashes}
 }
 
 // logConfig is the one logger's.
@@ -373,6 +468,8 @@ func (c *config) check(inPod bool) []problem {
 		return append(ps, c.Router.check(true)...)
 	}
 
+	ps = append(ps, c.Metrics.check(c.HTTP.Addr)...)
+	ps = append(ps, c.API.check()...)
 	ps = append(ps, c.Store.check()...)
 	if c.DataDir == "" {
 		ps = append(ps, bad(&c.DataDir, "is required"))

@@ -37,6 +37,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	cfg, err := loadConfig(nil, env(minimalEnv()), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:7800", cfg.HTTP.Addr)
+	assert.Equal(t, "127.0.0.1:7801", cfg.Metrics.Addr, "the operator's endpoints are on loopback")
 	assert.Equal(t, "unix:///run/buildkit/buildkitd.sock", cfg.Build.BuildkitAddr)
 	assert.Equal(t, "127.0.0.1:5000", cfg.Registry.Addr)
 	assert.Equal(t, "http://127.0.0.1:5000/token", cfg.Registry.Realm)
@@ -52,6 +53,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, 10*time.Second, cfg.Router.ReadHeaderTimeout)
 	assert.Equal(t, 60*time.Second, cfg.Router.BodyIdleTimeout)
 	assert.Equal(t, 60*time.Second, cfg.Router.WriteTimeout)
+	assert.Equal(t, 4, cfg.API.PasswordHashes)
+	assert.Empty(t, cfg.API.proxies, "no proxy is trusted unless named")
+	assert.Equal(t, "dns", cfg.API.DomainVerification, "custom domains are verified unless turned off")
+	assert.Empty(t, cfg.reservedHosts())
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -85,6 +90,53 @@ func TestLoadConfig(t *testing.T) {
 			name:    "bad http addr",
 			args:    []string{"--http-addr", "localhost"},
 			wantErr: []string{"--http-addr (PLATFORM_HTTP_ADDR)", "host:port"},
+		},
+		{
+			name:    "password hash concurrency",
+			args:    []string{"--password-hash-concurrency", "0"},
+			wantErr: []string{"--password-hash-concurrency (PLATFORM_PASSWORD_HASH_CONCURRENCY)", "from 1 to 1024"},
+		},
+		{
+			name:    "password hash concurrency not a number",
+			env:     map[string]string{"PLATFORM_PASSWORD_HASH_CONCURRENCY": "many"},
+			wantErr: []string{"PLATFORM_PASSWORD_HASH_CONCURRENCY", "a whole number"},
+		},
+		{
+			name: "trusted proxies",
+			args: []string{"--trusted-proxies", "10.0.0.0/8, 192.0.2.7,2001:db8::/32"},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, []netip.Prefix{
+					netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32"),
+				}, cfg.API.proxies)
+			},
+		},
+		{
+			name: "public url, git host and domain verification",
+			args: []string{"--public-url", "https://Platform.Example.com/", "--git-addr", "git.example.com:22", "--domain-verification", "off"},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, []string{"Platform.Example.com", "git.example.com"}, cfg.reservedHosts())
+				assert.Equal(t, "off", cfg.API.DomainVerification)
+			},
+		},
+		{
+			name:    "bad public url and domain verification",
+			env:     map[string]string{"PLATFORM_PUBLIC_URL": "platform.example.com", "PLATFORM_DOMAIN_VERIFICATION": "txt"},
+			wantErr: []string{"--public-url (PLATFORM_PUBLIC_URL): must be an http:// or https:// URL", `--domain-verification (PLATFORM_DOMAIN_VERIFICATION): must be "dns" or "off"`},
+		},
+		{
+			name:    "metrics on the API's listener",
+			args:    []string{"--metrics-addr", "127.0.0.1:7800"},
+			wantErr: []string{"--metrics-addr (PLATFORM_METRICS_ADDR): must not be the --http-addr"},
+		},
+		{
+			name:  "metrics off",
+			args:  []string{"--metrics-addr=off"},
+			check: func(t *testing.T, cfg config) { assert.Empty(t, cfg.Metrics.Addr) },
+		},
+		{
+			name:    "bad trusted proxy",
+			env:     map[string]string{"PLATFORM_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"},
+			wantErr: []string{"--trusted-proxies (PLATFORM_TRUSTED_PROXIES)", `"proxy.internal" is not a CIDR like 10.0.0.0/8`},
 		},
 		{
 			name:    "bad port",

@@ -14,13 +14,17 @@ import (
 	"github.com/platform-paas/platform/server/store"
 )
 
-// gitAuth adapts the pipeline's key lookup to the git receiver.
+// gitAuth adapts the pipeline's key lookup to the git receiver: the key
+// of no one, and that of a deactivated user, is refused as unknown.
 type gitAuth struct{ p *release.Pipeline }
 
 func (a gitAuth) UserForKey(ctx context.Context, authorizedKey, fingerprint string) (string, error) {
 	u, err := a.p.UserForKey(ctx, authorizedKey, fingerprint)
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return "", gitreceive.ErrUnknownKey
+	case errors.Is(err, store.ErrDeactivated):
+		return "", fmt.Errorf("%w: %w", gitreceive.ErrUnknownKey, err)
 	}
 	return u, err
 }

@@ -77,6 +77,7 @@ func TestRestartMidRollout(t *testing.T) {
 			"--kubeconfig=" + stack.Kubeconfig,
 			"--buildkit-addr=" + stack.BuildKitAddr,
 			"--http-addr=" + httpAddr,
+			"--metrics-addr=" + freeAddr(t),
 			// The stack's registry, not an embedded one of its own.
 			"--registry-addr=off",
 			"--image-registry=" + stack.Registry,

@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("platformd starting", "version", version, "mode", cfg.Mode, "http_addr", cfg.HTTP.Addr,
 			"router_addr", cfg.Router.Addr)
 	} else {
-		log.Info("platformd starting", "version", version, "http_addr", cfg.HTTP.Addr,
+		log.Info("platformd starting", "version", version, "http_addr", cfg.HTTP.Addr, "metrics_addr", cfg.Metrics.Addr,
 			"registry_addr", cfg.Registry.Addr, "data_dir", cfg.DataDir, "apps_domain", cfg.Deploy.AppsDomain)
 	}
 	if err := start(ctx, cfg, log); err != nil {
@@ -183,12 +183,21 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Ops:        dep,
 		AppsDomain: cfg.Deploy.AppsDomain,
 		// Quota changes of tenants.
-		Tenants: dep,
+		Tenants:        dep,
+		SignIn:         cfg.API.signIn(),
+		TrustedProxies: cfg.API.proxies,
+		// Custom domains: never the platform's own names; routed once
+		// their DNS shows they are the claimer's, unless turned off.
+		ReservedHosts:          cfg.reservedHosts(),
+		SkipDomainVerification: cfg.API.DomainVerification == domainVerificationOff,
 	}, st)
 	if err != nil {
 		return err
 	}
 	services = append(services, lifecycle.Service{Name: "http", Addr: cfg.HTTP.Addr, Server: newHTTPServer(srv, log)})
+	if cfg.Metrics.Addr != "" {
+		services = append(services, lifecycle.Service{Name: "metrics", Addr: cfg.Metrics.Addr, Server: newHTTPServer(srv.Operator(), log)})
+	}
 
 	if pullCreds != nil {
 		jobs = append(jobs, func(ctx context.Context) error {
@@ -260,7 +269,7 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// newMetrics returns the registry that /metrics serves: the Go runtime,
+// newMetrics returns the registry that the operator's /metrics serves: the Go runtime,
 // the process and platformd's build, and whatever components add. It is
 // not the global default registry, so tests and libraries cannot leak
 // metrics into it.

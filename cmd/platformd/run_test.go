@@ -127,7 +127,7 @@ func get(t *testing.T, u string) (*http.Response, string) {
 func TestRun(t *testing.T) {
 	dbURL := testdb.Empty(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	httpAddr, registryAddr := freeAddr(t), freeAddr(t)
+	httpAddr, registryAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	gitAddr, routerAddr := freeAddr(t), freeAddr(t)
 	getenv := env(map[string]string{
 		"PLATFORM_DATABASE_URL": dbURL,
@@ -138,6 +138,7 @@ func TestRun(t *testing.T) {
 	})
 	args := []string{
 		"--http-addr", httpAddr,
+		"--metrics-addr", metricsAddr,
 		"--registry-addr", registryAddr,
 		"--git-addr", gitAddr,
 		"--router-addr", routerAddr,
@@ -151,7 +152,17 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "ok\n", body)
 
+	// The API's listener says not ready, and nothing more; the operator's
+	// says why, and serves the metrics.
 	resp, body = get(t, p.base+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
+	assert.Equal(t, "not ready\n", body)
+	resp, body = get(t, p.base+"/metrics")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "no metrics on the API's listener")
+	assert.NotContains(t, body, "go_goroutines")
+
+	operator := "http://" + metricsAddr
+	resp, body = get(t, operator+"/readyz")
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
 	var ready struct {
 		Status string            `json:"status"`
@@ -165,13 +176,13 @@ func TestRun(t *testing.T) {
 	assert.True(t, strings.HasPrefix(ready.Checks["buildkit"], "error: "), ready.Checks["buildkit"])
 	assert.True(t, strings.HasPrefix(ready.Checks["router"], "error: "), "the router has not synced with an unreachable API: %s", ready.Checks["router"])
 
-	resp, body = get(t, p.base+"/metrics")
+	resp, body = get(t, operator+"/metrics")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, resp.Header.Get("Content-Type"), "text/plain")
 	assert.Contains(t, body, "# TYPE go_goroutines gauge")
 	assert.Contains(t, body, "process_cpu_seconds_total")
 	assert.Contains(t, body, `platformd_build_info{version="dev"} 1`)
-	assert.Contains(t, body, `platformd_http_requests_total{code="503",method="GET",route="/readyz"} 1`)
+	assert.Contains(t, body, `platformd_http_requests_total{code="503",method="GET",route="/readyz"} 2`, "both listeners' requests are counted")
 
 	resp, body = get(t, p.base+"/api/v1/apps")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
@@ -275,17 +286,17 @@ func TestRunFailsOnBusyPort(t *testing.T) {
 		"PLATFORM_DATA_DIR":     t.TempDir(),
 		"PLATFORM_KUBECONFIG":   unreachableKubeconfig(t),
 	})
-	for _, busy := range []string{"http", "registry", "git", "router"} {
+	for _, busy := range []string{"http", "metrics", "registry", "git", "router"} {
 		t.Run(busy, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = ln.Close() })
-			addrs := map[string]string{"http": freeAddr(t), "registry": freeAddr(t), "git": freeAddr(t), "router": freeAddr(t)}
+			addrs := map[string]string{"http": freeAddr(t), "metrics": freeAddr(t), "registry": freeAddr(t), "git": freeAddr(t), "router": freeAddr(t)}
 			addrs[busy] = ln.Addr().String()
 
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			err = run(ctx, []string{"--http-addr", addrs["http"], "--registry-addr", addrs["registry"], "--git-addr", addrs["git"], "--router-addr", addrs["router"]}, getenv, io.Discard, io.Discard)
+			err = run(ctx, []string{"--http-addr", addrs["http"], "--metrics-addr", addrs["metrics"], "--registry-addr", addrs["registry"], "--git-addr", addrs["git"], "--router-addr", addrs["router"]}, getenv, io.Discard, io.Discard)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "listening for "+busy)
 			assertFree(t, addrs, busy)
@@ -320,6 +331,6 @@ func TestRunCancelledDuringStartUp(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := run(ctx, []string{"--http-addr", freeAddr(t), "--registry-addr", "off", "--image-registry", "registry.example.com", "--git-addr", "off", "--router-addr", "off"}, getenv, io.Discard, io.Discard)
+	err := run(ctx, []string{"--http-addr", freeAddr(t), "--metrics-addr", "off", "--registry-addr", "off", "--image-registry", "registry.example.com", "--git-addr", "off", "--router-addr", "off"}, getenv, io.Discard, io.Discard)
 	assert.NoError(t, err)
 }

@@ -43,7 +43,17 @@ func (c *config) settings() []*setting {
 		{flag: "mode", env: []string{"PLATFORM_MODE"}, def: modeAll, router: true, bind: text(&c.Mode),
 			usage: `"all" runs the whole platform; "router" runs only the router (the apps' HTTP edge) with its probes and metrics, needing no database, secret key, BuildKit or registry`},
 		{flag: "http-addr", env: []string{"PLATFORM_HTTP_ADDR"}, def: "127.0.0.1:7800", router: true, bind: text(&c.HTTP.Addr),
-			usage: "listen address of the HTTP API, probes and metrics (in router mode: probes and metrics)"},
+			usage: "listen address of the HTTP API, the dashboard and the probes, whose /readyz says only ready or not (in router mode: probes and metrics)"},
+		{flag: "metrics-addr", env: []string{"PLATFORM_METRICS_ADDR"}, def: "127.0.0.1:7801", bind: text(&c.Metrics.Addr),
+			usage: `listen address of the operator's endpoints, which users must not reach: /metrics, and /readyz naming each check with its error (the API's /readyz says only "ready" or "not ready"); or "off"`},
+		{flag: "password-hash-concurrency", env: []string{"PLATFORM_PASSWORD_HASH_CONCURRENCY"}, def: "4", bind: number(&c.API.PasswordHashes),
+			usage: "how many sign-in password hashes run at once (each takes about 19 MiB and tens of ms of CPU); more wait their turn, up to 10s"},
+		{flag: "trusted-proxies", env: []string{"PLATFORM_TRUSTED_PROXIES"}, bind: list(&c.API.TrustedProxies),
+			usage: "comma-separated CIDRs (or addresses) of the reverse proxies in front of the API; of a request from one, the client's address is read from X-Forwarded-For, for sign-in limits, the audit log and the logs. Empty: X-Forwarded-For is ignored"},
+		{flag: "public-url", env: []string{"PLATFORM_PUBLIC_URL"}, bind: text(&c.API.PublicURL),
+			usage: "the URL users reach the API and dashboard at, such as https://platform.example.com; no app may claim its host name as a custom domain"},
+		{flag: "domain-verification", env: []string{"PLATFORM_DOMAIN_VERIFICATION"}, def: domainVerificationDNS, bind: text(&c.API.DomainVerification),
+			usage: `"dns": an app's custom domain is routed once a DNS TXT record _platform-challenge.<domain> holds the token the API gave; "off": at once, so anyone may route any name (only for a closed test stack)`},
 		{flag: "database-url", env: []string{"PLATFORM_DATABASE_URL", "DATABASE_URL"}, bind: text(&c.Store.DatabaseURL),
 			usage: "PostgreSQL connection string (required)"},
 		{flag: "secret-key", env: []string{"PLATFORM_SECRET_KEY"}, bind: secretKey(&c.Store.SecretKey),
@@ -110,7 +120,7 @@ func (c *config) settings() []*setting {
 			usage: "limit of one build's output; a build that writes more fails"},
 		{flag: "build-memory", env: []string{"PLATFORM_BUILD_MEMORY"}, def: "2GiB", bind: size(&c.Build.Limits.Memory),
 			usage: "memory limit of one build's steps together (applied when --build-cgroup-root is set)"},
-		{flag: "build-cpus", env: []string{"PLATFORM_BUILD_CPUS"}, def: "2", bind: number(&c.Build.Limits.CPUs),
+		{flag: "build-cpus", env: []string{"PLATFORM_BUILD_CPUS"}, def: "2", bind: decimal(&c.Build.Limits.CPUs),
 			usage: "CPU limit of one build's steps together, in cores (applied when --build-cgroup-root is set)"},
 		{flag: "build-processes", env: []string{"PLATFORM_BUILD_PROCESSES"}, def: "2048", bind: count(&c.Build.Limits.Processes),
 			usage: "limit of the processes and threads one build's steps run at once (applied when --build-cgroup-root is set)"},
@@ -147,6 +157,17 @@ type binding struct {
 
 func text(p *string) binding {
 	return binding{p, func(v string) error { *p = v; return nil }}
+}
+
+func number(p *int) binding {
+	return binding{p, func(v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return errors.New("must be a whole number")
+		}
+		*p = n
+		return nil
+	}}
 }
 
 func duration(p *time.Duration) binding {
@@ -188,8 +209,8 @@ func size(p *int64) binding {
 	}}
 }
 
-// number parses a positive decimal number.
-func number(p *float64) binding {
+// decimal parses a positive decimal number.
+func decimal(p *float64) binding {
 	return binding{p, func(v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 || math.IsInf(f, 0) {

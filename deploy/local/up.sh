@@ -525,6 +525,7 @@ echo "$ca_sum" > "$STATE/platformd.build-ca"
 start platformd "$BIN/platformd" \
   --build-ca-file="$BUILD_CA_FILE" \
   --build-cgroup-root=/sys/fs/cgroup \
+  --domain-verification=off \
   --data-dir="$STATE/platformd" \
   --secret-key-file="$STATE/secret-key" \
   --database-url="$db_url" \

@@ -29,13 +29,65 @@ type Host struct {
 	Body string
 }
 
-// ServeHost serves HTTP at ip:port from a new network namespace joined to
-// this machine by a veth pair, with a route to ip through it: from this
-// machine (and whatever it forwards for) ip answers as a neighbour
-// network would, with nothing leaving the machine. The cloud metadata
-// address 169.254.169.254 is the case in point. Everything is removed when
-// the test ends. It needs root and iproute2.
+// ServeHost serves HTTP at ip:port from a neighbour network (see
+// ListenOutside) that also holds ip, with a route to ip through it: from
+// this machine (and whatever it forwards for) ip answers as a neighbour
+// would, with nothing leaving the machine. The cloud metadata address
+// 169.254.169.254 is the case in point.
 func ServeHost(t testing.TB, ip string, port int) Host {
+	t.Helper()
+	n := newNeighbour(t, ip)
+	addr := net.JoinHostPort(ip, fmt.Sprint(port))
+	ln, err := listenInNetns(n.ns, addr)
+	require.NoError(t, err)
+	h := Host{Addr: addr, Body: "served from " + n.ns}
+	serve(t, ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, h.Body) }))
+
+	// The host itself reaches it: the address answers whoever is let
+	// through.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err, "the host reaches %s", addr)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	return h
+}
+
+// ListenOutside returns a TCP listener on a random port of a host outside
+// this machine, as builds see it: a network namespace joined to this
+// machine by a veth pair, on an address of the benchmarking range
+// (198.18.0.0/15), which builds reach as they reach the internet while
+// their sandbox keeps them from this machine's own addresses. Package
+// mirrors that tests serve to builds listen here. It is closed, and the
+// namespace removed, when the test ends.
+func ListenOutside(t testing.TB) net.Listener {
+	t.Helper()
+	n := newNeighbour(t)
+	ln, err := listenInNetns(n.ns, net.JoinHostPort(n.ip, "0"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+func serve(t testing.TB, ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+// neighbour is a network namespace joined to this machine by a veth pair
+// on a /30 of the benchmarking range; ip is the namespace's end.
+type neighbour struct {
+	ns, ip string
+}
+
+// newNeighbour makes a neighbour that also holds the addresses extra, each
+// routed to it from this machine. Everything is removed when the test
+// ends. It needs root and iproute2.
+func newNeighbour(t testing.TB, extra ...string) neighbour {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		Need(t, "root", "run the tests as root (make test does), since they make network namespaces")
@@ -47,8 +99,8 @@ func ServeHost(t testing.TB, ip string, port int) Host {
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
 	ns, hostSide, nsSide := "plt-"+id, "vh"+id, "vn"+id
-	// A /30 of the benchmarking range for the link itself, so that what
-	// crosses it (forwarded or masqueraded) has a way back.
+	// The link's own /30, so that what crosses it (forwarded or
+	// masqueraded) has a way back.
 	third, fourth := b[0], b[1]&0xfc
 	linkHost := fmt.Sprintf("198.18.%d.%d", third, fourth+1)
 	linkNS := fmt.Sprintf("198.18.%d.%d", third, fourth+2)
@@ -66,33 +118,15 @@ func ServeHost(t testing.TB, ip string, port int) Host {
 	run("link", "set", hostSide, "up")
 	run("-n", ns, "link", "set", "lo", "up")
 	run("-n", ns, "addr", "add", linkNS+"/30", "dev", nsSide)
-	run("-n", ns, "addr", "add", ip+"/32", "dev", nsSide)
+	for _, ip := range extra {
+		run("-n", ns, "addr", "add", ip+"/32", "dev", nsSide)
+	}
 	run("-n", ns, "link", "set", nsSide, "up")
 	run("-n", ns, "route", "add", "default", "via", linkHost)
-	run("route", "add", ip+"/32", "via", linkNS, "dev", hostSide)
-
-	addr := net.JoinHostPort(ip, fmt.Sprint(port))
-	ln, err := listenInNetns(ns, addr)
-	require.NoError(t, err)
-	h := Host{Addr: addr, Body: "served from " + ns}
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, h.Body) }),
-		ReadHeaderTimeout: 5 * time.Second,
+	for _, ip := range extra {
+		run("route", "add", ip+"/32", "via", linkNS, "dev", hostSide)
 	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-
-	// The host itself reaches it: the address answers whoever is let
-	// through.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err, "the host reaches %s", addr)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	return h
+	return neighbour{ns: ns, ip: linkNS}
 }
 
 // listenInNetns opens a TCP listener on addr inside the named network

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"html"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,10 +19,10 @@ import (
 )
 
 // PythonIndex is a Python package index (PEP 503, the "simple" API) that a
-// test serves on loopback, holding pure-Python wheels it builds itself, so
+// test serves where builds reach it (ListenOutside), holding pure-Python wheels it builds itself, so
 // that builds install a dependency from an index without reaching PyPI.
 type PythonIndex struct {
-	// URL is the index's simple API, http://127.0.0.1:PORT/simple/.
+	// URL is the index's simple API, http://198.18.x.y:PORT/simple/.
 	URL string
 	// Host is the index's host name, for pip's trusted-host setting.
 	Host string
@@ -66,9 +67,13 @@ func ServePythonIndex(t testing.TB, version string, packages map[string]string) 
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(data)
 	})
-	srv := httptest.NewServer(mux) // on 127.0.0.1
+	// Where builds reach it: outside this machine, as they see it.
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener = ListenOutside(t)
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return PythonIndex{URL: srv.URL + "/simple/", Host: "127.0.0.1", Downloads: &downloads}
+	host, _, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	return PythonIndex{URL: srv.URL + "/simple/", Host: host, Downloads: &downloads}
 }
 
 // buildWheel makes a pure-Python wheel of one package holding __init__.py.

@@ -31,10 +31,13 @@ type ErrorDetail struct {
 // Error codes clients switch on.
 const (
 	CodeUnauthorized     = "unauthorized"      // 401: no token, or an unknown or expired one
+	CodeDeactivated      = "deactivated"       // 401: the credential is right but an admin deactivated its user
 	CodeForbidden        = "forbidden"         // 403: the role does not allow it
 	CodeQuotaExceeded    = "quota_exceeded"    // 403: the tenant's quota does not allow it
 	CodeNotFound         = "not_found"         // 404
+	CodeExpired          = "expired"           // 410: an invitation past its expiry
 	CodeConflict         = "conflict"          // 409: a name taken, a state that does not allow it
+	CodeNotVerified      = "not_verified"      // 409: a domain's DNS TXT record is not (yet) there
 	CodeInvalid          = "invalid"           // 400: a field's value, type or presence
 	CodeInvalidJSON      = "invalid_json"      // 400: the body is not one JSON object
 	CodeTooLarge         = "too_large"         // 413: the body is over the limit
@@ -44,6 +47,7 @@ const (
 	CodeTooManyRequests  = "too_many_requests" // 429: too many failed sign-ins; Retry-After says when to try again
 	CodeReleaseFailed    = "release_failed"    // 422: the release was made, its rollout failed, the old one runs
 	CodeInternal         = "internal"          // 500: the detail is in the server's log
+	CodeBusy             = "busy"              // 503: too many sign-ins at once; try again in a few seconds
 	CodeNotImplemented   = "not_implemented"   // 501: this platformd cannot do it
 )
 
@@ -118,11 +122,23 @@ type Member struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// AddMemberRequest is the body of POST /tenants/{name}/members. A user
-// with an address the platform does not know yet is created.
+// AddMemberRequest is the body of POST /tenants/{name}/members. An
+// address that is no user's is invited instead (see AddedMember).
 type AddMemberRequest struct {
 	Email string `json:"email"`
 	Role  string `json:"role"`
+}
+
+// Invitation is a tenant's pending invitation of an e-mail address that
+// had no account. Its invitee accepts it once signed in as that address.
+type Invitation struct {
+	ID        int64     `json:"id"`
+	Tenant    string    `json:"tenant"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	InvitedBy string    `json:"invited_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // SSHKey is a public key its owner pushes with.

@@ -58,12 +58,67 @@ func (c *Client) DeleteTenant(ctx context.Context, name, confirm string) error {
 	return c.do(ctx, http.MethodDelete, "/tenants/"+url.PathEscape(name), nil, DeleteTenantRequest{Confirm: confirm}, nil)
 }
 
-// AddMemberWithToken adds a user to a tenant, creating them if the
-// platform does not know them, and returns the first token of a user it
-// created.
-func (c *Client) AddMemberWithToken(ctx context.Context, tenant string, req AddMemberRequest) (AddedMember, error) {
+// AddMember adds a user to a tenant, or invites the address if it is no
+// user's.
+func (c *Client) AddMember(ctx context.Context, tenant string, req AddMemberRequest) (AddedMember, error) {
 	var m AddedMember
 	return m, c.do(ctx, http.MethodPost, "/tenants/"+url.PathEscape(tenant)+"/members", nil, req, &m)
+}
+
+// ListTenantInvitations returns a page of the tenant's pending
+// invitations, by address. Admins and the tenant's owners.
+func (c *Client) ListTenantInvitations(ctx context.Context, tenant string, opts ListOptions) (Page[Invitation], error) {
+	var p Page[Invitation]
+	return p, c.do(ctx, http.MethodGet, "/tenants/"+url.PathEscape(tenant)+"/invitations", opts.query(), nil, &p)
+}
+
+// RevokeInvitation revokes the tenant's pending invitation of email.
+func (c *Client) RevokeInvitation(ctx context.Context, tenant, email string) error {
+	return c.do(ctx, http.MethodDelete, "/tenants/"+url.PathEscape(tenant)+"/invitations/"+url.PathEscape(email), nil, nil, nil)
+}
+
+// ListInvitations returns the pending invitations of the account's
+// address, by tenant.
+func (c *Client) ListInvitations(ctx context.Context, opts ListOptions) (Page[Invitation], error) {
+	var p Page[Invitation]
+	return p, c.do(ctx, http.MethodGet, "/account/invitations", opts.query(), nil, &p)
+}
+
+// AcceptInvitation accepts one of the account's invitations, and returns
+// the membership it gave.
+func (c *Client) AcceptInvitation(ctx context.Context, id int64) (Membership, error) {
+	var m Membership
+	return m, c.do(ctx, http.MethodPost, "/account/invitations/"+strconv.FormatInt(id, 10)+"/accept", nil, nil, &m)
+}
+
+// DeclineInvitation declines one of the account's invitations.
+func (c *Client) DeclineInvitation(ctx context.Context, id int64) error {
+	return c.do(ctx, http.MethodPost, "/account/invitations/"+strconv.FormatInt(id, 10)+"/decline", nil, nil, nil)
+}
+
+// SetUserDeactivated deactivates the user with the address email
+// (deactivated true), or reactivates them. Admins only.
+func (c *Client) SetUserDeactivated(ctx context.Context, email string, deactivated bool) (User, error) {
+	var u User
+	return u, c.do(ctx, http.MethodPatch, "/users/"+url.PathEscape(email), nil, UpdateUserRequest{Deactivated: &deactivated}, &u)
+}
+
+// ListUserTokens returns a page of another user's tokens, newest first.
+// Admins only.
+func (c *Client) ListUserTokens(ctx context.Context, email string, opts ListOptions) (Page[Token], error) {
+	var p Page[Token]
+	return p, c.do(ctx, http.MethodGet, "/users/"+url.PathEscape(email)+"/tokens", opts.query(), nil, &p)
+}
+
+// RevokeUserToken revokes another user's token. Admins only.
+func (c *Client) RevokeUserToken(ctx context.Context, email string, id int64) error {
+	return c.do(ctx, http.MethodDelete, "/users/"+url.PathEscape(email)+"/tokens/"+strconv.FormatInt(id, 10), nil, nil, nil)
+}
+
+// CreateUser creates a user, with a first token to hand over. Admins only.
+func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (CreatedUser, error) {
+	var u CreatedUser
+	return u, c.do(ctx, http.MethodPost, "/users", nil, req, &u)
 }
 
 // SetMemberRole changes a member's role in a tenant.
@@ -87,6 +142,13 @@ func (c *Client) ListAudit(ctx context.Context, f AuditFilter, opts ListOptions)
 	}
 	var p Page[AuditEvent]
 	return p, c.do(ctx, http.MethodGet, "/audit", q, nil, &p)
+}
+
+// Readiness returns platformd's readiness checks with their results.
+// Admins only.
+func (c *Client) Readiness(ctx context.Context) (Readiness, error) {
+	var r Readiness
+	return r, c.do(ctx, http.MethodGet, "/readiness", nil, nil, &r)
 }
 
 // Sizes returns the process sizes.
@@ -202,10 +264,18 @@ func (c *Client) ListDomains(ctx context.Context, app string, opts ListOptions) 
 	return p, c.do(ctx, http.MethodGet, appPath(app, "domains"), opts.query(), nil, &p)
 }
 
-// AddDomain adds a custom domain to an app; it answers on it at once.
+// AddDomain adds a custom domain to an app: pending, until VerifyDomain
+// finds its DNS record, unless the platform skips verification.
 func (c *Client) AddDomain(ctx context.Context, app, host string) (Domain, error) {
 	var d Domain
 	return d, c.do(ctx, http.MethodPost, appPath(app, "domains"), nil, AddDomainRequest{Host: host}, &d)
+}
+
+// VerifyDomain has the platform check the DNS record of a domain awaiting
+// verification and route it if it is there.
+func (c *Client) VerifyDomain(ctx context.Context, app, host string) (Domain, error) {
+	var d Domain
+	return d, c.do(ctx, http.MethodPost, appPath(app, "domains", host, "verify"), nil, nil, &d)
 }
 
 // RemoveDomain removes a custom domain from an app.

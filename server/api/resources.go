@@ -41,12 +41,28 @@ type SetPasswordRequest struct {
 	Password string `json:"password"`
 }
 
-// AddedMember is the answer to POST /tenants/{tenant}/members. When the
-// user was created by the request, InitialToken is an API token for them
-// (expiring in a week) to hand over: they run `platform login --token`.
+// AddedMember is the answer to POST /tenants/{tenant}/members: Member
+// when the address is a user's, who is a member now; else Invitation, the
+// invitation made for it, which its invitee accepts once an admin has
+// made their account and they have signed in. Exactly one is set.
 type AddedMember struct {
-	Member
-	InitialToken string `json:"initial_token,omitempty"`
+	Member     *Member     `json:"member,omitempty"`
+	Invitation *Invitation `json:"invitation,omitempty"`
+}
+
+// CreateUserRequest is the body of POST /users (admins).
+type CreateUserRequest struct {
+	Email string `json:"email"`
+	Admin bool   `json:"admin,omitempty"`
+}
+
+// CreatedUser is the answer to POST /users: the user, and their first API
+// token (expiring in a week), shown only here, for the admin to hand
+// over. The user signs in with it (platform login --token) and then sets
+// a password or adds an SSH key of their own.
+type CreatedUser struct {
+	User         User   `json:"user"`
+	InitialToken string `json:"initial_token"`
 }
 
 // SetRoleRequest is the body of PATCH /tenants/{tenant}/members/{email}.
@@ -74,6 +90,15 @@ type User struct {
 	Admin       bool         `json:"admin"`
 	Memberships []Membership `json:"memberships"`
 	CreatedAt   time.Time    `json:"created_at"`
+	// DeactivatedAt is when an admin deactivated the user, who signs in
+	// to nothing until reactivated; absent while the user is active.
+	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`
+}
+
+// UpdateUserRequest is the body of PATCH /users/{email} (admins):
+// Deactivated true deactivates the user, false reactivates them.
+type UpdateUserRequest struct {
+	Deactivated *bool `json:"deactivated"`
 }
 
 // ConfigVars are an app's config vars.
@@ -187,10 +212,33 @@ type Build struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
-// Domain is a custom host name an app answers on, besides its default one.
+// Domain is a custom host name an app answers on, besides its default
+// one, once verified.
 type Domain struct {
-	Host      string    `json:"host"`
-	CreatedAt time.Time `json:"created_at"`
+	Host string `json:"host"`
+	// Status is DomainVerified (routed to the app) or DomainPending
+	// (waiting for the DNS record Verification names).
+	Status string `json:"status"`
+	// Verification is the DNS record that shows the domain is its
+	// claimer's; set while the domain is pending.
+	Verification *DomainVerification `json:"verification,omitempty"`
+	CreatedAt    time.Time           `json:"created_at"`
+	VerifiedAt   *time.Time          `json:"verified_at,omitempty"`
+}
+
+// Domain statuses.
+const (
+	DomainVerified = "verified"
+	DomainPending  = "pending"
+)
+
+// DomainVerification is a DNS record to create: a TXT record named Name
+// ("_platform-challenge.www.example.com") holding Value. Then POST
+// /apps/{app}/domains/{host}/verify checks it.
+type DomainVerification struct {
+	Type  string `json:"type"` // TXT
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // AddDomainRequest is the body of POST /apps/{app}/domains.
@@ -225,6 +273,13 @@ type LogOptions struct {
 	Process string // one process type; empty: all
 	Lines   int    // the last N lines logged before the request; 0: the server's default (100)
 	Follow  bool   // keep streaming new lines until the request ends
+}
+
+// Readiness is every readiness check of platformd with its result (GET
+// /readiness, admins; the operator listener's /readyz).
+type Readiness struct {
+	Status string            `json:"status"` // "ok" or "unavailable"
+	Checks map[string]string `json:"checks"` // name → "ok" or "error: ..."
 }
 
 // Sizes are the process sizes, smallest first (GET /sizes).

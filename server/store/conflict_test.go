@@ -18,7 +18,7 @@ func TestUniquenessConflicts(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.AddSSHKey(ctx, f.user.ID, "laptop", testEd25519)
 	require.NoError(t, err)
-	_, err = s.AddDomain(ctx, f.app.ID, "shop.example.com")
+	_, err = s.AddDomain(ctx, f.app.ID, "shop.example.com", true)
 	require.NoError(t, err)
 	other, err := s.CreateTenant(ctx, "globex", DefaultQuota())
 	require.NoError(t, err)
@@ -51,7 +51,7 @@ func TestUniquenessConflicts(t *testing.T) {
 		},
 		{
 			name: "domain host in another case",
-			do:   func() error { _, err := s.AddDomain(ctx, f.app.ID, "Shop.Example.COM."); return err },
+			do:   func() error { _, err := s.AddDomain(ctx, f.app.ID, "Shop.Example.COM.", false); return err },
 			want: `domain "shop.example.com" is already in use`,
 		},
 		{

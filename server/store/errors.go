@@ -26,6 +26,9 @@ var (
 	ErrQuotaExceeded = errors.New("quota exceeded")
 	// ErrTokenExpired means an API token exists but is past its expiry.
 	ErrTokenExpired = errors.New("token expired")
+	// ErrDeactivated means a credential (an API token, a session, an SSH
+	// key, a password) is right but its user is deactivated.
+	ErrDeactivated = errors.New("user deactivated")
 	// ErrLockNotHeld means the caller does not hold the deploy lock it
 	// tried to renew: it expired and someone else took it, or it was
 	// released.

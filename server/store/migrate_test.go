@@ -12,7 +12,7 @@ import (
 
 var schemaTables = []string{
 	"api_tokens", "apps", "audit_events", "builds", "config_vars", "deploy_locks", "domains",
-	"formation", "memberships", "releases", "ssh_keys", "tenants", "users", "web_sessions",
+	"formation", "invitations", "memberships", "releases", "ssh_keys", "tenants", "users", "web_sessions",
 }
 
 func tablesIn(t *testing.T, dbURL string) []string {

@@ -89,7 +89,8 @@ func (s *Store) HasPassword(ctx context.Context, userID int64) (bool, error) {
 // CheckPassword returns the user with the address email (in any case) if
 // password is theirs. An unknown address, a user without a password and a
 // wrong password are all ErrWrongPassword, and take the same time: an
-// address that has no password is hashed against a dummy. It is safe for
+// address that has no password is hashed against a dummy. The right
+// password of a deactivated user is ErrDeactivated. It is safe for
 // concurrent use; each call costs about 19 MiB and tens of milliseconds of
 // CPU, so callers limit failed attempts (see the server's sign-in limiter).
 func (s *Store) CheckPassword(ctx context.Context, email, password string) (User, error) {
@@ -97,8 +98,8 @@ func (s *Store) CheckPassword(ctx context.Context, email, password string) (User
 	var u User
 	var hash *string
 	err := s.db.QueryRow(ctx, `
-		SELECT `+userColumns+`, password_hash FROM users WHERE lower(email) = lower($1)`, email).
-		Scan(&u.ID, &u.Email, &u.IsAdmin, &u.CreatedAt, &hash)
+		SELECT `+userColumns+`, u.password_hash FROM users u WHERE lower(u.email) = lower($1)`, email).
+		Scan(&u.ID, &u.Email, &u.IsAdmin, &u.CreatedAt, &u.DeactivatedAt, &hash)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return User{}, mapErr(err)
 	}
@@ -114,7 +115,9 @@ func (s *Store) CheckPassword(ctx context.Context, email, password string) (User
 	if !ok {
 		return User{}, ErrWrongPassword
 	}
-	return u, nil
+	// Only once the password is right does the answer say the account is
+	// deactivated: to its owner, not to a guesser.
+	return signedIn(u, nil)
 }
 
 // hashPassword hashes password with p and a random salt, in PHC form.

@@ -107,7 +107,7 @@ func (s *Store) CreateSession(ctx context.Context, ns NewSession) (string, Sessi
 // SessionUser authenticates a session secret: it returns the session and
 // its user, and records the use. A session that is unknown, past its
 // expiry or unused for longer than maxIdle is ErrNotFound: all of them
-// mean "sign in again".
+// mean "sign in again". A deactivated user's session is ErrDeactivated.
 func (s *Store) SessionUser(ctx context.Context, secret string, maxIdle time.Duration) (User, Session, error) {
 	if !strings.HasPrefix(secret, SessionPrefix) {
 		return User{}, Session{}, notFoundf("session")
@@ -118,19 +118,22 @@ func (s *Store) SessionUser(ctx context.Context, secret string, maxIdle time.Dur
 		stale bool
 	)
 	err := s.db.QueryRow(ctx, `
-		SELECT u.id, u.email, u.is_admin, u.created_at,
+		SELECT `+userColumns+`,
 		       w.id, w.user_id, w.token_id, w.csrf_token, w.created_at, w.expires_at, w.last_seen_at,
 		       w.last_seen_at < now() - $3::interval
 		FROM web_sessions w JOIN users u ON u.id = w.user_id
 		WHERE w.session_hash = $1 AND w.expires_at > now() AND w.last_seen_at > now() - $2::interval`,
 		hashToken(secret), maxIdle, lastUsedResolution,
-	).Scan(&u.ID, &u.Email, &u.IsAdmin, &u.CreatedAt,
+	).Scan(&u.ID, &u.Email, &u.IsAdmin, &u.CreatedAt, &u.DeactivatedAt,
 		&se.ID, &se.UserID, &se.TokenID, &se.CSRFToken, &se.CreatedAt, &se.ExpiresAt, &se.LastSeenAt, &stale)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, Session{}, notFoundf("session")
 	}
 	if err != nil {
 		return User{}, Session{}, mapErr(err)
+	}
+	if _, err := signedIn(u, nil); err != nil {
+		return User{}, Session{}, err
 	}
 	if stale {
 		err := s.db.QueryRow(ctx, `UPDATE web_sessions SET last_seen_at = now() WHERE id = $1 RETURNING last_seen_at`,

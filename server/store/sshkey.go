@@ -131,14 +131,15 @@ func (s *Store) RemoveSSHKey(ctx context.Context, userID, keyID int64) error {
 
 // UserByFingerprint returns the owner of the key with the given SHA256
 // fingerprint. Call it only for the key that authenticated the session,
-// never for a key merely offered (see CVE-2024-45337).
+// never for a key merely offered (see CVE-2024-45337). The key of a
+// deactivated user is ErrDeactivated.
 func (s *Store) UserByFingerprint(ctx context.Context, fingerprint string) (User, error) {
 	u, err := scanUser(s.db.QueryRow(ctx, `
-		SELECT u.id, u.email, u.is_admin, u.created_at
+		SELECT `+userColumns+`
 		FROM ssh_keys k JOIN users u ON u.id = k.user_id
 		WHERE k.fingerprint = $1`, fingerprint))
 	if err != nil {
 		return User{}, notFoundOr(err, "SSH key %s", fingerprint)
 	}
-	return u, nil
+	return signedIn(u, nil)
 }

@@ -10,8 +10,9 @@
 // lease, the immutability of releases.
 //
 // Errors wrap the sentinels ErrNotFound, ErrConflict, ErrInvalid,
-// ErrQuotaExceeded, ErrTokenExpired, ErrLockNotHeld and ErrDecrypt; their
-// messages are short and safe to show to the user who caused them.
+// ErrQuotaExceeded, ErrTokenExpired, ErrDeactivated, ErrLockNotHeld and
+// ErrDecrypt; their messages are short and safe to show to the user who
+// caused them.
 package store
 
 import (

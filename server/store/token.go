@@ -81,7 +81,8 @@ func (s *Store) CreateToken(ctx context.Context, userID int64, name string, expi
 
 // UserByToken authenticates an API token: it returns the token's user and
 // records the use. An unknown token is ErrNotFound, an expired one
-// ErrTokenExpired; both mean 401 and neither says which to the client.
+// ErrTokenExpired; both mean 401 and neither says which to the client. A
+// deactivated user's token is ErrDeactivated.
 func (s *Store) UserByToken(ctx context.Context, plaintext string) (User, error) {
 	if !strings.HasPrefix(plaintext, TokenPrefix) {
 		return User{}, notFoundf("API token")
@@ -93,17 +94,20 @@ func (s *Store) UserByToken(ctx context.Context, plaintext string) (User, error)
 		stale   bool
 	)
 	err := s.db.QueryRow(ctx, `
-		SELECT u.id, u.email, u.is_admin, u.created_at, t.id,
+		SELECT `+userColumns+`, t.id,
 		       t.expires_at IS NOT NULL AND t.expires_at <= now(),
 		       t.last_used_at IS NULL OR t.last_used_at < now() - $2::interval
 		FROM api_tokens t JOIN users u ON u.id = t.user_id
 		WHERE t.token_hash = $1`, hashToken(plaintext), lastUsedResolution,
-	).Scan(&u.ID, &u.Email, &u.IsAdmin, &u.CreatedAt, &tokenID, &expired, &stale)
+	).Scan(&u.ID, &u.Email, &u.IsAdmin, &u.CreatedAt, &u.DeactivatedAt, &tokenID, &expired, &stale)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, notFoundf("API token")
 	}
 	if err != nil {
 		return User{}, mapErr(err)
+	}
+	if _, err := signedIn(u, nil); err != nil {
+		return User{}, err
 	}
 	if expired {
 		return User{}, fmt.Errorf("API token %d: %w", tokenID, ErrTokenExpired)

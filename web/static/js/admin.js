@@ -3,7 +3,7 @@
 // tenant's owners get the members page of their tenants and its audit log.
 
 import { api, get, getAll, ApiError } from './api.js';
-import { h, replace, table, when, badge, cli, confirmDialog, toast, errorText, errorBox, showError, clearError, busy, loading, notFound, copy } from './ui.js';
+import { h, replace, table, when, badge, cli, confirmDialog, toast, errorText, errorBox, showError, clearError, busy, loading, notFound } from './ui.js';
 
 const roles = ['owner', 'member', 'viewer'];
 
@@ -190,9 +190,9 @@ export function renderTenant(main, ctx, name) {
     const email = h('input', { type: 'email', id: 'member-email', name: 'email', autocomplete: 'off', required: true });
     const role = h('select', { id: 'member-role', name: 'role' }, roles.map((r) => h('option', { value: r, selected: r === 'member' }, r)));
     const add = h('button', { type: 'submit', class: 'primary' }, 'Add member');
-    const tokenBox = h('div', { 'aria-live': 'polite' });
+    const noticeBox = h('div', { 'aria-live': 'polite' });
     const command = cli('');
-    const sync = () => command.set(`platform users:add ${email.value.trim() || 'EMAIL'} --tenant ${name} --role ${role.value}`);
+    const sync = () => command.set(`platform members:add ${email.value.trim() || 'EMAIL'} --tenant ${name} --role ${role.value}`);
     email.addEventListener('input', sync);
     role.addEventListener('input', sync);
     sync();
@@ -201,25 +201,25 @@ export function renderTenant(main, ctx, name) {
         h('div', { class: 'field' }, h('label', { for: 'member-email' }, 'E-mail address'), email),
         h('div', { class: 'field narrow' }, h('label', { for: 'member-role' }, 'Role'), role),
         add),
-      err, tokenBox, command);
+      err, noticeBox, command);
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       clearError(err, form);
       try {
-        const m = await busy(add, 'Adding…', () => api('POST', `${tpath}/members`, { email: email.value.trim(), role: role.value }));
-        toast(`Added ${m.email} as ${m.role}`);
+        const added = await busy(add, 'Adding…', () => api('POST', `${tpath}/members`, { email: email.value.trim(), role: role.value }));
         await drawMembers();
-        if (m.initial_token) {
-          const tok = m.initial_token;
-          replace(membersPanel.querySelector('[data-token-box]'), h('div', { class: 'notice warn' },
-            h('p', {}, `${m.email} is new to the platform. Hand them this token, valid for a week; it is shown only now:`),
-            h('p', { class: 'secret-once' }, tok),
-            h('button', { type: 'button', onclick: () => copy(tok) }, 'Copy token'),
-            cli('platform login --token TOKEN')));
+        if (added.member) {
+          toast(`Added ${added.member.email} as ${added.member.role}`);
+        } else if (added.invitation) {
+          const inv = added.invitation;
+          toast(`Invited ${inv.email}`);
+          replace(membersPanel.querySelector('[data-notice-box]'), h('div', { class: 'notice' },
+            h('p', {}, `${inv.email} has no account yet, so they are invited as ${inv.role}, until ${when(inv.expires_at)}. Once a platform admin has made their account and they have signed in, they accept with:`),
+            cli(`platform invitations:accept ${name}`)));
         }
       } catch (e) { showError(err, e, form); }
     });
-    tokenBox.setAttribute('data-token-box', '');
+    noticeBox.setAttribute('data-notice-box', '');
     replace(membersPanel,
       h('h2', { id: 'members-h' }, 'Members'),
       table([
@@ -259,8 +259,9 @@ export function renderTenant(main, ctx, name) {
         },
       ], members, { empty: 'No members yet.' }),
       h('h3', {}, 'Add a member'), form,
-      cli(`platform users:role EMAIL ROLE --tenant ${name}`),
-      cli(`platform users:remove EMAIL --tenant ${name}`));
+      cli(`platform members:role EMAIL --tenant ${name} --role ROLE`),
+      cli(`platform members:remove EMAIL --tenant ${name}`),
+      cli(`platform invitations --tenant ${name}`));
   };
 
   const drawApps = async () => {
@@ -290,10 +291,11 @@ export function renderUsers(main, ctx) {
   const list = h('div', {}, loading());
   replace(main, h('div', { 'data-page': 'admin-users' },
     h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Users'), h('p', { class: 'sub' }, 'Everyone who can sign in, with their roles. Add people to a tenant from its page.'))),
-    h('section', { class: 'panel', 'aria-label': 'Users' }, list, cli('platform users'))));
+    h('section', { class: 'panel', 'aria-label': 'Users' }, list, cli('platform users'), cli('platform users:deactivate EMAIL'))));
   getAll('/users').then((users) => {
     replace(list, table([
       { label: 'E-mail', class: 'primary-cell', cell: (u) => h('strong', {}, u.email) },
+      { label: 'Status', cell: (u) => (u.deactivated_at ? badge(`deactivated ${when(u.deactivated_at)}`, 'bad') : badge('active')) },
       { label: 'Roles', cell: (u) => h('span', {}, u.admin ? [badge('platform admin', 'accent'), ' '] : null,
         (u.memberships || []).map((m, i) => [i ? ', ' : '', h('a', { href: `/admin/tenants/${encodeURIComponent(m.tenant)}` }, m.tenant), ` ${m.role}`]),
         !u.admin && !(u.memberships || []).length ? h('span', { class: 'muted' }, 'no tenant') : null) },

@@ -2,7 +2,7 @@
 // (destroying the app).
 
 import { api, get, appPath } from './api.js';
-import { h, replace, table, when, cli, confirmDialog, toast, errorText, errorBox, showError, clearError, busy, loading } from './ui.js';
+import { h, replace, table, when, badge, cli, confirmDialog, toast, errorText, errorBox, showError, clearError, busy, loading } from './ui.js';
 
 export function renderDomains(body, ctx, app) {
   const list = h('div', {}, loading());
@@ -22,7 +22,7 @@ export function renderDomains(body, ctx, app) {
     h('h2', { id: 'domains-h' }, 'Domains'),
     defaultHost ? h('p', {}, 'Default host: ', h('code', {}, defaultHost), h('span', { class: 'muted' }, ' — always on')) : null,
     list,
-    app.canWrite ? [h('h3', {}, 'Add a domain'), h('p', { class: 'muted small' }, 'Point the name at the platform’s router (a CNAME to the default host), then add it here.'), form]
+    app.canWrite ? [h('h3', {}, 'Add a domain'), h('p', { class: 'muted small' }, 'Add the name here, then create the DNS TXT record it shows and verify it; point the name at the platform’s router with a CNAME to the default host.'), form]
       : h('p', { class: 'muted' }, 'You are a viewer of this tenant: you cannot change its domains.'),
     cli(`platform domains -a ${app.name}`)));
 
@@ -30,27 +30,48 @@ export function renderDomains(body, ctx, app) {
   const draw = () => {
     replace(list, table([
       { label: 'Host', cell: (d) => h('a', { href: `${scheme}//${d.host}/`, target: '_blank', rel: 'noopener' }, d.host) },
+      {
+        label: 'Status', cell: (d) => (d.verification
+          ? h('span', {}, badge('pending', 'warn'), ' Not routed until you create the DNS record ',
+            h('code', {}, `${d.verification.name} ${d.verification.type} ${d.verification.value}`),
+            ' and verify it: ', h('code', {}, `platform domains:verify ${d.host} -a ${app.name}`))
+          : badge('verified', 'ok')),
+      },
       { label: 'Added', cell: (d) => when(d.created_at) },
       {
         label: '', class: 'actions', cell: (d) => {
-          const b = h('button', { type: 'button', class: 'danger', disabled: !app.canWrite, 'aria-label': `Remove ${d.host}` }, 'Remove');
-          b.addEventListener('click', async () => {
-            const ok = await confirmDialog({
-              title: `Remove ${d.host}?`,
-              body: [`${app.name} stops answering on ${d.host} at once.`, cli(`platform domains:remove ${d.host} -a ${app.name}`)],
-              confirm: 'Remove domain', danger: true,
+          if (d.verification && app.canWrite) {
+            const v = h('button', { type: 'button', 'aria-label': `Verify ${d.host}` }, 'Verify');
+            v.addEventListener('click', async () => {
+              try {
+                await busy(v, 'Checking…', () => api('POST', appPath(app.name, 'domains', d.host, 'verify')));
+                toast(`${d.host} is verified: ${app.name} answers on it`);
+                await load();
+              } catch (e) { toast(errorText(e), 'error'); }
             });
-            if (!ok) return;
-            try {
-              await busy(b, 'Removing…', () => api('DELETE', appPath(app.name, 'domains', d.host)));
-              toast(`Removed ${d.host}`);
-              await load();
-            } catch (e) { toast(errorText(e), 'error'); }
-          });
-          return b;
+            return h('span', {}, v, ' ', removeButton(d));
+          }
+          return removeButton(d);
         },
       },
     ], domains, { empty: 'No custom domains.' }));
+  };
+  const removeButton = (d) => {
+    const b = h('button', { type: 'button', class: 'danger', disabled: !app.canWrite, 'aria-label': `Remove ${d.host}` }, 'Remove');
+    b.addEventListener('click', async () => {
+      const ok = await confirmDialog({
+        title: `Remove ${d.host}?`,
+        body: [`${app.name} stops answering on ${d.host} at once.`, cli(`platform domains:remove ${d.host} -a ${app.name}`)],
+        confirm: 'Remove domain', danger: true,
+      });
+      if (!ok) return;
+      try {
+        await busy(b, 'Removing…', () => api('DELETE', appPath(app.name, 'domains', d.host)));
+        toast(`Removed ${d.host}`);
+        await load();
+      } catch (e) { toast(errorText(e), 'error'); }
+    });
+    return b;
   };
   const load = async () => {
     try {
@@ -67,7 +88,7 @@ export function renderDomains(body, ctx, app) {
     if (!name) { showError(err, { message: 'Type the host name to add, such as www.example.com.', field: 'host' }, form); return; }
     try {
       const d = await busy(add, 'Adding…', () => api('POST', appPath(app.name, 'domains'), { host: name }));
-      toast(`${app.name} answers on ${d.host} now`);
+      toast(d.verification ? `Added ${d.host}: create its DNS record, then verify it` : `${app.name} answers on ${d.host} now`);
       host.value = '';
       await load();
     } catch (e) { showError(err, e, form); }

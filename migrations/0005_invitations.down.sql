@@ -1,0 +1,6 @@
+-- Reverts 0005_invitations: pending invitations are lost.
+BEGIN;
+
+DROP TABLE IF EXISTS invitations;
+
+COMMIT;
