@@ -127,6 +127,19 @@ stop() {
   rm -f "$PIDS/$name.pid"
 }
 
+# new_ca SUBJECT makes ca.key and ca.crt in the current directory; cert NAME
+# SUBJECT EXTENSIONS makes NAME.key and NAME.crt, signed by that CA.
+new_ca() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "$1" -keyout ca.key -out ca.crt 2>/dev/null
+}
+cert() {
+  openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+  printf '%s\n' "$3" > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+    -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+  rm -f "$1.csr" "$1.ext"
+}
+
 kubectl_() { "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"; }
 crictl_() { "$BIN/crictl" --runtime-endpoint "unix://$RUN/containerd.sock" --timeout 20s "$@"; }
 

@@ -47,15 +47,7 @@ if [ ! -f "$PKI/.complete" ]; then
   say "certificates"
   (
     cd "$PKI"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=platform-local-ca" \
-      -keyout ca.key -out ca.crt 2>/dev/null
-    cert() { # name subject extensions
-      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
-      printf '%s\n' "$3" > "$1.ext"
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr" "$1.ext"
-    }
+    new_ca "/CN=platform-local-ca"
     cert apiserver "/CN=kube-apiserver" \
       "subjectAltName=IP:127.0.0.1,IP:$KUBERNETES_SERVICE_IP,IP:$NODE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
 extendedKeyUsage=serverAuth"
@@ -75,15 +67,7 @@ if [ ! -f "$PKI/etcd/.complete" ]; then
   (
     mkdir -p "$PKI/etcd"
     cd "$PKI/etcd"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=platform-local-etcd-ca" \
-      -keyout ca.key -out ca.crt 2>/dev/null
-    cert() { # name subject extensions
-      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
-      printf '%s\n' "$3" > "$1.ext"
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr" "$1.ext"
-    }
+    new_ca "/CN=platform-local-etcd-ca"
     cert server "/CN=etcd" "subjectAltName=IP:127.0.0.1,DNS:localhost
 extendedKeyUsage=serverAuth"
     cert apiserver "/CN=kube-apiserver-etcd-client" "extendedKeyUsage=clientAuth"
