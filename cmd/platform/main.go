@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/platform-paas/platform/server/api"
 )
@@ -131,15 +132,16 @@ func (c *cli) newRootCmd() *cobra.Command {
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true, // main prints the error once
-		Args:          cobra.NoArgs,
+		Args:          unknownCommand,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cmd.Help()
 		},
 	}
 	root.SetVersionTemplate("platform {{.Version}}\n")
+	root.SuggestionsMinimumDistance = 2 // for unknownCommand
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return fmt.Errorf("%w (see platform help %s)", err, cmd.Name())
+		return fmt.Errorf("%w (see platform help %s)", flagValueError(err), cmd.Name())
 	})
 	root.AddGroup(
 		&cobra.Group{ID: "account", Title: "Account:"},
@@ -165,6 +167,44 @@ func (c *cli) newRootCmd() *cobra.Command {
 		newVersionCmd(),
 	)
 	return root
+}
+
+// unknownCommand refuses what the root command is given as a command it
+// does not have, suggesting the nearest ones.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return errors.New(msg + " (platform help lists every command)")
+}
+
+// flagValueError says what a flag takes when its value does not parse,
+// rather than the parser's own words.
+func flagValueError(err error) error {
+	var ive *pflag.InvalidValueError
+	if !errors.As(err, &ive) {
+		return err
+	}
+	name := "--" + ive.GetFlag().Name
+	if sh := ive.GetFlag().Shorthand; sh != "" {
+		name = "-" + sh + "/" + name
+	}
+	var what string
+	switch ive.GetFlag().Value.Type() {
+	case "int", "int64", "uint", "uint64", "int32":
+		what = "a whole number, like 100"
+	case "duration":
+		what = "a duration, like 30s or 5m"
+	case "bool":
+		what = "true or false"
+	default:
+		return err
+	}
+	return fmt.Errorf("%s takes %s, not %q", name, what, ive.GetValue())
 }
 
 func newVersionCmd() *cobra.Command {

@@ -40,9 +40,15 @@ func TestHelp(t *testing.T) {
 }
 
 func TestUnknownCommand(t *testing.T) {
-	_, _, err := runCLI(t, "apps:frobnicate")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "unknown command")
+	for args, want := range map[string]string{
+		"apps:frobnicate": `unknown command "apps:frobnicate" (platform help lists every command)`,
+		"config:sett":     `unknown command "config:sett"; did you mean config:get or config:set? (platform help lists every command)`,
+		"lgs":             "did you mean ps or logs?",
+	} {
+		_, _, err := runCLI(t, args)
+		require.Error(t, err, args)
+		assert.Contains(t, err.Error(), want, args)
+	}
 }
 
 func TestUsageErrors(t *testing.T) {

@@ -43,7 +43,7 @@ func TestConfigLimits(t *testing.T) {
 	s, _ := newTestStore(t)
 	ctx := context.Background()
 	f := newFixture(t, s)
-	for _, k := range []string{"PORT", "DYNO", "PLATFORM_APP", "PLATFORM_ANYTHING"} {
+	for _, k := range []string{"PORT", "DYNO", "PLATFORM_APP", "PLATFORM_ANYTHING", "KUBERNETES_SERVICE_HOST", "KUBERNETES_PORT"} {
 		_, err := s.SetConfig(ctx, f.app.ID, map[string]string{k: "x"})
 		assert.ErrorIs(t, err, ErrInvalid, k)
 		assert.ErrorContains(t, err, "reserved", k)

@@ -59,15 +59,16 @@ func ValidateConfigKey(key string) error {
 		return invalidf("config var name %q is invalid: use letters, digits and underscores, not starting with a digit, at most %d characters", key, maxConfigKeyLen)
 	}
 	if reservedConfigKey(key) {
-		return invalidf("config var %s is set by the platform and cannot be changed: PORT, DYNO and names starting with PLATFORM_ are reserved", key)
+		return invalidf("config var %s is set by the platform and cannot be changed: PORT, DYNO and names starting with PLATFORM_ or KUBERNETES_ are reserved", key)
 	}
 	return nil
 }
 
-// reservedConfigKey reports whether the platform sets key in every
-// process's environment itself.
+// reservedConfigKey reports whether the platform, or Kubernetes under it
+// (KUBERNETES_SERVICE_HOST, ...), sets key in every process's environment
+// itself.
 func reservedConfigKey(key string) bool {
-	return key == "PORT" || key == "DYNO" || strings.HasPrefix(key, "PLATFORM_")
+	return key == "PORT" || key == "DYNO" || strings.HasPrefix(key, "PLATFORM_") || strings.HasPrefix(key, "KUBERNETES_")
 }
 
 // NormalizeHost lower-cases host, drops one trailing dot and checks that
