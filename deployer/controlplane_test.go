@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,16 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/platform-paas/platform/deploy/localstack"
-)
-
-// The local stack's etcd and kubelet addresses (deploy/local/lib.sh).
-const (
-	stackEtcd    = "https://127.0.0.1:23790"
-	stackKubelet = "https://10.217.0.1:10250"
 )
 
 // TestLocalStackControlPlaneLockedDown checks that the local stack's
@@ -57,7 +50,7 @@ func TestLocalStackControlPlaneLockedDown(t *testing.T) {
 	}
 	etcdRange := func(c *http.Client, key string) (*http.Response, error) {
 		body, _ := json.Marshal(map[string]string{"key": base64.StdEncoding.EncodeToString([]byte(key))})
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, stackEtcd+"/v3/kv/range", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, localstack.EtcdURL+"/v3/kv/range", bytes.NewReader(body))
 		require.NoError(t, err)
 		return c.Do(req)
 	}
@@ -76,10 +69,7 @@ func TestLocalStackControlPlaneLockedDown(t *testing.T) {
 	})
 
 	t.Run("secrets are encrypted in etcd", func(t *testing.T) {
-		cfg, err := clientcmd.BuildConfigFromFlags("", env.Kubeconfig)
-		require.NoError(t, err)
-		kc, err := kubernetes.NewForConfig(cfg)
-		require.NoError(t, err)
+		kc := localstack.Kube(t, env)
 		name := fmt.Sprintf("lockdown-%08x", rand.Uint32())
 		plain := "config-value-" + name
 		_, err = kc.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{
@@ -96,7 +86,7 @@ func TestLocalStackControlPlaneLockedDown(t *testing.T) {
 			localstack.Need(t, "etcdctl", "apt-get install etcd-client (make up installs it)")
 		}
 		cert := filepath.Join(pki, "etcd", "apiserver")
-		cmd := exec.CommandContext(ctx, etcdctl, "--endpoints="+stackEtcd, "--cacert="+filepath.Join(pki, "etcd", "ca.crt"),
+		cmd := exec.CommandContext(ctx, etcdctl, "--endpoints="+localstack.EtcdURL, "--cacert="+filepath.Join(pki, "etcd", "ca.crt"),
 			"--cert="+cert+".crt", "--key="+cert+".key", "get", "--print-value-only", "/registry/secrets/default/"+name)
 		cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
 		raw, err := cmd.Output()
@@ -113,7 +103,7 @@ func TestLocalStackControlPlaneLockedDown(t *testing.T) {
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // see above
 		}}
 		for _, path := range []string{"/pods", "/runningpods/", "/metrics"} {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, stackKubelet+path, nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+net.JoinHostPort(localstack.NodeIP, localstack.KubeletPort)+path, nil)
 			require.NoError(t, err)
 			resp, err := c.Do(req)
 			require.NoError(t, err, "the host reaches the kubelet")

@@ -15,23 +15,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/release/releasetest"
 )
 
-// The local stack's fixed addresses (deploy/local/lib.sh) that tenants'
-// code must not reach, besides those of the stack's own URLs.
-const (
-	nodeIP        = "10.217.0.1" // the pod bridge's gateway, where the kubelet listens
-	buildGateway  = "10.219.0.1" // the build bridge's gateway
-	kubernetesSvc = "10.218.0.1:443"
-	kubeAPIPort   = "6443"
-	etcdPort      = "23790"
-	kubeletPort   = "10250"
-	metadataIP    = "169.254.169.254"
-)
+// The cloud metadata address, which the test serves itself.
+const metadataIP = "169.254.169.254"
 
 // TestTenantIsolation pushes, as a member of one tenant, an app whose build
 // step and whose running web process try to reach everything a tenant
@@ -47,7 +37,7 @@ func TestTenantIsolation(t *testing.T) {
 	victim := releasetest.NewStackTenant(t)
 	env := attacker.Env
 	metadata := localstack.ServeHost(t, metadataIP, 80)
-	kube := kubeClient(t, env.Kubeconfig)
+	kube := localstack.Kube(t, env)
 
 	// A pod of another tenant, and one of the attacker's own tenant.
 	victimApp := victim.CreateApp(t, "victim")
@@ -57,11 +47,11 @@ func TestTenantIsolation(t *testing.T) {
 	victimPod := podAddr(t, kube, victim.Tenant.Name, victimApp.Name)
 	siblingPod := podAddr(t, kube, attacker.Tenant.Name, siblingApp.Name)
 
-	targets := append(controlPlaneTargets(t, env), kubernetesSvc, victimPod, metadata.Addr)
+	targets := append(controlPlaneTargets(t, env), localstack.KubernetesSvc, victimPod, metadata.Addr)
 	// The kubelet listens where pods could reach it: the host reaching it
 	// shows that the probes below fail because of the isolation, not
 	// because nothing listens.
-	conn, err := net.DialTimeout("tcp", net.JoinHostPort(nodeIP, kubeletPort), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort(localstack.NodeIP, localstack.KubeletPort), 5*time.Second)
 	require.NoError(t, err, "the host reaches the kubelet")
 	_ = conn.Close()
 
@@ -96,7 +86,9 @@ func TestTenantIsolation(t *testing.T) {
 // of this machine. Loopback is left out: in a build step or a pod it is
 // the sandbox's own (where the app itself listens).
 func controlPlaneTargets(t *testing.T, env localstack.Env) []string {
-	ports := []string{etcdPort, kubeAPIPort, kubeletPort}
+	etcd, err := url.Parse(localstack.EtcdURL)
+	require.NoError(t, err)
+	ports := []string{etcd.Port(), localstack.KubeAPIPort, localstack.KubeletPort}
 	for _, u := range []string{env.APIURL, env.RouterURL, "http://" + env.Registry, strings.Replace(env.GitURL, "ssh://git@", "ssh://", 1), env.DatabaseURL} {
 		parsed, err := url.Parse(u)
 		require.NoError(t, err)
@@ -109,7 +101,7 @@ func controlPlaneTargets(t *testing.T, env localstack.Env) []string {
 	}
 	addrs, err := net.InterfaceAddrs()
 	require.NoError(t, err)
-	ips := []string{nodeIP, buildGateway}
+	ips := []string{localstack.NodeIP, localstack.BuildGateway}
 	for _, a := range addrs {
 		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !strings.HasPrefix(n.IP.String(), "198.18.") {
 			ips = append(ips, n.IP.String())
@@ -133,15 +125,6 @@ func pushOK(t *testing.T, s *releasetest.StackTenant, sample, app string) {
 	t.Helper()
 	out, err := s.Push(s.Repo(t, sample, app))
 	require.NoError(t, err, "push output:\n%s", out)
-}
-
-func kubeClient(t *testing.T, kubeconfig string) kubernetes.Interface {
-	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	kube, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
-	return kube
 }
 
 // podAddr is the IP:port of a running web pod of app.

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Deployment is a Deployment named name of replicas pods, each one
@@ -127,4 +128,25 @@ func PodReport(kube kubernetes.Interface, ns string) string {
 		}
 	}
 	return b.String()
+}
+
+// The local stack's fixed addresses, as deploy/local/lib.sh sets them:
+// what tests of its isolation aim at.
+const (
+	NodeIP        = "10.217.0.1"              // the pod bridge's gateway, where the kubelet listens
+	BuildGateway  = "10.219.0.1"              // the build bridge's gateway
+	KubernetesSvc = "10.218.0.1:443"          // the kubernetes Service
+	EtcdURL       = "https://127.0.0.1:23790" // etcd's clients' URL
+	KubeletPort   = "10250"
+	KubeAPIPort   = "6443"
+)
+
+// Kube is a client of the local stack's Kubernetes API, as its admin.
+func Kube(t testing.TB, env Env) kubernetes.Interface {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", env.Kubeconfig)
+	require.NoError(t, err)
+	kube, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	return kube
 }
