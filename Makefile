@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build up down clean test vet
+.PHONY: all build up down clean test vet image manifests
 
 all: build
 
@@ -15,6 +15,14 @@ build:
 ## up: install what is missing, start the local stack, write .platform/env
 up:
 	./deploy/local/up.sh
+
+## image: the platformd image (deploy/image), pushed to the local stack's registry (make up does it too)
+image:
+	./deploy/local/images.sh
+
+## manifests: deploy/kubernetes/platform.yaml, rendered from the Helm chart with its default values
+manifests:
+	./deploy/helm/render.sh
 
 ## down: stop every process of the local stack; data stays
 down:

@@ -115,6 +115,11 @@ type Config struct {
 	// takes it: unix:///run/buildkit/buildkitd.sock, tcp://127.0.0.1:1234,
 	// docker-container://name, ... Required.
 	Addr string
+	// TLSDir, when not empty, holds the client's TLS files for a tcp://
+	// Addr: ca.crt (the CA that signed the daemon's certificate), tls.crt
+	// and tls.key (the client's certificate, which the daemon checks), as
+	// a Kubernetes TLS Secret with a ca.crt key mounts them.
+	TLSDir string
 	// Registry is the registry (host[:port]) images are pushed to, as
 	// <Registry>/<tenant>/<app>. Required by Build; a Builder without one
 	// can only Ping.
@@ -163,6 +168,16 @@ func (c Config) validate() error {
 			return fmt.Errorf("buildkit address %q wants tcp://host:port", c.Addr)
 		}
 	}
+	if c.TLSDir != "" {
+		if u.Scheme != "tcp" {
+			return fmt.Errorf("buildkit TLS files are for a tcp:// address, not %q", c.Addr)
+		}
+		for _, f := range []string{"ca.crt", "tls.crt", "tls.key"} {
+			if _, err := os.Stat(filepath.Join(c.TLSDir, f)); err != nil {
+				return fmt.Errorf("buildkit TLS directory %s lacks %s (want ca.crt, tls.crt and tls.key): %w", c.TLSDir, f, err)
+			}
+		}
+	}
 	if c.Registry != "" && !registryRE.MatchString(c.Registry) {
 		return fmt.Errorf("registry %q is not host[:port]", c.Registry)
 	}
@@ -200,8 +215,15 @@ func New(cfg Config) (*Builder, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	var opts []bkclient.ClientOpt
+	if cfg.TLSDir != "" {
+		u, _ := url.Parse(cfg.Addr) // validate parsed it
+		opts = append(opts,
+			bkclient.WithServerConfig(u.Hostname(), filepath.Join(cfg.TLSDir, "ca.crt")),
+			bkclient.WithCredentials(filepath.Join(cfg.TLSDir, "tls.crt"), filepath.Join(cfg.TLSDir, "tls.key")))
+	}
 	// The context only seeds tracing: client.New does not block on it.
-	c, err := bkclient.New(context.Background(), cfg.Addr)
+	c, err := bkclient.New(context.Background(), cfg.Addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating buildkit client for %s: %w", cfg.Addr, err)
 	}

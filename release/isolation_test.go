@@ -47,7 +47,12 @@ func TestTenantIsolation(t *testing.T) {
 	victimPod := podAddr(t, kube, victim.Tenant.Name, victimApp.Name)
 	siblingPod := podAddr(t, kube, attacker.Tenant.Name, siblingApp.Name)
 
-	targets := append(controlPlaneTargets(t, env), localstack.KubernetesSvc, victimPod, metadata.Addr)
+	// The other tenant's Service IP too, which kube-proxy translates to
+	// its pod, and the cluster DNS's, which builds must not reach (pods
+	// may: they resolve Service names with it).
+	victimSvc := serviceAddr(t, kube, victim.Tenant.Name, victimApp.Name)
+	targets := append(controlPlaneTargets(t, env), localstack.KubernetesSvc, victimPod, victimSvc, metadata.Addr)
+	buildTargets := append(targets, net.JoinHostPort(localstack.DNSServiceIP, "53"))
 	// The kubelet listens where pods could reach it: the host reaching it
 	// shows that the probes below fail because of the isolation, not
 	// because nothing listens.
@@ -56,12 +61,12 @@ func TestTenantIsolation(t *testing.T) {
 	_ = conn.Close()
 
 	app := attacker.CreateApp(t, "intruder")
-	attacker.SetConfig(t, app.Name, map[string]string{"PROBE_TARGETS": strings.Join(targets, " ")})
+	attacker.SetConfig(t, app.Name, map[string]string{"PROBE_TARGETS": strings.Join(buildTargets, " ")})
 	out, err := attacker.Push(attacker.Repo(t, "intruder", app.Name))
 	require.NoError(t, err, "push output:\n%s", out)
 
 	t.Run("build", func(t *testing.T) {
-		for _, target := range targets {
+		for _, target := range buildTargets {
 			assert.Regexp(t, `probe `+regexp.QuoteMeta(target)+` blocked`, out, "the build reached %s", target)
 		}
 		assert.NotContains(t, out, " open\n")
@@ -119,6 +124,18 @@ func controlPlaneTargets(t *testing.T, env localstack.Env) []string {
 		}
 	}
 	return targets
+}
+
+// serviceAddr is the address of the Service of an app's web process.
+func serviceAddr(t *testing.T, kube kubernetes.Interface, tenant, app string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	svcs, err := kube.CoreV1().Services("t-"+tenant).List(ctx, metav1.ListOptions{LabelSelector: "platform.io/app=" + app})
+	require.NoError(t, err)
+	require.Len(t, svcs.Items, 1, "the Services of %s in tenant %s", app, tenant)
+	require.NotEmpty(t, svcs.Items[0].Spec.ClusterIP)
+	return net.JoinHostPort(svcs.Items[0].Spec.ClusterIP, "80")
 }
 
 func pushOK(t *testing.T, s *releasetest.StackTenant, sample, app string) {

@@ -35,8 +35,9 @@ func (c buildConfig) newBuilder(log *slog.Logger) (*builder.Builder, error) {
 	}
 	bld, err := builder.New(builder.Config{
 		Addr:             c.BuildkitAddr,
+		TLSDir:           c.BuildkitTLSDir,
 		Registry:         c.ImageRegistry,
-		InsecureRegistry: registry.IsLoopback(c.ImageRegistry),
+		InsecureRegistry: c.ImageRegistryInsecure || registry.IsLoopback(c.ImageRegistry),
 		Images:           images,
 		Network:          c.Network,
 		Limits:           c.Limits,
@@ -52,12 +53,14 @@ func (c buildConfig) newBuilder(log *slog.Logger) (*builder.Builder, error) {
 // their registry pull credentials.
 func (c deployConfig) newDeployer(kubeconfig string, pull deployer.PullCredentials, log *slog.Logger) (*deployer.Deployer, error) {
 	dep, err := deployer.New(deployer.Config{
-		Kubeconfig:     kubeconfig,
-		UserAgent:      "platformd/" + version,
-		Logger:         log.With("component", "deployer"),
-		AppsDomain:     c.AppsDomain,
-		RouterCIDRs:    c.RouterCIDRs,
-		RolloutTimeout: c.RolloutTimeout,
+		Kubeconfig:      kubeconfig,
+		UserAgent:       "platformd/" + version,
+		Logger:          log.With("component", "deployer"),
+		AppsDomain:      c.AppsDomain,
+		IngressClass:    c.IngressClass,
+		NamespacePrefix: c.NamespacePrefix,
+		RouterCIDRs:     c.RouterCIDRs,
+		RolloutTimeout:  c.RolloutTimeout,
 		// A new web process serves once its port answers; a second more
 		// of readiness before the next is replaced is enough to catch a
 		// process that dies right after binding.
@@ -115,6 +118,7 @@ func newRouter(cfg config, metrics *prometheus.Registry, log *slog.Logger, userA
 		WriteTimeout:      cfg.Router.WriteTimeout,
 		TrustedProxies:    cfg.Router.TrustedProxies,
 		ShutdownTimeout:   cfg.ShutdownTimeout,
+		Class:             cfg.Deploy.IngressClass,
 	}, kube)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the router: %w", err)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/platform-paas/platform/builder"
 	"github.com/platform-paas/platform/gitreceive"
 	"github.com/platform-paas/platform/server"
@@ -41,8 +43,10 @@ type config struct {
 	// registry's storage and the git receiver's files are under it.
 	DataDir string
 	// AdminEmail is the e-mail of the administrator created on first
-	// start, whose API token goes in DataDir.
-	AdminEmail string
+	// start, whose API token goes in DataDir unless AdminTokenFile
+	// names the token to give them.
+	AdminEmail     string
+	AdminTokenFile string
 
 	HTTP     httpConfig
 	Metrics  metricsConfig
@@ -197,6 +201,12 @@ func (c *storeConfig) check() []problem {
 type buildConfig struct {
 	// BuildkitAddr is the BuildKit daemon's address, unix:// or tcp://.
 	BuildkitAddr string
+	// ImageRegistryInsecure pushes to ImageRegistry over plain HTTP
+	// though it is not on loopback (where HTTP is always used).
+	ImageRegistryInsecure bool
+	// BuildkitTLSDir holds the TLS files for a tcp:// BuildkitAddr
+	// (builder.Config.TLSDir); empty for none.
+	BuildkitTLSDir string
 	// ImageRegistry is the registry host[:port] app images are pushed to
 	// and the cluster pulls from; check makes it the embedded registry's
 	// address when it is empty.
@@ -363,7 +373,11 @@ func (c *gitConfig) check(dataDir string) []problem {
 		c.Addr = ""
 		return nil
 	}
-	c.HostKeyPath = filepath.Join(dataDir, "ssh_host_ed25519_key")
+	if c.HostKeyPath == "" {
+		c.HostKeyPath = filepath.Join(dataDir, "ssh_host_ed25519_key")
+	} else if _, err := os.Stat(c.HostKeyPath); err != nil {
+		return append(checkAddr(&c.Addr), bad(&c.HostKeyPath, "must name an existing private key file (OpenSSH or PEM), such as a mounted Secret: %v", err))
+	}
 	return checkAddr(&c.Addr)
 }
 
@@ -410,6 +424,11 @@ type deployConfig struct {
 	// RouterCIDRs are where the router reaches pods from when it runs
 	// outside the cluster, for tenants' network policies.
 	RouterCIDRs []string
+	// IngressClass is the class of the apps' Ingresses, which the router
+	// serves; NamespacePrefix goes before a tenant's name to make its
+	// namespace. Both let two platforms share a cluster.
+	IngressClass    string
+	NamespacePrefix string
 }
 
 func (c *deployConfig) check() []problem {
@@ -419,6 +438,12 @@ func (c *deployConfig) check() []problem {
 	}
 	if err := checkDNSName(c.AppsDomain); err != nil {
 		ps = append(ps, bad(&c.AppsDomain, "%v", err))
+	}
+	if errs := validation.IsDNS1123Subdomain(c.IngressClass); len(errs) > 0 {
+		ps = append(ps, bad(&c.IngressClass, "must be a name like platform: %s", errs[0]))
+	}
+	if c.NamespacePrefix == "" || len(validation.IsDNS1123Label(c.NamespacePrefix+"x")) > 0 || len(c.NamespacePrefix) > 20 {
+		ps = append(ps, bad(&c.NamespacePrefix, "must be up to 20 lower-case letters, digits and dashes, starting with a letter, like t-"))
 	}
 	for _, cidr := range c.RouterCIDRs {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
@@ -486,6 +511,11 @@ func (c *config) check(inPod bool) []problem {
 	ps = append(ps, c.Deploy.check()...)
 	if a, err := mail.ParseAddress(c.AdminEmail); err != nil || a.Address != c.AdminEmail {
 		ps = append(ps, bad(&c.AdminEmail, "must be a plain e-mail address like admin@example.com"))
+	}
+	if c.AdminTokenFile != "" {
+		if _, err := readAdminToken(c.AdminTokenFile); err != nil {
+			ps = append(ps, bad(&c.AdminTokenFile, "%v", err))
+		}
 	}
 	return ps
 }

@@ -63,6 +63,8 @@ func TestLoadConfig(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "key")
 	require.NoError(t, os.WriteFile(keyFile, []byte(goodKey+"\n"), 0o600))
 	otherKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	tokenFile := filepath.Join(t.TempDir(), "admin-token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte("plt_0123456789abcdefghijklmnopqrstuvwxyz\n"), 0o600))
 
 	tests := []struct {
 		name    string
@@ -132,6 +134,38 @@ func TestLoadConfig(t *testing.T) {
 			name:  "metrics off",
 			args:  []string{"--metrics-addr=off"},
 			check: func(t *testing.T, cfg config) { assert.Empty(t, cfg.Metrics.Addr) },
+		},
+		{
+			name: "a cluster install's files and names",
+			env: map[string]string{
+				"PLATFORM_ADMIN_TOKEN_FILE": tokenFile, "PLATFORM_GIT_HOST_KEY_FILE": keyFile,
+				"PLATFORM_INGRESS_CLASS": "platform-b", "PLATFORM_NAMESPACE_PREFIX": "b-",
+				"PLATFORM_BUILDKIT_ADDR": "tcp://buildkit:1234", "PLATFORM_BUILDKIT_TLS_DIR": "/etc/platform/buildkit",
+				"PLATFORM_IMAGE_REGISTRY_INSECURE": "true",
+			},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, tokenFile, cfg.AdminTokenFile)
+				assert.Equal(t, keyFile, cfg.Git.HostKeyPath)
+				assert.Equal(t, "platform-b", cfg.Deploy.IngressClass)
+				assert.Equal(t, "b-", cfg.Deploy.NamespacePrefix)
+				assert.Equal(t, "/etc/platform/buildkit", cfg.Build.BuildkitTLSDir)
+				assert.True(t, cfg.Build.ImageRegistryInsecure)
+			},
+		},
+		{
+			name: "bad cluster install files and names",
+			env: map[string]string{
+				"PLATFORM_ADMIN_TOKEN_FILE": keyFile, "PLATFORM_GIT_HOST_KEY_FILE": "/nonexistent/key",
+				"PLATFORM_INGRESS_CLASS": "Platform_B", "PLATFORM_NAMESPACE_PREFIX": "-b",
+				"PLATFORM_IMAGE_REGISTRY_INSECURE": "maybe",
+			},
+			wantErr: []string{
+				"--admin-token-file (PLATFORM_ADMIN_TOKEN_FILE): " + keyFile + ": an API token is plt_ followed by at least 32 letters and digits",
+				"--git-host-key-file (PLATFORM_GIT_HOST_KEY_FILE): must name an existing private key file",
+				"--ingress-class (PLATFORM_INGRESS_CLASS): must be a name like platform",
+				"--namespace-prefix (PLATFORM_NAMESPACE_PREFIX): must be up to 20 lower-case letters",
+				"--image-registry-insecure (PLATFORM_IMAGE_REGISTRY_INSECURE): must be true or false",
+			},
 		},
 		{
 			name:    "bad trusted proxy",

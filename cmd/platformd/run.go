@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	if err := bootstrapAdmin(ctx, st, cfg.DataDir, cfg.AdminEmail, log.With("component", "bootstrap")); err != nil {
+	if err := bootstrapAdmin(ctx, st, cfg.DataDir, cfg.AdminEmail, cfg.AdminTokenFile, log.With("component", "bootstrap")); err != nil {
 		return err
 	}
 

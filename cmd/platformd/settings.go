@@ -66,6 +66,10 @@ func (c *config) settings() []*setting {
 			usage: "kubeconfig file(s); empty means the in-cluster config"},
 		{flag: "buildkit-addr", env: []string{"PLATFORM_BUILDKIT_ADDR"}, def: "unix:///run/buildkit/buildkitd.sock", bind: text(&c.Build.BuildkitAddr),
 			usage: "address of the BuildKit daemon"},
+		{flag: "image-registry-insecure", env: []string{"PLATFORM_IMAGE_REGISTRY_INSECURE"}, def: "false", bind: boolean(&c.Build.ImageRegistryInsecure),
+			usage: "true when the image registry speaks plain HTTP at a non-loopback address (a registry on loopback is always reached over HTTP); the nodes' container runtime must allow it too"},
+		{flag: "buildkit-tls-dir", env: []string{"PLATFORM_BUILDKIT_TLS_DIR"}, bind: text(&c.Build.BuildkitTLSDir),
+			usage: "directory of the TLS files for a tcp:// BuildKit address: ca.crt (the daemon's CA), tls.crt and tls.key (platformd's client certificate), as a mounted Kubernetes TLS Secret holds them; empty: no TLS"},
 		{flag: "registry-addr", env: []string{"PLATFORM_REGISTRY_ADDR"}, def: "127.0.0.1:5000", bind: text(&c.Registry.Addr),
 			usage: `listen address of the embedded OCI registry and its token endpoint (/token), or "off"`},
 		{flag: "registry-token-realm", env: []string{"PLATFORM_REGISTRY_TOKEN_REALM"}, bind: text(&c.Registry.Realm),
@@ -84,6 +88,8 @@ func (c *config) settings() []*setting {
 			usage: "registry holding the build and run images of the language stacks as platform/stack-go:bookworm etc. (make up makes them); empty means the Docker Hub images"},
 		{flag: "git-addr", env: []string{"PLATFORM_GIT_ADDR"}, def: "127.0.0.1:2222", bind: text(&c.Git.Addr),
 			usage: `listen address of the SSH git receiver, or "off"`},
+		{flag: "git-host-key-file", env: []string{"PLATFORM_GIT_HOST_KEY_FILE"}, bind: text(&c.Git.HostKeyPath),
+			usage: "the SSH git receiver's private host key, such as a mounted Secret, so that every replica shows the same key; empty: <data dir>/ssh_host_ed25519_key, made on first start"},
 		{flag: "router-addr", env: []string{"PLATFORM_ROUTER_ADDR"}, def: "127.0.0.1:7880", router: true, bind: text(&c.Router.Addr),
 			usage: `listen address of the in-process router (the apps' HTTP edge), or "off" when it runs on its own (--mode=router)`},
 		{flag: "router-trusted-proxies", env: []string{"PLATFORM_ROUTER_TRUSTED_PROXIES"}, router: true, bind: prefixes(&c.Router.TrustedProxies),
@@ -134,10 +140,16 @@ func (c *config) settings() []*setting {
 			usage: "limit of the number of files a pushed commit checks out"},
 		{flag: "rollout-timeout", env: []string{"PLATFORM_ROLLOUT_TIMEOUT"}, def: "2m", bind: duration(&c.Deploy.RolloutTimeout),
 			usage: "how long a release may take to roll out before it is undone"},
+		{flag: "ingress-class", env: []string{"PLATFORM_INGRESS_CLASS"}, def: "platform", router: true, bind: text(&c.Deploy.IngressClass),
+			usage: "the IngressClass of the apps' Ingresses, which the router serves (and platformd creates); two platforms in one cluster need two"},
+		{flag: "namespace-prefix", env: []string{"PLATFORM_NAMESPACE_PREFIX"}, def: "t-", bind: text(&c.Deploy.NamespacePrefix),
+			usage: "what goes before a tenant's name to make its Kubernetes namespace; two platforms in one cluster need two"},
 		{flag: "apps-domain", env: []string{"PLATFORM_APPS_DOMAIN"}, def: "platform.test", bind: text(&c.Deploy.AppsDomain),
 			usage: "apps answer at <app>.<apps domain>"},
 		{flag: "admin-email", env: []string{"PLATFORM_ADMIN_EMAIL"}, def: "admin@platform.test", bind: text(&c.AdminEmail),
 			usage: "e-mail of the administrator created on first start"},
+		{flag: "admin-token-file", env: []string{"PLATFORM_ADMIN_TOKEN_FILE"}, bind: text(&c.AdminTokenFile),
+			usage: "file holding the API token the administrator gets on first start (plt_ and at least 32 more letters and digits), such as a mounted Secret; empty: a new token is written to <data dir>/admin-token"},
 		{flag: "log-level", env: []string{"PLATFORM_LOG_LEVEL"}, def: "info", router: true, bind: level(&c.Log.Level),
 			usage: "debug, info, warn or error"},
 		{flag: "log-format", env: []string{"PLATFORM_LOG_FORMAT"}, def: "text", router: true, bind: text(&c.Log.Format),
@@ -157,6 +169,17 @@ type binding struct {
 
 func text(p *string) binding {
 	return binding{p, func(v string) error { *p = v; return nil }}
+}
+
+func boolean(p *bool) binding {
+	return binding{p, func(v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		*p = b
+		return nil
+	}}
 }
 
 func number(p *int) binding {

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/platform-paas/platform/server/store"
 )
 
 // adminTokenFile is the name, under the data directory, of the file that
@@ -14,20 +17,47 @@ const adminTokenFile = "admin-token"
 
 // adminBootstrapper is the part of the store that bootstrapAdmin uses.
 type adminBootstrapper interface {
-	BootstrapAdmin(ctx context.Context, email string) (token string, created bool, err error)
+	BootstrapAdmin(ctx context.Context, email, given string) (token string, created bool, err error)
+}
+
+// readAdminToken reads the administrator's token from a file such as a
+// mounted Secret: one line, surrounding white space ignored.
+func readAdminToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read the administrator's token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if err := store.ValidateTokenString(tok); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return tok, nil
 }
 
 // bootstrapAdmin makes sure an administrator exists. The first start
-// creates one and writes their token to <dataDir>/admin-token, the only
-// place it is ever shown; later starts leave the file alone.
-func bootstrapAdmin(ctx context.Context, st adminBootstrapper, dataDir, email string, log *slog.Logger) error {
-	token, created, err := st.BootstrapAdmin(ctx, email)
+// creates one. With tokenFile, they get the token in it (an installer's
+// Secret holds it, and nothing is written); without, a new token, written
+// to <dataDir>/admin-token, the only place it is ever shown. Later starts
+// leave the file alone.
+func bootstrapAdmin(ctx context.Context, st adminBootstrapper, dataDir, email, tokenFile string, log *slog.Logger) error {
+	var given string
+	if tokenFile != "" {
+		var err error
+		if given, err = readAdminToken(tokenFile); err != nil {
+			return err
+		}
+	}
+	token, created, err := st.BootstrapAdmin(ctx, email, given)
 	if err != nil {
 		return fmt.Errorf("bootstrapping admin: %w", err)
 	}
 	path := filepath.Join(dataDir, adminTokenFile)
 	if !created {
 		log.Debug("admin exists; token not reissued", "user", email)
+		return nil
+	}
+	if given != "" {
+		log.Info("admin created with the token of --admin-token-file", "user", email, "path", tokenFile)
 		return nil
 	}
 	if err := writeFileAtomic(path, []byte(token+"\n")); err != nil {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build-tools.sh builds the local stack's tool binaries (Kubernetes components,
-# buildkitd) from the Go modules pinned under deploy/local/tools, and caches
+# CoreDNS, buildkitd, Helm) from the Go modules pinned under deploy/local/tools, and caches
 # them outside the work tree, keyed by the pinned versions and the Go version,
 # so a second run (or another clone) takes seconds.
 #
@@ -50,6 +50,7 @@ kflags="-X k8s.io/component-base/version.gitVersion=$kv -X k8s.io/component-base
 build kubernetes kubernetes "$kflags" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-proxy \
   k8s.io/kubernetes/cmd/kube-scheduler \
   k8s.io/kubernetes/cmd/kubelet \
   k8s.io/kubernetes/cmd/kubectl
@@ -58,3 +59,6 @@ build buildkit buildkit "-X github.com/moby/buildkit/version.Version=$bv" github
   platform.local/tools/buildkit/mkimage \
   platform.local/tools/buildkit/pause
 build critools critools "" sigs.k8s.io/cri-tools/cmd/crictl
+build coredns coredns "" platform.local/tools/coredns/coredns
+hv=$(awk '$1 == "helm.sh/helm/v4" && $2 ~ /^v/ { print $2; exit }' "$here/tools/helm/go.mod")
+build helm helm "-X helm.sh/helm/v4/internal/version.version=$hv -X helm.sh/helm/v4/internal/version.gitTreeState=clean" helm.sh/helm/v4/cmd/helm

@@ -10,6 +10,7 @@ set -uo pipefail
 # The NetworkPolicy rules stay when the stack stops (pods stay isolated);
 # clean removes them.
 [ -x "$BIN/netpol" ] && "$BIN/netpol" --cleanup
+[ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1
 if [ "$(cat "$STATE/postgres-mode" 2>/dev/null)" = local ]; then
   # The database make up created on the machine's Postgres server.
   db=platform_$(printf '%s' "$STATE" | sha256sum | cut -c1-12)

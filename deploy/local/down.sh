@@ -23,6 +23,10 @@ sleep 0.5
 for p in $(shims); do
   kill -KILL "$p" 2>/dev/null || true
 done
+# kube-proxy's rules stay, as the NetworkPolicy ones do, until it is back.
+stop storage
+stop coredns
+stop kube-proxy
 stop kube-scheduler
 stop kube-controller-manager
 stop netpol

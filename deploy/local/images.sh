@@ -3,7 +3,9 @@
 # registry: a Debian bookworm root file system from debootstrap, pushed to the
 # platform's registry as library/debian:bookworm and :bookworm-slim (which the
 # stack's BuildKit and containerd resolve Docker Hub names to), and the
-# language stack images under platform/, built from deploy/local/images.
+# language stack images under platform/, built from deploy/local/images
+# (with platform/buildkitd and platform/postgres, which installs of the Helm
+# chart on the local cluster run).
 # Each image carries a tag derived from its inputs; an image whose tag is in
 # the registry is not made again. The base namespaces are read-only to all
 # but platformd's credential, so this script pushes with one, minted from
@@ -74,18 +76,52 @@ fi
 goroot=$(go env GOROOT)
 for dir in "$HERE"/images/*/; do
   name=$(basename "$dir")
-  inputs=$(cat "$dir/Dockerfile"; echo "$BASE_VERSION")
+  inputs=$(cat "$dir"/*; echo "$BASE_VERSION")
   context=$dir
-  if [ "$name" = stack-go ]; then
-    inputs="$inputs $(go env GOVERSION)"
-    context=$goroot
-  fi
+  case $name in
+    stack-go)
+      inputs="$inputs $(go env GOVERSION)"
+      context=$goroot
+      ;;
+    buildkitd)
+      # The stack's own buildkitd, which the context must hold.
+      inputs="$inputs $(sha256sum "$BIN/buildkitd" | cut -c1-64)"
+      context=$(mktemp -d)
+      cp "$BIN/buildkitd" "$context/"
+      ;;
+  esac
   key=$(printf '%s' "$inputs" | sha256sum | cut -c1-16)
-  if have "platform/$name" "$key"; then
-    continue
+  if ! have "platform/$name" "$key"; then
+    echo "    platform/$name"
+    r=$REGISTRY_ADDR/platform/$name
+    mkimage --context "$context" --dockerfile "$dir/Dockerfile" --push --name "$r:bookworm,$r:$key" \
+      || fail images "could not build platform/$name (see $LOGS/images.log)"
   fi
-  echo "    platform/$name"
-  r=$REGISTRY_ADDR/platform/$name
-  mkimage --context "$context" --dockerfile "$dir/Dockerfile" --push --name "$r:bookworm,$r:$key" \
-    || fail images "could not build platform/$name (see $LOGS/images.log)"
+  [ "$context" = "$dir" ] || [ "$context" = "$goroot" ] || rm -rf "$context"
 done
+
+# The platformd image, for installs into a cluster (deploy/helm): a static
+# binary of this checkout on an empty base (deploy/image/Dockerfile), with
+# the Debian base's CA bundle, run as user 65532. Its tag is the version
+# (git describe), plus a digest of the binary when the tree has changes.
+# Its name goes to $STATE/platformd-image.
+version=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo dev)
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$ctx/platformd" ./cmd/platformd) \
+  || fail images "could not build a static platformd"
+tag=$version
+case $version in
+  *-dirty) tag=$version-$(sha256sum "$ctx/platformd" | cut -c1-12) ;;
+esac
+image=$REGISTRY_ADDR/platform/platformd:$tag
+if ! have platform/platformd "$tag"; then
+  echo "    platform/platformd:$tag"
+  cp "$rootfs/etc/ssl/certs/ca-certificates.crt" "$ctx/"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nplatform:x:65532:65532:platform:/var/lib/platform:/sbin/nologin\n' > "$ctx/passwd"
+  printf 'root:x:0:\nplatform:x:65532:\n' > "$ctx/group"
+  mkdir "$ctx/data"
+  mkimage --context "$ctx" --dockerfile "$ROOT/deploy/image/Dockerfile" --build-arg "VERSION=$version" --push --name "$image" \
+    || fail images "could not build platform/platformd (see $LOGS/images.log)"
+fi
+echo "$image" > "$STATE/platformd-image"

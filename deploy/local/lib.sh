@@ -24,6 +24,15 @@ POD_CIDR=10.217.0.0/24
 NODE_IP=10.217.0.1
 SERVICE_CIDR=10.218.0.0/16
 KUBERNETES_SERVICE_IP=10.218.0.1
+# The cluster DNS (CoreDNS, on the node) behind the usual kube-dns Service.
+DNS_SERVICE_IP=10.218.0.10
+CLUSTER_DOMAIN=cluster.local
+COREDNS_HEALTH_ADDR=127.0.0.1:7891
+COREDNS_READY_ADDR=127.0.0.1:7892
+# The storage provisioner: PersistentVolumes are directories under VOLUMES.
+STORAGE_HEALTH_ADDR=127.0.0.1:7893
+STORAGE_CLASS=local-path
+VOLUMES=$STATE/volumes
 # Build steps run in network namespaces on a bridge of their own, which
 # reaches the internet through NAT and nothing on or around this machine.
 BUILD_BRIDGE=platb0
@@ -38,7 +47,7 @@ NETPOL_HEALTH_ADDR=127.0.0.1:7890
 PAUSE_IMAGE=platform.local/pause:1
 
 # Components in start order; down.sh stops them in reverse.
-COMPONENTS=(postgres etcd kube-apiserver netpol kube-controller-manager kube-scheduler containerd buildkitd kubelet platformd)
+COMPONENTS=(postgres etcd kube-apiserver netpol kube-controller-manager kube-scheduler kube-proxy coredns storage containerd buildkitd kubelet platformd)
 
 say() { printf '==> %s\n' "$*"; }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # up.sh brings up the whole local stack (make up): Postgres, etcd, the
 # Kubernetes control plane, containerd, kubelet, buildkitd and platformd with
-# its registry; then the base images; then writes .platform/env.
+# its registry, kube-proxy, CoreDNS and a storage provisioner; then the base
+# images; then writes .platform/env.
 # It is idempotent: what already runs is left alone.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -29,6 +30,8 @@ make -s -C "$ROOT" build
 # The NetworkPolicy enforcer of the local stack (a rename: the running
 # binary's file may be busy).
 (cd "$ROOT" && go build -trimpath -o "$BIN/netpol.new" ./deploy/local/netpol) && mv -f "$BIN/netpol.new" "$BIN/netpol"
+# Its storage provisioner, likewise.
+(cd "$ROOT" && go build -trimpath -o "$BIN/storage.new" ./deploy/local/storage) && mv -f "$BIN/storage.new" "$BIN/storage"
 ln -sfn "$ROOT/bin/platform" "$BIN/platform"
 
 # --- leftovers of an earlier run ------------------------------------------
@@ -113,13 +116,22 @@ chmod 600 "$STATE/kubeconfig"
 
 # --- network -----------------------------------------------------------------
 say "network"
+# Bridged pod traffic passes iptables (NetworkPolicy, and kube-proxy's
+# translation of a Service IP to a pod on the same bridge and back).
+[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || modprobe br_netfilter \
+  || fail network "the br_netfilter kernel module is missing: load it (modprobe br_netfilter)"
+sysctl -qw net.bridge.bridge-nf-call-iptables=1
 if ! ip link show "$POD_BRIDGE" >/dev/null 2>&1; then
   ip link add "$POD_BRIDGE" type bridge
 fi
 ip addr replace "$NODE_IP/${POD_CIDR#*/}" dev "$POD_BRIDGE"
 ip link set "$POD_BRIDGE" up
-# No kube-proxy: a packet to a Service IP would follow the default route out
-# of the machine, so the service range goes nowhere.
+# Pods have a route to the service range only, through the node, where
+# kube-proxy translates a Service IP to an endpoint before routing. Any
+# other address of the range would follow the machine's default route out,
+# so the range itself goes nowhere. (This machine's own connections to a
+# Service IP are refused by that route before kube-proxy sees them: from
+# here, reach a Service at its node port on $NODE_IP.)
 ip route replace blackhole "$SERVICE_CIDR"
 # Pods reach each other and the host, never the outside: nothing forwarded
 # from the pod bridge leaves it.
@@ -136,6 +148,10 @@ iptables -C FORWARD -j PLATFORM-ISOLATE 2>/dev/null || iptables -I FORWARD -j PL
 iptables -N PLATFORM-PODS-IN 2>/dev/null || true
 iptables -F PLATFORM-PODS-IN
 iptables -A PLATFORM-PODS-IN -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+# The one exception: the cluster DNS, which serves on the node's address
+# behind the kube-dns Service, as a node-local DNS cache does.
+iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p udp --dport 53 -j ACCEPT
+iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport 53 -j ACCEPT
 iptables -A PLATFORM-PODS-IN -j DROP
 iptables -C INPUT -i "$POD_BRIDGE" -j PLATFORM-PODS-IN 2>/dev/null || iptables -I INPUT -i "$POD_BRIDGE" -j PLATFORM-PODS-IN
 
@@ -177,6 +193,13 @@ iptables -t nat -N PLATFORM-BUILDS-NAT 2>/dev/null || true
 iptables -t nat -F PLATFORM-BUILDS-NAT
 iptables -t nat -A PLATFORM-BUILDS-NAT -s "$BUILD_CIDR" ! -d "$BUILD_CIDR" -j MASQUERADE
 iptables -t nat -C POSTROUTING -j PLATFORM-BUILDS-NAT 2>/dev/null || iptables -t nat -I POSTROUTING -j PLATFORM-BUILDS-NAT
+# Nor do Service IPs mean anything to a build: kube-proxy's translation is
+# skipped for what comes from the build bridge, so a Service IP stays one of
+# the denied ranges instead of becoming a pod's or the node's address.
+iptables -t nat -N PLATFORM-BUILDS-PRE 2>/dev/null || true
+iptables -t nat -F PLATFORM-BUILDS-PRE
+iptables -t nat -A PLATFORM-BUILDS-PRE -i "$BUILD_BRIDGE" -j ACCEPT
+iptables -t nat -C PREROUTING -j PLATFORM-BUILDS-PRE 2>/dev/null || iptables -t nat -I PREROUTING -j PLATFORM-BUILDS-PRE
 mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam"
 cat > "$STATE/cni/net.d/10-platform.conflist" <<EOF
 {
@@ -192,7 +215,8 @@ cat > "$STATE/cni/net.d/10-platform.conflist" <<EOF
       "ipam": {
         "type": "host-local",
         "dataDir": "$STATE/cni/ipam",
-        "ranges": [[{"subnet": "$POD_CIDR", "rangeStart": "${POD_CIDR%.*}.10", "rangeEnd": "${POD_CIDR%.*}.250", "gateway": "$NODE_IP"}]]
+        "ranges": [[{"subnet": "$POD_CIDR", "rangeStart": "${POD_CIDR%.*}.10", "rangeEnd": "${POD_CIDR%.*}.250", "gateway": "$NODE_IP"}]],
+        "routes": [{"dst": "$SERVICE_CIDR", "gw": "$NODE_IP"}]
       }
     },
     {"type": "loopback"}
@@ -276,6 +300,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --service-account-signing-key-file="$PKI/sa.key" \
   --service-account-issuer=https://kubernetes.default.svc \
   --authorization-mode=Node,RBAC \
+  --allow-privileged=true \
   --enable-priority-and-fairness=false \
   --profiling=false
 apiserver_ready() {
@@ -312,6 +337,124 @@ start kube-scheduler "$BIN/kube-scheduler" \
   --bind-address=127.0.0.1 --leader-elect=false --profiling=false
 wait_for kube-controller-manager 60 curl -skf https://127.0.0.1:10257/healthz
 wait_for kube-scheduler 60 curl -skf https://127.0.0.1:10259/healthz
+
+say "kube-proxy"
+# Service IPs work as in any cluster: kube-proxy in iptables mode. NodePorts
+# open on the node's bridge address only. It leaves the machine's conntrack
+# settings alone.
+mkdir -p "$STATE/kube-proxy"
+cat > "$STATE/kube-proxy/config.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection:
+  kubeconfig: $STATE/kubeconfig
+hostnameOverride: $NODE_NAME
+mode: iptables
+clusterCIDR: $POD_CIDR
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+nodePortAddresses: ["$NODE_IP/32"]
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+EOF
+CONFIG_FILES="$STATE/kube-proxy/config.yaml" start kube-proxy "$BIN/kube-proxy" --config="$STATE/kube-proxy/config.yaml"
+kube_proxy_synced() { iptables -S FORWARD | grep -q -- '-j KUBE-FORWARD'; }
+wait_for kube-proxy 60 kube_proxy_synced
+# kube-proxy puts its jumps first in FORWARD, and what it accepts there
+# (packets it marked for masquerade) would pass before the stack's own
+# isolation: the stack's chains go back in front (netpol puts its own
+# before them again). kube-proxy adds a jump only when it is missing, so
+# the order holds.
+# Likewise the build bridge's exemption from Service translation goes back
+# before kube-proxy's.
+put_first() { # TABLE HOOK CHAIN: the jump to CHAIN becomes HOOK's first rule
+  iptables -t "$1" -I "$2" 1 -j "$3"
+  for n in $(iptables -t "$1" -L "$2" --line-numbers -n | awk -v c="$3" '$2 == c && $1 > 1 { print $1 }' | sort -rn); do
+    iptables -t "$1" -D "$2" "$n"
+  done
+}
+put_first filter FORWARD PLATFORM-BUILDS
+put_first filter FORWARD PLATFORM-ISOLATE
+put_first nat PREROUTING PLATFORM-BUILDS-PRE
+
+say "coredns"
+# The cluster DNS: Service and pod names of cluster.local, nothing else
+# (pods reach nothing outside the machine, so they resolve nothing there).
+# It serves on the node's address; the kube-dns Service points there.
+mkdir -p "$STATE/coredns"
+cat > "$STATE/coredns/Corefile" <<EOF
+.:53 {
+    bind $NODE_IP
+    errors
+    health $COREDNS_HEALTH_ADDR
+    ready $COREDNS_READY_ADDR
+    kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
+        kubeconfig $STATE/kubeconfig local
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    cache 30
+    loop
+    reload
+}
+EOF
+CONFIG_FILES="$STATE/coredns/Corefile" start coredns "$BIN/coredns" -conf "$STATE/coredns/Corefile"
+wait_for coredns 60 curl -sf "http://$COREDNS_READY_ADDR/ready"
+kubectl_ apply -f - > /dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns}
+spec:
+  clusterIP: $DNS_SERVICE_IP
+  ports:
+  - {name: dns, port: 53, protocol: UDP, targetPort: 53}
+  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kube-dns-node
+  namespace: kube-system
+  labels:
+    kubernetes.io/service-name: kube-dns
+    endpointslice.kubernetes.io/managed-by: platform-local-stack
+addressType: IPv4
+endpoints:
+- addresses: ["$NODE_IP"]
+  conditions: {ready: true}
+  nodeName: $NODE_NAME
+ports:
+- {name: dns, port: 53, protocol: UDP}
+- {name: dns-tcp, port: 53, protocol: TCP}
+EOF
+
+say "storage"
+# PersistentVolumeClaims of the default StorageClass get a directory under
+# $VOLUMES. A rebuilt binary replaces the running one.
+storage_sum=$(sha256sum "$BIN/storage" | cut -d' ' -f1)
+if running storage && [ "$(cat "$STATE/storage.sum" 2>/dev/null)" != "$storage_sum" ]; then
+  stop storage
+fi
+echo "$storage_sum" > "$STATE/storage.sum"
+start storage "$BIN/storage" --kubeconfig="$STATE/kubeconfig" --root="$VOLUMES" \
+  --node-name="$NODE_NAME" --health-addr="$STORAGE_HEALTH_ADDR"
+wait_for storage 60 curl -sf "http://$STORAGE_HEALTH_ADDR/healthz"
+kubectl_ apply -f - > /dev/null <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $STORAGE_CLASS
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: platform.local/hostpath
+reclaimPolicy: Delete
+volumeBindingMode: WaitForFirstConsumer
+EOF
 
 # --- node ----------------------------------------------------------------------
 say "containerd"
@@ -443,8 +586,11 @@ containerRuntimeEndpoint: unix://$RUN/containerd.sock
 cgroupDriver: cgroupfs
 failCgroupV1: false
 failSwapOn: false
-# No cluster DNS, and pods get no resolver: apps reach nothing outside.
+# Pods resolve with the cluster DNS only: names of the cluster, nothing
+# outside it (apps reach nothing outside).
 resolvConf: ""
+clusterDNS: ["$DNS_SERVICE_IP"]
+clusterDomain: $CLUSTER_DOMAIN
 # Like a real cluster's: no anonymous requests, and every request the
 # API server authorizes (only it and the stack's admin may use the API).
 authentication:
@@ -553,6 +699,9 @@ export PLATFORM_SECRET_KEY_FILE=$STATE/secret-key
 export PLATFORM_REGISTRY_CREDENTIAL_FILE=$STATE/registry-credential
 # The CA certificates builds trust besides their images' own.
 export PLATFORM_BUILD_CA_FILE=$BUILD_CA_FILE
+# The platformd image of this checkout, in the registry (for the chart).
+export PLATFORM_IMAGE=$(cat "$STATE/platformd-image")
+export PLATFORM_HELM_CHART=$ROOT/deploy/helm/platform
 export PATH=$BIN:\$PATH
 EOF
 chmod 600 "$STATE/env.tmp"

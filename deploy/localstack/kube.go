@@ -136,6 +136,7 @@ const (
 	NodeIP        = "10.217.0.1"              // the pod bridge's gateway, where the kubelet listens
 	BuildGateway  = "10.219.0.1"              // the build bridge's gateway
 	KubernetesSvc = "10.218.0.1:443"          // the kubernetes Service
+	DNSServiceIP  = "10.218.0.10"             // the kube-dns Service: the cluster DNS
 	EtcdURL       = "https://127.0.0.1:23790" // etcd's clients' URL
 	KubeletPort   = "10250"
 	KubeAPIPort   = "6443"

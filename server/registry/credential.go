@@ -38,7 +38,12 @@ var baseNamespaces = []string{"platform", "library"}
 type Auth struct {
 	credKey  []byte             // signs credentials
 	tokenKey ed25519.PrivateKey // signs the registry's tokens
-	now      func() time.Time
+	// uploadSecret signs the state of blob uploads in progress, which
+	// clients carry from one request to the next: every replica of
+	// platformd derives the same, so any replica continues an upload
+	// another began.
+	uploadSecret string
+	now          func() time.Time
 }
 
 // NewAuth returns the Auth of secretKey, platformd's secret key (at least
@@ -56,7 +61,16 @@ func NewAuth(secretKey []byte) (*Auth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry auth: deriving the token key: %w", err)
 	}
-	return &Auth{credKey: credKey, tokenKey: ed25519.NewKeyFromSeed(seed), now: time.Now}, nil
+	upload, err := hkdf.Key(sha256.New, secretKey, nil, "platform registry upload state v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("registry auth: deriving the upload state key: %w", err)
+	}
+	return &Auth{
+		credKey:      credKey,
+		tokenKey:     ed25519.NewKeyFromSeed(seed),
+		uploadSecret: base64.RawURLEncoding.EncodeToString(upload),
+		now:          time.Now,
+	}, nil
 }
 
 // credential is what a credential holds.

@@ -162,7 +162,7 @@ func New(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, err := newAuthenticatedApp(cfg.RootDir, cfg.Realm, tokens)
+	app, err := newAuthenticatedApp(cfg.RootDir, cfg.Realm, cfg.Auth.uploadSecret, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func New(cfg Config) (*Registry, error) {
 // the key that tokens signs with. The library reads that key from a file
 // once, when the app is made: it is written to a private file for the
 // moment and removed.
-func newAuthenticatedApp(root, realm string, tokens *regtoken.Server) (*handlers.App, error) {
+func newAuthenticatedApp(root, realm, uploadSecret string, tokens *regtoken.Server) (*handlers.App, error) {
 	jwks, err := tokens.JWKS()
 	if err != nil {
 		return nil, fmt.Errorf("configuring registry auth: %w", err)
@@ -198,6 +198,7 @@ func newAuthenticatedApp(root, realm string, tokens *regtoken.Server) (*handlers
 		return nil, fmt.Errorf("configuring registry auth: %w", err)
 	}
 	cfg := libraryConfig(root)
+	cfg.HTTP.Secret = uploadSecret
 	cfg.Auth = configuration.Auth{"token": configuration.Parameters{
 		"realm":   realm,
 		"service": Service,
@@ -223,9 +224,8 @@ func libraryConfig(root string) *configuration.Configuration {
 			"redirect": configuration.Parameters{"disable": true},
 		},
 	}
-	// Upload state is signed with this secret. One instance serves the
-	// registry, so a fresh one per start only abandons uploads that were
-	// in flight across a restart.
+	// Upload state is signed with this secret: a fresh one unless the
+	// caller sets the one every replica shares (newAuthenticatedApp does).
 	cfg.HTTP.Secret = rand.Text()
 	cfg.HTTP.Headers = http.Header{"X-Content-Type-Options": []string{"nosniff"}}
 	cfg.Catalog.MaxEntries = 1000

@@ -15,11 +15,17 @@ const BootstrapTokenName = "bootstrap"
 // BootstrapAdmin makes sure the platform has an administrator. If none
 // exists it makes the user with this e-mail address an administrator
 // (creating the user if needed), gives them an API token named "bootstrap"
-// and returns its plaintext, the only time it is shown, with created true.
+// (the one given, when given is not empty; see ValidateTokenString) and
+// returns its plaintext, the only time it is shown, with created true.
 // If an administrator exists it does nothing and returns created false and
 // no token. Processes that start together are serialised by an advisory
 // lock, so exactly one of them creates the admin and the token.
-func (s *Store) BootstrapAdmin(ctx context.Context, email string) (token string, created bool, err error) {
+func (s *Store) BootstrapAdmin(ctx context.Context, email, given string) (token string, created bool, err error) {
+	if given != "" {
+		if err := ValidateTokenString(given); err != nil {
+			return "", false, err
+		}
+	}
 	email = strings.TrimSpace(email)
 	if err := validateEmail(email); err != nil {
 		return "", false, err
@@ -43,7 +49,7 @@ func (s *Store) BootstrapAdmin(ctx context.Context, email string) (token string,
 		if err != nil {
 			return mapErr(err)
 		}
-		token, _, err = tx.CreateToken(ctx, userID, BootstrapTokenName, nil)
+		token, _, err = tx.createToken(ctx, userID, BootstrapTokenName, nil, given)
 		if err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ func TestBootstrapAdminConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			tok, created, err := stores[i].BootstrapAdmin(ctx, "admin@example.com")
+			tok, created, err := stores[i].BootstrapAdmin(ctx, "admin@example.com", "")
 			results[i] = result{tok, created, err}
 		})
 	}
@@ -62,7 +62,7 @@ func TestBootstrapAdminConcurrent(t *testing.T) {
 	assert.Equal(t, "admin@example.com", u.Email)
 
 	// Later starts do nothing, whatever address they pass.
-	tok, created, err := s.BootstrapAdmin(ctx, "someone-else@example.com")
+	tok, created, err := s.BootstrapAdmin(ctx, "someone-else@example.com", "")
 	require.NoError(t, err)
 	assert.False(t, created)
 	assert.Empty(t, tok)
@@ -77,7 +77,7 @@ func TestBootstrapAdminPromotesExistingUser(t *testing.T) {
 	u, err := s.CreateUser(ctx, "Ops@Example.com", false)
 	require.NoError(t, err)
 
-	tok, created, err := s.BootstrapAdmin(ctx, "ops@example.com")
+	tok, created, err := s.BootstrapAdmin(ctx, "ops@example.com", "")
 	require.NoError(t, err)
 	require.True(t, created)
 	got, err := s.UserByToken(ctx, tok)
@@ -85,6 +85,34 @@ func TestBootstrapAdminPromotesExistingUser(t *testing.T) {
 	assert.Equal(t, u.ID, got.ID)
 	assert.True(t, got.IsAdmin)
 
-	_, _, err = s.BootstrapAdmin(ctx, "not an email")
+	_, _, err = s.BootstrapAdmin(ctx, "not an email", "")
 	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+func TestBootstrapAdminWithGivenToken(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+
+	for _, bad := range []string{"plt_short", "abc_0123456789abcdefghijklmnopqrstuvwxyz", "plt_0123456789abcdefghijklmnopqrstuv-xyz"} {
+		_, _, err := s.BootstrapAdmin(ctx, "admin@example.com", bad)
+		assert.ErrorIs(t, err, ErrInvalid, "token %q", bad)
+	}
+	_, err := s.GetUserByEmail(ctx, "admin@example.com")
+	require.ErrorIs(t, err, ErrNotFound, "a refused token creates no one")
+
+	given := "plt_0123456789abcdefghijklmnopqrstuvwxyzAB"
+	tok, created, err := s.BootstrapAdmin(ctx, "admin@example.com", given)
+	require.NoError(t, err)
+	require.True(t, created)
+	assert.Equal(t, given, tok)
+	u, err := s.UserByToken(ctx, given)
+	require.NoError(t, err, "the given token signs the administrator in")
+	assert.True(t, u.IsAdmin)
+
+	// A second replica starting with the same Secret changes nothing.
+	tok, created, err = s.BootstrapAdmin(ctx, "admin@example.com", given)
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Empty(t, tok)
 }

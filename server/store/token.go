@@ -59,13 +59,41 @@ func newTokenString() string {
 // which is not stored and cannot be shown again. expiresAt nil means no
 // expiry; a time not in the future is ErrInvalid.
 func (s *Store) CreateToken(ctx context.Context, userID int64, name string, expiresAt *time.Time) (string, Token, error) {
+	return s.createToken(ctx, userID, name, expiresAt, "")
+}
+
+// minTokenSecret is the fewest characters after TokenPrefix that a token
+// given from outside (ValidateTokenString) may have: 160 bits of base32.
+const minTokenSecret = 32
+
+// ValidateTokenString checks a token made outside the platform, such as
+// the first administrator's from an installer's Secret: TokenPrefix, then
+// at least minTokenSecret letters and digits.
+func ValidateTokenString(tok string) error {
+	rest, ok := strings.CutPrefix(tok, TokenPrefix)
+	if !ok || len(rest) < minTokenSecret {
+		return invalidf("an API token is %s followed by at least %d letters and digits", TokenPrefix, minTokenSecret)
+	}
+	for _, r := range rest {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return invalidf("an API token is %s followed by at least %d letters and digits, not %q", TokenPrefix, minTokenSecret, r)
+		}
+	}
+	return nil
+}
+
+// createToken is CreateToken with the plaintext given, or a new one when
+// plaintext is empty.
+func (s *Store) createToken(ctx context.Context, userID int64, name string, expiresAt *time.Time, plaintext string) (string, Token, error) {
 	if err := validateLabel("token", name); err != nil {
 		return "", Token{}, err
 	}
 	if expiresAt != nil && !expiresAt.After(time.Now()) {
 		return "", Token{}, invalidf("token expiry must be in the future")
 	}
-	plaintext := newTokenString()
+	if plaintext == "" {
+		plaintext = newTokenString()
+	}
 	t, err := scanToken(s.db.QueryRow(ctx, `
 		INSERT INTO api_tokens (user_id, name, token_hash, expires_at)
 		VALUES ($1, $2, $3, $4)

@@ -1,0 +1,207 @@
+// Package helm_test checks the platform's Helm chart: that it lints, that
+// what it renders is accepted by a real API server, that the secrets it
+// makes are ones platformd takes, and that the plain manifests rendered
+// from it (deploy/kubernetes/platform.yaml) are up to date.
+package helm_test
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/platform-paas/platform/deploy/localstack"
+	"github.com/platform-paas/platform/server/store"
+)
+
+const chart = "platform"
+
+// tool finds a binary the local stack builds (make up puts them on PATH
+// through .platform/env).
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		localstack.Need(t, name, "run make up, which builds it into .platform/bin, and source .platform/env")
+	}
+	return p
+}
+
+// run runs a command and returns its standard output; stderr goes in
+// the error.
+func run(t *testing.T, stdin []byte, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	if err != nil {
+		err = fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), err
+}
+
+// required are the values an install must give.
+func required(ns string) []string {
+	return []string{
+		"--set", "image.repository=registry.example.com/platform/platformd",
+		"--set", "appsDomain=apps.example.com",
+		"--set", "registry.host=registry.example.com:5000",
+		"--set", "database.url=postgres://platform@db.example.com/platform",
+		// Another platform (the local stack's) owns class "platform".
+		"--set", "ingressClass.name=" + ns,
+		"--set", "namespacePrefix=" + ns[:8] + "-",
+	}
+}
+
+func TestChartLints(t *testing.T) {
+	helm := tool(t, "helm")
+	out, err := run(t, nil, helm, append([]string{"lint", chart, "--strict"}, required("lint-test")...)...)
+	require.NoError(t, err)
+	assert.Contains(t, out, "0 chart(s) failed")
+
+	// What an install must give is asked for by name, with what to put.
+	for _, c := range []struct{ unset, says string }{
+		{"image.repository", "image.repository is required: the platformd image"},
+		{"appsDomain", "appsDomain is required: apps answer at <app>.<appsDomain>"},
+		{"registry.host", "registry.host is required"},
+		{"database.url", "a database is required: database.existingSecret"},
+	} {
+		args := append([]string{"template", "x", chart}, required("lint-test")...)
+		args = append(args, "--set", c.unset+"=")
+		_, err := run(t, nil, helm, args...)
+		require.Error(t, err, "rendering without %s", c.unset)
+		assert.Contains(t, err.Error(), c.says)
+	}
+}
+
+// objects splits a rendered multi-document YAML into its objects.
+func objects(t *testing.T, rendered string) []map[string]any {
+	t.Helper()
+	dec := yaml.NewYAMLOrJSONDecoder(strings.NewReader(rendered), 4096)
+	var objs []map[string]any
+	for {
+		var o map[string]any
+		if err := dec.Decode(&o); err != nil {
+			break
+		}
+		if o != nil {
+			objs = append(objs, o)
+		}
+	}
+	return objs
+}
+
+func TestChartRendersWhatTheClusterAccepts(t *testing.T) {
+	env := localstack.Require(t)
+	helm, kubectl := tool(t, "helm"), tool(t, "kubectl")
+	ns := fmt.Sprintf("chart-%08x", rand.Uint32())
+	kc := localstack.Kube(t, env)
+	ctx := t.Context()
+	_, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = kc.CoreV1().Namespaces().Delete(t.Context(), ns, metav1.DeleteOptions{}) })
+
+	for name, extra := range map[string][]string{
+		"defaults":              nil,
+		"bundled postgres":      {"--set", "database.url=", "--set", "database.bundled.enabled=true"},
+		"router as a DaemonSet": {"--set", "router.kind=DaemonSet", "--set", "router.hostPort.enabled=true", "--set", "ingressClass.default=true"},
+		"rootless buildkit":     {"--set", "buildkit.privileged=false", "--set", "buildkit.image=moby/buildkit:v0.34.2-rootless"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"template", "p", chart, "--namespace", ns}, required(ns)...)
+			rendered, err := run(t, nil, helm, append(args, extra...)...)
+			require.NoError(t, err)
+			out, err := run(t, []byte(rendered), kubectl, "--kubeconfig", env.Kubeconfig, "apply", "--dry-run=server", "-n", ns, "-f", "-")
+			require.NoError(t, err, "the API server refuses what the chart renders")
+			kinds := map[string]int{}
+			for _, o := range objects(t, rendered) {
+				kinds[o["kind"].(string)]++
+			}
+			assert.Equal(t, strings.Count(out, "(server dry run)"), len(objects(t, rendered)), out)
+			assert.GreaterOrEqual(t, kinds["Deployment"]+kinds["DaemonSet"], 2, "platformd and the router")
+			pdbs := 2 // platformd's and the router's
+			if name == "router as a DaemonSet" {
+				pdbs = 1 // a DaemonSet is one pod a node: none for it
+			}
+			assert.Equal(t, pdbs, kinds["PodDisruptionBudget"])
+			assert.Equal(t, 1, kinds["IngressClass"])
+		})
+	}
+}
+
+// TestChartSecrets checks that the secrets the chart makes are ones
+// platformd and BuildKit take: an SSH host key, an admin token in the
+// platform's format, a 32-byte config key, and BuildKit's server and
+// client certificates from one CA.
+func TestChartSecrets(t *testing.T) {
+	helm := tool(t, "helm")
+	rendered, err := run(t, nil, helm, append([]string{"template", "p", chart, "--namespace", "platform", "--show-only", "templates/secrets.yaml"}, required("secrets-test")...)...)
+	require.NoError(t, err)
+	secrets := map[string]corev1.Secret{}
+	dec := yaml.NewYAMLOrJSONDecoder(strings.NewReader(rendered), 4096)
+	for {
+		var s corev1.Secret
+		if err := dec.Decode(&s); err != nil {
+			break
+		}
+		secrets[s.Name] = s
+	}
+	require.Contains(t, secrets, "p-secrets")
+	platform := secrets["p-secrets"].Data
+	_, err = ssh.ParsePrivateKey(platform["ssh_host_ed25519_key"])
+	require.NoError(t, err, "the SSH host key parses as platformd reads it")
+	assert.NoError(t, store.ValidateTokenString(string(platform["admin-token"])))
+	key := platform["secret-key"]
+	assert.Len(t, key, 44, "base64 of 32 bytes, as --secret-key-file takes")
+
+	server, client := secrets["p-buildkit-server"].Data, secrets["p-buildkit-client"].Data
+	require.NotEmpty(t, server["tls.crt"])
+	require.Equal(t, server["ca.crt"], client["ca.crt"], "one CA for both ends")
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(server["ca.crt"]))
+	for name, usage := range map[string]x509.ExtKeyUsage{"p-buildkit-server": x509.ExtKeyUsageServerAuth, "p-buildkit-client": x509.ExtKeyUsageClientAuth} {
+		block, _ := pem.Decode(secrets[name].Data["tls.crt"])
+		require.NotNil(t, block, name)
+		cert, err := x509.ParseCertificate(block.Bytes)
+		require.NoError(t, err)
+		opts := x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{usage}, CurrentTime: time.Now()}
+		if name == "p-buildkit-server" {
+			opts.DNSName = "p-buildkit"
+		}
+		_, err = cert.Verify(opts)
+		assert.NoError(t, err, "%s verifies against the CA", name)
+	}
+}
+
+// TestRenderedManifestsAreCurrent checks that deploy/kubernetes/platform.yaml
+// is what `make manifests` renders from the chart now.
+func TestRenderedManifestsAreCurrent(t *testing.T) {
+	tool(t, "helm")
+	out := filepath.Join(t.TempDir(), "platform.yaml")
+	_, err := run(t, nil, "./render.sh", out)
+	require.NoError(t, err)
+	want, err := os.ReadFile(out)
+	require.NoError(t, err)
+	got, err := os.ReadFile("../kubernetes/platform.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got), "deploy/kubernetes/platform.yaml is stale: run make manifests")
+	assert.NotContains(t, string(got), "kind: Secret", "no generated secrets in a file that is applied again and again")
+}
