@@ -23,6 +23,7 @@ import (
 	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server"
 	"github.com/platform-paas/platform/server/registry"
+	"github.com/platform-paas/platform/server/store"
 )
 
 // run is platformd: it returns when ctx is done or on SIGINT or SIGTERM,
@@ -205,19 +206,27 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			return nil
 		})
 	}
+	// The work done once per deployment, by whichever replica leads:
+	// when it goes, another takes over and does it again, which is what
+	// resumes the deploys the one that went left behind.
 	jobs = append(jobs, func(ctx context.Context) error {
-		if err := dep.EnsureIngressClass(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("ensuring the ingress class", "err", err)
-		}
-		// Apps left mid-deploy by a stopped platformd end on one
-		// consistent release. Failures are logged per app, not fatal.
-		if err := pipeline.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			log.Error("reconciling apps", "err", err)
-		}
-		return nil
+		return st.Lead(ctx, store.LeaderKeyMaintenance, leaderPoll, func(ctx context.Context) {
+			if err := dep.EnsureIngressClass(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("ensuring the ingress class", "err", err)
+			}
+			// Apps left mid-deploy by a stopped platformd end on one
+			// consistent release. Failures are logged per app, not fatal.
+			if err := pipeline.Reconcile(ctx); err != nil && ctx.Err() == nil {
+				log.Error("reconciling apps", "err", err)
+			}
+		})
 	})
 	return serveAll(ctx, cfg, log, services, jobs...)
 }
+
+// leaderPoll is how often a replica that does not lead tries to, and how
+// often the leader checks that it still does.
+const leaderPoll = 2 * time.Second
 
 // pullSecretRefresher is the part of the deployer that renews tenants'
 // registry pull credentials.
