@@ -50,10 +50,10 @@ kflags="-X k8s.io/component-base/version.gitVersion=$kv -X k8s.io/component-base
 build kubernetes kubernetes "$kflags" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-proxy \
   k8s.io/kubernetes/cmd/kube-scheduler \
   k8s.io/kubernetes/cmd/kubelet \
   k8s.io/kubernetes/cmd/kubectl
+build kubeproxy kubeproxy "$kflags" k8s.io/kubernetes/cmd/kube-proxy
 bv=$(awk '$1 == "github.com/moby/buildkit" && $2 ~ /^v/ { print $2; exit }' "$here/tools/buildkit/go.mod")
 build buildkit buildkit "-X github.com/moby/buildkit/version.Version=$bv" github.com/moby/buildkit/cmd/buildkitd \
   platform.local/tools/buildkit/mkimage \
