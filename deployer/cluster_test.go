@@ -16,9 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/platform-paas/platform/deploy/localstack"
@@ -115,6 +117,39 @@ print(open("/etc/resolv.conf").read())
 		assert.Contains(t, logs, "nameserver "+localstack.DNSServiceIP+"\n")
 	})
 
+	t.Run("pods reach the API server as their NetworkPolicies allow", func(t *testing.T) {
+		script := `
+import socket, sys
+try:
+    socket.create_connection(("kubernetes.default.svc.cluster.local", 443), timeout=5).close()
+    print("api open")
+except OSError as e:
+    print("api blocked", e)
+`
+		cmd := []string{"python3", "-c", script}
+		img := env.Registry + "/platform/run-python:bookworm"
+		logs := runPod(ctx, t, kc, ns, "api-open", img, cmd, nil)
+		assert.Contains(t, logs, "api open\n", "no policy in the namespace: the kubernetes Service leads to the API server")
+
+		// A policy that allows DNS and nothing else, as tenants' allow
+		// no private address.
+		udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+		dns := intstr.FromInt32(53)
+		_, err := kc.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "dns-only"},
+			Spec: networkingv1.NetworkPolicySpec{
+				PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"policy": "dns-only"}},
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+				Egress: []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{
+					{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns},
+				}}},
+			},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		logs = runPodLabelled(ctx, t, kc, ns, "api-blocked", img, cmd, nil, map[string]string{"policy": "dns-only"})
+		assert.Contains(t, logs, "api blocked", "the policy keeps the pod from the API server")
+	})
+
 	t.Run("a claim of the default StorageClass gets a volume", func(t *testing.T) {
 		claim, err := kc.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
 			ObjectMeta: metav1.ObjectMeta{Name: "data"},
@@ -164,12 +199,18 @@ print(open("/etc/resolv.conf").read())
 // its output; a pod that fails fails the test with its output.
 func runPod(ctx context.Context, t *testing.T, kc kubernetes.Interface, ns, name, image string, command []string, volumes []corev1.Volume) string {
 	t.Helper()
+	return runPodLabelled(ctx, t, kc, ns, name, image, command, volumes, nil)
+}
+
+// runPodLabelled is runPod of a pod with labels.
+func runPodLabelled(ctx context.Context, t *testing.T, kc kubernetes.Interface, ns, name, image string, command []string, volumes []corev1.Volume, labels map[string]string) string {
+	t.Helper()
 	var mounts []corev1.VolumeMount
 	for _, v := range volumes {
 		mounts = append(mounts, corev1.VolumeMount{Name: v.Name, MountPath: "/" + v.Name})
 	}
 	_, err := kc.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			AutomountServiceAccountToken:  new(false),

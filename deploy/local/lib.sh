@@ -11,13 +11,14 @@ RUN=$STATE/run
 PKI=$STATE/pki
 HERE=$ROOT/deploy/local
 
-# Addresses. Everything listens on loopback except the kubelet, which listens
-# on the pod bridge so that the API server can reach it for logs and exec
-# (it asks the API server to authorize every request; pods cannot reach it:
-# see the firewall in up.sh).
+# Addresses. Everything listens on loopback except what listens on the pod
+# bridge's address: the kubelet, so that the API server can reach it for
+# logs and exec (it asks the API server to authorize every request; pods
+# cannot reach it: see the firewall in up.sh), the API server, which pods
+# reach as in any cluster when their NetworkPolicies allow, and CoreDNS.
 ETCD_URL=https://127.0.0.1:23790
 ETCD_PEER_URL=http://127.0.0.1:23800
-APISERVER_URL=https://127.0.0.1:6443
+APISERVER_URL=https://10.217.0.1:6443 # NODE_IP
 NODE_NAME=platform-local
 POD_BRIDGE=plat0
 POD_CIDR=10.217.0.0/24

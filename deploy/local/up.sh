@@ -148,10 +148,14 @@ iptables -C FORWARD -j PLATFORM-ISOLATE 2>/dev/null || iptables -I FORWARD -j PL
 iptables -N PLATFORM-PODS-IN 2>/dev/null || true
 iptables -F PLATFORM-PODS-IN
 iptables -A PLATFORM-PODS-IN -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
-# The one exception: the cluster DNS, which serves on the node's address
-# behind the kube-dns Service, as a node-local DNS cache does.
+# The exceptions: the cluster DNS, which serves on the node's address
+# behind the kube-dns Service, as a node-local DNS cache does; and the API
+# server (the kubernetes Service's endpoint), for pods whose egress
+# NetworkPolicies allow it: netpol judges those packets first (tenants'
+# policies do not allow the node's address, so their apps never reach it).
 iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p udp --dport 53 -j ACCEPT
 iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport 53 -j ACCEPT
+iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport 6443 -j ACCEPT
 iptables -A PLATFORM-PODS-IN -j DROP
 iptables -C INPUT -i "$POD_BRIDGE" -j PLATFORM-PODS-IN 2>/dev/null || iptables -I INPUT -i "$POD_BRIDGE" -j PLATFORM-PODS-IN
 
@@ -285,12 +289,17 @@ etcd_healthy() {
 wait_for etcd 60 etcd_healthy
 
 say "kube-apiserver"
+# It listens on the node's address on the pod bridge and is the endpoint
+# of the kubernetes Service, as in any cluster: pods reach it through
+# kube-proxy when their namespace's NetworkPolicies let them (tenants'
+# do not; see the firewall above). Privileged pods are allowed, as in most
+# clusters (the chart's BuildKit is one); tenants never make pods
+# themselves.
 start kube-apiserver "$BIN/kube-apiserver" \
   --etcd-servers="$ETCD_URL" \
   --etcd-cafile="$PKI/etcd/ca.crt" --etcd-certfile="$PKI/etcd/apiserver.crt" --etcd-keyfile="$PKI/etcd/apiserver.key" \
   --encryption-provider-config="$PKI/encryption.yaml" \
-  --bind-address=127.0.0.1 --secure-port=6443 \
-  --endpoint-reconciler-type=none \
+  --bind-address="$NODE_IP" --advertise-address="$NODE_IP" --secure-port=6443 \
   --service-cluster-ip-range="$SERVICE_CIDR" \
   --client-ca-file="$PKI/ca.crt" \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
@@ -316,12 +325,17 @@ if running netpol && [ "$(cat "$STATE/netpol.sum" 2>/dev/null)" != "$netpol_sum"
   stop netpol
 fi
 echo "$netpol_sum" > "$STATE/netpol.sum"
-start netpol "$BIN/netpol" --kubeconfig="$STATE/kubeconfig" --bridge="$POD_BRIDGE" \
+CONFIG_FILES="$STATE/kubeconfig" start netpol "$BIN/netpol" --kubeconfig="$STATE/kubeconfig" --bridge="$POD_BRIDGE" \
   --pod-cidr="$POD_CIDR" --node-ip="$NODE_IP" --health-addr="$NETPOL_HEALTH_ADDR"
 wait_for netpol 60 curl -sf "http://$NETPOL_HEALTH_ADDR/healthz"
+# Pods' packets to the API server pass their egress policies first (see
+# PLATFORM-PODS-IN): netpol's chain drops what a policy does not allow and
+# returns the rest.
+iptables -C INPUT -i "$POD_BRIDGE" -p tcp --dport 6443 -j PLATFORM-NETPOL 2>/dev/null \
+  || iptables -I INPUT -i "$POD_BRIDGE" -p tcp --dport 6443 -j PLATFORM-NETPOL
 
 say "kube-controller-manager, kube-scheduler"
-start kube-controller-manager "$BIN/kube-controller-manager" \
+CONFIG_FILES="$STATE/kubeconfig" start kube-controller-manager "$BIN/kube-controller-manager" \
   --kubeconfig="$STATE/kubeconfig" \
   --authentication-kubeconfig="$STATE/kubeconfig" --authorization-kubeconfig="$STATE/kubeconfig" \
   --bind-address=127.0.0.1 \
@@ -331,7 +345,7 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
   --use-service-account-credentials=true \
   --profiling=false
-start kube-scheduler "$BIN/kube-scheduler" \
+CONFIG_FILES="$STATE/kubeconfig" start kube-scheduler "$BIN/kube-scheduler" \
   --kubeconfig="$STATE/kubeconfig" \
   --authentication-kubeconfig="$STATE/kubeconfig" --authorization-kubeconfig="$STATE/kubeconfig" \
   --bind-address=127.0.0.1 --leader-elect=false --profiling=false
@@ -360,7 +374,7 @@ conntrack:
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
 EOF
-CONFIG_FILES="$STATE/kube-proxy/config.yaml" start kube-proxy "$BIN/kube-proxy" --config="$STATE/kube-proxy/config.yaml"
+CONFIG_FILES="$STATE/kube-proxy/config.yaml $STATE/kubeconfig" start kube-proxy "$BIN/kube-proxy" --config="$STATE/kube-proxy/config.yaml"
 kube_proxy_synced() { iptables -S FORWARD | grep -q -- '-j KUBE-FORWARD'; }
 wait_for kube-proxy 60 kube_proxy_synced
 # kube-proxy puts its jumps first in FORWARD, and what it accepts there
@@ -401,7 +415,7 @@ cat > "$STATE/coredns/Corefile" <<EOF
     reload
 }
 EOF
-CONFIG_FILES="$STATE/coredns/Corefile" start coredns "$BIN/coredns" -conf "$STATE/coredns/Corefile"
+CONFIG_FILES="$STATE/coredns/Corefile $STATE/kubeconfig" start coredns "$BIN/coredns" -conf "$STATE/coredns/Corefile"
 wait_for coredns 60 curl -sf "http://$COREDNS_READY_ADDR/ready"
 kubectl_ apply -f - > /dev/null <<EOF
 apiVersion: v1
@@ -442,7 +456,7 @@ if running storage && [ "$(cat "$STATE/storage.sum" 2>/dev/null)" != "$storage_s
   stop storage
 fi
 echo "$storage_sum" > "$STATE/storage.sum"
-start storage "$BIN/storage" --kubeconfig="$STATE/kubeconfig" --root="$VOLUMES" \
+CONFIG_FILES="$STATE/kubeconfig" start storage "$BIN/storage" --kubeconfig="$STATE/kubeconfig" --root="$VOLUMES" \
   --node-name="$NODE_NAME" --health-addr="$STORAGE_HEALTH_ADDR"
 wait_for storage 60 curl -sf "http://$STORAGE_HEALTH_ADDR/healthz"
 kubectl_ apply -f - > /dev/null <<EOF
@@ -607,7 +621,7 @@ imageGCHighThresholdPercent: 95
 imageGCLowThresholdPercent: 90
 serializeImagePulls: false
 EOF
-CONFIG_FILES="$STATE/kubelet/config.yaml" start kubelet "$BIN/kubelet" \
+CONFIG_FILES="$STATE/kubelet/config.yaml $STATE/kubeconfig" start kubelet "$BIN/kubelet" \
   --config="$STATE/kubelet/config.yaml" \
   --kubeconfig="$STATE/kubeconfig" \
   --root-dir="$STATE/kubelet" \
@@ -652,7 +666,7 @@ if running platformd && [ "$(cat "$STATE/platformd.build-ca" 2>/dev/null)" != "$
   stop platformd
 fi
 echo "$ca_sum" > "$STATE/platformd.build-ca"
-start platformd "$BIN/platformd" \
+CONFIG_FILES="$STATE/kubeconfig" start platformd "$BIN/platformd" \
   --build-ca-file="$BUILD_CA_FILE" \
   --build-cgroup-root=/sys/fs/cgroup \
   --domain-verification=off \
