@@ -146,7 +146,22 @@ except OSError as e:
 			},
 		}, metav1.CreateOptions{})
 		require.NoError(t, err)
-		logs = runPodLabelled(ctx, t, kc, ns, "api-blocked", img, cmd, nil, map[string]string{"policy": "dns-only"})
+		// The local stack's enforcer learns a pod's address when the
+		// kubelet reports it, which may be after the pod's first
+		// connections: the pod tries until it is blocked, for 30 s.
+		retry := `
+import socket, time
+for _ in range(60):
+    try:
+        socket.create_connection(("kubernetes.default.svc.cluster.local", 443), timeout=2).close()
+        time.sleep(0.5)
+    except OSError as e:
+        print("api blocked", e)
+        break
+else:
+    print("api open")
+`
+		logs = runPodLabelled(ctx, t, kc, ns, "api-blocked", img, []string{"python3", "-c", retry}, nil, map[string]string{"policy": "dns-only"})
 		assert.Contains(t, logs, "api blocked", "the policy keeps the pod from the API server")
 	})
 

@@ -9,7 +9,8 @@ set -uo pipefail
 "$HERE/down.sh"
 # The NetworkPolicy rules stay when the stack stops (pods stay isolated);
 # clean removes them.
-iptables -D INPUT -i "$POD_BRIDGE" -p tcp --dport 6443 -j PLATFORM-NETPOL 2>/dev/null
+# (The stack's own rule to netpol's chain goes first.)
+iptables -F PLATFORM-PODS-IN 2>/dev/null
 [ -x "$BIN/netpol" ] && "$BIN/netpol" --cleanup
 [ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1
 if [ "$(cat "$STATE/postgres-mode" 2>/dev/null)" = local ]; then

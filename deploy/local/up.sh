@@ -155,6 +155,10 @@ iptables -A PLATFORM-PODS-IN -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEP
 # policies do not allow the node's address, so their apps never reach it).
 iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p udp --dport 53 -j ACCEPT
 iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport 53 -j ACCEPT
+# netpol's chain (which it fills once it runs, before any pod does) drops
+# what a pod's egress policies do not allow and returns the rest.
+iptables -N PLATFORM-NETPOL 2>/dev/null || true
+iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport 6443 -j PLATFORM-NETPOL
 iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport 6443 -j ACCEPT
 iptables -A PLATFORM-PODS-IN -j DROP
 iptables -C INPUT -i "$POD_BRIDGE" -j PLATFORM-PODS-IN 2>/dev/null || iptables -I INPUT -i "$POD_BRIDGE" -j PLATFORM-PODS-IN
@@ -328,11 +332,6 @@ echo "$netpol_sum" > "$STATE/netpol.sum"
 CONFIG_FILES="$STATE/kubeconfig" start netpol "$BIN/netpol" --kubeconfig="$STATE/kubeconfig" --bridge="$POD_BRIDGE" \
   --pod-cidr="$POD_CIDR" --node-ip="$NODE_IP" --health-addr="$NETPOL_HEALTH_ADDR"
 wait_for netpol 60 curl -sf "http://$NETPOL_HEALTH_ADDR/healthz"
-# Pods' packets to the API server pass their egress policies first (see
-# PLATFORM-PODS-IN): netpol's chain drops what a policy does not allow and
-# returns the rest.
-iptables -C INPUT -i "$POD_BRIDGE" -p tcp --dport 6443 -j PLATFORM-NETPOL 2>/dev/null \
-  || iptables -I INPUT -i "$POD_BRIDGE" -p tcp --dport 6443 -j PLATFORM-NETPOL
 
 say "kube-controller-manager, kube-scheduler"
 CONFIG_FILES="$STATE/kubeconfig" start kube-controller-manager "$BIN/kube-controller-manager" \
