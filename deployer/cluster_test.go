@@ -108,12 +108,29 @@ import socket, urllib.request
 for name in ("web", "` + fqdn + `"):
     print("resolved", name, socket.gethostbyname(name))
 print("status", urllib.request.urlopen("http://web/", timeout=10).status)
+# A Service with no endpoints refuses at once, as in any cluster.
+try:
+    socket.create_connection(("empty", 80), timeout=20).close()
+    print("empty open")
+except socket.timeout:
+    print("empty timed out")
+except OSError as e:
+    print("empty refused", e.errno)
 print(open("/etc/resolv.conf").read())
 `
+		_, err := kc.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "empty"},
+			Spec: corev1.ServiceSpec{
+				Selector: map[string]string{"app": "nothing-has-this-label"},
+				Ports:    []corev1.ServicePort{{Port: 80}},
+			},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
 		logs := runPod(ctx, t, kc, ns, "client", env.Registry+"/platform/run-python:bookworm", []string{"python3", "-c", script}, nil)
 		assert.Contains(t, logs, "resolved web "+clusterIP+"\n")
 		assert.Contains(t, logs, "resolved "+fqdn+" "+clusterIP+"\n")
 		assert.Contains(t, logs, "status 200\n")
+		assert.Contains(t, logs, "empty refused", "a Service without endpoints fails a connection at once")
 		assert.Contains(t, logs, "nameserver "+localstack.DNSServiceIP+"\n")
 	})
 

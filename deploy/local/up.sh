@@ -128,11 +128,14 @@ ip addr replace "$NODE_IP/${POD_CIDR#*/}" dev "$POD_BRIDGE"
 ip link set "$POD_BRIDGE" up
 # Pods have a route to the service range only, through the node, where
 # kube-proxy translates a Service IP to an endpoint before routing. Any
-# other address of the range would follow the machine's default route out,
-# so the range itself goes nowhere. (This machine's own connections to a
-# Service IP are refused by that route before kube-proxy sees them: from
-# here, reach a Service at its node port on $NODE_IP.)
-ip route replace blackhole "$SERVICE_CIDR"
+# other address of the range (a Service with no endpoints) would follow the
+# machine's default route out, so the range is unreachable: a connection
+# to it fails at once, as kube-proxy's own rejection makes it fail in any
+# cluster, instead of waiting for a timeout. (This machine's own
+# connections to a Service IP fail at that route before kube-proxy sees
+# them: from here, reach a Service at its node port on $NODE_IP.)
+ip route del blackhole "$SERVICE_CIDR" 2>/dev/null || true
+ip route replace unreachable "$SERVICE_CIDR"
 # Pods reach each other and the host, never the outside: nothing forwarded
 # from the pod bridge leaves it.
 iptables -N PLATFORM-ISOLATE 2>/dev/null || true
