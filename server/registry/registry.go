@@ -43,7 +43,6 @@ package registry
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -197,8 +196,7 @@ func newAuthenticatedApp(root, realm, uploadSecret string, tokens *regtoken.Serv
 	if err != nil {
 		return nil, fmt.Errorf("configuring registry auth: %w", err)
 	}
-	cfg := libraryConfig(root)
-	cfg.HTTP.Secret = uploadSecret
+	cfg := libraryConfig(root, uploadSecret)
 	cfg.Auth = configuration.Auth{"token": configuration.Parameters{
 		"realm":   realm,
 		"service": Service,
@@ -214,7 +212,7 @@ func newAuthenticatedApp(root, realm, uploadSecret string, tokens *regtoken.Serv
 // libraryConfig is what the library would read from its config.yml; it is
 // built here so that no REGISTRY_* environment variable or file changes it.
 // Deletes are enabled: only platformd's credential is granted them.
-func libraryConfig(root string) *configuration.Configuration {
+func libraryConfig(root, uploadSecret string) *configuration.Configuration {
 	cfg := &configuration.Configuration{
 		Storage: configuration.Storage{
 			"filesystem": configuration.Parameters{"rootdirectory": root},
@@ -224,9 +222,9 @@ func libraryConfig(root string) *configuration.Configuration {
 			"redirect": configuration.Parameters{"disable": true},
 		},
 	}
-	// Upload state is signed with this secret: a fresh one unless the
-	// caller sets the one every replica shares (newAuthenticatedApp does).
-	cfg.HTTP.Secret = rand.Text()
+	// Upload state is signed with this secret, which every replica
+	// derives alike (Auth.uploadSecret).
+	cfg.HTTP.Secret = uploadSecret
 	cfg.HTTP.Headers = http.Header{"X-Content-Type-Options": []string{"nosniff"}}
 	cfg.Catalog.MaxEntries = 1000
 	cfg.Tags.MaxTags = 1000

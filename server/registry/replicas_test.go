@@ -2,12 +2,9 @@ package registry_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -21,33 +18,6 @@ import (
 	"github.com/platform-paas/platform/server/registry/registrytest"
 )
 
-// serveAt serves a registry of auth over the storage root on a random
-// loopback port, as one replica of platformd does, and returns its
-// host:port.
-func serveAt(t *testing.T, auth *registry.Auth, root string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	host := ln.Addr().String()
-	r, err := registry.New(registry.Config{
-		RootDir: root, Logger: slog.New(slog.DiscardHandler), Auth: auth,
-		Realm: "http://" + host + registry.TokenPath,
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("registry did not stop")
-		}
-	})
-	return host
-}
-
 // TestUploadContinuesOnAnotherReplica starts a blob upload on one replica
 // and finishes it on another that shares the storage and the secret key,
 // as a client behind a Service may: the upload's state, which the client
@@ -55,7 +25,8 @@ func serveAt(t *testing.T, auth *registry.Auth, root string) string {
 func TestUploadContinuesOnAnotherReplica(t *testing.T) {
 	auth := registrytest.NewAuth(t)
 	root := filepath.Join(t.TempDir(), "registry")
-	a, b := serveAt(t, auth, root), serveAt(t, auth, root)
+	_, a := registrytest.StartAt(t, auth, root)
+	_, b := registrytest.StartAt(t, auth, root)
 
 	cred, err := auth.PlatformCredential(time.Hour)
 	require.NoError(t, err)

@@ -23,11 +23,18 @@ import (
 // the test ends.
 func Start(t testing.TB, auth *registry.Auth) (*registry.Registry, string) {
 	t.Helper()
+	return StartAt(t, auth, filepath.Join(t.TempDir(), "registry"))
+}
+
+// StartAt is Start with the storage under root, which several registries
+// may share, as platformd's replicas share their volume.
+func StartAt(t testing.TB, auth *registry.Auth, root string) (*registry.Registry, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	host := ln.Addr().String()
 	r, err := registry.New(registry.Config{
-		RootDir: filepath.Join(t.TempDir(), "registry"),
+		RootDir: root,
 		Logger:  slog.New(slog.DiscardHandler),
 		Auth:    auth,
 		Realm:   "http://" + host + registry.TokenPath,
