@@ -6,6 +6,7 @@ package helm_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -117,7 +118,8 @@ func TestChartRendersWhatTheClusterAccepts(t *testing.T) {
 	ctx := t.Context()
 	_, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = kc.CoreV1().Namespaces().Delete(t.Context(), ns, metav1.DeleteOptions{}) })
+	// Not t.Context(): it is cancelled before cleanups run.
+	t.Cleanup(func() { _ = kc.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
 
 	for name, extra := range map[string][]string{
 		"defaults":              nil,
