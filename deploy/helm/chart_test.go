@@ -207,3 +207,42 @@ func TestRenderedManifestsAreCurrent(t *testing.T) {
 	assert.Equal(t, string(want), string(got), "deploy/kubernetes/platform.yaml is stale: run make manifests")
 	assert.NotContains(t, string(got), "kind: Secret", "no generated secrets in a file that is applied again and again")
 }
+
+// TestChartKeepsTheOperatorPortClosed checks that platformd's operator
+// port (/metrics, detailed /readyz) admits no one by default, tenants'
+// apps included, and only the peers an operator names.
+func TestChartKeepsTheOperatorPortClosed(t *testing.T) {
+	helm := tool(t, "helm")
+	render := func(extra ...string) []any {
+		args := append([]string{"template", "p", chart, "--show-only", "templates/networkpolicy.yaml"}, required("metrics-test")...)
+		out, err := run(t, nil, helm, append(args, extra...)...)
+		require.NoError(t, err)
+		for _, o := range objects(t, out) {
+			if o["metadata"].(map[string]any)["name"] == "p-platformd" {
+				return o["spec"].(map[string]any)["ingress"].([]any)
+			}
+		}
+		t.Fatal("no NetworkPolicy p-platformd")
+		return nil
+	}
+	opens9090 := func(rules []any) []any {
+		var peers []any
+		for _, r := range rules {
+			rule := r.(map[string]any)
+			for _, p := range rule["ports"].([]any) {
+				if p.(map[string]any)["port"] == float64(9090) {
+					from, ok := rule["from"].([]any)
+					if !ok {
+						from = []any{"anyone"}
+					}
+					peers = append(peers, from...)
+				}
+			}
+		}
+		return peers
+	}
+	assert.Empty(t, opens9090(render()), "by default no one reaches port 9090")
+	peers := opens9090(render("--set", "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=monitoring"))
+	require.Len(t, peers, 1)
+	assert.Contains(t, fmt.Sprint(peers[0]), "monitoring")
+}
