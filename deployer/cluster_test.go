@@ -136,17 +136,23 @@ print(open("/etc/resolv.conf").read())
 
 	t.Run("pods reach the API server as their NetworkPolicies allow", func(t *testing.T) {
 		script := `
-import socket, sys
+import socket, ssl, urllib.error, urllib.request
 try:
     socket.create_connection(("kubernetes.default.svc.cluster.local", 443), timeout=5).close()
     print("api open")
 except OSError as e:
     print("api blocked", e)
+try:
+    urllib.request.urlopen("https://kubernetes.default.svc.cluster.local/version", timeout=5, context=ssl._create_unverified_context())
+    print("api anonymous 200")
+except urllib.error.HTTPError as e:
+    print("api anonymous", e.code)
 `
 		cmd := []string{"python3", "-c", script}
 		img := env.Registry + "/platform/run-python:bookworm"
 		logs := runPod(ctx, t, kc, ns, "api-open", img, cmd, nil)
 		assert.Contains(t, logs, "api open\n", "no policy in the namespace: the kubernetes Service leads to the API server")
+		assert.Contains(t, logs, "api anonymous 401\n", "which answers nothing without credentials")
 
 		// A policy that allows DNS and nothing else, as tenants' allow
 		// no private address.

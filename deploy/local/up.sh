@@ -299,7 +299,9 @@ say "kube-apiserver"
 # It listens on the node's address on the pod bridge and is the endpoint
 # of the kubernetes Service, as in any cluster: pods reach it through
 # kube-proxy when their namespace's NetworkPolicies let them (tenants'
-# do not; see the firewall above). Privileged pods are allowed, as in most
+# do not; see the firewall above), and it answers nothing without
+# credentials (tenants' pods have none), which also covers a new pod's
+# first moments before netpol knows it. Privileged pods are allowed, as in most
 # clusters (the chart's BuildKit is one); tenants never make pods
 # themselves.
 start kube-apiserver "$BIN/kube-apiserver" \
@@ -316,6 +318,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --service-account-signing-key-file="$PKI/sa.key" \
   --service-account-issuer=https://kubernetes.default.svc \
   --authorization-mode=Node,RBAC \
+  --anonymous-auth=false \
   --allow-privileged=true \
   --enable-priority-and-fairness=false \
   --profiling=false
