@@ -108,14 +108,19 @@ done
 version=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo dev)
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
-(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$ctx/platformd" ./cmd/platformd) \
-  || fail images "could not build a static platformd"
+static_platformd() {
+  (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$ctx/platformd" ./cmd/platformd) \
+    || fail images "could not build a static platformd"
+}
+# A clean tree's image is known by its version alone, so the binary is built
+# only when that image is missing; a changed tree's tag needs the binary.
 tag=$version
 case $version in
-  *-dirty) tag=$version-$(sha256sum "$ctx/platformd" | cut -c1-12) ;;
+  *-dirty) static_platformd; tag=$version-$(sha256sum "$ctx/platformd" | cut -c1-12) ;;
 esac
 image=$REGISTRY_ADDR/platform/platformd:$tag
 if ! have platform/platformd "$tag"; then
+  [ -s "$ctx/platformd" ] || static_platformd
   echo "    platform/platformd:$tag"
   cp "$rootfs/etc/ssl/certs/ca-certificates.crt" "$ctx/"
   printf 'root:x:0:0:root:/root:/sbin/nologin\nplatform:x:65532:65532:platform:/var/lib/platform:/sbin/nologin\n' > "$ctx/passwd"
