@@ -21,6 +21,7 @@ const (
 	msgNoAccess   = "no such app, or no access"
 	msgInternal   = "internal error, try again later"
 	msgShutdown   = "server is shutting down, try again later"
+	msgRestarted  = "the platform restarted before this push was released (an upgrade, or its pod moved); nothing changed and the running release still serves: push again"
 	msgAuthFailed = "authentication failed"
 )
 

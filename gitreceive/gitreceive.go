@@ -112,6 +112,12 @@ type Config struct {
 	// there, and how long a deploy may be silent before the server sends a
 	// keepalive packet to the client; 10s if zero.
 	KeepAlive time.Duration
+	// Drain is how long the pushes in flight get to finish once Serve's
+	// context is done, while no new connection is taken. A push still
+	// running then is stopped: nothing of it is released, and its pusher
+	// is told the server restarted and to push again. Zero stops them at
+	// once.
+	Drain time.Duration
 	// Logger receives the server's logs. Required.
 	Logger *slog.Logger
 }
@@ -137,6 +143,9 @@ func (c *Config) setDefaults() error {
 		c.KeepAlive = DefaultKeepAlive
 	case c.KeepAlive < 0:
 		return fmt.Errorf("keepalive must not be negative, got %s", c.KeepAlive)
+	}
+	if c.Drain < 0 {
+		return fmt.Errorf("drain must not be negative, got %s", c.Drain)
 	}
 	if c.Logger == nil {
 		return errors.New("logger is required")
@@ -170,7 +179,16 @@ type Server struct {
 	conns   map[*trackedConn]struct{}
 	// running counts open connections and running session handlers.
 	running sync.WaitGroup
+	// sessions counts running session handlers, and stops holds the
+	// cancel of each, by a number of its own.
+	sessions sync.WaitGroup
+	stops    map[uint64]context.CancelCauseFunc
+	nextStop uint64
 }
+
+// ErrRestarting is the cause with which a push still running when the
+// server's drain ends is stopped.
+var ErrRestarting = errors.New("the platform restarted during the push")
 
 // New validates cfg, loads or creates the host key and the repository
 // directory, and returns a Server that is not yet listening.
@@ -274,6 +292,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			serveErr = fmt.Errorf("serving ssh: %w", err)
 		}
 	}
+	s.drain(l)
 	s.shutdown()
 	<-errc
 	s.running.Wait()
@@ -314,15 +333,65 @@ func (s *Server) trackConn(_ ssh.Context, c net.Conn) net.Conn {
 // startSession registers a session handler so Serve waits for it. It is
 // called while the session's connection is registered, so the WaitGroup's
 // counter is positive.
-func (s *Server) startSession() bool {
+// startSession registers a session handler whose context stop cancels,
+// unless the server is closing. done unregisters it.
+func (s *Server) startSession(stop context.CancelCauseFunc) (done func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return false
+		return nil, false
 	}
 	s.running.Add(1)
-	return true
+	s.sessions.Add(1)
+	if s.stops == nil {
+		s.stops = map[uint64]context.CancelCauseFunc{}
+	}
+	id := s.nextStop
+	s.nextStop++
+	s.stops[id] = stop
+	return func() {
+		s.mu.Lock()
+		delete(s.stops, id)
+		s.mu.Unlock()
+		s.sessions.Done()
+		s.running.Done()
+	}, true
 }
+
+// drain stops taking connections (l) and sessions, and lets the sessions
+// running finish for up to Config.Drain; those still running then are
+// stopped with ErrRestarting, and get a little longer to tell their
+// clients so.
+func (s *Server) drain(l net.Listener) {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	_ = l.Close()
+	idle := make(chan struct{})
+	go func() { s.sessions.Wait(); close(idle) }()
+	t := time.NewTimer(s.cfg.Drain)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return
+	case <-t.C:
+	}
+	s.mu.Lock()
+	n := len(s.stops)
+	for _, stop := range s.stops {
+		stop(ErrRestarting)
+	}
+	s.mu.Unlock()
+	s.log.Info("stopping pushes still running at shutdown", "sessions", n)
+	select {
+	case <-idle:
+	case <-time.After(drainTell):
+	}
+}
+
+// drainTell is how long sessions stopped at the end of a drain get to
+// tell their clients why.
+const drainTell = 3 * time.Second
 
 type trackedConn struct {
 	net.Conn

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -352,6 +353,82 @@ func TestShutdownCancelsPushAndReturns(t *testing.T) {
 	h.stop()
 	r := <-done
 	assert.Error(t, r.err)
+	_, err := os.Stat(filepath.Join(h.reposDir, "myapp.git", "refs", "heads", "main"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestShutdownLetsAPushFinishWithinTheDrain(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Drain = time.Minute })
+	alice := h.newUser("alice")
+	h.pusher.grant("alice", "myapp", Write)
+	started, finish := make(chan struct{}), make(chan struct{})
+	h.pusher.setPush(func(ctx context.Context, _ PushRequest, out io.Writer) error {
+		close(started)
+		select {
+		case <-finish:
+			fmt.Fprintln(out, "released")
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	work := h.workRepo(map[string]string{"app.txt": "v1"})
+	done := make(chan result, 1)
+	go func() { done <- h.git(work, alice.keyPath, "push", h.url("myapp"), "main") }()
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("push did not start")
+	}
+	stopped := make(chan struct{})
+	go func() { h.stop(); close(stopped) }()
+
+	// Draining, the server takes no new connection...
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, 10*time.Second, 20*time.Millisecond, "the server still takes connections while draining")
+	select {
+	case <-stopped:
+		t.Fatal("Serve returned with a push in flight and the drain not over")
+	default:
+	}
+	// ...and the push in flight completes.
+	close(finish)
+	r := <-done
+	require.NoError(t, r.err, r.stderr)
+	assert.Contains(t, r.stderr, "remote: released")
+	<-stopped
+	_, err := os.Stat(filepath.Join(h.reposDir, "myapp.git", "refs", "heads", "main"))
+	assert.NoError(t, err, "the drained push updated main")
+}
+
+func TestShutdownTellsAPushStoppedAtTheDrainsEnd(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Drain = 200 * time.Millisecond })
+	alice := h.newUser("alice")
+	h.pusher.grant("alice", "myapp", Write)
+	started := make(chan struct{})
+	h.pusher.setPush(func(ctx context.Context, _ PushRequest, out io.Writer) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	work := h.workRepo(map[string]string{"app.txt": "v1"})
+	done := make(chan result, 1)
+	go func() { done <- h.git(work, alice.keyPath, "push", h.url("myapp"), "main") }()
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("push did not start")
+	}
+	h.stop()
+	r := <-done
+	require.Error(t, r.err)
+	assert.Contains(t, r.stderr, "the platform restarted before this push was released")
+	assert.Contains(t, r.stderr, "push again")
 	_, err := os.Stat(filepath.Join(h.reposDir, "myapp.git", "refs", "heads", "main"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }

@@ -287,7 +287,10 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, rep *reporter, id
 	out.close()
 	if err != nil {
 		reason := userReason(err.Error())
-		if ctx.Err() != nil {
+		switch {
+		case errors.Is(context.Cause(ctx), ErrRestarting):
+			reason = msgRestarted
+		case ctx.Err() != nil:
 			reason = "canceled"
 		}
 		log.Info("push rejected", "err", err, "duration", time.Since(start))

@@ -14,16 +14,17 @@ import (
 // handleSession is gliderlabs' Handler: it runs once per session channel
 // that asked for a shell or a command.
 func (s *Server) handleSession(sess ssh.Session) {
-	if !s.startSession() {
+	// The session's context is the connection's: gliderlabs cancels it when
+	// the connection closes, which is what a killed client looks like. The
+	// server cancels it when it stops at the end of a drain.
+	ctx, cancel := context.WithCancelCause(sess.Context())
+	defer cancel(nil)
+	done, ok := s.startSession(cancel)
+	if !ok {
 		_ = sess.Exit(refuse(sess, msgShutdown))
 		return
 	}
-	defer s.running.Done()
-
-	// The session's context is the connection's: gliderlabs cancels it when
-	// the connection closes, which is what a killed client looks like.
-	ctx, cancel := context.WithCancel(sess.Context())
-	defer cancel()
+	defer done()
 	code := s.serveSession(ctx, sess)
 	_ = sess.Exit(code)
 }
