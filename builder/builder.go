@@ -101,6 +101,8 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // staticServerSource is the static file server compiled into the images of
@@ -206,6 +208,7 @@ type Builder struct {
 	limits   Limits
 	log      *slog.Logger
 	now      func() time.Time
+	wait     time.Duration // BuilderWait
 }
 
 // New returns a Builder for the daemon at cfg.Addr. It does not wait for
@@ -240,6 +243,7 @@ func New(cfg Config) (*Builder, error) {
 		limits:   cfg.Limits.withDefaults(),
 		log:      log.With("component", "builder"),
 		now:      time.Now,
+		wait:     BuilderWait,
 	}, nil
 }
 
@@ -419,6 +423,12 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 
 	cg, err := b.limits.prepareCgroup(req.Tenant, req.App)
 	if err != nil {
+		return Result{}, fmt.Errorf("building %s: %w", req.App, err)
+	}
+	if err := b.waitBuilder(ctx, out); err != nil {
+		if ctxErr := parent.Err(); ctxErr != nil {
+			return Result{}, fmt.Errorf("building %s: %w", req.App, ctxErr)
+		}
 		return Result{}, fmt.Errorf("building %s: %w", req.App, err)
 	}
 	res, err := b.solve(ctx, req, plan, out, cg != nil)
@@ -700,6 +710,10 @@ func configSecrets(config map[string]string) map[string][]byte {
 // buildError turns a failed solve into a *BuildError naming the failing
 // step and its last output.
 func (b *Builder) buildError(r *renderer, m masker, err error) error {
+	if builderLost(err) {
+		return &BuildError{Reason: "lost the connection to the builder (BuildKit): it is restarting, or its pod moved",
+			Hint: "Nothing was released: the running release still serves. Push again in a minute; if this repeats, an administrator should look at BuildKit's pods and logs."}
+	}
 	msg := m.mask(err.Error())
 	v := r.failed()
 	if v == nil {
@@ -737,5 +751,51 @@ func (b *Builder) DeleteCache(ctx context.Context, tenant, app string) error {
 		return fmt.Errorf("deleting build cache of %s: %w", app, err)
 	}
 	b.log.Info("build cache deleted", "app", app, "bytes", freed)
+	return nil
+}
+
+// builderLost reports whether err says the connection to BuildKit broke
+// during a solve (gRPC's Unavailable), rather than that the build failed.
+func builderLost(err error) bool {
+	if status.Code(err) == codes.Unavailable {
+		return true
+	}
+	// BuildKit's client wraps some errors in its own types, which hide the
+	// status from status.Code but keep its text.
+	return strings.Contains(err.Error(), "code = Unavailable")
+}
+
+// BuilderWait is how long a build waits for BuildKit to answer when it
+// does not at once (restarting, or its pod moving) before it fails.
+const BuilderWait = time.Minute
+
+// waitBuilder returns once BuildKit answers, telling out when it has to
+// wait, or a BuildError when it does not answer within BuilderWait. A
+// client whose connection failed waits out gRPC's growing reconnect delay
+// (up to two minutes) unless asked: waiting resets it, so a BuildKit back
+// from a restart builds the next push at once.
+func (b *Builder) waitBuilder(ctx context.Context, out io.Writer) error {
+	qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err := b.client.Wait(qctx)
+	cancel()
+	if err == nil || ctx.Err() != nil {
+		return ctx.Err()
+	}
+	fmt.Fprintf(out, "-----> Waiting for the builder (BuildKit), which does not answer yet\n")
+	wctx, cancel := context.WithTimeout(ctx, b.wait)
+	defer cancel()
+	if err := b.client.Wait(wctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		reason := fmt.Sprintf("the builder (BuildKit) did not answer within %s", b.wait)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			reason = "the builder (BuildKit) refused the connection: " + err.Error()
+		}
+		be := &BuildError{Reason: reason,
+			Hint: "Nothing was released: the running release still serves. Push again later; an administrator should look at BuildKit's pods and logs."}
+		fmt.Fprintf(out, "-----> %s\n", be.Hint)
+		return be
+	}
 	return nil
 }

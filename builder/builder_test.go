@@ -2,8 +2,11 @@ package builder
 
 import (
 	"context"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +74,70 @@ func TestPingLive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	assert.NoError(t, b.Ping(ctx))
+}
+
+// TestWaitBuilderAfterARestart checks that a build waits for a BuildKit
+// that is not there yet (restarting) and starts as soon as it answers,
+// rather than after gRPC's reconnect delay, which grows to minutes.
+func TestWaitBuilderAfterARestart(t *testing.T) {
+	env := localstack.Require(t)
+	target := strings.TrimPrefix(env.BuildKitAddr, "unix://")
+	require.NotEqual(t, env.BuildKitAddr, target, "the stack's BuildKit listens on a unix socket")
+	sock := filepath.Join(t.TempDir(), "buildkitd.sock")
+	b, err := New(Config{Addr: "unix://" + sock})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Fail a few connections first, as a platformd does that started
+	// before its BuildKit.
+	require.Error(t, b.Ping(ctx))
+
+	up := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(4 * time.Second)
+		l, err := net.Listen("unix", sock)
+		if err != nil {
+			up <- time.Time{}
+			return
+		}
+		t.Cleanup(func() { _ = l.Close() })
+		up <- time.Now()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("unix", target)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go func() { _, _ = io.Copy(s, c) }()
+				_, _ = io.Copy(c, s)
+			}()
+		}
+	}()
+	var out strings.Builder
+	require.NoError(t, b.waitBuilder(ctx, &out), "BuildKit answered within the test's 30 s")
+	started := <-up
+	require.False(t, started.IsZero(), "listening at %s", sock)
+	assert.Contains(t, out.String(), "-----> Waiting for the builder (BuildKit), which does not answer yet")
+}
+
+// TestWaitBuilderGivesUp checks that a build fails with a message that
+// says what happened when BuildKit does not come back.
+func TestWaitBuilderGivesUp(t *testing.T) {
+	b, err := New(Config{Addr: "unix://" + filepath.Join(t.TempDir(), "missing.sock")})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	b.wait = 2 * time.Second
+	var out strings.Builder
+	err = b.waitBuilder(t.Context(), &out)
+	var be *BuildError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, "the builder (BuildKit) did not answer within 2s", be.Reason)
+	assert.Contains(t, out.String(), "Nothing was released: the running release still serves")
 }

@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestMasker(t *testing.T) {
@@ -117,3 +120,21 @@ func TestBuildErrorWithoutStep(t *testing.T) {
 type assertError string
 
 func (e assertError) Error() string { return string(e) }
+
+func TestBuildErrorWhenBuildKitGoes(t *testing.T) {
+	b := &Builder{}
+	_, r := feed(t, nil)
+	for _, lost := range []error{
+		status.Error(codes.Unavailable, "error reading from server: EOF"),
+		fmt.Errorf("failed to solve: %w", status.Error(codes.Unavailable, "connection reset by peer")),
+		assertError("failed to receive status: rpc error: code = Unavailable desc = error reading from server: EOF"),
+	} {
+		err := b.buildError(r, newMasker(nil), lost)
+		var be *BuildError
+		require.ErrorAs(t, err, &be)
+		assert.Contains(t, be.Reason, "lost the connection to the builder (BuildKit)")
+		assert.Contains(t, be.Hint, "Push again")
+	}
+	err := b.buildError(r, newMasker(nil), status.Error(codes.Canceled, "context canceled"))
+	assert.NotContains(t, err.Error(), "BuildKit", "a cancelled build is not a lost builder")
+}
