@@ -318,3 +318,36 @@ func TestOverHTTP(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "ready\n", string(b))
 }
+
+// TestReadyzExclude: a probe may leave out checks of what every replica
+// shares, so that one of them failing does not take every replica out of
+// its Services.
+func TestReadyzExclude(t *testing.T) {
+	f := newFixture(t,
+		Check{Name: "postgres", Func: ok},
+		Check{Name: "buildkit", Func: func(context.Context) error { return errors.New("connection refused") }},
+		Check{Name: "kubernetes", Func: ok})
+
+	rec := f.do(t, http.MethodGet, "/readyz", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	rec = f.do(t, http.MethodGet, "/readyz?exclude=buildkit", nil)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "ready\n", rec.Body.String())
+	rec = f.do(t, http.MethodGet, "/readyz?exclude=kubernetes", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "only the checks named are left out")
+
+	rec = f.operator(t, http.MethodGet, "/readyz?exclude=buildkit&exclude=kubernetes")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	var got readiness
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	assert.Equal(t, readiness{Status: "ok", Checks: map[string]string{"postgres": "ok", "buildkit": "excluded", "kubernetes": "excluded"}}, got)
+
+	// A name that is no check is refused, not ignored: a probe with a typo
+	// would otherwise check what it meant to leave out.
+	rec = f.operator(t, http.MethodGet, "/readyz?exclude=buildkitd")
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), "exclude=buildkitd: no such check; the checks are postgres, buildkit, kubernetes")
+	rec = f.do(t, http.MethodGet, "/readyz?exclude=buildkitd", nil)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.NotContains(t, rec.Body.String(), "postgres", "the public /readyz names no check")
+}
