@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
@@ -259,4 +261,44 @@ func (d *Deployer) waitServiceAccount(ctx context.Context, ns string) error {
 		func(store cache.Store) (bool, error) { return len(store.List()) > 0, nil },
 		func(ev watch.Event) (bool, error) { return ev.Type == watch.Added || ev.Type == watch.Modified, nil })
 	return err
+}
+
+// DeleteAllTenants deletes the namespace of every tenant of this platform
+// (those named NamespacePrefix+tenant that platformd labelled as its
+// own) and waits until they are gone, or ctx is done. It is what
+// uninstalling the platform does to what it ran: it returns the
+// namespaces it deleted.
+func (d *Deployer) DeleteAllTenants(ctx context.Context) ([]string, error) {
+	mine := func() ([]string, error) {
+		list, err := d.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: labelManagedBy + "=" + managedBy + "," + labelTenant})
+		if err != nil {
+			return nil, fmt.Errorf("listing tenant namespaces: %w", err)
+		}
+		var names []string
+		for _, ns := range list.Items {
+			if ns.Name == d.namespace(ns.Labels[labelTenant]) {
+				names = append(names, ns.Name)
+			}
+		}
+		return names, nil
+	}
+	deleted, err := mine()
+	if err != nil {
+		return nil, err
+	}
+	for _, ns := range deleted {
+		if err := d.client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("deleting namespace %s: %w", ns, err)
+		}
+	}
+	// A namespace goes once what is in it has: the pods' grace periods.
+	err = wait.PollUntilContextCancel(ctx, time.Second, true, func(context.Context) (bool, error) {
+		left, err := mine()
+		return len(left) == 0, err
+	})
+	if err != nil {
+		left, _ := mine()
+		return deleted, fmt.Errorf("waiting for tenant namespaces to go (%s left): %w", strings.Join(left, ", "), err)
+	}
+	return deleted, nil
 }

@@ -73,10 +73,13 @@ func (c deployConfig) newDeployer(kubeconfig string, pull deployer.PullCredentia
 	return dep, nil
 }
 
-// newReceiver makes the git receiver, which hands pushes to pipeline.
-func (c gitConfig) newReceiver(pipeline *release.Pipeline, log *slog.Logger) (*gitreceive.Server, error) {
+// newReceiver makes the git receiver, which hands pushes to pipeline. At
+// shutdown, pushes in flight get shutdownTimeout but a few seconds to
+// finish; the rest is for telling those stopped then to push again.
+func (c gitConfig) newReceiver(pipeline *release.Pipeline, shutdownTimeout time.Duration, log *slog.Logger) (*gitreceive.Server, error) {
 	git, err := gitreceive.New(gitreceive.Config{
 		Addr:         c.Addr,
+		Drain:        max(0, shutdownTimeout-5*time.Second),
 		HostKeyPath:  c.HostKeyPath,
 		ReposDir:     c.ReposDir, // as the appRemover's reposDir
 		MaxPackBytes: c.MaxPackBytes,

@@ -429,6 +429,10 @@ type deployConfig struct {
 	// namespace. Both let two platforms share a cluster.
 	IngressClass    string
 	NamespacePrefix string
+	// ManageIngressClass makes platformd create IngressClass (and keep it)
+	// at start; false where something else owns it, such as the Helm
+	// chart, so that it goes with the install.
+	ManageIngressClass bool
 }
 
 func (c *deployConfig) check() []problem {

@@ -33,6 +33,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == registryCredentialCommand {
 		return runRegistryCredential(args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == uninstallCommand {
+		return runUninstall(ctx, args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := loadConfig(args, getenv, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -145,7 +148,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	remover := appRemover{dep: dep, bld: bld, reposDir: cfg.Git.ReposDir}
 	if cfg.Git.Addr != "" {
-		git, err := cfg.Git.newReceiver(pipeline, log)
+		git, err := cfg.Git.newReceiver(pipeline, cfg.ShutdownTimeout, log)
 		if err != nil {
 			return err
 		}
@@ -211,8 +214,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	// resumes the deploys the one that went left behind.
 	jobs = append(jobs, func(ctx context.Context) error {
 		return st.Lead(ctx, store.LeaderKeyMaintenance, leaderPoll, func(ctx context.Context) {
-			if err := dep.EnsureIngressClass(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("ensuring the ingress class", "err", err)
+			if cfg.Deploy.ManageIngressClass {
+				if err := dep.EnsureIngressClass(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("ensuring the ingress class", "err", err)
+				}
 			}
 			// Apps left mid-deploy by a stopped platformd end on one
 			// consistent release. Failures are logged per app, not fatal.

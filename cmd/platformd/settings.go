@@ -142,6 +142,8 @@ func (c *config) settings() []*setting {
 			usage: "how long a release may take to roll out before it is undone"},
 		{flag: "ingress-class", env: []string{"PLATFORM_INGRESS_CLASS"}, def: "platform", router: true, bind: text(&c.Deploy.IngressClass),
 			usage: "the IngressClass of the apps' Ingresses, which the router serves (and platformd creates); two platforms in one cluster need two"},
+		{flag: "manage-ingress-class", env: []string{"PLATFORM_MANAGE_INGRESS_CLASS"}, def: "true", bind: boolean(&c.Deploy.ManageIngressClass),
+			usage: "create the IngressClass at start; false where the install owns it (the Helm chart does), so that uninstalling removes it for good"},
 		{flag: "namespace-prefix", env: []string{"PLATFORM_NAMESPACE_PREFIX"}, def: "t-", bind: text(&c.Deploy.NamespacePrefix),
 			usage: "what goes before a tenant's name to make its Kubernetes namespace; two platforms in one cluster need two"},
 		{flag: "apps-domain", env: []string{"PLATFORM_APPS_DOMAIN"}, def: "platform.test", bind: text(&c.Deploy.AppsDomain),

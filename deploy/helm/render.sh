@@ -3,7 +3,9 @@
 # chart rendered with its defaults and placeholder values, for operators who
 # apply plain manifests with kubectl. It leaves the Secrets out (a render
 # cannot keep them across upgrades as an install does): README.md in the
-# chart says how to make them.
+# chart says how to make them. It leaves the Helm hooks out too: the
+# uninstall hook, applied, would delete every tenant's namespace at once
+# (without Helm, `platformd uninstall` is the step before deleting).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 helm=${HELM:-helm}
@@ -26,7 +28,7 @@ out=${1:-$root/deploy/kubernetes/platform.yaml}
 #   kubectl -n platform create secret generic platform-database --from-literal=DATABASE_URL=postgres://...
 #   ... then: kubectl apply -n platform -f platform.yaml
 HEADER
-  "$helm" template platform "$root/deploy/helm/platform" --namespace platform \
+  "$helm" template platform "$root/deploy/helm/platform" --namespace platform --no-hooks \
     --set secrets.create=false \
     --set image.repository=registry.example.com/platform/platformd \
     --set appsDomain=apps.example.com \

@@ -38,6 +38,14 @@ VOLUMES=$STATE/volumes
 # reaches the internet through NAT and nothing on or around this machine.
 BUILD_BRIDGE=platb0
 BUILD_CIDR=10.219.0.0/24
+# A platform installed on this cluster by the Helm chart (the install test's,
+# or one by hand as the README shows) serves its registry at this node port,
+# which the node's container runtime pulls from over plain HTTP; and it may
+# be given the machine's Postgres through a forwarder on INSTALL_DB_PORT,
+# which pods may connect to (a tenant's egress policy still keeps its apps
+# from it).
+INSTALL_REGISTRY=$NODE_IP:30500
+INSTALL_DB_PORT=15432
 API_ADDR=127.0.0.1:7800
 REGISTRY_ADDR=127.0.0.1:5000
 GIT_ADDR=127.0.0.1:2222

@@ -163,6 +163,8 @@ iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport 53 -j ACCEPT
 iptables -N PLATFORM-NETPOL 2>/dev/null || true
 iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport 6443 -j PLATFORM-NETPOL
 iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport 6443 -j ACCEPT
+iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport "$INSTALL_DB_PORT" -j PLATFORM-NETPOL
+iptables -A PLATFORM-PODS-IN -d "$NODE_IP" -p tcp --dport "$INSTALL_DB_PORT" -j ACCEPT
 iptables -A PLATFORM-PODS-IN -j DROP
 iptables -C INPUT -i "$POD_BRIDGE" -j PLATFORM-PODS-IN 2>/dev/null || iptables -I INPUT -i "$POD_BRIDGE" -j PLATFORM-PODS-IN
 
@@ -489,6 +491,13 @@ server = "http://$REGISTRY_ADDR"
 [host."http://$REGISTRY_ADDR"]
   capabilities = ["pull", "resolve"]
 EOF
+# The registry of a platform installed by the chart (INSTALL_REGISTRY).
+mkdir -p "$STATE/containerd/certs.d/$INSTALL_REGISTRY"
+cat > "$STATE/containerd/certs.d/$INSTALL_REGISTRY/hosts.toml" <<EOF
+server = "http://$INSTALL_REGISTRY"
+[host."http://$INSTALL_REGISTRY"]
+  capabilities = ["pull", "resolve"]
+EOF
 cat > "$STATE/containerd/config.toml" <<EOF
 version = 2
 root = "$STATE/containerd/root"
@@ -721,6 +730,12 @@ export PLATFORM_BUILD_CA_FILE=$BUILD_CA_FILE
 # The platformd image of this checkout, in the registry (for the chart).
 export PLATFORM_IMAGE=$(cat "$STATE/platformd-image")
 export PLATFORM_HELM_CHART=$ROOT/deploy/helm/platform
+# For a platform installed on this cluster by the chart: the node's
+# address (node ports), where its registry's node port is, and where the
+# machine's Postgres may be offered to its pods.
+export PLATFORM_NODE_IP=$NODE_IP
+export PLATFORM_INSTALL_REGISTRY=$INSTALL_REGISTRY
+export PLATFORM_INSTALL_DATABASE_ADDR=$NODE_IP:$INSTALL_DB_PORT
 export PATH=$BIN:\$PATH
 EOF
 chmod 600 "$STATE/env.tmp"
