@@ -94,6 +94,7 @@ func (c gitConfig) newReceiver(pipeline *release.Pipeline, shutdownTimeout time.
 func (c registryConfig) newRegistry(auth *registry.Auth, shutdownTimeout time.Duration, log *slog.Logger) (*registry.Registry, error) {
 	reg, err := registry.New(registry.Config{
 		RootDir:         c.RootDir,
+		S3:              c.storageS3(),
 		Logger:          log.With("component", "registry"),
 		ShutdownTimeout: shutdownTimeout,
 		Auth:            auth,

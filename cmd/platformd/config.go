@@ -311,6 +311,19 @@ type registryConfig struct {
 	// credential and a tenant's pull credential are valid.
 	BuildCredentialTTL time.Duration
 	PullCredentialTTL  time.Duration
+	// S3 is the bucket its images go to instead of RootDir, when
+	// S3.Bucket is set; the credentials come from the AWS SDK's chain
+	// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a web identity...).
+	S3 registry.S3
+}
+
+// storageS3 is the bucket for registry.Config, or nil for RootDir.
+func (c registryConfig) storageS3() *registry.S3 {
+	if c.S3.Bucket == "" {
+		return nil
+	}
+	s3 := c.S3
+	return &s3
 }
 
 func (c *registryConfig) check(dataDir string) []problem {
@@ -328,6 +341,19 @@ func (c *registryConfig) check(dataDir string) []problem {
 	}
 	if c.PullCredentialTTL < time.Hour {
 		ps = append(ps, bad(&c.PullCredentialTTL, "must be a duration of at least 1h, like 720h"))
+	}
+	if c.S3.Bucket == "" && (c.S3.Endpoint != "" || c.S3.Prefix != "") {
+		ps = append(ps, bad(&c.S3.Bucket, "is required with the other registry S3 settings: the bucket the images go to"))
+	}
+	if c.S3.Bucket != "" {
+		if c.S3.Region == "" {
+			c.S3.Region = "us-east-1"
+		}
+		if c.S3.Endpoint != "" {
+			if u, err := url.Parse(c.S3.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				ps = append(ps, bad(&c.S3.Endpoint, "must be the store's http(s) URL, like https://minio.example.com"))
+			}
+		}
 	}
 	return ps
 }

@@ -517,3 +517,31 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "invalid configuration")
 }
+
+func TestLoadConfigRegistryS3(t *testing.T) {
+	load := func(extra map[string]string) (config, error) {
+		e := minimalEnv()
+		for k, v := range extra {
+			e[k] = v
+		}
+		return loadConfig(nil, env(e), &bytes.Buffer{})
+	}
+	cfg, err := load(nil)
+	require.NoError(t, err)
+	assert.Nil(t, cfg.Registry.storageS3(), "images stay in the data directory unless a bucket is named")
+
+	cfg, err = load(map[string]string{"PLATFORM_REGISTRY_S3_BUCKET": "images", "PLATFORM_REGISTRY_S3_ENDPOINT": "https://minio.example.com", "PLATFORM_REGISTRY_S3_PATH_STYLE": "true"})
+	require.NoError(t, err)
+	s3 := cfg.Registry.storageS3()
+	require.NotNil(t, s3)
+	assert.Equal(t, "images", s3.Bucket)
+	assert.Equal(t, "us-east-1", s3.Region, "any region does for an S3-compatible store")
+	assert.True(t, s3.PathStyle)
+
+	_, err = load(map[string]string{"PLATFORM_REGISTRY_S3_ENDPOINT": "https://minio.example.com"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is required with the other registry S3 settings")
+	_, err = load(map[string]string{"PLATFORM_REGISTRY_S3_BUCKET": "images", "PLATFORM_REGISTRY_S3_ENDPOINT": "minio:9000"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "must be the store's http(s) URL")
+}

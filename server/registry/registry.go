@@ -2,7 +2,8 @@
 //
 // It owns serving the registry that builds push app images to and that the
 // cluster pulls them from, with image storage on the local filesystem under
-// the data directory, and who may do what in it. It uses the
+// the data directory or in an S3 (or S3-compatible) bucket, and who may do
+// what in it. It uses the
 // distribution/distribution library (the code behind the "registry" image)
 // as a library.
 //
@@ -50,28 +51,96 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 
 	"github.com/platform-paas/platform/server/registry/internal/regtoken"
 
 	// The token access controller registers itself with the library.
 	_ "github.com/distribution/distribution/v3/registry/auth/token"
 
-	// The filesystem storage driver registers itself with the library.
+	// The storage drivers register themselves with the library.
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
 )
+
+// S3 is a bucket of Amazon S3 or an S3-compatible store (MinIO, Ceph,
+// R2, ...) that holds the registry's blobs and manifests instead of
+// RootDir, so that replicas share them without a shared volume.
+type S3 struct {
+	Bucket string
+	// Region is the bucket's region; an S3-compatible store takes any,
+	// such as us-east-1.
+	Region string
+	// Endpoint is the store's URL for an S3-compatible one, such as
+	// https://minio.example.com; empty for Amazon S3.
+	Endpoint string
+	// PathStyle addresses the bucket in the path rather than the host
+	// name, as most S3-compatible stores want.
+	PathStyle bool
+	// Prefix is a directory in the bucket to keep everything under.
+	Prefix string
+	// AccessKey and SecretKey are the store's credentials; empty means
+	// the AWS SDK's own chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,
+	// a web identity, an instance role).
+	AccessKey, SecretKey string
+}
+
+func (c *S3) validate() error {
+	if c.Bucket == "" {
+		return errors.New("registry S3 storage: the bucket is required")
+	}
+	if c.Region == "" {
+		return errors.New("registry S3 storage: the region is required (any, such as us-east-1, for an S3-compatible store)")
+	}
+	if c.Endpoint != "" {
+		if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("registry S3 storage: endpoint %q is not an http(s) URL", c.Endpoint)
+		}
+	}
+	if (c.AccessKey == "") != (c.SecretKey == "") {
+		return errors.New("registry S3 storage: give both the access key and the secret key, or neither")
+	}
+	return nil
+}
+
+// storage is the library's storage driver configuration: the bucket, or
+// the filesystem under root.
+func storage(root string, s3 *S3) (string, configuration.Parameters) {
+	if s3 == nil {
+		return "filesystem", configuration.Parameters{"rootdirectory": root}
+	}
+	p := configuration.Parameters{
+		"bucket":         s3.Bucket,
+		"region":         s3.Region,
+		"forcepathstyle": s3.PathStyle,
+		"rootdirectory":  "/" + strings.Trim(s3.Prefix, "/"),
+	}
+	if s3.Endpoint != "" {
+		u, _ := url.Parse(s3.Endpoint) // validate parsed it
+		p["regionendpoint"] = s3.Endpoint
+		p["secure"] = u.Scheme == "https"
+	}
+	if s3.AccessKey != "" {
+		p["accesskey"], p["secretkey"] = s3.AccessKey, s3.SecretKey
+	}
+	return "s3", p
+}
 
 // Config configures a Registry.
 type Config struct {
-	// RootDir is where blobs and manifests are stored; it is created with
-	// mode 0700 if missing. Required.
+	// RootDir is where blobs and manifests are stored, unless S3 is set;
+	// it is created with mode 0700 if missing. Required.
 	RootDir string
+	// S3, when set, stores blobs and manifests in a bucket instead.
+	S3 *S3
 	// Logger receives the server's own messages. Required.
 	Logger *slog.Logger
 	// ShutdownTimeout bounds how long Serve waits for requests in flight
@@ -104,6 +173,11 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		errs = append(errs, errors.New("registry logger is required"))
 	}
+	if c.S3 != nil {
+		if err := c.S3.validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("registry shutdown timeout must not be negative"))
 	}
@@ -133,7 +207,7 @@ type Registry struct {
 	log             *slog.Logger
 	shutdownTimeout time.Duration
 	client          *http.Client
-	root            string // the filesystem storage's root directory
+	driver          storagedriver.StorageDriver // where the library stores
 
 	mu   sync.Mutex
 	addr string // where Serve listens; empty until it does
@@ -161,9 +235,15 @@ func New(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, err := newAuthenticatedApp(cfg.RootDir, cfg.Realm, cfg.Auth.uploadSecret, tokens)
+	app, err := newAuthenticatedApp(cfg.RootDir, cfg.S3, cfg.Realm, cfg.Auth.uploadSecret, tokens)
 	if err != nil {
 		return nil, err
+	}
+	// The same storage, for removing a destroyed app's repository.
+	driverName, params := storage(cfg.RootDir, cfg.S3)
+	driver, err := factory.Create(context.Background(), driverName, params)
+	if err != nil {
+		return nil, fmt.Errorf("configuring registry storage: %w", err)
 	}
 	return &Registry{
 		app:             app,
@@ -171,7 +251,7 @@ func New(cfg Config) (*Registry, error) {
 		log:             cfg.Logger,
 		shutdownTimeout: cfg.ShutdownTimeout,
 		client:          &http.Client{Timeout: 5 * time.Second},
-		root:            cfg.RootDir,
+		driver:          driver,
 	}, nil
 }
 
@@ -179,7 +259,7 @@ func New(cfg Config) (*Registry, error) {
 // the key that tokens signs with. The library reads that key from a file
 // once, when the app is made: it is written to a private file for the
 // moment and removed.
-func newAuthenticatedApp(root, realm, uploadSecret string, tokens *regtoken.Server) (*handlers.App, error) {
+func newAuthenticatedApp(root string, s3 *S3, realm, uploadSecret string, tokens *regtoken.Server) (*handlers.App, error) {
 	jwks, err := tokens.JWKS()
 	if err != nil {
 		return nil, fmt.Errorf("configuring registry auth: %w", err)
@@ -196,7 +276,7 @@ func newAuthenticatedApp(root, realm, uploadSecret string, tokens *regtoken.Serv
 	if err != nil {
 		return nil, fmt.Errorf("configuring registry auth: %w", err)
 	}
-	cfg := libraryConfig(root, uploadSecret)
+	cfg := libraryConfig(root, s3, uploadSecret)
 	cfg.Auth = configuration.Auth{"token": configuration.Parameters{
 		"realm":   realm,
 		"service": Service,
@@ -212,13 +292,15 @@ func newAuthenticatedApp(root, realm, uploadSecret string, tokens *regtoken.Serv
 // libraryConfig is what the library would read from its config.yml; it is
 // built here so that no REGISTRY_* environment variable or file changes it.
 // Deletes are enabled: only platformd's credential is granted them.
-func libraryConfig(root, uploadSecret string) *configuration.Configuration {
+func libraryConfig(root string, s3 *S3, uploadSecret string) *configuration.Configuration {
+	driver, params := storage(root, s3)
 	cfg := &configuration.Configuration{
 		Storage: configuration.Storage{
-			"filesystem": configuration.Parameters{"rootdirectory": root},
-			"delete":     configuration.Parameters{"enabled": true},
-			// Redirects are a cloud-storage feature; the filesystem
-			// driver serves blobs itself.
+			driver:   params,
+			"delete": configuration.Parameters{"enabled": true},
+			// Blobs are served through the registry, never by a
+			// redirect to the bucket: the nodes and BuildKit reach the
+			// registry, and may not reach the store.
 			"redirect": configuration.Parameters{"disable": true},
 		},
 	}
@@ -366,8 +448,8 @@ func (r *Registry) DeleteRepository(name string) error {
 	if len(name) > 255 || !repoNameRE.MatchString(name) {
 		return fmt.Errorf("deleting registry repository: invalid name %q", name)
 	}
-	dir := filepath.Join(r.root, "docker", "registry", "v2", "repositories", filepath.FromSlash(name))
-	if err := os.RemoveAll(dir); err != nil {
+	err := r.driver.Delete(context.Background(), "/docker/registry/v2/repositories/"+name)
+	if err != nil && !errors.As(err, new(storagedriver.PathNotFoundError)) {
 		return fmt.Errorf("deleting registry repository %s: %w", name, err)
 	}
 	return nil

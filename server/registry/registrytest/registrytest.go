@@ -30,15 +30,19 @@ func Start(t testing.TB, auth *registry.Auth) (*registry.Registry, string) {
 // may share, as platformd's replicas share their volume.
 func StartAt(t testing.TB, auth *registry.Auth, root string) (*registry.Registry, string) {
 	t.Helper()
+	return StartConfig(t, registry.Config{RootDir: root, Auth: auth})
+}
+
+// StartConfig is Start with cfg (its storage, its Auth), to which it adds
+// a logger that discards, the listener and the token realm.
+func StartConfig(t testing.TB, cfg registry.Config) (*registry.Registry, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	host := ln.Addr().String()
-	r, err := registry.New(registry.Config{
-		RootDir: root,
-		Logger:  slog.New(slog.DiscardHandler),
-		Auth:    auth,
-		Realm:   "http://" + host + registry.TokenPath,
-	})
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Realm = "http://" + host + registry.TokenPath
+	r, err := registry.New(cfg)
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(context.Background())
