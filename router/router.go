@@ -59,6 +59,12 @@ type Config struct {
 	// kubernetes.io/ingress.class annotation) names it. Empty means
 	// "platform".
 	Class string
+	// PublishAddresses are the IP addresses or host names where clients
+	// reach the router (its load balancer's, or the nodes' with
+	// hostPort): the router writes them into the status.loadBalancer of
+	// every Ingress it serves, as external-dns and cert-manager expect of
+	// an ingress controller. Empty leaves the status alone.
+	PublishAddresses []string
 	// Logger receives the router's logs and, unless DisableAccessLog is
 	// set, one Info record per request. Nil discards them.
 	Logger *slog.Logger

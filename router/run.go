@@ -4,7 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/platform-paas/platform/router/internal/route"
 )
@@ -41,8 +47,68 @@ func (rt *Router) Run(ctx context.Context) error {
 	}
 	rt.rebuild(w)
 	rt.synced.Store(true)
+	if len(rt.cfg.PublishAddresses) > 0 {
+		published := make(chan struct{})
+		defer func() { <-published }()
+		go func() {
+			defer close(published)
+			rt.publishStatus(ctx, w)
+		}()
+	}
 	rt.loop(ctx, w)
 	return nil
+}
+
+// publishEvery is how often the router checks the status of the Ingresses
+// it serves, besides when they change.
+const publishEvery = time.Minute
+
+// publishStatus keeps Config.PublishAddresses in the status.loadBalancer of
+// every Ingress w serves until ctx is done. Every replica does it: they
+// write the same, and one that finds it written writes nothing.
+func (rt *Router) publishStatus(ctx context.Context, w *route.Watcher) {
+	want := make([]networkingv1.IngressLoadBalancerIngress, 0, len(rt.cfg.PublishAddresses))
+	for _, a := range rt.cfg.PublishAddresses {
+		if net.ParseIP(a) != nil {
+			want = append(want, networkingv1.IngressLoadBalancerIngress{IP: a})
+		} else {
+			want = append(want, networkingv1.IngressLoadBalancerIngress{Hostname: a})
+		}
+	}
+	changed := w.IngressesChanged()
+	tick := time.NewTicker(publishEvery)
+	defer tick.Stop()
+	for {
+		ings, err := w.Ingresses()
+		if err != nil {
+			rt.log.Error("listing ingresses", "err", err)
+		}
+		for _, ing := range ings {
+			if ctx.Err() != nil {
+				return
+			}
+			if equality.Semantic.DeepEqual(ing.Status.LoadBalancer.Ingress, want) {
+				continue
+			}
+			up := ing.DeepCopy()
+			up.Status.LoadBalancer.Ingress = want
+			_, err := rt.kube.NetworkingV1().Ingresses(up.Namespace).UpdateStatus(ctx, up, metav1.UpdateOptions{FieldManager: "platform-router"})
+			switch {
+			case err == nil:
+				rt.log.Debug("ingress status published", "ingress", up.Namespace+"/"+up.Name)
+			case apierrors.IsConflict(err) || apierrors.IsNotFound(err) || ctx.Err() != nil:
+				// Another replica wrote it, or it went: the watch tells.
+			default:
+				rt.log.Warn("publishing ingress status", "ingress", up.Namespace+"/"+up.Name, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
 }
 
 // loop rebuilds the table when w says the cluster changed (never, without

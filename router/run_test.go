@@ -182,3 +182,85 @@ func TestUnroutedEventsAreIgnored(t *testing.T) {
 	assert.LessOrEqual(t, counter(t, reg, "platform_router_table_updates_total", nil)-before, 2.0,
 		"only the routed Service's slice made a rebuild")
 }
+
+// TestRunPublishesIngressStatus checks that the router writes where it is
+// reached into the status of the Ingresses it serves, and of no other.
+func TestRunPublishesIngressStatus(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kube := fake.NewClientset(
+		routetest.Ingress("app", "web", "platform", "app.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}),
+		routetest.Ingress("app", "other-class", "nginx", "nginx.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}),
+	)
+	rt, err := New(Config{PublishAddresses: []string{"203.0.113.7", "router.example.com"}}, kube)
+	require.NoError(t, err)
+	ran := make(chan error, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	go func() { ran <- rt.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		assert.NoError(t, <-ran)
+	})
+	want := []networkingv1.IngressLoadBalancerIngress{{IP: "203.0.113.7"}, {Hostname: "router.example.com"}}
+	status := func(name string) []networkingv1.IngressLoadBalancerIngress {
+		ing, err := kube.NetworkingV1().Ingresses("app").Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err)
+		return ing.Status.LoadBalancer.Ingress
+	}
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, want, status("web"))
+	}, 10*time.Second, 20*time.Millisecond)
+
+	// A new Ingress gets it too, and one of another class never does.
+	_, err = kube.NetworkingV1().Ingresses("app").Create(ctx, routetest.Ingress("app", "api", "platform", "api.test", time.Now(),
+		routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, want, status("api"))
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Empty(t, status("other-class"))
+}
+
+// TestRunServesClasslessIngressesWhenDefault checks that Ingresses naming
+// no class are served once the router's IngressClass is the cluster's
+// default, and not before.
+func TestRunServesClasslessIngressesWhenDefault(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "classless") }))
+	t.Cleanup(backend.Close)
+	host, p, err := net.SplitHostPort(addrOf(backend))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(p)
+	require.NoError(t, err)
+	class := &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "platform"}, Spec: networkingv1.IngressClassSpec{Controller: "platform.io/router"}}
+	kube := fake.NewClientset(
+		class,
+		routetest.Service("app", "web", corev1.ServicePort{Name: "http", Port: 80}),
+		routetest.Slice("app", "web-a", "web", discoveryv1.AddressTypeIPv4, int32(port), "http", routetest.Endpoint{IP: host}),
+		routetest.Ingress("app", "web", "", "classless.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}),
+	)
+	rt, err := New(Config{}, kube)
+	require.NoError(t, err)
+	ran := make(chan error, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	go func() { ran <- rt.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		assert.NoError(t, <-ran)
+	})
+	require.Eventually(t, rt.HasSynced, 10*time.Second, 10*time.Millisecond)
+	get := func() int {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "http://classless.test/", nil)
+		req.RemoteAddr = "192.0.2.1:1234"
+		rt.ServeHTTP(w, req)
+		return w.Code
+	}
+	assert.Equal(t, http.StatusNotFound, get(), "an Ingress of no class is another controller's while ours is not the default")
+
+	class.Annotations = map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}
+	_, err = kube.NetworkingV1().IngressClasses().Update(ctx, class, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return get() == http.StatusOK }, 10*time.Second, 20*time.Millisecond)
+}

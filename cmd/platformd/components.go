@@ -123,6 +123,7 @@ func newRouter(cfg config, metrics *prometheus.Registry, log *slog.Logger, userA
 		TrustedProxies:    cfg.Router.TrustedProxies,
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 		Class:             cfg.Deploy.IngressClass,
+		PublishAddresses:  cfg.Router.PublishAddresses,
 	}, kube)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the router: %w", err)

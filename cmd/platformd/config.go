@@ -420,6 +420,8 @@ type routerConfig struct {
 	ReadHeaderTimeout time.Duration
 	BodyIdleTimeout   time.Duration
 	WriteTimeout      time.Duration
+	// PublishAddresses go into the status of the Ingresses it serves.
+	PublishAddresses []string
 }
 
 // check validates c; alone says the router is all this platformd runs.

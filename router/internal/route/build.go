@@ -37,6 +37,9 @@ type snapshot struct {
 func routedServices(ingresses []*networkingv1.Ingress) map[string]struct{} {
 	s := make(map[string]struct{})
 	for _, ing := range ingresses {
+		if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil {
+			s[ing.Namespace+"/"+b.Service.Name] = struct{}{}
+		}
 		for _, rule := range ing.Spec.Rules {
 			if rule.HTTP == nil {
 				continue
@@ -54,8 +57,15 @@ func routedServices(ingresses []*networkingv1.Ingress) map[string]struct{} {
 // buildRoutes computes the routes of a snapshot. Where Ingresses claim the
 // same host, path and path type, the oldest wins (then the first by
 // namespace and name), so that a new Ingress cannot take over a live
-// app's address. Ingress default backends and resource backends are not
-// routed.
+// app's address.
+//
+// An Ingress's defaultBackend takes the requests its rules do not: on each
+// host of its rules, the paths no rule of that host claims (a Prefix "/"
+// route below the rules'), and the requests for hosts no rule names (a
+// route for any host), as the Ingress API defines it. Rules win over
+// default backends, whichever Ingress is older; among default backends,
+// the oldest Ingress's. Resource backends are not routed.
+// ImplementationSpecific paths match as Prefix does.
 func buildRoutes(s snapshot) []Spec {
 	ings := slices.Clone(s.ingresses)
 	slices.SortFunc(ings, func(a, b *networkingv1.Ingress) int {
@@ -72,15 +82,41 @@ func buildRoutes(s snapshot) []Spec {
 	seen := make(map[key]bool)
 	endpoints := make(map[string][]Endpoint) // by service:port
 	var specs []Spec
+	add := func(ing *networkingv1.Ingress, host, path string, exact bool, svc *networkingv1.IngressServiceBackend) {
+		k := key{host, path, exact}
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		port := svc.Port.Name
+		if port == "" {
+			port = strconv.Itoa(int(svc.Port.Number))
+		}
+		name := ing.Namespace + "/" + svc.Name + ":" + port
+		eps, ok := endpoints[name]
+		if !ok {
+			eps = resolveEndpoints(s, ing.Namespace, svc)
+			endpoints[name] = eps
+		}
+		specs = append(specs, Spec{
+			Host:      host,
+			Path:      path,
+			Exact:     exact,
+			Ingress:   ing.Namespace + "/" + ing.Name,
+			Service:   name,
+			Endpoints: eps,
+		})
+	}
+	ruleHost := func(rule networkingv1.IngressRule) string {
+		return strings.ToLower(strings.TrimSuffix(rule.Host, "."))
+	}
 	for _, ing := range ings {
 		for _, rule := range ing.Spec.Rules {
 			if rule.HTTP == nil {
 				continue
 			}
-			host := strings.ToLower(strings.TrimSuffix(rule.Host, "."))
 			for _, p := range rule.HTTP.Paths {
-				svc := p.Backend.Service
-				if svc == nil {
+				if p.Backend.Service == nil {
 					continue
 				}
 				exact := p.PathType != nil && *p.PathType == networkingv1.PathTypeExact
@@ -88,32 +124,19 @@ func buildRoutes(s snapshot) []Spec {
 				if !ok {
 					continue
 				}
-				k := key{host, path, exact}
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-
-				port := svc.Port.Name
-				if port == "" {
-					port = strconv.Itoa(int(svc.Port.Number))
-				}
-				name := ing.Namespace + "/" + svc.Name + ":" + port
-				eps, ok := endpoints[name]
-				if !ok {
-					eps = resolveEndpoints(s, ing.Namespace, svc)
-					endpoints[name] = eps
-				}
-				specs = append(specs, Spec{
-					Host:      host,
-					Path:      path,
-					Exact:     exact,
-					Ingress:   ing.Namespace + "/" + ing.Name,
-					Service:   name,
-					Endpoints: eps,
-				})
+				add(ing, ruleHost(rule), path, exact, p.Backend.Service)
 			}
 		}
+	}
+	for _, ing := range ings {
+		b := ing.Spec.DefaultBackend
+		if b == nil || b.Service == nil {
+			continue
+		}
+		for _, rule := range ing.Spec.Rules {
+			add(ing, ruleHost(rule), "/", false, b.Service)
+		}
+		add(ing, "", "/", false, b.Service)
 	}
 	return specs
 }

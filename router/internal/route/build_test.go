@@ -163,3 +163,51 @@ func TestClassOf(t *testing.T) {
 	ing.Spec.IngressClassName = new("nginx")
 	assert.Equal(t, "nginx", classOf(ing), "the field wins over the annotation")
 }
+
+// TestBuildRoutesDefaultBackend checks the Ingress API's defaultBackend
+// end to end through the table: it takes what the rules do not, on its
+// Ingress's hosts and for hosts no rule names; rules win over it, and the
+// oldest Ingress's default wins over a newer one's.
+func TestBuildRoutesDefaultBackend(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	objs := objects{services: []*corev1.Service{
+		routetest.Service("ns", "api", corev1.ServicePort{Port: 80}),
+		routetest.Service("ns", "fallback", corev1.ServicePort{Name: "http", Port: 80}),
+		routetest.Service("ns", "late", corev1.ServicePort{Port: 80}),
+		routetest.Service("ns", "site", corev1.ServicePort{Port: 80}),
+	}}
+	withDefault := func(ing *networkingv1.Ingress, svc string, port networkingv1.ServiceBackendPort) *networkingv1.Ingress {
+		ing.Spec.DefaultBackend = &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: svc, Port: port}}
+		return ing
+	}
+	first := withDefault(routetest.Ingress("ns", "first", "platform", "app.test", t0,
+		routetest.Path{Path: "/api", PathType: networkingv1.PathTypePrefix, Service: "api", Port: routetest.PortNumber(80)},
+	), "fallback", routetest.PortName("http"))
+	// A newer Ingress: its default loses to the older one's, its rule for
+	// "/" on another host stands.
+	second := withDefault(routetest.Ingress("ns", "second", "platform", "site.test", t0.Add(time.Hour),
+		routetest.Path{Path: "/", PathType: networkingv1.PathTypePrefix, Service: "site", Port: routetest.PortNumber(80)},
+	), "late", routetest.PortNumber(80))
+	// Only a default: no rules at all.
+	only := withDefault(routetest.Ingress("ns", "only", "platform", "", t0.Add(2*time.Hour)), "late", routetest.PortNumber(80))
+	only.Spec.Rules = nil
+
+	specs := buildRoutes(objs.snapshot(second, only, first))
+	tab := NewTable(specs)
+	for _, tc := range []struct {
+		name, host, path string
+		service          string
+	}{
+		{"a rule", "app.test", "/api/v1", "ns/api:80"},
+		{"a path no rule claims on the Ingress's host", "app.test", "/other", "ns/fallback:http"},
+		{"a host no rule names", "unknown.test", "/", "ns/fallback:http"},
+		{"a rule of a newer Ingress with a default", "site.test", "/x", "ns/site:80"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i := tab.Lookup(tc.host, tc.path)
+			require.GreaterOrEqual(t, i, 0)
+			assert.Equal(t, tc.service, specs[i].Service)
+		})
+	}
+	assert.Contains(t, routedServices([]*networkingv1.Ingress{first}), "ns/fallback", "the watch follows a default backend's Service")
+}

@@ -28,10 +28,13 @@ type Watcher struct {
 	class    string
 	factory  informers.SharedInformerFactory
 	ingress  networkinglisters.IngressLister
+	classes  networkinglisters.IngressClassLister
 	services corelisters.ServiceLister
 	slices   cache.Indexer
 	synced   []cache.InformerSynced // the informers' and their handlers'
 	changed  chan struct{}          // cap 1: Routes has something new
+	// ingChanged (cap 1) says an Ingress or the IngressClass changed.
+	ingChanged chan struct{}
 	// routed is the set of Services the current Ingresses route to;
 	// events about other Services and their slices are ignored. It is
 	// stored before Routes reads Services and slices, so that a change
@@ -45,6 +48,7 @@ type Watcher struct {
 func NewWatcher(kube kubernetes.Interface, class string) (*Watcher, error) {
 	f := informers.NewSharedInformerFactory(kube, 0)
 	ingInf := f.Networking().V1().Ingresses()
+	classInf := f.Networking().V1().IngressClasses()
 	svcInf := f.Core().V1().Services()
 	sliceInf := f.Discovery().V1().EndpointSlices()
 	if err := sliceInf.Informer().AddIndexers(cache.Indexers{byService: sliceServiceKey}); err != nil {
@@ -54,9 +58,12 @@ func NewWatcher(kube kubernetes.Interface, class string) (*Watcher, error) {
 		class:    class,
 		factory:  f,
 		ingress:  ingInf.Lister(),
+		classes:  classInf.Lister(),
 		services: svcInf.Lister(),
 		slices:   sliceInf.Informer().GetIndexer(),
 		changed:  make(chan struct{}, 1),
+
+		ingChanged: make(chan struct{}, 1),
 	}
 	empty := map[string]struct{}{}
 	w.routed.Store(&empty)
@@ -65,7 +72,8 @@ func NewWatcher(kube kubernetes.Interface, class string) (*Watcher, error) {
 		inf     cache.SharedIndexInformer
 		handler cache.ResourceEventHandler
 	}{
-		{ingInf.Informer(), w.handler(w.ingressMatters)},
+		{ingInf.Informer(), w.handler(w.ingressMatters, w.ingChanged)},
+		{classInf.Informer(), w.handler(w.classMatters, w.ingChanged)},
 		{svcInf.Informer(), w.handler(w.serviceMatters)},
 		{sliceInf.Informer(), w.handler(w.sliceMatters)},
 	} {
@@ -107,26 +115,43 @@ func (w *Watcher) Routes() ([]Spec, error) {
 	case <-w.changed:
 	default:
 	}
-	all, err := w.ingress.List(labels.Everything())
+	ings, err := w.Ingresses()
 	if err != nil {
 		return nil, err
-	}
-	ings := all[:0:0]
-	for _, ing := range all {
-		if classOf(ing) == w.class {
-			ings = append(ings, ing)
-		}
 	}
 	routed := routedServices(ings)
 	w.routed.Store(&routed)
 	return buildRoutes(snapshot{ingresses: ings, service: w.service, slices: w.sliceList}), nil
 }
 
-// markChanged signals Changed, unless a signal is pending already.
-func (w *Watcher) markChanged() {
-	select {
-	case w.changed <- struct{}{}:
-	default:
+// Ingresses returns the Ingresses the Watcher serves, as the watch sees
+// them; they are the informer's: do not modify them.
+func (w *Watcher) Ingresses() ([]*networkingv1.Ingress, error) {
+	all, err := w.ingress.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	ings := all[:0:0]
+	for _, ing := range all {
+		if w.Serves(ing) {
+			ings = append(ings, ing)
+		}
+	}
+	return ings, nil
+}
+
+// IngressesChanged receives a value when an Ingress or the IngressClass
+// changed since the last value was received, as Changed does for Routes.
+func (w *Watcher) IngressesChanged() <-chan struct{} { return w.ingChanged }
+
+// markChanged signals Changed, and also the channels in also, unless a
+// signal is pending already.
+func (w *Watcher) markChanged(also ...chan struct{}) {
+	for _, c := range append([]chan struct{}{w.changed}, also...) {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -166,16 +191,16 @@ func sliceServiceKey(obj any) ([]string, error) {
 
 // handler signals Changed on any add, update or delete of an object that
 // matters.
-func (w *Watcher) handler(matters func(obj any) bool) cache.ResourceEventHandler {
+func (w *Watcher) handler(matters func(obj any) bool, also ...chan struct{}) cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if matters(obj) {
-				w.markChanged()
+				w.markChanged(also...)
 			}
 		},
 		UpdateFunc: func(old, obj any) {
 			if matters(old) || matters(obj) {
-				w.markChanged()
+				w.markChanged(also...)
 			}
 		},
 		DeleteFunc: func(obj any) {
@@ -183,15 +208,41 @@ func (w *Watcher) handler(matters func(obj any) bool) cache.ResourceEventHandler
 				obj = d.Obj
 			}
 			if matters(obj) {
-				w.markChanged()
+				w.markChanged(also...)
 			}
 		},
 	}
 }
 
+// isDefault reports whether the watched class is the cluster's default
+// (the annotation ingressclass.kubernetes.io/is-default-class=true on
+// it): its router then serves the Ingresses that name no class, as the
+// Ingress API asks. (The API server gives new Ingresses the default
+// class's name; this covers those made before the class was default.)
+func (w *Watcher) isDefault() bool {
+	ic, err := w.classes.Get(w.class)
+	return err == nil && ic.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true"
+}
+
+// Serves reports whether ing is one the Watcher routes: of its class, or
+// of none while its class is the default.
+func (w *Watcher) Serves(ing *networkingv1.Ingress) bool {
+	c := classOf(ing)
+	return c == w.class || (c == "" && w.isDefault())
+}
+
 func (w *Watcher) ingressMatters(obj any) bool {
 	ing, ok := obj.(*networkingv1.Ingress)
-	return ok && classOf(ing) == w.class
+	if !ok {
+		return false
+	}
+	c := classOf(ing)
+	return c == w.class || c == ""
+}
+
+func (w *Watcher) classMatters(obj any) bool {
+	ic, ok := obj.(*networkingv1.IngressClass)
+	return ok && ic.Name == w.class
 }
 
 func (w *Watcher) isRouted(namespace, name string) bool {
