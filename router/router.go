@@ -65,6 +65,10 @@ type Config struct {
 	// every Ingress it serves, as external-dns and cert-manager expect of
 	// an ingress controller. Empty leaves the status alone.
 	PublishAddresses []string
+	// TLS makes the router watch the kubernetes.io/tls Secrets its
+	// Ingresses' spec.tls name, for ServeTLS (which has no certificate
+	// without it). It needs the right to list and watch Secrets.
+	TLS bool
 	// Logger receives the router's logs and, unless DisableAccessLog is
 	// set, one Info record per request. Nil discards them.
 	Logger *slog.Logger
@@ -220,6 +224,12 @@ type Router struct {
 
 	hjMu     sync.Mutex
 	hijacked map[net.Conn]struct{} // upgraded connections, for shutdown
+
+	// The certificates of the Ingresses' spec.tls, and what was parsed of
+	// their Secrets (under certMu, held by table builds only).
+	certs  atomic.Pointer[certStore]
+	certMu sync.Mutex
+	parsed map[string]parsedCert // by "namespace/name"
 }
 
 var _ http.Handler = (*Router)(nil)

@@ -34,7 +34,7 @@ func (rt *Router) Run(ctx context.Context) error {
 		return nil
 	}
 
-	w, err := route.NewWatcher(rt.kube, rt.cfg.Class)
+	w, err := route.NewWatcher(rt.kube, rt.cfg.Class, rt.cfg.TLS)
 	if err != nil {
 		return fmt.Errorf("running router: %w", err)
 	}
@@ -141,6 +141,12 @@ func (rt *Router) rebuild(w *route.Watcher) {
 		return
 	}
 	t := rt.install(specs)
+	certs, err := w.Certificates()
+	if err != nil {
+		rt.log.Error("listing ingresses", "err", err)
+	} else {
+		rt.installCerts(certs)
+	}
 	rt.metrics.updates.Inc()
 	rt.log.Debug("routing table updated", "routes", t.routes.Len(), "hosts", t.routes.Hosts(), "duration", time.Since(start))
 }

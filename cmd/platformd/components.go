@@ -124,6 +124,7 @@ func newRouter(cfg config, metrics *prometheus.Registry, log *slog.Logger, userA
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 		Class:             cfg.Deploy.IngressClass,
 		PublishAddresses:  cfg.Router.PublishAddresses,
+		TLS:               cfg.Router.HTTPSAddr != "",
 	}, kube)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the router: %w", err)

@@ -422,6 +422,9 @@ type routerConfig struct {
 	WriteTimeout      time.Duration
 	// PublishAddresses go into the status of the Ingresses it serves.
 	PublishAddresses []string
+	// HTTPSAddr is where it serves HTTPS, with the certificates of the
+	// Ingresses' spec.tls: empty (addrOff before check) for none.
+	HTTPSAddr string
 }
 
 // check validates c; alone says the router is all this platformd runs.
@@ -434,6 +437,11 @@ func (c *routerConfig) check(alone bool) []problem {
 		return nil
 	}
 	ps := checkAddr(&c.Addr)
+	if c.HTTPSAddr == addrOff {
+		c.HTTPSAddr = ""
+	} else {
+		ps = append(ps, checkAddr(&c.HTTPSAddr)...)
+	}
 	for _, d := range []*time.Duration{&c.ReadHeaderTimeout, &c.BodyIdleTimeout, &c.WriteTimeout} {
 		if *d < time.Second {
 			ps = append(ps, bad(d, "must be a duration of at least 1s, like 60s: shorter cuts off clients on slow networks"))

@@ -27,10 +27,14 @@ func serveRouter(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return serveAll(ctx, cfg, log, []lifecycle.Service{
+	services := []lifecycle.Service{
 		{Name: "router", Addr: cfg.Router.Addr, Server: lifecycle.ServeContext(rt.Serve)},
 		{Name: "http", Addr: cfg.HTTP.Addr, Server: newHTTPServer(routerProbes(rt.Ready, metrics, log), log)},
-	}, rt.Run)
+	}
+	if cfg.Router.HTTPSAddr != "" {
+		services = append(services, lifecycle.Service{Name: "router-https", Addr: cfg.Router.HTTPSAddr, Server: lifecycle.ServeContext(rt.ServeTLS)})
+	}
+	return serveAll(ctx, cfg, log, services, rt.Run)
 }
 
 // routerProbes is router mode's HTTP handler: /healthz answers while the

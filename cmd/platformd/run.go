@@ -172,6 +172,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		checks = append(checks, server.Check{Name: "router", Func: rt.Ready})
 		services = append(services, lifecycle.Service{Name: "router", Addr: cfg.Router.Addr, Server: lifecycle.ServeContext(rt.Serve)})
+		if cfg.Router.HTTPSAddr != "" {
+			services = append(services, lifecycle.Service{Name: "router-https", Addr: cfg.Router.HTTPSAddr, Server: lifecycle.ServeContext(rt.ServeTLS)})
+		}
 		jobs = append(jobs, rt.Run)
 	}
 

@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -289,6 +290,9 @@ func (s *Server) untrack(c *conn) {
 // client or the server ends the connection.
 func (c *conn) serve() {
 	defer c.end()
+	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
+		return
+	}
 	for c.awaitRequest() {
 		if err := c.readRequest(); err != nil {
 			if re, ok := errors.AsType[*requestError](err); ok && c.srv.Refused != nil {
@@ -301,6 +305,23 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// handshake runs the TLS handshake of a connection the listener wrapped
+// in TLS, within the read header timeout, and keeps its state for the
+// requests (Request.TLS). It reports whether the handshake succeeded; a
+// failed one (no certificate for the name asked, a protocol version
+// refused) is logged at debug level, as clients' bad handshakes are many.
+func (c *conn) handshake(tc *tls.Conn) bool {
+	ctx, cancel := context.WithTimeout(c.tmpl.Context(), c.srv.timeouts.ReadHeader)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.srv.log.Debug("TLS handshake failed", "remote_addr", c.tmpl.RemoteAddr, "err", err)
+		return false
+	}
+	st := tc.ConnectionState()
+	c.tmpl.TLS = &st
+	return true
 }
 
 // end closes the connection, unless a handler took it over, and cancels

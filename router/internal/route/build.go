@@ -25,11 +25,93 @@ func classOf(ing *networkingv1.Ingress) string {
 }
 
 // snapshot is what routes are computed from: the Ingresses of the
-// router's class and lookups of the Services and EndpointSlices they name.
+// router's class and lookups of the Services and EndpointSlices they name
+// (and of the Secrets their TLS sections name).
 type snapshot struct {
 	ingresses []*networkingv1.Ingress
 	service   func(namespace, name string) *corev1.Service                 // nil if none
 	slices    func(namespace, service string) []*discoveryv1.EndpointSlice // those of the Service
+	secret    func(namespace, name string) *corev1.Secret                  // nil if none
+}
+
+// Cert is a certificate an Ingress's spec.tls names for its hosts: the
+// PEM of its kubernetes.io/tls Secret, as plain values.
+type Cert struct {
+	Hosts   []string // lower case; "*.x" a wildcard
+	Secret  string   // "namespace/name"
+	Version string   // the Secret's resourceVersion
+	CertPEM []byte   // tls.crt
+	KeyPEM  []byte   // tls.key
+	Ingress string   // "namespace/name"
+}
+
+// tlsSecrets returns the "namespace/name" of every Secret that ingresses'
+// TLS sections name.
+func tlsSecrets(ingresses []*networkingv1.Ingress) map[string]struct{} {
+	s := make(map[string]struct{})
+	for _, ing := range ingresses {
+		for _, t := range ing.Spec.TLS {
+			if t.SecretName != "" {
+				s[ing.Namespace+"/"+t.SecretName] = struct{}{}
+			}
+		}
+	}
+	return s
+}
+
+// buildCerts returns the certificates of a snapshot's Ingresses, by
+// spec.tls: each entry's Secret for its hosts (for the Ingress's rule
+// hosts when it names none). Where two Ingresses name a certificate for
+// one host, the oldest wins, as for routes. An entry whose Secret is
+// missing, or not of type kubernetes.io/tls, gives nothing.
+func buildCerts(s snapshot) []Cert {
+	ings := sortedIngresses(s.ingresses)
+	taken := make(map[string]bool)
+	var certs []Cert
+	for _, ing := range ings {
+		for _, t := range ing.Spec.TLS {
+			if t.SecretName == "" {
+				continue
+			}
+			sec := s.secret(ing.Namespace, t.SecretName)
+			if sec == nil || sec.Type != corev1.SecretTypeTLS {
+				continue
+			}
+			hosts := t.Hosts
+			if len(hosts) == 0 {
+				for _, r := range ing.Spec.Rules {
+					hosts = append(hosts, r.Host)
+				}
+			}
+			c := Cert{Secret: ing.Namespace + "/" + t.SecretName, Version: sec.ResourceVersion,
+				CertPEM: sec.Data[corev1.TLSCertKey], KeyPEM: sec.Data[corev1.TLSPrivateKeyKey], Ingress: ing.Namespace + "/" + ing.Name}
+			for _, h := range hosts {
+				h = strings.ToLower(strings.TrimSuffix(h, "."))
+				if h == "" || taken[h] {
+					continue
+				}
+				taken[h] = true
+				c.Hosts = append(c.Hosts, h)
+			}
+			if len(c.Hosts) > 0 {
+				certs = append(certs, c)
+			}
+		}
+	}
+	return certs
+}
+
+// sortedIngresses returns ingresses oldest first, then by namespace and
+// name: the order in which their claims on hosts and paths win.
+func sortedIngresses(ingresses []*networkingv1.Ingress) []*networkingv1.Ingress {
+	ings := slices.Clone(ingresses)
+	slices.SortFunc(ings, func(a, b *networkingv1.Ingress) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return ings
 }
 
 // routedServices returns the "namespace/name" of every Service that
@@ -67,13 +149,7 @@ func routedServices(ingresses []*networkingv1.Ingress) map[string]struct{} {
 // the oldest Ingress's. Resource backends are not routed.
 // ImplementationSpecific paths match as Prefix does.
 func buildRoutes(s snapshot) []Spec {
-	ings := slices.Clone(s.ingresses)
-	slices.SortFunc(ings, func(a, b *networkingv1.Ingress) int {
-		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	ings := sortedIngresses(s.ingresses)
 
 	type key struct {
 		host, path string

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/platform-paas/platform/router/internal/route/routetest"
 )
@@ -210,4 +211,44 @@ func TestBuildRoutesDefaultBackend(t *testing.T) {
 		})
 	}
 	assert.Contains(t, routedServices([]*networkingv1.Ingress{first}), "ns/fallback", "the watch follows a default backend's Service")
+}
+
+// TestBuildCerts checks which certificate serves which host: spec.tls's
+// hosts, or the Ingress's rule hosts when it names none; the oldest
+// Ingress's where two name one host; nothing from a missing Secret or one
+// that is not of type kubernetes.io/tls.
+func TestBuildCerts(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	secret := func(ns, name string, typ corev1.SecretType) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: "7"}, Type: typ,
+			Data: map[string][]byte{corev1.TLSCertKey: []byte(name + " cert"), corev1.TLSPrivateKeyKey: []byte(name + " key")}}
+	}
+	secrets := []*corev1.Secret{
+		secret("a", "old-tls", corev1.SecretTypeTLS),
+		secret("b", "new-tls", corev1.SecretTypeTLS),
+		secret("b", "opaque", corev1.SecretTypeOpaque),
+	}
+	s := snapshot{secret: func(ns, name string) *corev1.Secret {
+		for _, sec := range secrets {
+			if sec.Namespace == ns && sec.Name == name {
+				return sec
+			}
+		}
+		return nil
+	}}
+	older := routetest.Ingress("a", "old", "platform", "App.Test.", t0)
+	older.Spec.TLS = []networkingv1.IngressTLS{{SecretName: "old-tls"}} // no hosts: the rule's
+	newer := routetest.Ingress("b", "new", "platform", "app.test", t0.Add(time.Hour))
+	newer.Spec.TLS = []networkingv1.IngressTLS{
+		{Hosts: []string{"app.test", "api.test"}, SecretName: "new-tls"}, // app.test is taken
+		{Hosts: []string{"x.test"}, SecretName: "opaque"},
+		{Hosts: []string{"y.test"}, SecretName: "missing"},
+	}
+	s.ingresses = []*networkingv1.Ingress{newer, older}
+	certs := buildCerts(s)
+	require.Len(t, certs, 2)
+	assert.Equal(t, Cert{Hosts: []string{"app.test"}, Secret: "a/old-tls", Version: "7", CertPEM: []byte("old-tls cert"), KeyPEM: []byte("old-tls key"), Ingress: "a/old"}, certs[0])
+	assert.Equal(t, []string{"api.test"}, certs[1].Hosts)
+	assert.Equal(t, "b/new-tls", certs[1].Secret)
+	assert.Equal(t, map[string]struct{}{"a/old-tls": {}, "b/new-tls": {}, "b/opaque": {}, "b/missing": {}}, tlsSecrets(s.ingresses))
 }

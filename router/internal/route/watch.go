@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -31,8 +33,11 @@ type Watcher struct {
 	classes  networkinglisters.IngressClassLister
 	services corelisters.ServiceLister
 	slices   cache.Indexer
-	synced   []cache.InformerSynced // the informers' and their handlers'
-	changed  chan struct{}          // cap 1: Routes has something new
+	// secretFactory watches the kubernetes.io/tls Secrets only.
+	secretFactory informers.SharedInformerFactory
+	secrets       corelisters.SecretLister
+	synced        []cache.InformerSynced // the informers' and their handlers'
+	changed       chan struct{}          // cap 1: Routes has something new
 	// ingChanged (cap 1) says an Ingress or the IngressClass changed.
 	ingChanged chan struct{}
 	// routed is the set of Services the current Ingresses route to;
@@ -41,16 +46,24 @@ type Watcher struct {
 	// either makes it into that call or sees the new set and signals
 	// another.
 	routed atomic.Pointer[map[string]struct{}]
+	// withTLS is the set of Secrets the Ingresses' TLS sections name, as
+	// routed is of Services.
+	withTLS atomic.Pointer[map[string]struct{}]
 }
 
-// NewWatcher returns a Watcher of the Ingresses of class that kube sees.
-// It does not contact the API server: Start does.
-func NewWatcher(kube kubernetes.Interface, class string) (*Watcher, error) {
+// NewWatcher returns a Watcher of the Ingresses of class that kube sees,
+// and with withTLS of the kubernetes.io/tls Secrets their spec.tls name
+// (Certificates). It does not contact the API server: Start does.
+func NewWatcher(kube kubernetes.Interface, class string, withTLS bool) (*Watcher, error) {
 	f := informers.NewSharedInformerFactory(kube, 0)
 	ingInf := f.Networking().V1().Ingresses()
 	classInf := f.Networking().V1().IngressClasses()
 	svcInf := f.Core().V1().Services()
 	sliceInf := f.Discovery().V1().EndpointSlices()
+	sf := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS)).String()
+	}))
+	secretInf := sf.Core().V1().Secrets()
 	if err := sliceInf.Informer().AddIndexers(cache.Indexers{byService: sliceServiceKey}); err != nil {
 		return nil, fmt.Errorf("indexing endpoint slices: %w", err)
 	}
@@ -61,22 +74,33 @@ func NewWatcher(kube kubernetes.Interface, class string) (*Watcher, error) {
 		classes:  classInf.Lister(),
 		services: svcInf.Lister(),
 		slices:   sliceInf.Informer().GetIndexer(),
-		changed:  make(chan struct{}, 1),
+
+		secretFactory: sf,
+		secrets:       secretInf.Lister(),
+		changed:       make(chan struct{}, 1),
 
 		ingChanged: make(chan struct{}, 1),
 	}
-	empty := map[string]struct{}{}
+	empty, none := map[string]struct{}{}, map[string]struct{}{}
 	w.routed.Store(&empty)
+	w.withTLS.Store(&none)
 
-	for _, h := range []struct {
+	type watched struct {
 		inf     cache.SharedIndexInformer
 		handler cache.ResourceEventHandler
-	}{
+	}
+	all := []watched{
 		{ingInf.Informer(), w.handler(w.ingressMatters, w.ingChanged)},
 		{classInf.Informer(), w.handler(w.classMatters, w.ingChanged)},
 		{svcInf.Informer(), w.handler(w.serviceMatters)},
 		{sliceInf.Informer(), w.handler(w.sliceMatters)},
-	} {
+	}
+	if withTLS {
+		all = append(all, watched{secretInf.Informer(), w.handler(w.secretMatters)})
+	} else {
+		w.secrets = nil
+	}
+	for _, h := range all {
 		reg, err := h.inf.AddEventHandler(h.handler)
 		if err != nil {
 			return nil, fmt.Errorf("watching: %w", err)
@@ -88,11 +112,17 @@ func NewWatcher(kube kubernetes.Interface, class string) (*Watcher, error) {
 
 // Start starts watching, until ctx is done. Wait waits for the watch to
 // end.
-func (w *Watcher) Start(ctx context.Context) { w.factory.Start(ctx.Done()) }
+func (w *Watcher) Start(ctx context.Context) {
+	w.factory.Start(ctx.Done())
+	w.secretFactory.Start(ctx.Done())
+}
 
 // Wait blocks until the watch Start began has ended, which it does once
 // Start's ctx is done.
-func (w *Watcher) Wait() { w.factory.Shutdown() }
+func (w *Watcher) Wait() {
+	w.factory.Shutdown()
+	w.secretFactory.Shutdown()
+}
 
 // WaitForSync waits until the watch has a complete view of the cluster
 // and has signaled Changed for the objects it started with, and reports
@@ -122,6 +152,39 @@ func (w *Watcher) Routes() ([]Spec, error) {
 	routed := routedServices(ings)
 	w.routed.Store(&routed)
 	return buildRoutes(snapshot{ingresses: ings, service: w.service, slices: w.sliceList}), nil
+}
+
+// Certificates returns the certificates the served Ingresses' TLS sections
+// name (see buildCerts). Call it after Routes, whose Changed signal covers
+// the Secrets too.
+func (w *Watcher) Certificates() ([]Cert, error) {
+	ings, err := w.Ingresses()
+	if err != nil {
+		return nil, err
+	}
+	withTLS := tlsSecrets(ings)
+	w.withTLS.Store(&withTLS)
+	return buildCerts(snapshot{ingresses: ings, secret: w.secret}), nil
+}
+
+func (w *Watcher) secret(namespace, name string) *corev1.Secret {
+	if w.secrets == nil {
+		return nil // not watched
+	}
+	s, err := w.secrets.Secrets(namespace).Get(name)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+func (w *Watcher) secretMatters(obj any) bool {
+	s, ok := obj.(*corev1.Secret)
+	if !ok {
+		return false
+	}
+	_, named := (*w.withTLS.Load())[s.Namespace+"/"+s.Name]
+	return named
 }
 
 // Ingresses returns the Ingresses the Watcher serves, as the watch sees

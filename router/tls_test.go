@@ -1,0 +1,172 @@
+package router
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/platform-paas/platform/router/internal/route/routetest"
+)
+
+// testCA is a certificate authority for one test.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// secret returns a kubernetes.io/tls Secret with a certificate for hosts,
+// of serial number serial.
+func (ca *testCA) secret(t *testing.T, ns, name string, serial int64, hosts ...string) *corev1.Secret {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: hosts,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: strconv.FormatInt(serial, 10)},
+		Type:       corev1.SecretTypeTLS,
+		Data: map[string][]byte{
+			corev1.TLSCertKey:       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+		},
+	}
+}
+
+// TestServeTLSFromIngressSecrets checks HTTPS through the router with the
+// certificates Ingresses name in spec.tls: chosen by the name the client
+// asks for, a wildcard covering one label, the app told the request came
+// over HTTPS, a renewed Secret served without a restart, and old TLS
+// versions and unknown names refused.
+func TestServeTLSFromIngressSecrets(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "proto="+r.Header.Get("X-Forwarded-Proto"))
+	}))
+	t.Cleanup(backend.Close)
+	host, p, err := net.SplitHostPort(addrOf(backend))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(p)
+	require.NoError(t, err)
+
+	ca := newTestCA(t)
+	ing := routetest.Ingress("app", "web", "platform", "app.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)})
+	ing.Spec.Rules = append(ing.Spec.Rules, networkingv1.IngressRule{Host: "*.wild.test", IngressRuleValue: ing.Spec.Rules[0].IngressRuleValue})
+	ing.Spec.TLS = []networkingv1.IngressTLS{
+		{Hosts: []string{"app.test"}, SecretName: "web-tls"},
+		{Hosts: []string{"*.wild.test"}, SecretName: "wild-tls"},
+		{Hosts: []string{"missing.test"}, SecretName: "nope"},
+	}
+	kube := fake.NewClientset(
+		routetest.Service("app", "web", corev1.ServicePort{Name: "http", Port: 80}),
+		routetest.Slice("app", "web-a", "web", discoveryv1.AddressTypeIPv4, int32(port), "http", routetest.Endpoint{IP: host}),
+		ing,
+		ca.secret(t, "app", "web-tls", 10, "app.test"),
+		ca.secret(t, "app", "wild-tls", 20, "*.wild.test"),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rt, err := New(Config{TLS: true}, kube)
+	require.NoError(t, err)
+	runCtx, stop := context.WithCancel(ctx)
+	ran, served := make(chan error, 1), make(chan error, 1)
+	go func() { ran <- rt.Run(runCtx) }()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { served <- rt.ServeTLS(runCtx, ln) }()
+	t.Cleanup(func() {
+		stop()
+		assert.NoError(t, <-served)
+		assert.NoError(t, <-ran)
+	})
+	require.Eventually(t, rt.HasSynced, 10*time.Second, 10*time.Millisecond)
+
+	client := func(cfg *tls.Config) *http.Client {
+		cfg.RootCAs = ca.pool
+		return &http.Client{Transport: &http.Transport{
+			TLSClientConfig: cfg,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "tcp", ln.Addr().String())
+			},
+		}}
+	}
+	get := func(name string, cfg *tls.Config) (string, *x509.Certificate, error) {
+		c := client(cfg)
+		defer c.CloseIdleConnections()
+		res, err := c.Get("https://" + name + "/")
+		if err != nil {
+			return "", nil, err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return string(b), res.TLS.PeerCertificates[0], err
+	}
+
+	body, cert, err := get("app.test", &tls.Config{})
+	require.NoError(t, err, "HTTPS to app.test verifies against the CA")
+	assert.Equal(t, "proto=https", body)
+	assert.Equal(t, int64(10), cert.SerialNumber.Int64())
+
+	_, cert, err = get("a.wild.test", &tls.Config{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(20), cert.SerialNumber.Int64(), "the wildcard's certificate")
+	_, _, err = get("b.a.wild.test", &tls.Config{})
+	assert.Error(t, err, "a wildcard covers one label")
+	_, _, err = get("missing.test", &tls.Config{})
+	assert.Error(t, err, "a Secret that does not exist gives no certificate")
+	_, _, err = get("app.test", &tls.Config{MaxVersion: tls.VersionTLS11})
+	assert.Error(t, err, "TLS 1.1 is refused")
+
+	// A renewed certificate is served once its Secret changes.
+	_, err = kube.CoreV1().Secrets("app").Update(ctx, ca.secret(t, "app", "web-tls", 11, "app.test"), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, cert, err := get("app.test", &tls.Config{})
+		if assert.NoError(c, err) {
+			assert.Equal(c, int64(11), cert.SerialNumber.Int64())
+		}
+	}, 10*time.Second, 20*time.Millisecond)
+}
