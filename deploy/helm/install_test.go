@@ -3,10 +3,18 @@ package helm_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -28,6 +36,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -50,6 +59,7 @@ type installed struct {
 	apiURL     string
 	gitURL     string
 	routerURL  string
+	routerTLS  string // host:port of the router's HTTPS
 	appsDomain string
 	adminToken string
 	secretKey  []byte
@@ -74,7 +84,7 @@ func TestInstallOnTheLocalCluster(t *testing.T) {
 		}
 	}
 	kube := localstack.Kube(t, env)
-	ns := fmt.Sprintf("install-%06x", rand.Uint32()&0xffffff)
+	ns := fmt.Sprintf("install-%06x", mrand.Uint32()&0xffffff)
 	p := &installed{t: t, kube: kube, ns: ns, nodeIP: vars["PLATFORM_NODE_IP"], registry: vars["PLATFORM_INSTALL_REGISTRY"], appsDomain: ns + ".test"}
 	prefix := "i" + ns[len(ns)-6:] + "-"
 
@@ -151,6 +161,10 @@ func TestInstallOnTheLocalCluster(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+
+	t.Run("HTTPS with an Ingress's spec.tls", func(t *testing.T) {
+		p.assertHTTPS(t, prefix+dev.tenant, static)
+	})
 
 	// The HA checks push an app whose build has a step that runs a while.
 	slow = dev.createApp(t, "slow")
@@ -345,15 +359,21 @@ func (p *installed) forwardDatabase(c net.Conn, server string) {
 func (p *installed) discover(env localstack.Env) {
 	t := p.t
 	ctx := context.Background()
-	nodePort := func(svc string) string {
+	nodePort := func(svc, port string) string {
 		s, err := p.kube.CoreV1().Services(p.ns).Get(ctx, release+"-"+svc, metav1.GetOptions{})
 		require.NoError(t, err)
-		require.NotEmpty(t, s.Spec.Ports)
-		return strconv.Itoa(int(s.Spec.Ports[0].NodePort))
+		for _, sp := range s.Spec.Ports {
+			if sp.Name == port {
+				return strconv.Itoa(int(sp.NodePort))
+			}
+		}
+		t.Fatalf("service %s has no port %s", svc, port)
+		return ""
 	}
-	p.apiURL = "http://" + net.JoinHostPort(p.nodeIP, nodePort("api"))
-	p.gitURL = "ssh://git@" + net.JoinHostPort(p.nodeIP, nodePort("git"))
-	p.routerURL = "http://" + net.JoinHostPort(p.nodeIP, nodePort("router"))
+	p.apiURL = "http://" + net.JoinHostPort(p.nodeIP, nodePort("api", "http"))
+	p.gitURL = "ssh://git@" + net.JoinHostPort(p.nodeIP, nodePort("git", "ssh"))
+	p.routerURL = "http://" + net.JoinHostPort(p.nodeIP, nodePort("router", "http"))
+	p.routerTLS = net.JoinHostPort(p.nodeIP, nodePort("router", "https"))
 	sec, err := p.kube.CoreV1().Secrets(p.ns).Get(ctx, release+"-secrets", metav1.GetOptions{})
 	require.NoError(t, err)
 	p.adminToken = string(sec.Data["admin-token"])
@@ -844,4 +864,72 @@ func (p *installed) assertNothingLeft(tenantNS, prefix string) {
 		}
 		return true
 	}, 2*time.Minute, time.Second, "volumes of the install are left")
+}
+
+// assertHTTPS gives app's host a certificate, as an operator or
+// cert-manager does: a kubernetes.io/tls Secret and an Ingress that names
+// it in spec.tls, in the app's namespace; and gets the app through the
+// installed router's HTTPS port, verifying the certificate.
+func (p *installed) assertHTTPS(t *testing.T, ns, app string) {
+	ctx := context.Background()
+	host := app + "." + p.appsDomain
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "install test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+	caCert, err := x509.ParseCertificate(caDER)
+	require.NoError(t, err)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(4242), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	_, err = p.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: app + "-tls"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{
+			corev1.TLSCertKey:       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	class := p.ns
+	prefix := networkingv1.PathTypePrefix
+	_, err = p.kube.NetworkingV1().Ingresses(ns).Create(ctx, &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: app + "-tls"},
+		Spec: networkingv1.IngressSpec{
+			IngressClassName: &class,
+			TLS:              []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: app + "-tls"}},
+			Rules: []networkingv1.IngressRule{{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
+					Service: &networkingv1.IngressServiceBackend{Name: app + "-web", Port: networkingv1.ServiceBackendPort{Name: "http"}}}}},
+			}}}},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	roots := x509.NewCertPool()
+	roots.AddCert(caCert)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", p.routerTLS)
+		},
+	}}
+	defer client.CloseIdleConnections()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		res, err := client.Get("https://" + host + "/")
+		if !assert.NoError(c, err) {
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		assert.Equal(c, http.StatusOK, res.StatusCode)
+		assert.Contains(c, string(b), "Static sample")
+		assert.Equal(c, int64(4242), res.TLS.PeerCertificates[0].SerialNumber.Int64())
+	}, time.Minute, 500*time.Millisecond, "HTTPS to %s through the installed router", host)
 }
