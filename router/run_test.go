@@ -25,6 +25,24 @@ import (
 
 func fakeClient() kubernetes.Interface { return fake.NewClientset() }
 
+// runFake makes a router of cfg on kube (a fake clientset) and runs it
+// until the test ends, when Run must have returned nil; it returns once
+// the first table is built.
+func runFake(t *testing.T, cfg Config, kube kubernetes.Interface) *Router {
+	t.Helper()
+	rt, err := New(cfg, kube)
+	require.NoError(t, err)
+	runCtx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- rt.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		assert.NoError(t, <-ran)
+	})
+	require.Eventually(t, rt.HasSynced, 10*time.Second, 10*time.Millisecond)
+	return rt
+}
+
 // TestRunFollowsTheCluster runs the router against client-go's fake
 // clientset: the table follows Ingresses, Services and EndpointSlices as
 // they change, with endpoints on loopback standing in for pods.
@@ -192,15 +210,7 @@ func TestRunPublishesIngressStatus(t *testing.T) {
 		routetest.Ingress("app", "web", "platform", "app.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}),
 		routetest.Ingress("app", "other-class", "nginx", "nginx.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}),
 	)
-	rt, err := New(Config{PublishAddresses: []string{"203.0.113.7", "router.example.com"}}, kube)
-	require.NoError(t, err)
-	ran := make(chan error, 1)
-	runCtx, stop := context.WithCancel(ctx)
-	go func() { ran <- rt.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		assert.NoError(t, <-ran)
-	})
+	runFake(t, Config{PublishAddresses: []string{"203.0.113.7", "router.example.com"}}, kube)
 	want := []networkingv1.IngressLoadBalancerIngress{{IP: "203.0.113.7"}, {Hostname: "router.example.com"}}
 	status := func(name string) []networkingv1.IngressLoadBalancerIngress {
 		ing, err := kube.NetworkingV1().Ingresses("app").Get(ctx, name, metav1.GetOptions{})
@@ -212,7 +222,7 @@ func TestRunPublishesIngressStatus(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 
 	// A new Ingress gets it too, and one of another class never does.
-	_, err = kube.NetworkingV1().Ingresses("app").Create(ctx, routetest.Ingress("app", "api", "platform", "api.test", time.Now(),
+	_, err := kube.NetworkingV1().Ingresses("app").Create(ctx, routetest.Ingress("app", "api", "platform", "api.test", time.Now(),
 		routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}), metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -240,16 +250,7 @@ func TestRunServesClasslessIngressesWhenDefault(t *testing.T) {
 		routetest.Slice("app", "web-a", "web", discoveryv1.AddressTypeIPv4, int32(port), "http", routetest.Endpoint{IP: host}),
 		routetest.Ingress("app", "web", "", "classless.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}),
 	)
-	rt, err := New(Config{}, kube)
-	require.NoError(t, err)
-	ran := make(chan error, 1)
-	runCtx, stop := context.WithCancel(ctx)
-	go func() { ran <- rt.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		assert.NoError(t, <-ran)
-	})
-	require.Eventually(t, rt.HasSynced, 10*time.Second, 10*time.Millisecond)
+	rt := runFake(t, Config{}, kube)
 	get := func() int {
 		w := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodGet, "http://classless.test/", nil)

@@ -2,15 +2,9 @@ package router
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,56 +20,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/router/internal/route/routetest"
 )
-
-// testCA is a certificate authority for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newTestCA(t *testing.T) *testCA {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// secret returns a kubernetes.io/tls Secret with a certificate for hosts,
-// of serial number serial.
-func (ca *testCA) secret(t *testing.T, ns, name string, serial int64, hosts ...string) *corev1.Secret {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: hosts,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: strconv.FormatInt(serial, 10)},
-		Type:       corev1.SecretTypeTLS,
-		Data: map[string][]byte{
-			corev1.TLSCertKey:       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		},
-	}
-}
 
 // TestServeTLSFromIngressSecrets checks HTTPS through the router with the
 // certificates Ingresses name in spec.tls: chosen by the name the client
@@ -92,7 +39,7 @@ func TestServeTLSFromIngressSecrets(t *testing.T) {
 	port, err := strconv.Atoi(p)
 	require.NoError(t, err)
 
-	ca := newTestCA(t)
+	ca := localstack.NewCA(t)
 	ing := routetest.Ingress("app", "web", "platform", "app.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)})
 	ing.Spec.Rules = append(ing.Spec.Rules, networkingv1.IngressRule{Host: "*.wild.test", IngressRuleValue: ing.Spec.Rules[0].IngressRuleValue})
 	ing.Spec.TLS = []networkingv1.IngressTLS{
@@ -104,28 +51,24 @@ func TestServeTLSFromIngressSecrets(t *testing.T) {
 		routetest.Service("app", "web", corev1.ServicePort{Name: "http", Port: 80}),
 		routetest.Slice("app", "web-a", "web", discoveryv1.AddressTypeIPv4, int32(port), "http", routetest.Endpoint{IP: host}),
 		ing,
-		ca.secret(t, "app", "web-tls", 10, "app.test"),
-		ca.secret(t, "app", "wild-tls", 20, "*.wild.test"),
+		ca.TLSSecret(t, "app", "web-tls", 10, "app.test"),
+		ca.TLSSecret(t, "app", "wild-tls", 20, "*.wild.test"),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rt, err := New(Config{TLS: true}, kube)
-	require.NoError(t, err)
-	runCtx, stop := context.WithCancel(ctx)
-	ran, served := make(chan error, 1), make(chan error, 1)
-	go func() { ran <- rt.Run(runCtx) }()
+	rt := runFake(t, Config{TLS: true}, kube)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	go func() { served <- rt.ServeTLS(runCtx, ln) }()
+	serveCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- rt.ServeTLS(serveCtx, ln) }()
 	t.Cleanup(func() {
 		stop()
 		assert.NoError(t, <-served)
-		assert.NoError(t, <-ran)
 	})
-	require.Eventually(t, rt.HasSynced, 10*time.Second, 10*time.Millisecond)
 
 	client := func(cfg *tls.Config) *http.Client {
-		cfg.RootCAs = ca.pool
+		cfg.RootCAs = ca.Pool
 		return &http.Client{Transport: &http.Transport{
 			TLSClientConfig: cfg,
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -161,7 +104,7 @@ func TestServeTLSFromIngressSecrets(t *testing.T) {
 	assert.Error(t, err, "TLS 1.1 is refused")
 
 	// A renewed certificate is served once its Secret changes.
-	_, err = kube.CoreV1().Secrets("app").Update(ctx, ca.secret(t, "app", "web-tls", 11, "app.test"), metav1.UpdateOptions{})
+	_, err = kube.CoreV1().Secrets("app").Update(ctx, ca.TLSSecret(t, "app", "web-tls", 11, "app.test"), metav1.UpdateOptions{})
 	require.NoError(t, err)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		_, cert, err := get("app.test", &tls.Config{})

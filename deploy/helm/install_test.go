@@ -3,18 +3,11 @@ package helm_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	mrand "math/rand/v2"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -84,7 +77,7 @@ func TestInstallOnTheLocalCluster(t *testing.T) {
 		}
 	}
 	kube := localstack.Kube(t, env)
-	ns := fmt.Sprintf("install-%06x", mrand.Uint32()&0xffffff)
+	ns := fmt.Sprintf("install-%06x", rand.Uint32()&0xffffff)
 	p := &installed{t: t, kube: kube, ns: ns, nodeIP: vars["PLATFORM_NODE_IP"], registry: vars["PLATFORM_INSTALL_REGISTRY"], appsDomain: ns + ".test"}
 	prefix := "i" + ns[len(ns)-6:] + "-"
 
@@ -873,29 +866,10 @@ func (p *installed) assertNothingLeft(tenantNS, prefix string) {
 func (p *installed) assertHTTPS(t *testing.T, ns, app string) {
 	ctx := context.Background()
 	host := app + "." + p.appsDomain
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "install test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	caCert, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(4242), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	_, err = p.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: app + "-tls"}, Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{
-			corev1.TLSCertKey:       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		},
-	}, metav1.CreateOptions{})
+	ca := localstack.NewCA(t)
+	secret := ca.TLSSecret(t, ns, app+"-tls", 4242, host)
+	secret.ResourceVersion = ""
+	_, err := p.kube.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{})
 	require.NoError(t, err)
 	class := p.ns
 	prefix := networkingv1.PathTypePrefix
@@ -912,10 +886,8 @@ func (p *installed) assertHTTPS(t *testing.T, ns, app string) {
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 
-	roots := x509.NewCertPool()
-	roots.AddCert(caCert)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots},
+		TLSClientConfig: &tls.Config{RootCAs: ca.Pool},
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "tcp", p.routerTLS)
 		},
