@@ -110,9 +110,14 @@ func (ex *exchange) serve() (abort bool) {
 		ex.page(http.StatusServiceUnavailable, pageStarting)
 		return false
 	}
-	ex.target = t.lookup(route.CanonicalHost(r.Host), r.URL.Path)
+	host := route.CanonicalHost(r.Host)
+	ex.target = t.lookup(host, r.URL.Path)
 	if ex.target == nil {
 		ex.page(http.StatusNotFound, pageNoApp)
+		return false
+	}
+	if ex.redirectsToHTTPS(host) {
+		ex.redirectHTTPS(host)
 		return false
 	}
 	if max := rt.cfg.MaxBodyBytes; max >= 0 && r.ContentLength > max {

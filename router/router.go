@@ -69,6 +69,10 @@ type Config struct {
 	// Ingresses' spec.tls name, for ServeTLS (which has no certificate
 	// without it). It needs the right to list and watch Secrets.
 	TLS bool
+	// HTTPSPort is where clients reach the router's HTTPS, for the
+	// redirect of plain HTTP requests to hosts with a certificate; 0 means
+	// 443.
+	HTTPSPort int
 	// Logger receives the router's logs and, unless DisableAccessLog is
 	// set, one Info record per request. Nil discards them.
 	Logger *slog.Logger

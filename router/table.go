@@ -23,6 +23,9 @@ type target struct {
 	ingress string // "namespace/name"
 	backend *backend
 	metrics *routeMetrics
+	// noRedirect keeps plain HTTP on this route although its host has a
+	// certificate (the Ingress opted out).
+	noRedirect bool
 }
 
 // A backend is the ready endpoints of one Service port, in one table.
@@ -96,7 +99,7 @@ func (rt *Router) install(specs []route.Spec) *table {
 			}
 			series[sk] = m
 		}
-		t.targets[i] = &target{ingress: s.Ingress, backend: b, metrics: m}
+		t.targets[i] = &target{ingress: s.Ingress, backend: b, metrics: m, noRedirect: s.NoHTTPSRedirect}
 	}
 	rt.table.Store(t)
 

@@ -5,6 +5,9 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/platform-paas/platform/router/internal/route"
@@ -94,4 +97,35 @@ func (rt *Router) TLSConfig() *tls.Config {
 // ServeTLS is Serve over TLS (TLSConfig) on ln: HTTPS.
 func (rt *Router) ServeTLS(ctx context.Context, ln net.Listener) error {
 	return rt.Serve(ctx, tls.NewListener(ln, rt.TLSConfig()))
+}
+
+// redirectsToHTTPS reports whether a request for host on the exchange's
+// route goes to HTTPS instead: it came over plain HTTP (neither over TLS
+// nor, by a trusted proxy's word, to a proxy over HTTPS), the router
+// serves HTTPS, the host has a certificate, and the route's Ingress did
+// not opt out.
+func (ex *exchange) redirectsToHTTPS(host string) bool {
+	rt, r := ex.rt, ex.r
+	if r.TLS != nil || !rt.cfg.TLS || ex.target.noRedirect {
+		return false
+	}
+	if rt.fromTrustedProxy(r.RemoteAddr) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return false
+	}
+	return rt.certs.Load().lookup(host) != nil
+}
+
+// redirectHTTPS answers 308 with the same URL over HTTPS, so that the
+// method and body are kept.
+func (ex *exchange) redirectHTTPS(host string) {
+	if p := ex.rt.cfg.HTTPSPort; p != 0 && p != 443 {
+		host = net.JoinHostPort(host, strconv.Itoa(p))
+	}
+	u := url.URL{Scheme: "https", Host: host, Path: ex.r.URL.Path, RawPath: ex.r.URL.RawPath, RawQuery: ex.r.URL.RawQuery}
+	ex.status = http.StatusPermanentRedirect
+	h := ex.w.Header()
+	h["Location"] = []string{u.String()}
+	h["X-Request-Id"] = []string{ex.reqID}
+	h["Content-Length"] = []string{"0"}
+	ex.w.WriteHeader(http.StatusPermanentRedirect)
 }

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,4 +114,54 @@ func TestServeTLSFromIngressSecrets(t *testing.T) {
 			assert.Equal(c, int64(11), cert.SerialNumber.Int64())
 		}
 	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestRedirectToHTTPS checks that plain HTTP to a host with a certificate
+// is redirected to HTTPS, keeping the path and query (308 keeps the method
+// and body), unless the route's Ingress opts out or a trusted proxy says
+// the client came over HTTPS; hosts without a certificate are proxied.
+func TestRedirectToHTTPS(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "app") }))
+	t.Cleanup(backend.Close)
+	host, p, err := net.SplitHostPort(addrOf(backend))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(p)
+	require.NoError(t, err)
+	ca := localstack.NewCA(t)
+	path := routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)}
+	secure := routetest.Ingress("app", "secure", "platform", "secure.test", time.Now(), path)
+	secure.Spec.TLS = []networkingv1.IngressTLS{{SecretName: "tls"}}
+	optOut := routetest.Ingress("app", "opt-out", "platform", "optout.test", time.Now(), path)
+	optOut.Spec.TLS = []networkingv1.IngressTLS{{SecretName: "tls"}}
+	optOut.Annotations = map[string]string{"platform.io/https-redirect": "false"}
+	kube := fake.NewClientset(
+		routetest.Service("app", "web", corev1.ServicePort{Name: "http", Port: 80}),
+		routetest.Slice("app", "web-a", "web", discoveryv1.AddressTypeIPv4, int32(port), "http", routetest.Endpoint{IP: host}),
+		secure, optOut,
+		routetest.Ingress("app", "plain", "platform", "plain.test", time.Now(), path),
+		ca.TLSSecret(t, "app", "tls", 1, "secure.test", "optout.test"),
+	)
+	rt := runFake(t, Config{TLS: true, HTTPSPort: 8443, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, kube)
+	do := func(remote, target string, header http.Header) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, target, strings.NewReader("body"))
+		req.RemoteAddr = remote
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		rt.ServeHTTP(w, req)
+		return w
+	}
+	require.Eventually(t, func() bool {
+		return do("192.0.2.1:1234", "http://secure.test/a?b=c", nil).Code == http.StatusPermanentRedirect
+	}, 10*time.Second, 20*time.Millisecond, "the certificate is installed")
+	w := do("192.0.2.1:1234", "http://secure.test/a%2Fb?b=c", nil)
+	assert.Equal(t, http.StatusPermanentRedirect, w.Code)
+	assert.Equal(t, "https://secure.test:8443/a%2Fb?b=c", w.Header().Get("Location"))
+
+	assert.Equal(t, http.StatusOK, do("192.0.2.1:1234", "http://optout.test/", nil).Code, "the Ingress opted out")
+	assert.Equal(t, http.StatusOK, do("192.0.2.1:1234", "http://plain.test/", nil).Code, "no certificate, no redirect")
+	xfp := http.Header{"X-Forwarded-Proto": {"https"}}
+	assert.Equal(t, http.StatusOK, do("10.1.2.3:1234", "http://secure.test/", xfp).Code, "a trusted proxy took HTTPS")
+	assert.Equal(t, http.StatusPermanentRedirect, do("192.0.2.1:1234", "http://secure.test/", xfp).Code, "a client's own claim is not believed")
 }

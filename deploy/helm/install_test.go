@@ -155,10 +155,6 @@ func TestInstallOnTheLocalCluster(t *testing.T) {
 		return
 	}
 
-	t.Run("HTTPS with an Ingress's spec.tls", func(t *testing.T) {
-		p.assertHTTPS(t, prefix+dev.tenant, static)
-	})
-
 	// The HA checks push an app whose build has a step that runs a while.
 	slow = dev.createApp(t, "slow")
 	slowDir := dev.repo(t, slow, func(dir string) { p.writeSlowApp(t, dir, "first") })
@@ -258,6 +254,12 @@ func TestInstallOnTheLocalCluster(t *testing.T) {
 		assert.Zero(t, figures.failed, "API requests failed even after a retry: %v", figures.errors)
 		code, _ := p.get(static, "/")
 		assert.Equal(t, http.StatusOK, code)
+	})
+
+	// Last before uninstalling: once the static app's host has a
+	// certificate, plain HTTP to it is redirected.
+	t.Run("HTTPS with an Ingress's spec.tls", func(t *testing.T) {
+		p.assertHTTPS(t, prefix+dev.tenant, static)
 	})
 
 	t.Run("uninstall leaves nothing", func(t *testing.T) {
@@ -904,4 +906,14 @@ func (p *installed) assertHTTPS(t *testing.T, ns, app string) {
 		assert.Contains(c, string(b), "Static sample")
 		assert.Equal(c, int64(4242), res.TLS.PeerCertificates[0].SerialNumber.Int64())
 	}, time.Minute, 500*time.Millisecond, "HTTPS to %s through the installed router", host)
+
+	// Plain HTTP to the host now goes to HTTPS.
+	req, err := http.NewRequest(http.MethodGet, p.routerURL+"/page?x=1", nil)
+	require.NoError(t, err)
+	req.Host = host
+	res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusPermanentRedirect, res.StatusCode)
+	assert.Equal(t, "https://"+host+"/page?x=1", res.Header.Get("Location"))
 }

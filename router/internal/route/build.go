@@ -175,12 +175,13 @@ func buildRoutes(s snapshot) []Spec {
 			endpoints[name] = eps
 		}
 		specs = append(specs, Spec{
-			Host:      host,
-			Path:      path,
-			Exact:     exact,
-			Ingress:   ing.Namespace + "/" + ing.Name,
-			Service:   name,
-			Endpoints: eps,
+			Host:            host,
+			Path:            path,
+			Exact:           exact,
+			Ingress:         ing.Namespace + "/" + ing.Name,
+			Service:         name,
+			Endpoints:       eps,
+			NoHTTPSRedirect: ing.Annotations[HTTPSRedirectAnnotation] == "false",
 		})
 	}
 	ruleHost := func(rule networkingv1.IngressRule) string {

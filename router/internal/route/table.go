@@ -16,7 +16,14 @@ type Spec struct {
 	Ingress   string // "namespace/name", or "static"
 	Service   string // "namespace/service:port"
 	Endpoints []Endpoint
+	// NoHTTPSRedirect is the Ingress's opt-out of the redirect of plain
+	// HTTP to HTTPS (annotation platform.io/https-redirect: "false").
+	NoHTTPSRedirect bool
 }
+
+// HTTPSRedirectAnnotation, set to "false" on an Ingress, keeps its routes
+// answering plain HTTP although their host has a certificate.
+const HTTPSRedirectAnnotation = "platform.io/https-redirect"
 
 // Endpoint is one ready endpoint. Key tells pods apart that reuse an
 // address, so that a new pod never inherits connections to a dead one.
