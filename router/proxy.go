@@ -440,6 +440,9 @@ func (ex *exchange) respond(bc *bconn, head respHead, stop func() bool, upgrade 
 			h["Content-Type"] = nil // no sniffing: send what the app sent
 		}
 	}
+	if r.TLS != nil && ex.target.hsts != "" && h["Strict-Transport-Security"] == nil {
+		h["Strict-Transport-Security"] = []string{ex.target.hsts}
+	}
 	ex.status = head.status
 	w.WriteHeader(head.status)
 

@@ -26,6 +26,7 @@ type target struct {
 	// noRedirect keeps plain HTTP on this route although its host has a
 	// certificate (the Ingress opted out).
 	noRedirect bool
+	hsts       string // Strict-Transport-Security of HTTPS responses, or ""
 }
 
 // A backend is the ready endpoints of one Service port, in one table.
@@ -99,7 +100,7 @@ func (rt *Router) install(specs []route.Spec) *table {
 			}
 			series[sk] = m
 		}
-		t.targets[i] = &target{ingress: s.Ingress, backend: b, metrics: m, noRedirect: s.NoHTTPSRedirect}
+		t.targets[i] = &target{ingress: s.Ingress, backend: b, metrics: m, noRedirect: s.NoHTTPSRedirect, hsts: s.HSTS}
 	}
 	rt.table.Store(t)
 

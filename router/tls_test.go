@@ -44,6 +44,7 @@ func TestServeTLSFromIngressSecrets(t *testing.T) {
 	ca := localstack.NewCA(t)
 	ing := routetest.Ingress("app", "web", "platform", "app.test", time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)})
 	ing.Spec.Rules = append(ing.Spec.Rules, networkingv1.IngressRule{Host: "*.wild.test", IngressRuleValue: ing.Spec.Rules[0].IngressRuleValue})
+	ing.Annotations = map[string]string{"platform.io/hsts": "true"}
 	ing.Spec.TLS = []networkingv1.IngressTLS{
 		{Hosts: []string{"app.test"}, SecretName: "web-tls"},
 		{Hosts: []string{"*.wild.test"}, SecretName: "wild-tls"},
@@ -78,6 +79,7 @@ func TestServeTLSFromIngressSecrets(t *testing.T) {
 			},
 		}}
 	}
+	var hsts string
 	get := func(name string, cfg *tls.Config) (string, *x509.Certificate, error) {
 		c := client(cfg)
 		defer c.CloseIdleConnections()
@@ -86,6 +88,7 @@ func TestServeTLSFromIngressSecrets(t *testing.T) {
 			return "", nil, err
 		}
 		defer res.Body.Close()
+		hsts = res.Header.Get("Strict-Transport-Security")
 		b, err := io.ReadAll(res.Body)
 		return string(b), res.TLS.PeerCertificates[0], err
 	}
@@ -94,6 +97,7 @@ func TestServeTLSFromIngressSecrets(t *testing.T) {
 	require.NoError(t, err, "HTTPS to app.test verifies against the CA")
 	assert.Equal(t, "proto=https", body)
 	assert.Equal(t, int64(10), cert.SerialNumber.Int64())
+	assert.Equal(t, "max-age=31536000", hsts, "the Ingress asked for HSTS")
 
 	_, cert, err = get("a.wild.test", &tls.Config{})
 	require.NoError(t, err)

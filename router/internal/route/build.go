@@ -182,6 +182,7 @@ func buildRoutes(s snapshot) []Spec {
 			Service:         name,
 			Endpoints:       eps,
 			NoHTTPSRedirect: ing.Annotations[HTTPSRedirectAnnotation] == "false",
+			HSTS:            hstsOf(ing.Annotations[HSTSAnnotation]),
 		})
 	}
 	ruleHost := func(rule networkingv1.IngressRule) string {

@@ -19,6 +19,29 @@ type Spec struct {
 	// NoHTTPSRedirect is the Ingress's opt-out of the redirect of plain
 	// HTTP to HTTPS (annotation platform.io/https-redirect: "false").
 	NoHTTPSRedirect bool
+	// HSTS is the Strict-Transport-Security header of the route's HTTPS
+	// responses, from the Ingress's platform.io/hsts; "" for none.
+	HSTS string
+}
+
+// HSTSAnnotation on an Ingress asks for a Strict-Transport-Security header
+// on its HTTPS responses: "true" for a year (max-age=31536000), or the
+// header's value itself ("max-age=...; includeSubDomains").
+const HSTSAnnotation = "platform.io/hsts"
+
+// hstsOf is the Strict-Transport-Security value an annotation asks for.
+func hstsOf(v string) string {
+	v = strings.TrimSpace(v)
+	if strings.IndexFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+		return "" // no header of its own smuggled in
+	}
+	switch {
+	case v == "true":
+		return "max-age=31536000"
+	case strings.HasPrefix(v, "max-age="):
+		return v
+	}
+	return ""
 }
 
 // HTTPSRedirectAnnotation, set to "false" on an Ingress, keeps its routes

@@ -72,3 +72,16 @@ func TestTableLookup(t *testing.T) {
 		})
 	}
 }
+
+func TestHSTSOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"true":                             "max-age=31536000",
+		" max-age=600; includeSubDomains ": "max-age=600; includeSubDomains",
+		"":                                 "",
+		"false":                            "",
+		"includeSubDomains":                "",
+		"max-age=60\r\nSet-Cookie: x=y":    "",
+	} {
+		assert.Equal(t, want, hstsOf(in), "%q", in)
+	}
+}
