@@ -334,12 +334,23 @@ func (rt *Router) Ready(context.Context) error {
 // requests' contexts. It closes ln. It returns nil after a shutdown on
 // ctx, or the error that stopped it serving.
 func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
+	return rt.serve(ctx, ln, nil)
+}
+
+// serve is Serve, handing the connections whose client chose HTTP/2 to h2
+// when it is set (ServeTLS), whose shutdown it runs with its own.
+func (rt *Router) serve(ctx context.Context, ln net.Listener, h2 *http2Server) error {
 	srv := h1.NewServer(rt, rt.log, ln, h1.Timeouts{
 		ReadHeader: rt.cfg.ReadHeaderTimeout,
 		BodyIdle:   rt.cfg.BodyIdleTimeout,
 		Write:      rt.cfg.WriteTimeout,
 	})
 	srv.Refused = rt.refused
+	if h2 != nil {
+		srv.HTTP2 = h2.take
+		go h2.serve()
+		defer h2.close()
+	}
 	rt.log.Info("router listening", "addr", ln.Addr().String(), "class", rt.cfg.Class)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(context.WithoutCancel(ctx)) }()
@@ -357,6 +368,11 @@ func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
 	err := srv.Shutdown(sctx)
 	if err != nil {
 		srv.Close()
+	}
+	if h2 != nil {
+		if herr := h2.shutdown(sctx); err == nil {
+			err = herr
+		}
 	}
 	<-errc // nil: shutdown closed the listener
 	cut := rt.closeHijacked(sctx)

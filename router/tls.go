@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/platform-paas/platform/router/internal/route"
 )
@@ -85,19 +88,97 @@ func (rt *Router) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 // TLSConfig is the router's TLS configuration: TLS 1.2 and 1.3 only, with
 // Go's modern cipher suites, the certificate chosen by the name the
 // client asks for from the Secrets its Ingresses' spec.tls name, and
-// HTTP/1.1 by ALPN.
+// HTTP/2 or HTTP/1.1 by ALPN.
 func (rt *Router) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
-		NextProtos:     []string{"http/1.1"},
+		NextProtos:     []string{"h2", "http/1.1"},
 		GetCertificate: rt.getCertificate,
 	}
 }
 
-// ServeTLS is Serve over TLS (TLSConfig) on ln: HTTPS.
+// ServeTLS is Serve over TLS (TLSConfig) on ln: HTTPS. Clients that choose
+// HTTP/2 are served by net/http's HTTP/2 server, with the same handler
+// (the proxy), so the same routing, forwarded headers, request ids,
+// limits and retries; the rest by the router's HTTP/1.1 server.
 func (rt *Router) ServeTLS(ctx context.Context, ln net.Listener) error {
-	return rt.Serve(ctx, tls.NewListener(ln, rt.TLSConfig()))
+	return rt.serve(ctx, tls.NewListener(ln, rt.TLSConfig()), rt.newHTTP2Server(ctx, ln.Addr()))
 }
+
+// http2Server serves the HTTP/2 connections the HTTP/1.1 server hands
+// over, with net/http's server, through a listener that yields them.
+type http2Server struct {
+	srv   *http.Server
+	ln    *connQueue
+	errc  chan error
+	close func()
+}
+
+func (rt *Router) newHTTP2Server(ctx context.Context, addr net.Addr) *http2Server {
+	q := &connQueue{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+	var protocols http.Protocols
+	protocols.SetHTTP2(true)
+	srv := &http.Server{
+		Handler:           rt,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: rt.cfg.ReadHeaderTimeout,
+		IdleTimeout:       75 * time.Second, // as the HTTP/1.1 server keeps idle clients
+		// HTTP/2 streams share the connection: the write timeout bounds
+		// a whole response on net/http's server, so it is left unset and
+		// the request timeout bounds the wait for the app.
+		ErrorLog:    slog.NewLogLogger(rt.log.Handler(), slog.LevelDebug),
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	h := &http2Server{srv: srv, ln: q, errc: make(chan error, 1)}
+	h.close = sync.OnceFunc(func() { _ = q.Close() })
+	return h
+}
+
+// take gives the server a connection whose client chose HTTP/2.
+func (h *http2Server) take(c *tls.Conn) {
+	select {
+	case h.ln.conns <- c:
+	case <-h.ln.done:
+		_ = c.Close()
+	}
+}
+
+func (h *http2Server) serve() { h.errc <- h.srv.Serve(h.ln) }
+
+// shutdown sends GOAWAY on every connection and waits for their streams
+// to end, until ctx is done; then it cuts them.
+func (h *http2Server) shutdown(ctx context.Context) error {
+	err := h.srv.Shutdown(ctx)
+	if err != nil {
+		_ = h.srv.Close()
+	}
+	<-h.errc
+	return err
+}
+
+// connQueue is a net.Listener whose connections come from take.
+type connQueue struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.conns:
+		return c, nil
+	case <-q.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.once.Do(func() { close(q.done) })
+	return nil
+}
+
+func (q *connQueue) Addr() net.Addr { return q.addr }
 
 // redirectsToHTTPS reports whether a request for host on the exchange's
 // route goes to HTTPS instead: it came over plain HTTP (neither over TLS

@@ -33,7 +33,8 @@ import (
 // versions and unknown names refused.
 func TestServeTLSFromIngressSecrets(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "proto="+r.Header.Get("X-Forwarded-Proto"))
+		b, _ := io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, "proto="+r.Header.Get("X-Forwarded-Proto")+" "+r.Method+" "+string(b)+" id="+strconv.FormatBool(r.Header.Get("X-Request-Id") != ""))
 	}))
 	t.Cleanup(backend.Close)
 	host, p, err := net.SplitHostPort(addrOf(backend))
@@ -95,9 +96,27 @@ func TestServeTLSFromIngressSecrets(t *testing.T) {
 
 	body, cert, err := get("app.test", &tls.Config{})
 	require.NoError(t, err, "HTTPS to app.test verifies against the CA")
-	assert.Equal(t, "proto=https", body)
+	assert.Equal(t, "proto=https GET  id=true", body)
 	assert.Equal(t, int64(10), cert.SerialNumber.Int64())
 	assert.Equal(t, "max-age=31536000", hsts, "the Ingress asked for HSTS")
+
+	// HTTP/2, for a client that offers it: the same proxy behind it.
+	h2 := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: ca.Pool},
+		ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", ln.Addr().String())
+		},
+	}}
+	res, err := h2.Post("https://app.test/", "text/plain", strings.NewReader("over h2"))
+	require.NoError(t, err)
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, "HTTP/2.0", res.Proto)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "proto=https POST over h2 id=true", string(b))
+	h2.CloseIdleConnections()
 
 	_, cert, err = get("a.wild.test", &tls.Config{})
 	require.NoError(t, err)

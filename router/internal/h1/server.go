@@ -99,6 +99,11 @@ type Server struct {
 	// reason given. It is set before Serve and called from the
 	// connection's goroutine.
 	Refused func(remoteAddr string, status int, reason string)
+	// HTTP2, if set, takes the TLS connections whose client chose HTTP/2
+	// by ALPN ("h2"), once their handshake is done: the server keeps
+	// nothing of them. It is set before Serve and called from the
+	// connection's goroutine.
+	HTTP2 func(*tls.Conn)
 
 	readers sync.Pool // *bufio.Reader of clientReadBufSize
 	writers sync.Pool // *bufio.Writer of clientWriteBufSize
@@ -290,8 +295,16 @@ func (s *Server) untrack(c *conn) {
 // client or the server ends the connection.
 func (c *conn) serve() {
 	defer c.end()
-	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
-		return
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		if !c.handshake(tc) {
+			return
+		}
+		if c.tmpl.TLS.NegotiatedProtocol == "h2" && c.srv.HTTP2 != nil {
+			c.hijacked = true // HTTP2's now: end leaves it open
+			c.srv.untrack(c)
+			c.srv.HTTP2(tc)
+			return
+		}
 	}
 	for c.awaitRequest() {
 		if err := c.readRequest(); err != nil {
