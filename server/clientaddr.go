@@ -55,6 +55,17 @@ func (t trustedProxies) clientAddr(r *http.Request) string {
 	return client.String()
 }
 
+// overHTTPS reports whether the client reached platformd over HTTPS: r
+// came over TLS, or a trusted proxy in front of platformd (the router, a
+// load balancer that terminates TLS) says X-Forwarded-Proto: https.
+func (s *Server) overHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	peer := peerAddr(r.RemoteAddr)
+	return peer.IsValid() && s.proxies.trusts(peer) && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+}
+
 // peerAddr parses a RemoteAddr, host:port, as an address; an IPv4 address
 // mapped into IPv6 is the IPv4 address.
 func peerAddr(remote string) netip.Addr {

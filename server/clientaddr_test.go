@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -87,4 +88,31 @@ func TestTrustedProxies(t *testing.T) {
 	// And so do the access logs.
 	assert.Contains(t, f.logs.String(), `"remote_addr":"198.51.100.3"`)
 	assert.NotContains(t, f.logs.String(), `"remote_addr":"6.6.6.6"`)
+}
+
+func TestOverHTTPS(t *testing.T) {
+	s := &Server{proxies: trustedProxies{netip.MustParsePrefix("10.0.0.0/8")}}
+	for _, c := range []struct {
+		name, remote, proto string
+		tls                 bool
+		want                bool
+	}{
+		{"plain HTTP", "192.0.2.1:1234", "", false, false},
+		{"TLS", "192.0.2.1:1234", "", true, true},
+		{"a trusted proxy took HTTPS", "10.1.2.3:1234", "https", false, true},
+		{"a trusted proxy took HTTP", "10.1.2.3:1234", "http", false, false},
+		{"a client's own claim", "192.0.2.1:1234", "https", false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "http://platform.test/", nil)
+			r.RemoteAddr = c.remote
+			if c.proto != "" {
+				r.Header.Set("X-Forwarded-Proto", c.proto)
+			}
+			if c.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			assert.Equal(t, c.want, s.overHTTPS(r))
+		})
+	}
 }

@@ -349,7 +349,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.InfoContext(r.Context(), "dashboard sign-in", "user", u.Email, "method", method,
 		"request_id", requestIDFrom(r.Context()))
-	http.SetCookie(w, sessionCookieFor(r, secret, se.ExpiresAt))
+	http.SetCookie(w, sessionCookieFor(s.overHTTPS(r), secret, se.ExpiresAt))
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, sessionView{Email: u.Email, Admin: u.IsAdmin, CSRFToken: se.CSRFToken, ExpiresAt: se.ExpiresAt})
 	return nil
@@ -372,20 +372,21 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 			s.log.InfoContext(r.Context(), "dashboard sign-out", "user", u.Email, "request_id", requestIDFrom(r.Context()))
 		}
 	}
-	http.SetCookie(w, sessionCookieFor(r, "", time.Time{}))
+	http.SetCookie(w, sessionCookieFor(s.overHTTPS(r), "", time.Time{}))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// sessionCookieFor is the session cookie holding secret until expires;
-// an empty secret deletes the cookie.
-func sessionCookieFor(r *http.Request, secret string, expires time.Time) *http.Cookie {
+// sessionCookieFor is the session cookie holding secret until expires,
+// Secure when the browser came over HTTPS; an empty secret deletes the
+// cookie.
+func sessionCookieFor(secure bool, secret string, expires time.Time) *http.Cookie {
 	c := &http.Cookie{
 		Name:     sessionCookie,
 		Value:    secret,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   secure,
 		SameSite: http.SameSiteStrictMode,
 	}
 	if secret == "" {
