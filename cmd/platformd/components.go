@@ -125,6 +125,7 @@ func newRouter(cfg config, metrics *prometheus.Registry, log *slog.Logger, userA
 		Class:             cfg.Deploy.IngressClass,
 		PublishAddresses:  cfg.Router.PublishAddresses,
 		TLS:               cfg.Router.HTTPSAddr != "",
+		HTTPSPort:         int(cfg.Router.HTTPSPort),
 	}, kube)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the router: %w", err)

@@ -425,6 +425,8 @@ type routerConfig struct {
 	// HTTPSAddr is where it serves HTTPS, with the certificates of the
 	// Ingresses' spec.tls: empty (addrOff before check) for none.
 	HTTPSAddr string
+	// HTTPSPort is where clients reach that HTTPS, for redirects to it.
+	HTTPSPort int64
 }
 
 // check validates c; alone says the router is all this platformd runs.
@@ -441,6 +443,9 @@ func (c *routerConfig) check(alone bool) []problem {
 		c.HTTPSAddr = ""
 	} else {
 		ps = append(ps, checkAddr(&c.HTTPSAddr)...)
+	}
+	if c.HTTPSPort < 1 || c.HTTPSPort > 65535 {
+		ps = append(ps, bad(&c.HTTPSPort, "must be a port number, like 443"))
 	}
 	for _, d := range []*time.Duration{&c.ReadHeaderTimeout, &c.BodyIdleTimeout, &c.WriteTimeout} {
 		if *d < time.Second {

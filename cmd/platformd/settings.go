@@ -106,6 +106,8 @@ func (c *config) settings() []*setting {
 			usage: "comma-separated CIDRs or addresses of the proxies in front of the router (a load balancer, a CDN) whose X-Forwarded-For chain the router extends and whose X-Forwarded-Proto, X-Forwarded-Host and other client-address headers it believes; empty trusts no one, and a client's own are replaced"},
 		{flag: "router-https-addr", env: []string{"PLATFORM_ROUTER_HTTPS_ADDR"}, def: "off", router: true, bind: text(&c.Router.HTTPSAddr),
 			usage: `listen address where the router serves HTTPS with the certificates its Ingresses' spec.tls name (chosen by SNI), or "off"`},
+		{flag: "router-https-port", env: []string{"PLATFORM_ROUTER_HTTPS_PORT"}, def: "443", router: true, bind: count(&c.Router.HTTPSPort),
+			usage: "the port clients reach the router's HTTPS at (its load balancer's), where plain HTTP to a host with a certificate is redirected"},
 		{flag: "router-publish-address", env: []string{"PLATFORM_ROUTER_PUBLISH_ADDRESS"}, router: true, bind: list(&c.Router.PublishAddresses),
 			usage: "comma-separated IP addresses or host names where clients reach the router (its load balancer's): written into the status of every Ingress it serves, for external-dns and the like; empty leaves the status alone"},
 		{flag: "router-read-header-timeout", env: []string{"PLATFORM_ROUTER_READ_HEADER_TIMEOUT"}, def: "10s", router: true, bind: duration(&c.Router.ReadHeaderTimeout),

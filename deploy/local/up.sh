@@ -694,6 +694,8 @@ CONFIG_FILES="$STATE/kubeconfig" start platformd "$BIN/platformd" \
   --stack-images-registry="$REGISTRY_ADDR" \
   --git-addr="$GIT_ADDR" \
   --router-addr="$ROUTER_ADDR" \
+  --router-https-addr="$ROUTER_HTTPS_ADDR" \
+  --router-https-port="${ROUTER_HTTPS_ADDR##*:}" \
   --router-cidrs="$NODE_IP/32" \
   --apps-domain="$APPS_DOMAIN"
 wait_for platformd 90 curl -sf "http://$API_ADDR/readyz"
@@ -716,6 +718,7 @@ export PLATFORM_API_URL=http://$API_ADDR
 export PLATFORM_TOKEN=$(cat "$STATE/platformd/admin-token")
 export PLATFORM_GIT_URL=ssh://git@$GIT_ADDR
 export PLATFORM_ROUTER_URL=http://$ROUTER_ADDR
+export PLATFORM_ROUTER_HTTPS_URL=https://$ROUTER_HTTPS_ADDR
 export PLATFORM_APPS_DOMAIN=$APPS_DOMAIN
 export PLATFORM_REGISTRY=$REGISTRY_ADDR
 export PLATFORM_BUILDKIT_ADDR=unix://$RUN/buildkitd.sock
