@@ -123,6 +123,7 @@ func (rt *Router) newHTTP2Server(ctx context.Context, addr net.Addr) *http2Serve
 		Protocols:         &protocols,
 		ReadHeaderTimeout: rt.cfg.ReadHeaderTimeout,
 		IdleTimeout:       75 * time.Second, // as the HTTP/1.1 server keeps idle clients
+		MaxHeaderBytes:    64 << 10,         // as the HTTP/1.1 server's request heads
 		// HTTP/2 streams share the connection: the write timeout bounds
 		// a whole response on net/http's server, so it is left unset and
 		// the request timeout bounds the wait for the app.
