@@ -810,8 +810,11 @@ func (p *installed) assertNothingLeft(tenantNS, prefix string) {
 		require.NoError(t, err, "listing %s", kind)
 		assert.Zero(t, n, "%s of the install are left", kind)
 	}
-	pods, err := p.kube.CoreV1().Pods(p.ns).List(ctx, metav1.ListOptions{})
-	check("pods", len(pods.Items), err)
+	// Pods go once their grace period is over, after Helm returns.
+	assert.Eventually(t, func() bool {
+		pods, err := p.kube.CoreV1().Pods(p.ns).List(ctx, metav1.ListOptions{})
+		return err == nil && len(pods.Items) == 0
+	}, 2*time.Minute, time.Second, "pods of the install are left:\n%s", localstack.PodReport(p.kube, p.ns))
 	svcs, err := p.kube.CoreV1().Services(p.ns).List(ctx, metav1.ListOptions{})
 	check("services", len(svcs.Items), err)
 	pvcs, err := p.kube.CoreV1().PersistentVolumeClaims(p.ns).List(ctx, metav1.ListOptions{})
