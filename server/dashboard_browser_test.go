@@ -111,10 +111,12 @@ func (b *browser) tab() *tab {
 	return &tab{b: b, ctx: ctx}
 }
 
-// do runs actions, bounded by a minute.
+// do runs actions, bounded by two minutes: under make test, Chromium
+// shares two cores with every other package's tests, and a page that
+// draws in a second alone took over a minute there.
 func (tb *tab) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Minute)
 	defer cancel()
 	require.NoError(t, chromedp.Do(ctx, actions...))
 }
