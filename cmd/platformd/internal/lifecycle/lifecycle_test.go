@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -23,12 +25,20 @@ func TestMain(m *testing.M) {
 // freeAddrs returns n loopback addresses that were free a moment ago.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
+	// Below the kernel's range for outgoing connections (32768 and up),
+	// so that another test's connection cannot take a port between this
+	// check and Run's listen, as it can one that listening on :0 gave.
+	// (deploy/localstack.FreeAddr does the same; this package's leak
+	// check keeps its imports few.)
 	addrs := make([]string, n)
 	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addrs[i] = ln.Addr().String()
-		require.NoError(t, ln.Close())
+		for addrs[i] == "" {
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+			if ln, err := net.Listen("tcp", addr); err == nil {
+				require.NoError(t, ln.Close())
+				addrs[i] = addr
+			}
+		}
 	}
 	return addrs
 }
