@@ -373,6 +373,7 @@ func (s *Server) drain(l net.Listener) {
 	defer t.Stop()
 	select {
 	case <-idle:
+		s.awaitClients()
 		return
 	case <-t.C:
 	}
@@ -385,6 +386,20 @@ func (s *Server) drain(l net.Listener) {
 	s.log.Info("stopping pushes still running at shutdown", "sessions", n)
 	select {
 	case <-idle:
+		s.awaitClients()
+	case <-time.After(drainTell):
+	}
+}
+
+// awaitClients gives the clients whose sessions ended a moment to close
+// their connections themselves: one closed under it while it reads the
+// session's exit status sees a reset, and git reports a push that
+// succeeded as failed.
+func (s *Server) awaitClients() {
+	closed := make(chan struct{})
+	go func() { s.running.Wait(); close(closed) }()
+	select {
+	case <-closed:
 	case <-time.After(drainTell):
 	}
 }
