@@ -128,8 +128,19 @@ func TestInstallOnTheLocalCluster(t *testing.T) {
 	for _, c := range []string{"platformd", "router", "buildkit"} {
 		p.waitReady(c)
 	}
-	t.Logf("installed and ready in %s", time.Since(started).Round(time.Second))
 	p.discover(env)
+	// Ready pods are not yet reachable node ports: kube-proxy programs
+	// them once it sees the endpoints, which can lag under load.
+	for _, addr := range []string{p.registry, strings.TrimPrefix(p.apiURL, "http://"), strings.TrimPrefix(p.gitURL, "ssh://git@"), strings.TrimPrefix(p.routerURL, "http://"), p.routerTLS} {
+		require.Eventually(t, func() bool {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				_ = c.Close()
+			}
+			return err == nil
+		}, 2*time.Minute, 250*time.Millisecond, "node port %s never took a connection", addr)
+	}
+	t.Logf("installed and ready in %s", time.Since(started).Round(time.Second))
 
 	// The operator's step before the first build: the stacks' images go
 	// into the platform's registry (registry.stackImages).
