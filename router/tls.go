@@ -131,7 +131,12 @@ func (rt *Router) newHTTP2Server(ctx context.Context, addr net.Addr) *http2Serve
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	h := &http2Server{srv: srv, ln: q, errc: make(chan error, 1)}
-	h.close = sync.OnceFunc(func() { _ = q.Close() })
+	// After shutdown this does nothing more; when the HTTP/1.1 server
+	// failed instead, it cuts the HTTP/2 connections too.
+	h.close = sync.OnceFunc(func() {
+		_ = q.Close()
+		_ = srv.Close()
+	})
 	return h
 }
 

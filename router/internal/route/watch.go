@@ -194,9 +194,11 @@ func (w *Watcher) Ingresses() ([]*networkingv1.Ingress, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Of its class, or of none while its class is the default.
+	isDefault := w.isDefault()
 	ings := all[:0:0]
 	for _, ing := range all {
-		if w.Serves(ing) {
+		if c := classOf(ing); c == w.class || (c == "" && isDefault) {
 			ings = append(ings, ing)
 		}
 	}
@@ -285,13 +287,6 @@ func (w *Watcher) handler(matters func(obj any) bool, also ...chan struct{}) cac
 func (w *Watcher) isDefault() bool {
 	ic, err := w.classes.Get(w.class)
 	return err == nil && ic.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true"
-}
-
-// Serves reports whether ing is one the Watcher routes: of its class, or
-// of none while its class is the default.
-func (w *Watcher) Serves(ing *networkingv1.Ingress) bool {
-	c := classOf(ing)
-	return c == w.class || (c == "" && w.isDefault())
 }
 
 func (w *Watcher) ingressMatters(obj any) bool {
