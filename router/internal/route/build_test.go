@@ -1,6 +1,7 @@
 package route
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -251,4 +252,107 @@ func TestBuildCerts(t *testing.T) {
 	assert.Equal(t, []string{"api.test"}, certs[1].Hosts)
 	assert.Equal(t, "b/new-tls", certs[1].Secret)
 	assert.Equal(t, map[string]struct{}{"a/old-tls": {}, "b/new-tls": {}, "b/opaque": {}, "b/missing": {}}, tlsSecrets(s.ingresses))
+}
+
+// TestIngressSpecMatching checks the routing of requests against the
+// networking.k8s.io/v1 Ingress rules as the API defines them, from
+// Ingresses through the table to the Service that answers: path types
+// Exact, Prefix (by path element) and ImplementationSpecific (here, as
+// Prefix), host wildcards of exactly one label, several Ingresses for one
+// host merged with the oldest winning a conflict, Service ports by name
+// or number, and defaultBackend taking what matches no rule.
+func TestIngressSpecMatching(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var services []*corev1.Service
+	for _, n := range []string{"root", "exact", "prefix", "impl", "wild", "merged", "old", "new", "fallback", "named"} {
+		services = append(services, routetest.Service("ns", n, corev1.ServicePort{Name: "http", Port: 80}))
+	}
+	objs := objects{services: services}
+	p := func(path string, typ networkingv1.PathType, svc string) routetest.Path {
+		return routetest.Path{Path: path, PathType: typ, Service: svc, Port: routetest.PortNumber(80)}
+	}
+	const (
+		exact  = networkingv1.PathTypeExact
+		prefix = networkingv1.PathTypePrefix
+		impl   = networkingv1.PathTypeImplementationSpecific
+	)
+	site := routetest.Ingress("ns", "site", "platform", "site.test", t0,
+		p("/", prefix, "root"),
+		p("/docs", exact, "exact"),
+		p("/foo/", prefix, "prefix"), // a trailing slash: /foo and /foo/… alike
+		p("/aaa/bbb", prefix, "prefix"),
+		p("/impl", impl, "impl"),
+		p("/old", prefix, "old"),
+	)
+	// A second, newer Ingress for the same host: its paths merge in, and
+	// where both name one path and type, the older Ingress's stands.
+	merged := routetest.Ingress("ns", "merged", "platform", "site.test", t0.Add(time.Hour),
+		p("/merged", prefix, "merged"),
+		p("/old", prefix, "new"),
+		routetest.Path{Path: "/named", PathType: prefix, Service: "named", Port: routetest.PortName("http")},
+	)
+	wild := routetest.Ingress("ns", "wild", "platform", "*.apps.test", t0,
+		p("/", prefix, "wild"),
+	)
+	exactHost := routetest.Ingress("ns", "exacthost", "platform", "one.apps.test", t0,
+		p("/only", exact, "exact"),
+	)
+	fallback := routetest.Ingress("ns", "fallback", "platform", "", t0.Add(2*time.Hour))
+	fallback.Spec.Rules = nil
+	fallback.Spec.DefaultBackend = &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "fallback", Port: routetest.PortName("http")}}
+
+	specs := buildRoutes(objs.snapshot(merged, fallback, exactHost, site, wild))
+	tab := NewTable(specs)
+	for _, tc := range []struct {
+		name, host, path string
+		want             string // the Service, "" for none
+	}{
+		{"prefix root", "site.test", "/anything", "root"},
+		{"exact matches itself", "site.test", "/docs", "exact"},
+		{"exact does not match below it", "site.test", "/docs/intro", "root"},
+		{"exact does not match a trailing slash", "site.test", "/docs/", "root"},
+		{"prefix without its trailing slash", "site.test", "/foo", "prefix"},
+		{"prefix with a trailing slash", "site.test", "/foo/", "prefix"},
+		{"prefix below", "site.test", "/foo/bar", "prefix"},
+		{"prefix is by element", "site.test", "/foobar", "root"},
+		{"prefix of two elements", "site.test", "/aaa/bbb/ccc", "prefix"},
+		{"prefix not matching a partial element", "site.test", "/aaa/bbbxyz", "root"},
+		{"implementation specific as prefix", "site.test", "/impl/x", "impl"},
+		{"merged from a newer Ingress", "site.test", "/merged/x", "merged"},
+		{"a conflict goes to the older Ingress", "site.test", "/old", "old"},
+		{"port by name", "site.test", "/named", "named"},
+		{"host is case-insensitive", CanonicalHost("SITE.test."), "/docs", "exact"},
+		{"wildcard of one label", "x.apps.test", "/", "wild"},
+		{"wildcard not of two labels", "y.x.apps.test", "/", "fallback"},
+		{"wildcard not of its parent", "apps.test", "/", "fallback"},
+		{"exact host before a wildcard", "one.apps.test", "/only", "exact"},
+		{"an exact host's unmatched path goes to the default backend", "one.apps.test", "/other", "fallback"},
+		{"an unknown host goes to the default backend", "nowhere.test", "/x", "fallback"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i := tab.Lookup(tc.host, tc.path)
+			if tc.want == "" {
+				assert.Equal(t, -1, i)
+				return
+			}
+			require.GreaterOrEqual(t, i, 0, "no route")
+			assert.Equal(t, "ns/"+tc.want, strings.SplitN(specs[i].Service, ":", 2)[0])
+		})
+	}
+}
+
+// TestTableWithoutDefaultBackend checks that a request matching no rule
+// and no default backend finds no route, whatever part of it missed.
+func TestTableWithoutDefaultBackend(t *testing.T) {
+	tab := NewTable([]Spec{
+		{Host: "site.test", Path: "/app"},
+		{Host: "*.apps.test", Path: "/x", Exact: true},
+	})
+	for _, tc := range []struct{ host, path string }{
+		{"site.test", "/"},
+		{"a.apps.test", "/x/y"},
+		{"other.test", "/app"},
+	} {
+		assert.Equal(t, -1, tab.Lookup(tc.host, tc.path), "%s%s", tc.host, tc.path)
+	}
 }

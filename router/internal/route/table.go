@@ -115,20 +115,30 @@ func (t *Table) Hosts() int { return len(t.hosts) }
 //
 // The host is matched exactly, then "*.parent" wildcards, then rules
 // without a host; within the host the longest path wins, Exact before
-// Prefix.
+// Prefix. A request whose host matches but none of whose paths does
+// matches no rule, so it goes to the rules without a host (where default
+// backends are), as the Ingress API defines it.
 func (t *Table) Lookup(host, path string) int {
 	v := t.hosts[host]
 	if v == nil {
 		if i := strings.IndexByte(host, '.'); i > 0 {
 			v = t.wildcards[host[i+1:]]
 		}
-		if v == nil {
-			v = t.anyHost
-		}
-		if v == nil {
-			return -1
+	}
+	if v != nil {
+		if i := v.lookup(path); i >= 0 {
+			return i
 		}
 	}
+	if t.anyHost == nil {
+		return -1
+	}
+	return t.anyHost.lookup(path)
+}
+
+// lookup returns the index of the first of v's routes that matches path,
+// or -1.
+func (v *vhost) lookup(path string) int {
 	for i := range v.routes {
 		if v.routes[i].matches(path) {
 			return v.routes[i].index
