@@ -69,3 +69,9 @@ func (ca *CA) TLSSecret(t testing.TB, ns, name string, serial int64, hosts ...st
 		},
 	}
 }
+
+// PEM returns the CA's certificate in PEM, for clients that read a file
+// of trusted roots (curl --cacert).
+func (ca *CA) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+}
