@@ -86,7 +86,13 @@ func parseScaleArg(arg string) (api.ProcessUpdate, error) {
 	}
 	if size != "" || hasColon {
 		s := strings.ToLower(size)
-		if !slices.Contains(sizeNames, s) {
+		switch {
+		case slices.Contains(sizeNames, s):
+		case !hasColon:
+			// TYPE=WORD: it may have been meant as either.
+			return api.ProcessUpdate{}, fmt.Errorf("%q: %q is neither a quantity (a whole number from 0 to %d, as in %s=3) nor a size (%s, as in %s=%s)",
+				arg, size, maxQuantity, typ, strings.Join(sizeNames, ", "), typ, sizeNames[len(sizeNames)-1])
+		default:
 			return api.ProcessUpdate{}, fmt.Errorf("%q: %q is not a size: use %s", arg, size, strings.Join(sizeNames, ", "))
 		}
 		u.Size = &s
