@@ -194,10 +194,17 @@ func TestLoginWritesPrivateConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "no temporary file left behind")
 
-	// Later commands read the file.
-	assert.Equal(t, "admin@example.com (platform admin)\n", e.ok(t, "whoami"))
+	// Later commands read the file, and whoami says so.
+	out, errOut, err = e.run(t, "whoami")
+	require.NoError(t, err)
+	assert.Equal(t, "admin@example.com (platform admin)\n", out)
+	assert.Equal(t, "token from your saved login ("+path+")\n", errOut)
 
-	// The environment beats the file.
+	// The environment beats the file, and whoami says that too.
+	e.env["PLATFORM_TOKEN"] = e.adminToken
+	_, errOut, err = e.run(t, "whoami")
+	require.NoError(t, err)
+	assert.Equal(t, "token from the environment (PLATFORM_TOKEN), which wins over a saved login\n", errOut)
 	e.env["PLATFORM_TOKEN"] = "plt_revoked"
 	_, _, err = e.run(t, "whoami")
 	assert.EqualError(t, err, "invalid or expired token: run platform login")

@@ -94,27 +94,31 @@ func (c *cli) saveConfig(cf configFile) (string, error) {
 
 // settings are the API URL and token to use: each from the environment
 // (PLATFORM_API_URL, PLATFORM_TOKEN) if set, else from the config file.
-func (c *cli) settings() (apiURL, token string, err error) {
+// tokenFrom says where the token came from, for whoami.
+func (c *cli) settings() (apiURL, token, tokenFrom string, err error) {
 	apiURL, token = c.getenv("PLATFORM_API_URL"), c.getenv("PLATFORM_TOKEN")
-	if apiURL != "" && token != "" {
-		return apiURL, token, nil
+	if token != "" {
+		tokenFrom = "the environment (PLATFORM_TOKEN), which wins over a saved login"
 	}
-	cf, _, err := c.loadConfig()
+	if apiURL != "" && token != "" {
+		return apiURL, token, tokenFrom, nil
+	}
+	cf, path, err := c.loadConfig()
 	if err != nil && !errors.Is(err, errNoConfigDir) {
-		return "", "", err
+		return "", "", "", err
 	}
 	if apiURL == "" {
 		apiURL = cf.APIURL
 	}
 	if token == "" {
-		token = cf.Token
+		token, tokenFrom = cf.Token, "your saved login ("+path+")"
 	}
-	return apiURL, token, nil
+	return apiURL, token, tokenFrom, nil
 }
 
 // client returns an API client for the settings, or says how to log in.
 func (c *cli) client() (*api.Client, error) {
-	apiURL, token, err := c.settings()
+	apiURL, token, _, err := c.settings()
 	if err != nil {
 		return nil, err
 	}

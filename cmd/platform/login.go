@@ -239,6 +239,11 @@ func (c *cli) newWhoamiCmd() *cobra.Command {
 			for _, m := range acct.Memberships {
 				fmt.Fprintf(c.stdout, "  %s of tenant %s\n", m.Role, m.Tenant)
 			}
+			// Where the token came from goes to stderr, beside the
+			// answer, so that scripts reading who still read one line.
+			if _, _, from, err := c.settings(); err == nil {
+				fmt.Fprintf(c.stderr, "token from %s\n", from)
+			}
 			return nil
 		},
 	}
