@@ -95,7 +95,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
 	tenantName := req.Tenant
 	if tenantName == "" {
 		var err error
-		if tenantName, err = s.onlyTenant(r.Context(), u); err != nil {
+		if tenantName, err = s.onlyTenant(r.Context(), u, req.Name); err != nil {
 			return err
 		}
 	}
@@ -135,8 +135,9 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// onlyTenant is the tenant of a user who is a member of exactly one.
-func (s *Server) onlyTenant(ctx context.Context, u store.User) (string, error) {
+// onlyTenant is the tenant of a user who is a member of exactly one, for
+// the new app named app. Anyone else is told what to do.
+func (s *Server) onlyTenant(ctx context.Context, u store.User, app string) (string, error) {
 	ms, err := s.st.ListMemberships(ctx, u.ID)
 	if err != nil {
 		return "", err
@@ -146,7 +147,7 @@ func (s *Server) onlyTenant(ctx context.Context, u store.User) (string, error) {
 		return ms[0].TenantName, nil
 	case 0:
 		if u.IsAdmin {
-			return "", invalid("tenant", "tenant is required")
+			return "", s.adminNeedsTenant(ctx, app)
 		}
 		return "", invalid("tenant", "tenant is required: you are not a member of any tenant yet; ask a platform admin to add you to one")
 	}
@@ -155,6 +156,28 @@ func (s *Server) onlyTenant(ctx context.Context, u store.User) (string, error) {
 		names[i] = m.TenantName
 	}
 	return "", invalid("tenant", "tenant is required: you are a member of %s", strings.Join(names, ", "))
+}
+
+// adminNeedsTenant tells a platform admin who is in no tenant how to make
+// the app: in a tenant they name, or one they create first.
+func (s *Server) adminNeedsTenant(ctx context.Context, app string) error {
+	const few = 5
+	ts, err := s.st.ListTenants(ctx, store.ListOptions{Limit: few + 1})
+	if err != nil {
+		return err
+	}
+	if len(ts) == 0 {
+		return invalid("tenant", "tenant is required: there are no tenants yet; create one with platform tenants:create NAME, then platform apps:create %s --tenant NAME", app)
+	}
+	names := make([]string, 0, few)
+	for i, t := range ts {
+		if i == few {
+			names = append(names, "...")
+			break
+		}
+		names = append(names, t.Name)
+	}
+	return invalid("tenant", "tenant is required: you are in no tenant; name one with platform apps:create %s --tenant NAME (tenants: %s), or create one with platform tenants:create NAME", app, strings.Join(names, ", "))
 }
 
 // getApp shows an app and its newest release: GET /apps/{app}.

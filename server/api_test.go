@@ -578,7 +578,7 @@ func TestAPIApps(t *testing.T) {
 			{"a bad name", "member", api.CreateAppRequest{Name: "My_App", Tenant: "acme"}, 400, api.CodeInvalid, "name", `app name "My_App" is invalid`},
 			{"no name", "member", api.CreateAppRequest{Tenant: "acme"}, 400, api.CodeInvalid, "name", "name is required"},
 			{"no tenant, several", "both", api.CreateAppRequest{Name: "x"}, 400, api.CodeInvalid, "tenant", "tenant is required: you are a member of acme, frozen, rival, small"},
-			{"no tenant, an admin", "admin", api.CreateAppRequest{Name: "x"}, 400, api.CodeInvalid, "tenant", "tenant is required"},
+			{"no tenant, an admin", "admin", api.CreateAppRequest{Name: "x"}, 400, api.CodeInvalid, "tenant", "tenant is required: you are in no tenant; name one with platform apps:create x --tenant NAME (tenants: acme, rival, small, frozen), or create one with platform tenants:create NAME"},
 			{"over the quota", "both", api.CreateAppRequest{Name: "x", Tenant: "small"}, 403, api.CodeQuotaExceeded, "", `tenant "small" may have at most 0 apps`},
 			{"a suspended tenant", "both", api.CreateAppRequest{Name: "x", Tenant: "frozen"}, 403, api.CodeForbidden, "", "tenant frozen is suspended"},
 		}
@@ -758,4 +758,23 @@ func keyWithSlash(t *testing.T) (line, fingerprint string) {
 			return line, fp
 		}
 	}
+}
+
+// TestAPIAppsFirstOfAll checks what a fresh install's first admin is told
+// when creating an app before any tenant exists: the commands to run.
+func TestAPIAppsFirstOfAll(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := testdb.Open(t)
+	srv, err := New(Config{Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry()}, st)
+	require.NoError(t, err)
+	admin, err := st.CreateUser(ctx, "admin@example.com", true)
+	require.NoError(t, err)
+	token, _, err := st.CreateToken(ctx, admin.ID, "test", nil)
+	require.NoError(t, err)
+	f := &apiFixture{srv: srv, st: st, tokens: map[string]string{"admin": token}}
+
+	rec := f.call(t, "admin", http.MethodPost, "/api/v1/apps", api.CreateAppRequest{Name: "hello"})
+	assert.Equal(t, "tenant is required: there are no tenants yet; create one with platform tenants:create NAME, then platform apps:create hello --tenant NAME",
+		wantError(t, rec, http.StatusBadRequest, api.CodeInvalid, "tenant"))
 }
