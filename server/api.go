@@ -156,6 +156,7 @@ func (s *Server) apiRoutes() chi.Router {
 		r.Get("/users/{email}/tokens", s.serveAPI(s.listUserTokens))
 		r.Delete("/users/{email}/tokens/{id}", s.serveAPI(s.revokeUserToken))
 		r.Get("/sizes", s.serveAPI(s.listSizes))
+		r.Get("/git", s.serveAPI(s.getGit))
 		r.Get("/readiness", s.serveAPI(s.getReadiness))
 		r.Get("/audit", s.serveAPI(s.listAudit))
 

@@ -71,6 +71,10 @@ type Config struct {
 	// <GitURL>/<app>.git. Empty means there is no git receiver, and the
 	// API gives apps no git URL.
 	GitURL string
+	// GitHostKeys are the git receiver's SSH host public keys, in
+	// authorized_keys form ("ssh-ed25519 AAAA..."), which GET /git gives
+	// so that users can trust the host before their first push.
+	GitHostKeys []string
 	// WebURL returns the URL where an app answers, such as
 	// http://shop.apps.example.com. Nil means the API gives apps no web URL.
 	WebURL func(app string) string
@@ -223,6 +227,7 @@ type Server struct {
 	checks        []Check
 	checkTimeout  time.Duration
 	gitURL        string
+	gitHostKeys   []api.GitHostKey
 	webURL        func(app string) string
 	remover       AppRemover
 	releases      *release.Releases
@@ -257,7 +262,12 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	hostKeys, err := gitHostKeys(cfg.GitURL, cfg.GitHostKeys)
+	if err != nil {
+		return nil, fmt.Errorf("configuring server: %w", err)
+	}
 	s := &Server{
+		gitHostKeys:            hostKeys,
 		log:                    cfg.Logger,
 		st:                     st,
 		checks:                 cfg.Checks,

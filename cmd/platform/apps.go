@@ -69,6 +69,9 @@ git push platform main deploys it.`,
 			}
 			done()
 			fmt.Fprintf(c.stdout, "%s | %s\n", app.WebURL, app.GitURL)
+			if app.GitURL != "" {
+				c.noteHostKey(cmd.Context(), cl)
+			}
 			if noRemote || app.GitURL == "" || !c.inWorkTree(cmd.Context()) {
 				return nil
 			}
@@ -193,7 +196,11 @@ func (c *cli) newGitRemoteCmd() *cobra.Command {
 			if app.GitURL == "" {
 				return fmt.Errorf("the platform gives no git URL for %s: its git receiver is off", app.Name)
 			}
-			return c.setRemote(cmd.Context(), app.GitURL)
+			if err := c.setRemote(cmd.Context(), app.GitURL); err != nil {
+				return err
+			}
+			c.noteHostKey(cmd.Context(), cl)
+			return nil
 		},
 	}
 	addAppFlag(cmd, &appFlag)

@@ -42,6 +42,9 @@ type apiEnv struct {
 	env        map[string]string
 	dir        string // the working directory
 	stdin      string
+	// hostKey is the git server's host key line, as GET /git gives it,
+	// and its fingerprint.
+	hostKey, hostKeyFP string
 }
 
 func newAPIEnv(t *testing.T) *apiEnv {
@@ -51,13 +54,15 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	st, _ := testdb.Open(t)
 	remover := &fakeRemover{}
 	dns := &fakeDNS{txt: map[string][]string{}}
+	hostKey, hostKeyFP := newKey(t, "")
 	srv, err := server.New(server.Config{
-		Remover:  remover,
-		Resolver: dns,
-		Logger:   slog.New(slog.DiscardHandler),
-		Metrics:  prometheus.NewRegistry(),
-		GitURL:   testGitURL,
-		WebURL:   func(app string) string { return "http://" + app + ".platform.test:7880" },
+		GitHostKeys: []string{hostKey},
+		Remover:     remover,
+		Resolver:    dns,
+		Logger:      slog.New(slog.DiscardHandler),
+		Metrics:     prometheus.NewRegistry(),
+		GitURL:      testGitURL,
+		WebURL:      func(app string) string { return "http://" + app + ".platform.test:7880" },
 	}, st)
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
@@ -77,6 +82,8 @@ func newAPIEnv(t *testing.T) *apiEnv {
 		dns:        dns,
 		st:         st,
 		adminToken: token,
+		hostKey:    strings.TrimSpace(hostKey),
+		hostKeyFP:  hostKeyFP,
 		env:        map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, "xdg")},
 		dir:        t.TempDir(),
 	}
@@ -335,6 +342,44 @@ func TestAppsCreateAddsTheRemote(t *testing.T) {
 	assert.EqualError(t, err, `app name "shop" is already taken`)
 	_, _, err = e.run(t, "apps:info", "-a", "nope")
 	assert.EqualError(t, err, "no such app, or no access")
+}
+
+// TestHostKeyTrust checks that apps:create, git:remote and keys:add tell
+// a user whose known_hosts does not trust the git server's host key its
+// fingerprint and how to trust it, that ssh-keyscan prints the
+// known_hosts line to do so, and that once it is trusted they say nothing.
+func TestHostKeyTrust(t *testing.T) {
+	e := newAPIEnv(t).loggedIn()
+	note := "The git server's host key is " + e.hostKeyFP + " (ssh-ed25519). To trust it before your first push:\n  platform ssh-keyscan >> ~/.ssh/known_hosts\n"
+	git(t, e.dir, "init", "-q")
+
+	_, errOut, err := e.run(t, "apps:create", "shop", "--tenant", "acme")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, errOut, note)
+	_, errOut, err = e.run(t, "git:remote", "-a", "shop")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, errOut, note)
+	sshDir := filepath.Join(e.env["HOME"], ".ssh")
+	require.NoError(t, os.Mkdir(sshDir, 0o700))
+	key, _ := newKey(t, "me@laptop")
+	keyFile := filepath.Join(t.TempDir(), "id.pub")
+	require.NoError(t, os.WriteFile(keyFile, []byte(key), 0o644))
+	_, errOut, err = e.run(t, "keys:add", keyFile)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, errOut, note)
+
+	line := e.ok(t, "ssh-keyscan")
+	assert.Equal(t, "[127.0.0.1]:2222 "+e.hostKey+"\n", line, "the git URL's host and port, as ssh writes them")
+	// Another host's entry and then the platform's, as a user appends it.
+	other, _ := newKey(t, "")
+	require.NoError(t, os.WriteFile(filepath.Join(sshDir, "known_hosts"), []byte("github.example "+other+"\n"+line), 0o600))
+
+	_, errOut, err = e.run(t, "apps:create", "blog", "--tenant", "acme", "--no-remote")
+	require.NoError(t, err, errOut)
+	assert.NotContains(t, errOut, "host key", "a trusted key needs no note")
+	_, errOut, err = e.run(t, "git:remote", "-a", "shop")
+	require.NoError(t, err, errOut)
+	assert.NotContains(t, errOut, "host key")
 }
 
 func TestGitRemote(t *testing.T) {

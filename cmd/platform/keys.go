@@ -82,6 +82,7 @@ func (c *cli) newKeysAddCmd() *cobra.Command {
 			}
 			done()
 			fmt.Fprintf(c.stdout, "Added SSH key %s (%s)\n", k.Fingerprint, k.Name)
+			c.noteHostKey(cmd.Context(), cl)
 			return nil
 		},
 	}

@@ -153,7 +153,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newLoginCmd(), c.newLogoutCmd(), c.newWhoamiCmd(), c.newPasswordSetCmd(),
 		c.newKeysCmd(), c.newKeysAddCmd(), c.newKeysRemoveCmd(),
 		c.newTokensCmd(), c.newTokensCreateCmd(), c.newTokensRevokeCmd(),
-		c.newAppsCmd(), c.newAppsCreateCmd(), c.newAppsInfoCmd(), c.newAppsDestroyCmd(), c.newGitRemoteCmd(),
+		c.newAppsCmd(), c.newAppsCreateCmd(), c.newAppsInfoCmd(), c.newAppsDestroyCmd(), c.newGitRemoteCmd(), c.newSSHKeyscanCmd(),
 		c.newDomainsCmd(), c.newDomainsAddCmd(), c.newDomainsVerifyCmd(), c.newDomainsRemoveCmd(),
 		c.newConfigCmd(), c.newConfigGetCmd(), c.newConfigSetCmd(), c.newConfigUnsetCmd(),
 		c.newPsCmd(), c.newPsScaleCmd(), c.newPsRestartCmd(), c.newSizesCmd(),

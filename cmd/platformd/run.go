@@ -147,11 +147,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		{Name: "buildkit", Func: bld.Ping},
 	}
 	remover := appRemover{dep: dep, bld: bld, reposDir: cfg.Git.ReposDir}
+	var gitHostKeys []string
 	if cfg.Git.Addr != "" {
 		git, err := cfg.Git.newReceiver(pipeline, cfg.ShutdownTimeout, log)
 		if err != nil {
 			return err
 		}
+		gitHostKeys = []string{git.HostPublicKey()}
 		services = append(services, lifecycle.Service{Name: "git", Addr: cfg.Git.Addr, Server: lifecycle.ServeContext(git.Serve)})
 	}
 	if cfg.Registry.Addr != "" {
@@ -183,8 +185,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Metrics: metrics,
 		Checks:  checks,
 		GitURL:  gitURL(cfg),
-		WebURL:  func(app string) string { return webURL(cfg, app) },
-		Remover: remover,
+		// For users to trust before their first push (GET /api/v1/git).
+		GitHostKeys: gitHostKeys,
+		WebURL:      func(app string) string { return webURL(cfg, app) },
+		Remover:     remover,
 		// The API's config changes, rollbacks, scaling, restarts and logs.
 		Releases:   releases,
 		Ops:        dep,

@@ -151,6 +151,12 @@ func (c *Client) Readiness(ctx context.Context) (Readiness, error) {
 	return r, c.do(ctx, http.MethodGet, "/readiness", nil, nil, &r)
 }
 
+// Git returns where apps' repositories are and the git server's host keys.
+func (c *Client) Git(ctx context.Context) (Git, error) {
+	var g Git
+	return g, c.do(ctx, http.MethodGet, "/git", nil, nil, &g)
+}
+
 // Sizes returns the process sizes.
 func (c *Client) Sizes(ctx context.Context) (Sizes, error) {
 	var s Sizes

@@ -282,6 +282,22 @@ type Readiness struct {
 	Checks map[string]string `json:"checks"` // name → "ok" or "error: ..."
 }
 
+// Git is where apps' repositories are served and the git server's SSH
+// host keys (GET /git), for users to trust before their first push.
+type Git struct {
+	URL      string       `json:"url"` // such as ssh://git@git.example.com:2222
+	HostKeys []GitHostKey `json:"host_keys"`
+}
+
+// GitHostKey is one SSH host key of the git server.
+type GitHostKey struct {
+	Type        string `json:"type"`        // such as ssh-ed25519
+	Fingerprint string `json:"fingerprint"` // SHA256:..., as ssh prints it
+	// KnownHosts is the line for ~/.ssh/known_hosts that trusts the key
+	// for the git URL's host and port.
+	KnownHosts string `json:"known_hosts"`
+}
+
 // Sizes are the process sizes, smallest first (GET /sizes).
 type Sizes struct {
 	Items []Size `json:"items"`
