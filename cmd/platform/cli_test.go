@@ -62,7 +62,7 @@ func newAPIEnv(t *testing.T) *apiEnv {
 		Logger:      slog.New(slog.DiscardHandler),
 		Metrics:     prometheus.NewRegistry(),
 		GitURL:      testGitURL,
-		WebURL:      func(app string) string { return "http://" + app + ".platform.test:7880" },
+		WebURL:      func(app string) string { return "http://" + app + ".localhost:7880" },
 	}, st)
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
@@ -298,7 +298,7 @@ func TestAppsCreateAddsTheRemote(t *testing.T) {
 
 	out, errOut, err := e.run(t, "apps:create", "shop", "--tenant", "acme")
 	require.NoError(t, err, errOut)
-	assert.Equal(t, "http://shop.platform.test:7880 | ssh://git@127.0.0.1:2222/shop.git\n", out)
+	assert.Equal(t, "http://shop.localhost:7880 | ssh://git@127.0.0.1:2222/shop.git\n", out)
 	assert.Contains(t, errOut, "Creating app shop... done")
 	assert.Contains(t, errOut, "Git remote platform added: ssh://git@127.0.0.1:2222/shop.git")
 	assert.Equal(t, testGitURL+"/shop.git", git(t, e.dir, "remote", "get-url", "platform"))
@@ -331,7 +331,7 @@ func TestAppsCreateAddsTheRemote(t *testing.T) {
 
 	out = e.ok(t, "apps")
 	assert.Contains(t, out, "NAME  TENANT  WEB URL\n")
-	assert.Contains(t, out, "shop  acme    http://shop.platform.test:7880\n")
+	assert.Contains(t, out, "shop  acme    http://shop.localhost:7880\n")
 	var apps []api.App
 	require.NoError(t, json.Unmarshal([]byte(e.ok(t, "apps", "--json")), &apps))
 	require.Len(t, apps, 2)

@@ -42,7 +42,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:5000", cfg.Registry.Addr)
 	assert.Equal(t, "http://127.0.0.1:5000/token", cfg.Registry.Realm)
 	assert.Equal(t, 5*time.Minute, cfg.Registry.TokenTTL)
-	assert.Equal(t, "platform.test", cfg.Deploy.AppsDomain)
+	assert.Equal(t, "localhost", cfg.Deploy.AppsDomain)
 	assert.Equal(t, "admin@platform.test", cfg.AdminEmail)
 	assert.Equal(t, "text", cfg.Log.Format)
 	assert.Equal(t, 20*time.Second, cfg.ShutdownTimeout)

@@ -241,7 +241,7 @@ func TestRun(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &app))
 	assert.Equal(t, "ssh://git@"+gitAddr+"/shop.git", app.GitURL)
 	_, routerPort, _ := net.SplitHostPort(routerAddr)
-	assert.Equal(t, "http://shop.platform.test:"+routerPort, app.WebURL)
+	assert.Equal(t, "http://shop.localhost:"+routerPort, app.WebURL)
 
 	start := time.Now()
 	require.NoError(t, p.stop())

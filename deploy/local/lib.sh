@@ -52,7 +52,7 @@ GIT_ADDR=127.0.0.1:2222
 ROUTER_ADDR=127.0.0.1:7880
 # The router's HTTPS, with the certificates Ingresses name in spec.tls.
 ROUTER_HTTPS_ADDR=127.0.0.1:7443
-APPS_DOMAIN=platform.test
+APPS_DOMAIN=localhost
 OWN_POSTGRES_PORT=5433
 NETPOL_HEALTH_ADDR=127.0.0.1:7890
 PAUSE_IMAGE=platform.local/pause:1
