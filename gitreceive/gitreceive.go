@@ -61,13 +61,20 @@ type Authenticator interface {
 	UserForKey(ctx context.Context, authorizedKey, fingerprint string) (user string, err error)
 }
 
+// Refusal is an Authorize error whose message the client sees.
+type Refusal struct{ Message string }
+
+func (r *Refusal) Error() string { return r.Message }
+
 // Pusher decides who may use an app's repository and deploys pushed
 // revisions. The push pipeline (package release) implements it, through
 // an adapter in cmd/platformd.
 type Pusher interface {
 	// Authorize returns nil if user may perform op on app. Any error
-	// refuses the command; the client only ever sees
-	// "no such app, or no access", the error goes to the log.
+	// refuses the command. The client sees the message of a *Refusal
+	// (for a user who may see the app, told why not); of any other
+	// error, only "no such app, or no access", and the error goes to the
+	// log.
 	Authorize(ctx context.Context, user, app string, op Op) error
 
 	// Push builds and deploys req.NewRev. Everything written to out reaches

@@ -60,7 +60,12 @@ func (p *fakePusher) Authorize(_ context.Context, user, app string, op Op) error
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.authorized = append(p.authorized, user+"/"+app+"/"+op.String())
-	if p.access[user+"/"+app] < op {
+	got, ok := p.access[user+"/"+app]
+	switch {
+	case ok && got < op:
+		// One who sees the app is told why not.
+		return &Refusal{Message: fmt.Sprintf("%s may read %s but not push to it", user, app)}
+	case got < op:
 		return fmt.Errorf("user %s has no %s access to %s", user, op, app)
 	}
 	return nil

@@ -164,13 +164,14 @@ func TestAccessIsCheckedPerAppAndOp(t *testing.T) {
 	work := h.workRepo(map[string]string{"app.txt": "v1"})
 	h.mustGit(work, alice.keyPath, "push", "-q", h.url("myapp"), "main")
 
-	// A reader can clone but not push.
+	// A reader can clone but not push, and is told why (a Refusal).
 	r := h.git(t.TempDir(), reader.keyPath, "clone", "-q", h.url("myapp"), "clone")
 	require.NoError(t, r.err, r.stderr)
 	h.commit(work, map[string]string{"app.txt": "v2"})
 	r = h.git(work, reader.keyPath, "push", h.url("myapp"), "main")
 	require.Error(t, r.err)
-	assert.Contains(t, r.stderr, "no such app, or no access")
+	assert.Contains(t, r.stderr, "reader may read myapp but not push to it")
+	assert.NotContains(t, r.stderr, "no such app")
 
 	// Somebody else's app and an app that does not exist look the same.
 	for _, app := range []string{"myapp", "nosuchapp"} {

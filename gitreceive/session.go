@@ -51,6 +51,9 @@ func (s *Server) serveSession(ctx context.Context, sess ssh.Session) int {
 	log = log.With("app", cmd.app)
 	if err := s.pushes.Authorize(ctx, id.user, cmd.app, cmd.op); err != nil {
 		log.Info("access denied", "op", cmd.op.String(), "err", err)
+		if r, ok := errors.AsType[*Refusal](err); ok {
+			return refuse(sess, r.Message)
+		}
 		return refuse(sess, msgNoAccess)
 	}
 

@@ -19,6 +19,13 @@ import (
 // app does not exist or they are not allowed: the two are not told apart.
 var ErrNoAccess = errors.New("no such app, or no access")
 
+// RoleError refuses a member of the app's tenant whose role does not allow
+// what they asked: they can see the app, so they are told why, and whom
+// to ask.
+type RoleError struct{ Message string }
+
+func (e *RoleError) Error() string { return e.Message }
+
 // imageBuilder is the part of the builder the pipeline uses.
 type imageBuilder interface {
 	Build(ctx context.Context, req builder.Request) (builder.Result, error)
@@ -99,7 +106,8 @@ func (p *Pipeline) UserForKey(ctx context.Context, authorizedKey, fingerprint st
 }
 
 // Authorize reports whether the user may read (clone) or, with write, push
-// to app. Any refusal is ErrNoAccess; the reason goes to the log only.
+// to app. A viewer's push is refused with a *RoleError that says why; any
+// other refusal is ErrNoAccess, with the reason in the log only.
 func (p *Pipeline) Authorize(ctx context.Context, userID, appName string, write bool) error {
 	_, _, _, err := p.authorize(ctx, userID, appName, write)
 	return err
@@ -137,7 +145,13 @@ func (p *Pipeline) authorize(ctx context.Context, userID, appName string, write 
 		need = store.Member
 	}
 	if !role.AtLeast(need) {
-		return deny("role "+string(role), nil)
+		p.log.Info("git access refused", "user", userID, "app", appName, "write", write, "reason", "role "+string(role))
+		ask, err := p.st.AskAnOwner(ctx, t, need)
+		if err != nil {
+			return deny("owner lookup", err)
+		}
+		return store.User{}, store.App{}, store.Tenant{}, &RoleError{Message: fmt.Sprintf(
+			"you are a %s of tenant %s: %ss cannot deploy %s; %s", role, t.Name, role, app.Name, ask)}
 	}
 	return u, app, t, nil
 }

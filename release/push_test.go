@@ -261,7 +261,10 @@ func TestPushRefusals(t *testing.T) {
 	require.NoError(t, s.Store.AddMember(ctx, s.Tenant.ID, user.ID, store.Viewer))
 	out, err = other.Push(repo)
 	require.Error(t, err)
-	assert.Contains(t, out, "no such app, or no access", "a viewer may not push")
+	ask, err := s.Store.AskAnOwner(ctx, s.Tenant, store.Member)
+	require.NoError(t, err)
+	assert.Contains(t, out, "you are a viewer of tenant "+s.Tenant.Name+": viewers cannot deploy "+app.Name+"; "+ask,
+		"a viewer, who sees the app, is told why they may not push")
 
 	// Nothing to build: the message lists what was looked for.
 	empty := t.TempDir()

@@ -58,7 +58,11 @@ func (s *Server) tenantFor(ctx context.Context, u store.User, name string, need 
 		return store.Tenant{}, err
 	}
 	if !role.AtLeast(need) {
-		return store.Tenant{}, forbidden("you are a %s of tenant %s: %s needs the %s role; ask one of its owners", role, t.Name, doing, need)
+		ask, err := s.st.AskAnOwner(ctx, t, "")
+		if err != nil {
+			return store.Tenant{}, err
+		}
+		return store.Tenant{}, forbidden("you are a %s of tenant %s: %s needs the %s role; %s", role, t.Name, doing, need, ask)
 	}
 	return t, nil
 }

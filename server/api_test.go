@@ -379,7 +379,9 @@ func TestAPIMembers(t *testing.T) {
 			field  string
 			msg    string
 		}{
-			{"a member", "member", "acme", api.AddMemberRequest{Email: "x@example.com", Role: "viewer"}, 403, api.CodeForbidden, "", "you are a member of tenant acme: adding members needs the owner role; ask one of its owners"},
+			{"a member", "member", "acme", api.AddMemberRequest{Email: "x@example.com", Role: "viewer"}, 403, api.CodeForbidden, "", "you are a member of tenant acme: adding members needs the owner role; ask one of its owners (owner@example.com)"},
+			{"a member of a tenant without an owner", "outsider", "rival", api.AddMemberRequest{Email: "x@example.com", Role: "viewer"}, 403, api.CodeForbidden, "",
+				"you are a member of tenant rival: adding members needs the owner role; tenant rival has no owner to ask: a platform admin must add one (platform members:add EMAIL --tenant rival --role owner)"},
 			{"a viewer", "viewer", "acme", api.AddMemberRequest{Email: "x@example.com", Role: "viewer"}, 403, api.CodeForbidden, "", "adding members needs the owner role"},
 			{"another tenant's member", "outsider", "acme", api.AddMemberRequest{Email: "x@example.com", Role: "viewer"}, 404, api.CodeNotFound, "", `no such tenant "acme", or no access`},
 			{"an unknown tenant", "owner", "nope", api.AddMemberRequest{Email: "x@example.com", Role: "viewer"}, 404, api.CodeNotFound, "", `no such tenant "nope", or no access`},
@@ -569,7 +571,7 @@ func TestAPIApps(t *testing.T) {
 			field  string
 			msg    string
 		}{
-			{"a viewer", "viewer", api.CreateAppRequest{Name: "x", Tenant: "acme"}, 403, api.CodeForbidden, "", "you are a viewer of tenant acme: creating apps needs the member role; ask one of its owners"},
+			{"a viewer", "viewer", api.CreateAppRequest{Name: "x", Tenant: "acme"}, 403, api.CodeForbidden, "", "you are a viewer of tenant acme: creating apps needs the member role; ask one of its owners (both@example.com, owner@example.com)"},
 			{"another tenant", "outsider", api.CreateAppRequest{Name: "x", Tenant: "acme"}, 404, api.CodeNotFound, "tenant", `no such tenant "acme", or no access`},
 			{"an unknown tenant", "member", api.CreateAppRequest{Name: "x", Tenant: "nope"}, 404, api.CodeNotFound, "tenant", `no such tenant "nope", or no access`},
 			{"an unknown tenant, to an admin", "admin", api.CreateAppRequest{Name: "x", Tenant: "nope"}, 404, api.CodeNotFound, "tenant", `there is no tenant "nope"`},

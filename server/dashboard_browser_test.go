@@ -357,6 +357,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		tb.open(t, "/apps/shop/config", "app")
 		assert.NotContains(t, text(t, tb, "main"), "s3cr3t-value")
 		assert.Zero(t, eval[int](t, tb, `document.querySelectorAll('[data-value]').length`))
+
+		// The API refuses viewers the runtime logs: the tab says so, and
+		// offers no stream that would fail.
+		tb.open(t, "/apps/shop/logs", "app")
+		tb.waitDrawn(t, "the logs tab", "#logs-viewer")
+		assert.Contains(t, text(t, tb, "#logs-viewer"), "runtime logs need the member role")
+		assert.Zero(t, eval[int](t, tb, `document.querySelectorAll('#runtime-log').length`))
+		assert.Empty(t, enabledControls(t, tb))
 	})
 
 	t.Run("another tenant", func(t *testing.T) {

@@ -38,7 +38,11 @@ type gitPusher struct {
 }
 
 func (g gitPusher) Authorize(ctx context.Context, user, app string, op gitreceive.Op) error {
-	return g.p.Authorize(ctx, user, app, op == gitreceive.Write)
+	err := g.p.Authorize(ctx, user, app, op == gitreceive.Write)
+	if r, ok := errors.AsType[*release.RoleError](err); ok {
+		return &gitreceive.Refusal{Message: r.Message}
+	}
+	return err
 }
 
 func (g gitPusher) Push(ctx context.Context, req gitreceive.PushRequest, out io.Writer) error {

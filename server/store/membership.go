@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -142,4 +144,36 @@ func (s *Store) ListMembershipsOf(ctx context.Context, userIDs []int64) (map[int
 		out[m.UserID] = append(out[m.UserID], m)
 	}
 	return out, nil
+}
+
+// maxNamedOwners is how many owners AskAnOwner names.
+const maxNamedOwners = 3
+
+// AskAnOwner words where a member who lacks role should turn: "ask one of
+// its owners (a@example.com, b@example.com) for the member role", naming
+// the tenant's active owners (a few of them), or, when it has none, that a
+// platform admin must add one. An empty role leaves out what to ask for.
+func (s *Store) AskAnOwner(ctx context.Context, t Tenant, role Role) (string, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.tenant_id = $1 AND m.role = 'owner' AND u.deactivated_at IS NULL
+		ORDER BY lower(u.email) LIMIT $2`, t.ID, maxNamedOwners+1)
+	if err != nil {
+		return "", mapErr(err)
+	}
+	emails, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", mapErr(err)
+	}
+	switch {
+	case len(emails) == 0:
+		return fmt.Sprintf("tenant %s has no owner to ask: a platform admin must add one (platform members:add EMAIL --tenant %s --role owner)", t.Name, t.Name), nil
+	case len(emails) > maxNamedOwners:
+		emails = append(emails[:maxNamedOwners], "...")
+	}
+	ask := "ask one of its owners (" + strings.Join(emails, ", ") + ")"
+	if role != "" {
+		ask += " for the " + string(role) + " role"
+	}
+	return ask, nil
 }

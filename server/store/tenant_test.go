@@ -365,3 +365,41 @@ func TestListMembershipsOf(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got)
 }
+
+// TestAskAnOwner checks whom a member who lacks a role is sent to: the
+// tenant's active owners by address, a few of them, or, with none, an
+// admin who must add one.
+func TestAskAnOwner(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	acme, err := s.CreateTenant(ctx, "acme", DefaultQuota())
+	require.NoError(t, err)
+	ask := func(role Role) string {
+		t.Helper()
+		msg, err := s.AskAnOwner(ctx, acme, role)
+		require.NoError(t, err)
+		return msg
+	}
+	assert.Equal(t, "tenant acme has no owner to ask: a platform admin must add one (platform members:add EMAIL --tenant acme --role owner)", ask(Member))
+
+	add := func(email string, role Role) User {
+		u, err := s.CreateUser(ctx, email, false)
+		require.NoError(t, err)
+		require.NoError(t, s.AddMember(ctx, acme.ID, u.ID, role))
+		return u
+	}
+	add("dev@example.com", Member)
+	gone := add("ann@example.com", Owner)
+	add("Zed@example.com", Owner)
+	assert.Equal(t, "ask one of its owners (ann@example.com, Zed@example.com) for the member role", ask(Member))
+	assert.Equal(t, "ask one of its owners (ann@example.com, Zed@example.com)", ask(""))
+
+	_, err = s.SetUserDeactivated(ctx, gone.ID, true)
+	require.NoError(t, err)
+	assert.Equal(t, "ask one of its owners (Zed@example.com)", ask(""), "a deactivated owner is not named")
+	for _, e := range []string{"b@example.com", "c@example.com", "d@example.com"} {
+		add(e, Owner)
+	}
+	assert.Equal(t, "ask one of its owners (b@example.com, c@example.com, d@example.com, ...)", ask(""))
+}

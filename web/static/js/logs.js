@@ -80,6 +80,15 @@ export function renderBuilds(body, ctx, app, sub) {
 }
 
 export function renderLogs(body, ctx, app) {
+  if (!app.canWrite) {
+    // The API refuses viewers the runtime logs: an app's output may print
+    // its config values, which viewers never see.
+    replace(body, h('section', { class: 'panel', 'aria-labelledby': 'logs-h' },
+      h('div', { class: 'panel-head' }, h('h2', { id: 'logs-h' }, 'Logs')),
+      h('p', { class: 'muted', id: 'logs-viewer' },
+        'You are a viewer of this tenant: runtime logs need the member role, since an app\'s output may print its config values. Builds and their output are yours to read.')));
+    return null;
+  }
   const log = h('pre', { class: 'log', id: 'runtime-log', tabindex: '0', 'aria-label': `Output of ${app.name}`, 'aria-live': 'off' });
   const state = h('span', { class: 'muted', id: 'log-state', 'aria-live': 'polite' });
   const proc = h('select', { id: 'log-process' }, h('option', { value: '' }, 'all processes'));
