@@ -49,8 +49,19 @@ func (rt *Router) runACME(ctx context.Context, w *route.Watcher) {
 		Client:     rt.kube.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}
-	var leading sync.WaitGroup
-	defer leading.Wait() // the elector does not wait for its callback
+	// The elector runs its callback in a goroutine it does not wait for:
+	// this waits for it, and once it is waiting no new one starts.
+	var (
+		mu      sync.Mutex
+		stopped bool
+		leading sync.WaitGroup
+	)
+	defer func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		leading.Wait()
+	}()
 	for ctx.Err() == nil {
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 			Lock:            lock,
@@ -61,7 +72,13 @@ func (rt *Router) runACME(ctx context.Context, w *route.Watcher) {
 			Name:            ACMELease,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(lctx context.Context) {
+					mu.Lock()
+					if stopped {
+						mu.Unlock()
+						return
+					}
 					leading.Add(1)
+					mu.Unlock()
 					defer leading.Done()
 					rt.log.Info("elected to obtain certificates", "identity", id)
 					newIssuer(rt, w).run(lctx)
@@ -513,10 +530,12 @@ func problemDetail(err error) string {
 	switch {
 	case errors.As(err, &authz):
 		for _, e := range authz.Errors {
+			d := e.Error()
 			if errors.As(e, &prob) && prob.Detail != "" {
-				details = append(details, prob.Detail)
-			} else {
-				details = append(details, e.Error())
+				d = prob.Detail
+			}
+			if !slices.Contains(details, d) {
+				details = append(details, d)
 			}
 		}
 	case errors.As(err, &order) && order.Problem != nil && order.Problem.Detail != "":
