@@ -568,7 +568,10 @@ func (is *issuer) obtain(ctx context.Context, hosts []string) (certPEM, keyPEM [
 			return nil, nil, nil, err
 		}
 	}
-	if _, err := c.WaitOrder(ctx, order.URI); err != nil {
+	// The order's URL is the one AuthorizeOrder returned: later answers
+	// about the order do not repeat it.
+	orderURL := order.URI
+	if order, err = c.WaitOrder(ctx, orderURL); err != nil {
 		return nil, nil, nil, fmt.Errorf("waiting for the order: %w", err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -580,6 +583,22 @@ func (is *issuer) obtain(ctx context.Context, hosts []string) (certPEM, keyPEM [
 		return nil, nil, nil, fmt.Errorf("making the certificate request: %w", err)
 	}
 	ders, _, err := c.CreateOrderCert(ctx, order.FinalizeURL, csr, true)
+	var (
+		prob     *acme.Error
+		orderErr *acme.OrderError
+	)
+	if err != nil && !errors.As(err, &prob) && !errors.As(err, &orderErr) {
+		// A CA that finalizes asynchronously may answer without the
+		// order's Location, which the client then polls at "": poll the
+		// order at its own URL and fetch the certificate from there.
+		var o *acme.Order
+		if o, err = c.WaitOrder(ctx, orderURL); err == nil {
+			if o.CertURL == "" {
+				return nil, nil, nil, fmt.Errorf("finalizing the order: the CA left it %s, without a certificate", o.Status)
+			}
+			ders, err = c.FetchCert(ctx, o.CertURL, true)
+		}
+	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("finalizing the order: %w", err)
 	}
