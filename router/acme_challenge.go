@@ -104,6 +104,20 @@ func (s *challengeStore) put(ctx context.Context, token, keyAuth string) (remove
 	}
 }
 
+// sweep deletes the challenges older than age: those a replica elected
+// before left behind when it died mid-order.
+func (s *challengeStore) sweep(ctx context.Context, age time.Duration, now time.Time) {
+	cms, err := s.lister.ConfigMaps(s.namespace).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, cm := range cms {
+		if now.Sub(cm.CreationTimestamp.Time) > age {
+			_ = s.kube.CoreV1().ConfigMaps(s.namespace).Delete(ctx, cm.Name, metav1.DeleteOptions{}) // gone already, or swept next time
+		}
+	}
+}
+
 // withChallenges is the plain HTTP handler of a router that obtains
 // certificates: it answers the CA's HTTP-01 requests for pending
 // challenges, for any host, before routing and before the redirect to

@@ -96,6 +96,19 @@ func TestACMEChallengeAnsweredBeforeRedirect(t *testing.T) {
 		return code == http.StatusNotFound
 	}, 5*time.Second, 20*time.Millisecond, "a removed challenge is no longer answered")
 
+	// A challenge a dead leader left is swept once older than an
+	// attempt may last; a fresh one is kept.
+	_, err = rt.challenges.put(ctx, "left-behind", "left-behind.thumbprint")
+	require.NoError(t, err)
+	rt.challenges.sweep(ctx, time.Hour, time.Now())
+	_, ok := rt.challenges.keyAuthorization("left-behind")
+	assert.True(t, ok, "a fresh challenge is kept")
+	rt.challenges.sweep(ctx, time.Hour, time.Now().Add(2*time.Hour))
+	require.Eventually(t, func() bool {
+		_, ok := rt.challenges.keyAuthorization("left-behind")
+		return !ok
+	}, 5*time.Second, 20*time.Millisecond, "an old challenge is swept")
+
 	// The default certificate serves what it covers.
 	conn, err := tls.Dial("tcp", httpsLn.Addr().String(), &tls.Config{ServerName: "x.apps.test", RootCAs: ca.Pool})
 	require.NoError(t, err)

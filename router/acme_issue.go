@@ -297,6 +297,9 @@ func (is *issuer) wantedCerts() []wanted {
 // next one is.
 func (is *issuer) reconcile(ctx context.Context) time.Time {
 	next := is.now().Add(time.Hour) // and whenever something changes
+	// No attempt of this replica's is under way: any challenge older
+	// than an attempt may last is a dead leader's.
+	is.rt.challenges.sweep(ctx, 2*is.cfg.Timeout, is.now())
 	for _, wt := range is.wantedCerts() {
 		if ctx.Err() != nil {
 			return next
