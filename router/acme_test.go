@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -80,6 +81,12 @@ func TestACMEIssuesCertificate(t *testing.T) {
 	require.NoError(t, err)
 	life := leaf.NotAfter.Sub(leaf.NotBefore)
 	assert.WithinDuration(t, leaf.NotBefore.Add(life*2/3), next, time.Second, "renewal is due two thirds into the certificate's life")
+
+	// The certificate's private key is encrypted at rest: the local
+	// stack's API server encrypts Secrets in etcd.
+	raw := etcdValue(t, s.ctx, s.env, "/registry/secrets/"+s.ns+"/web-tls")
+	assert.True(t, bytes.HasPrefix(raw, []byte("k8s:enc:aescbc:v1:")), "stored as %.40q", raw)
+	assert.False(t, bytes.Contains(raw, sec.Data[corev1.TLSPrivateKeyKey]), "the private key is not in etcd in the clear")
 
 	// HTTPS verifies against pebble's root alone, and reaches the app.
 	client := r.httpsClient(t, s.pebbleRoots)
@@ -532,6 +539,25 @@ func (r *acmeRouter) plainGet(t *testing.T, host, path string) *http.Response {
 	res.Body.Close()
 	c.CloseIdleConnections()
 	return res
+}
+
+// etcdValue reads key from the local stack's etcd, with etcd's own
+// client and the API server's etcd certificate.
+func etcdValue(t *testing.T, ctx context.Context, env localstack.Env, key string) []byte {
+	t.Helper()
+	etcdctl, err := exec.LookPath("etcdctl")
+	if err != nil {
+		localstack.Need(t, "etcdctl", "apt-get install etcd-client (make up installs it)")
+	}
+	pki := filepath.Join(filepath.Dir(env.Kubeconfig), "pki")
+	cert := filepath.Join(pki, "etcd", "apiserver")
+	cmd := exec.CommandContext(ctx, etcdctl, "--endpoints="+localstack.EtcdURL, "--cacert="+filepath.Join(pki, "etcd", "ca.crt"),
+		"--cert="+cert+".crt", "--key="+cert+".key", "get", "--print-value-only", key)
+	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
+	raw, err := cmd.Output()
+	require.NoError(t, err, "etcdctl get %s", key)
+	require.NotEmpty(t, raw, "%s is in etcd", key)
+	return raw
 }
 
 func parseLeaf(t *testing.T, chain []byte) *x509.Certificate {
