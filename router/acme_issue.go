@@ -295,12 +295,14 @@ func (is *issuer) wantedCerts() []wanted {
 
 // reconcile obtains the certificates that are due and returns when the
 // next one is.
-func (is *issuer) reconcile(ctx context.Context) time.Time {
-	next := is.now().Add(time.Hour) // and whenever something changes
+func (is *issuer) reconcile(ctx context.Context) (next time.Time) {
+	next = is.now().Add(time.Hour) // and whenever something changes
 	// No attempt of this replica's is under way: any challenge older
 	// than an attempt may last is a dead leader's.
 	is.rt.challenges.sweep(ctx, 2*is.cfg.Timeout, is.now())
-	for _, wt := range is.wantedCerts() {
+	wanted := is.wantedCerts()
+	defer func() { is.log.Debug("certificates checked", "certificates", len(wanted), "next_check", next) }()
+	for _, wt := range wanted {
 		if ctx.Err() != nil {
 			return next
 		}

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,12 +213,7 @@ func TestACMETwoReplicasOneOrder(t *testing.T) {
 	s := newACMEStack(t, 90)
 	host := "two." + s.ns + ".example.com"
 	a := s.startRouter(t, "a", localstack.FreeAddr(t), "")
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		l, err := s.kube.CoordinationV1().Leases(s.ns).Get(s.ctx, router.ACMELease, metav1.GetOptions{})
-		if assert.NoError(c, err) && assert.NotNil(c, l.Spec.HolderIdentity) {
-			assert.Equal(c, "a", *l.Spec.HolderIdentity)
-		}
-	}, time.Minute, 50*time.Millisecond, "router a is elected")
+	s.waitLeader(t, "a")
 	b := s.startRouter(t, "b", s.httpAddr, "")
 	s.createApp(t, []string{host}, []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: "web-tls"}})
 
@@ -234,6 +230,24 @@ func TestACMETwoReplicasOneOrder(t *testing.T) {
 	}
 	assert.Equal(t, 1, s.orders(), "one order for both replicas")
 	assert.Contains(t, b.logs.String(), "answering ACME challenge", "the CA asked the replica that was not elected")
+
+	// When the elected replica stops, the other takes over, and finds
+	// nothing to order.
+	a.stop()
+	s.waitLeader(t, "b")
+	require.Eventually(t, func() bool { return strings.Contains(b.logs.String(), "certificates checked") }, 30*time.Second, 20*time.Millisecond, "router b looks")
+	assert.Equal(t, 1, s.orders(), "the new leader orders nothing already issued")
+}
+
+// waitLeader waits until the replica named name holds the ACME Lease.
+func (s *acmeStack) waitLeader(t *testing.T, name string) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		l, err := s.kube.CoordinationV1().Leases(s.ns).Get(s.ctx, router.ACMELease, metav1.GetOptions{})
+		if assert.NoError(c, err) && assert.NotNil(c, l.Spec.HolderIdentity) {
+			assert.Equal(c, name, *l.Spec.HolderIdentity)
+		}
+	}, time.Minute, 50*time.Millisecond, "router %s is elected", name)
 }
 
 // acmeStack is one test's ACME world: a scratch namespace of the local
@@ -462,6 +476,8 @@ type acmeRouter struct {
 	httpsAddr string
 	httpsPort int
 	logs      *syncbuf.Buffer
+	// stop stops the router and waits for it; the test's end does too.
+	stop func()
 }
 
 // startRouter runs a router of the test's class named name (its identity
@@ -500,12 +516,13 @@ func (s *acmeStack) startRouter(t *testing.T, name, httpAddr, defaultCert string
 	go func() { errs <- rt.Run(ctx) }()
 	go func() { errs <- rt.Serve(ctx, httpLn) }()
 	go func() { errs <- rt.ServeTLS(ctx, httpsLn) }()
-	t.Cleanup(func() {
+	r.stop = sync.OnceFunc(func() {
 		stop()
 		for range 3 {
 			assert.NoError(t, <-errs)
 		}
 	})
+	t.Cleanup(r.stop)
 	require.Eventually(t, rt.HasSynced, time.Minute, 20*time.Millisecond)
 	return r
 }
