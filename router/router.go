@@ -25,8 +25,10 @@
 // Config.WriteTimeout; an upload or download that keeps moving is not cut
 // off.
 //
-// It does not own the Ingresses themselves (the deployer writes them), TLS,
-// or HTTP/2. It imports nothing of the platform's outside router/;
+// It terminates TLS with the certificates of the Secrets the Ingresses'
+// spec.tls name, and obtains and renews by ACME those the Ingresses ask
+// for (see AnnotationTLSACME). It does not own the Ingresses themselves
+// (the deployer writes them) or HTTP/2. It imports nothing of the platform's outside router/;
 // platformd hands it a Kubernetes client, a logger and a Prometheus
 // registerer.
 package router
@@ -69,6 +71,17 @@ type Config struct {
 	// Ingresses' spec.tls name, for ServeTLS (which has no certificate
 	// without it). It needs the right to list and watch Secrets.
 	TLS bool
+	// DefaultCertificate names a kubernetes.io/tls Secret, as
+	// "namespace/name", whose certificate (typically a wildcard for the
+	// apps domain) serves every host it covers that no Ingress's spec.tls
+	// gives a certificate of its own; no ACME is done for those hosts.
+	// Empty means none. It needs TLS.
+	DefaultCertificate string
+	// ACME obtains and renews certificates for the Ingresses that ask for
+	// them (see AnnotationTLSACME); its zero value turns that off. It
+	// needs TLS, and the rights to write Secrets, and in ACME.Namespace
+	// ConfigMaps and Leases.
+	ACME ACMEConfig
 	// HTTPSPort is where clients reach the router's HTTPS, for the
 	// redirect of plain HTTP requests to hosts with a certificate; 0 means
 	// 443.
@@ -147,6 +160,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.DefaultCertificate != "" {
+		if _, _, err := splitSecretRef(c.DefaultCertificate); err != nil {
+			return c, err
+		}
+		if !c.TLS {
+			return c, fmt.Errorf("a default certificate needs the router to serve HTTPS (Config.TLS)")
+		}
+	}
+	acme, err := c.ACME.withDefaults(c.TLS)
+	if err != nil {
+		return c, err
+	}
+	c.ACME = acme
 	if c.Metrics == nil {
 		c.Metrics = prometheus.NewRegistry()
 	}
@@ -234,6 +260,10 @@ type Router struct {
 	certs  atomic.Pointer[certStore]
 	certMu sync.Mutex
 	parsed map[string]parsedCert // by "namespace/name"
+
+	// challenges are the pending ACME HTTP-01 challenges; nil without
+	// ACME.
+	challenges *challengeStore
 }
 
 var _ http.Handler = (*Router)(nil)
@@ -250,6 +280,9 @@ func New(cfg Config, kube kubernetes.Interface) (*Router, error) {
 		return nil, err
 	}
 	rt.kube = kube
+	if rt.cfg.ACME.enabled() {
+		rt.challenges = newChallengeStore(kube, rt.cfg.ACME.Namespace)
+	}
 	return rt, nil
 }
 
@@ -340,7 +373,11 @@ func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
 // serve is Serve, handing the connections whose client chose HTTP/2 to h2
 // when it is set (ServeTLS), whose shutdown it runs with its own.
 func (rt *Router) serve(ctx context.Context, ln net.Listener, h2 *http2Server) error {
-	srv := h1.NewServer(rt, rt.log, ln, h1.Timeouts{
+	var handler http.Handler = rt
+	if h2 == nil && rt.challenges != nil {
+		handler = withChallenges{rt}
+	}
+	srv := h1.NewServer(handler, rt.log, ln, h1.Timeouts{
 		ReadHeader: rt.cfg.ReadHeaderTimeout,
 		BodyIdle:   rt.cfg.BodyIdleTimeout,
 		Write:      rt.cfg.WriteTimeout,

@@ -7,10 +7,13 @@ import (
 	"net"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/platform-paas/platform/router/internal/route"
 )
@@ -34,19 +37,38 @@ func (rt *Router) Run(ctx context.Context) error {
 		return nil
 	}
 
-	w, err := route.NewWatcher(rt.kube, rt.cfg.Class, rt.cfg.TLS)
+	var pinned []string
+	if rt.cfg.DefaultCertificate != "" {
+		pinned = append(pinned, rt.cfg.DefaultCertificate)
+	}
+	w, err := route.NewWatcher(rt.kube, rt.cfg.Class, rt.cfg.TLS, pinned...)
 	if err != nil {
 		return fmt.Errorf("running router: %w", err)
 	}
 	w.Start(ctx)
 	defer w.Wait()
+	if rt.challenges != nil {
+		rt.challenges.start(ctx)
+		defer rt.challenges.wait()
+	}
 
 	rt.log.Info("router watching ingresses", "class", rt.cfg.Class)
 	if !w.WaitForSync(ctx) {
 		return nil // ctx is done
 	}
+	if rt.challenges != nil && !cache.WaitForCacheSync(ctx.Done(), rt.challenges.synced) {
+		return nil
+	}
 	rt.rebuild(w)
 	rt.synced.Store(true)
+	if rt.cfg.ACME.enabled() {
+		elected := make(chan struct{})
+		defer func() { <-elected }()
+		go func() {
+			defer close(elected)
+			rt.runACME(ctx, w)
+		}()
+	}
 	if len(rt.cfg.PublishAddresses) > 0 {
 		published := make(chan struct{})
 		defer func() { <-published }()
@@ -145,8 +167,26 @@ func (rt *Router) rebuild(w *route.Watcher) {
 	if err != nil {
 		rt.log.Error("listing ingresses", "err", err)
 	} else {
-		rt.installCerts(certs)
+		rt.installCerts(certs, rt.defaultCert(w))
 	}
 	rt.metrics.updates.Inc()
 	rt.log.Debug("routing table updated", "routes", t.routes.Len(), "hosts", t.routes.Hosts(), "duration", time.Since(start))
+}
+
+// defaultCert returns Config.DefaultCertificate's Secret as w sees it, or
+// nil.
+func (rt *Router) defaultCert(w *route.Watcher) *route.Cert {
+	if rt.cfg.DefaultCertificate == "" {
+		return nil
+	}
+	ns, name, _ := splitSecretRef(rt.cfg.DefaultCertificate) // valid: withDefaults checked it
+	sec := w.Secret(ns, name)
+	if sec == nil {
+		rt.log.Warn("default certificate secret not found", "secret", rt.cfg.DefaultCertificate)
+		return nil
+	}
+	return &route.Cert{
+		Secret: rt.cfg.DefaultCertificate, Version: sec.ResourceVersion,
+		CertPEM: sec.Data[corev1.TLSCertKey], KeyPEM: sec.Data[corev1.TLSPrivateKeyKey],
+	}
 }

@@ -21,6 +21,14 @@ import (
 type certStore struct {
 	exact     map[string]*tls.Certificate
 	wildcards map[string]*tls.Certificate // "*.example.com" under "example.com"
+	// fallback is the default certificate, for the names its leaf
+	// covers that have no certificate of their own; nil for none.
+	fallback *tls.Certificate
+}
+
+// fallbackCovers reports whether the default certificate covers name.
+func (s *certStore) fallbackCovers(name string) bool {
+	return s != nil && s.fallback != nil && s.fallback.Leaf.VerifyHostname(name) == nil
 }
 
 // lookup returns the certificate for a client's server name, or nil. A
@@ -34,7 +42,12 @@ func (s *certStore) lookup(name string) *tls.Certificate {
 		return c
 	}
 	if i := strings.IndexByte(name, '.'); i > 0 {
-		return s.wildcards[name[i+1:]]
+		if c := s.wildcards[name[i+1:]]; c != nil {
+			return c
+		}
+	}
+	if s.fallbackCovers(name) {
+		return s.fallback
 	}
 	return nil
 }
@@ -45,25 +58,38 @@ type parsedCert struct {
 	cert    *tls.Certificate
 }
 
-// installCerts makes the store of certs, parsing only those whose Secret
-// changed since the last time, and swaps it in. A Secret that does not
-// hold a key pair is logged and left out.
-func (rt *Router) installCerts(certs []route.Cert) {
+// installCerts makes the store of certs and the default certificate def
+// (nil for none), parsing only those whose Secret changed since the last
+// time, and swaps it in. A Secret that does not hold a key pair is logged
+// and left out.
+func (rt *Router) installCerts(certs []route.Cert, def *route.Cert) {
 	rt.certMu.Lock()
 	defer rt.certMu.Unlock()
 	s := &certStore{exact: map[string]*tls.Certificate{}, wildcards: map[string]*tls.Certificate{}}
-	parsed := make(map[string]parsedCert, len(certs))
-	for _, c := range certs {
+	parsed := make(map[string]parsedCert, len(certs)+1)
+	parse := func(c route.Cert) (parsedCert, bool) {
 		p, ok := rt.parsed[c.Secret]
 		if !ok || p.version != c.Version || c.Version == "" {
 			kp, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
 			if err != nil {
 				rt.log.Warn("ingress TLS secret holds no usable key pair", "secret", c.Secret, "ingress", c.Ingress, "err", err)
-				continue
+				return p, false
 			}
 			p = parsedCert{version: c.Version, cert: &kp}
 		}
 		parsed[c.Secret] = p
+		return p, true
+	}
+	if def != nil {
+		if p, ok := parse(*def); ok {
+			s.fallback = p.cert
+		}
+	}
+	for _, c := range certs {
+		p, ok := parse(c)
+		if !ok {
+			continue
+		}
 		for _, h := range c.Hosts {
 			if strings.HasPrefix(h, "*.") {
 				s.wildcards[h[2:]] = p.cert

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"time"
@@ -114,18 +115,29 @@ func newRouter(cfg config, metrics *prometheus.Registry, log *slog.Logger, userA
 	if err != nil {
 		return nil, fmt.Errorf("setting up the router: %w", err)
 	}
+	acme := router.ACMEConfig{Namespace: cfg.Router.ACME.Namespace}
+	if a := cfg.Router.ACME; a.Directory != "" {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		roots.AppendCertsFromPEM(a.CARoots) // checked by loadConfig
+		acme = router.ACMEConfig{DirectoryURL: a.Directory, Email: a.Email, RootCAs: roots, Namespace: a.Namespace}
+	}
 	rt, err := router.New(router.Config{
-		Logger:            log.With("component", "router"),
-		Metrics:           metrics,
-		ReadHeaderTimeout: cfg.Router.ReadHeaderTimeout,
-		BodyIdleTimeout:   cfg.Router.BodyIdleTimeout,
-		WriteTimeout:      cfg.Router.WriteTimeout,
-		TrustedProxies:    cfg.Router.TrustedProxies,
-		ShutdownTimeout:   cfg.ShutdownTimeout,
-		Class:             cfg.Deploy.IngressClass,
-		PublishAddresses:  cfg.Router.PublishAddresses,
-		TLS:               cfg.Router.HTTPSAddr != "",
-		HTTPSPort:         int(cfg.Router.HTTPSPort),
+		Logger:             log.With("component", "router"),
+		Metrics:            metrics,
+		ReadHeaderTimeout:  cfg.Router.ReadHeaderTimeout,
+		BodyIdleTimeout:    cfg.Router.BodyIdleTimeout,
+		WriteTimeout:       cfg.Router.WriteTimeout,
+		TrustedProxies:     cfg.Router.TrustedProxies,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		Class:              cfg.Deploy.IngressClass,
+		PublishAddresses:   cfg.Router.PublishAddresses,
+		TLS:                cfg.Router.HTTPSAddr != "",
+		HTTPSPort:          int(cfg.Router.HTTPSPort),
+		DefaultCertificate: cfg.Router.DefaultCertificate,
+		ACME:               acme,
 	}, kube)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the router: %w", err)

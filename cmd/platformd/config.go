@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -427,6 +429,58 @@ type routerConfig struct {
 	HTTPSAddr string
 	// HTTPSPort is where clients reach that HTTPS, for redirects to it.
 	HTTPSPort int64
+	// DefaultCertificate is a TLS Secret, namespace/name, that serves
+	// every host it covers; empty for none.
+	DefaultCertificate string
+	// ACME is how the router obtains certificates; off without a
+	// Directory.
+	ACME acmeConfig
+}
+
+// acmeConfig is the router's ACME client's (router.ACMEConfig).
+type acmeConfig struct {
+	// Directory is the ACME server's directory URL; empty turns ACME off.
+	Directory string
+	// Email is the account's contact.
+	Email string
+	// CARoots are PEM certificates trusted for the ACME server besides
+	// the system's.
+	CARoots []byte
+	// Namespace is the router's own: empty before check means the pod's.
+	Namespace string
+}
+
+// podNamespaceFile holds the namespace of a pod's service account.
+const podNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// check validates c for a router whose HTTPS is at httpsAddr.
+func (c *acmeConfig) check(httpsAddr string) []problem {
+	if c.Directory == "" {
+		return nil
+	}
+	var ps []problem
+	if u, err := url.Parse(c.Directory); err != nil || u.Scheme != "https" || u.Host == "" {
+		ps = append(ps, bad(&c.Directory, "must be an ACME directory's https URL, like https://acme-v02.api.letsencrypt.org/directory"))
+	}
+	if httpsAddr == "" {
+		ps = append(ps, bad(&c.Directory, "needs the router to serve HTTPS: set --router-https-addr as well"))
+	}
+	if c.Email != "" && (!strings.Contains(c.Email, "@") || strings.ContainsAny(c.Email, " ,")) {
+		ps = append(ps, bad(&c.Email, "must be one email address, like ops@example.com"))
+	}
+	if len(c.CARoots) > 0 && !x509.NewCertPool().AppendCertsFromPEM(c.CARoots) {
+		ps = append(ps, bad(&c.CARoots, "holds no PEM certificate"))
+	}
+	if c.Namespace == "" {
+		c.Namespace = "platform"
+		if b, err := os.ReadFile(podNamespaceFile); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			c.Namespace = string(bytes.TrimSpace(b))
+		}
+	}
+	if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
+		ps = append(ps, bad(&c.Namespace, "must be a namespace name (%s)", errs[0]))
+	}
+	return ps
 }
 
 // check validates c; alone says the router is all this platformd runs.
@@ -447,6 +501,16 @@ func (c *routerConfig) check(alone bool) []problem {
 	if c.HTTPSPort < 1 || c.HTTPSPort > 65535 {
 		ps = append(ps, bad(&c.HTTPSPort, "must be a port number, like 443"))
 	}
+	if c.DefaultCertificate != "" {
+		ns, name, ok := strings.Cut(c.DefaultCertificate, "/")
+		switch {
+		case !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0:
+			ps = append(ps, bad(&c.DefaultCertificate, "must name a kubernetes.io/tls Secret as namespace/name, like platform/apps-wildcard-tls"))
+		case c.HTTPSAddr == "":
+			ps = append(ps, bad(&c.DefaultCertificate, "needs the router to serve HTTPS: set --router-https-addr as well"))
+		}
+	}
+	ps = append(ps, c.ACME.check(c.HTTPSAddr)...)
 	for _, d := range []*time.Duration{&c.ReadHeaderTimeout, &c.BodyIdleTimeout, &c.WriteTimeout} {
 		if *d < time.Second {
 			ps = append(ps, bad(d, "must be a duration of at least 1s, like 60s: shorter cuts off clients on slow networks"))

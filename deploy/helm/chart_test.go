@@ -126,6 +126,7 @@ func TestChartRendersWhatTheClusterAccepts(t *testing.T) {
 		"bundled postgres":       {"--set", "database.url=", "--set", "database.bundled.enabled=true"},
 		"router as a DaemonSet":  {"--set", "router.kind=DaemonSet", "--set", "router.hostPort.enabled=true", "--set", "ingressClass.default=true", "--set", "router.publishAddresses={203.0.113.7,router.example.com}"},
 		"router without HTTPS":   {"--set", "router.https.enabled=false"},
+		"router with ACME":       {"--set", "router.acme.directory=https://acme-staging-v02.api.letsencrypt.org/directory", "--set", "router.acme.email=ops@example.com", "--set", "router.acme.caRootsConfigMap=acme-roots", "--set", "router.defaultCertificate=platform/apps-wildcard"},
 		"rootless buildkit":      {"--set", "buildkit.privileged=false", "--set", "buildkit.image=moby/buildkit:v0.34.2-rootless"},
 		"API through the router": {"--set", "platformd.ingress.enabled=true", "--set", "platformd.ingress.host=platform.example.com", "--set", "platformd.ingress.tlsSecret=platform-tls", "--set", "platformd.trustedProxies=10.0.0.0/8"},
 		"registry on S3":         {"--set", "registry.s3.bucket=images", "--set", "registry.s3.endpoint=https://minio.example.com", "--set", "registry.s3.pathStyle=true", "--set", "registry.s3.existingSecret=platform-s3"},

@@ -63,7 +63,8 @@ func tlsSecrets(ingresses []*networkingv1.Ingress) map[string]struct{} {
 // spec.tls: each entry's Secret for its hosts (for the Ingress's rule
 // hosts when it names none). Where two Ingresses name a certificate for
 // one host, the oldest wins, as for routes. An entry whose Secret is
-// missing, or not of type kubernetes.io/tls, gives nothing.
+// missing, not of type kubernetes.io/tls, or without a certificate yet,
+// gives nothing.
 func buildCerts(s snapshot) []Cert {
 	ings := sortedIngresses(s.ingresses)
 	taken := make(map[string]bool)
@@ -74,7 +75,9 @@ func buildCerts(s snapshot) []Cert {
 				continue
 			}
 			sec := s.secret(ing.Namespace, t.SecretName)
-			if sec == nil || sec.Type != corev1.SecretTypeTLS {
+			// A Secret made to hold a certificate still being obtained
+			// (by ACME) is empty until then: nothing to serve yet.
+			if sec == nil || sec.Type != corev1.SecretTypeTLS || len(sec.Data[corev1.TLSCertKey]) == 0 {
 				continue
 			}
 			hosts := t.Hosts

@@ -228,6 +228,9 @@ func TestBuildCerts(t *testing.T) {
 		secret("a", "old-tls", corev1.SecretTypeTLS),
 		secret("b", "new-tls", corev1.SecretTypeTLS),
 		secret("b", "opaque", corev1.SecretTypeOpaque),
+		// Made for a certificate still being obtained: nothing yet.
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "pending"}, Type: corev1.SecretTypeTLS,
+			Data: map[string][]byte{corev1.TLSCertKey: {}, corev1.TLSPrivateKeyKey: {}}},
 	}
 	s := snapshot{secret: func(ns, name string) *corev1.Secret {
 		for _, sec := range secrets {
@@ -244,6 +247,7 @@ func TestBuildCerts(t *testing.T) {
 		{Hosts: []string{"app.test", "api.test"}, SecretName: "new-tls"}, // app.test is taken
 		{Hosts: []string{"x.test"}, SecretName: "opaque"},
 		{Hosts: []string{"y.test"}, SecretName: "missing"},
+		{Hosts: []string{"z.test"}, SecretName: "pending"},
 	}
 	s.ingresses = []*networkingv1.Ingress{newer, older}
 	certs := buildCerts(s)
@@ -251,7 +255,7 @@ func TestBuildCerts(t *testing.T) {
 	assert.Equal(t, Cert{Hosts: []string{"app.test"}, Secret: "a/old-tls", Version: "7", CertPEM: []byte("old-tls cert"), KeyPEM: []byte("old-tls key"), Ingress: "a/old"}, certs[0])
 	assert.Equal(t, []string{"api.test"}, certs[1].Hosts)
 	assert.Equal(t, "b/new-tls", certs[1].Secret)
-	assert.Equal(t, map[string]struct{}{"a/old-tls": {}, "b/new-tls": {}, "b/opaque": {}, "b/missing": {}}, tlsSecrets(s.ingresses))
+	assert.Equal(t, map[string]struct{}{"a/old-tls": {}, "b/new-tls": {}, "b/opaque": {}, "b/missing": {}, "b/pending": {}}, tlsSecrets(s.ingresses))
 }
 
 // TestIngressSpecMatching checks the routing of requests against the

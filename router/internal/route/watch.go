@@ -40,6 +40,11 @@ type Watcher struct {
 	changed       chan struct{}          // cap 1: Routes has something new
 	// ingChanged (cap 1) says an Ingress or the IngressClass changed.
 	ingChanged chan struct{}
+	// tlsChanged (cap 1) says an Ingress or a Secret that matters changed.
+	tlsChanged chan struct{}
+	// pinned are Secrets that matter whether or not an Ingress names
+	// them (the default certificate), by "namespace/name".
+	pinned map[string]struct{}
 	// routed is the set of Services the current Ingresses route to;
 	// events about other Services and their slices are ignored. It is
 	// stored before Routes reads Services and slices, so that a change
@@ -53,8 +58,9 @@ type Watcher struct {
 
 // NewWatcher returns a Watcher of the Ingresses of class that kube sees,
 // and with withTLS of the kubernetes.io/tls Secrets their spec.tls name
-// (Certificates). It does not contact the API server: Start does.
-func NewWatcher(kube kubernetes.Interface, class string, withTLS bool) (*Watcher, error) {
+// (Certificates) and of the Secrets pinned names ("namespace/name"),
+// which Secret returns. It does not contact the API server: Start does.
+func NewWatcher(kube kubernetes.Interface, class string, withTLS bool, pinned ...string) (*Watcher, error) {
 	f := informers.NewSharedInformerFactory(kube, 0)
 	ingInf := f.Networking().V1().Ingresses()
 	classInf := f.Networking().V1().IngressClasses()
@@ -80,6 +86,11 @@ func NewWatcher(kube kubernetes.Interface, class string, withTLS bool) (*Watcher
 		changed:       make(chan struct{}, 1),
 
 		ingChanged: make(chan struct{}, 1),
+		tlsChanged: make(chan struct{}, 1),
+		pinned:     make(map[string]struct{}, len(pinned)),
+	}
+	for _, p := range pinned {
+		w.pinned[p] = struct{}{}
 	}
 	empty, none := map[string]struct{}{}, map[string]struct{}{}
 	w.routed.Store(&empty)
@@ -90,13 +101,13 @@ func NewWatcher(kube kubernetes.Interface, class string, withTLS bool) (*Watcher
 		handler cache.ResourceEventHandler
 	}
 	all := []watched{
-		{ingInf.Informer(), w.handler(w.ingressMatters, w.ingChanged)},
+		{ingInf.Informer(), w.handler(w.ingressMatters, w.ingChanged, w.tlsChanged)},
 		{classInf.Informer(), w.handler(w.classMatters, w.ingChanged)},
 		{svcInf.Informer(), w.handler(w.serviceMatters)},
 		{sliceInf.Informer(), w.handler(w.sliceMatters)},
 	}
 	if withTLS {
-		all = append(all, watched{secretInf.Informer(), w.handler(w.secretMatters)})
+		all = append(all, watched{secretInf.Informer(), w.handler(w.secretMatters, w.tlsChanged)})
 	} else {
 		w.secrets = nil
 	}
@@ -167,6 +178,16 @@ func (w *Watcher) Certificates() ([]Cert, error) {
 	return buildCerts(snapshot{ingresses: ings, secret: w.secret}), nil
 }
 
+// Secret returns the kubernetes.io/tls Secret namespace/name as the watch
+// sees it, or nil if there is none or Secrets are not watched; it is the
+// informer's: do not modify it.
+func (w *Watcher) Secret(namespace, name string) *corev1.Secret { return w.secret(namespace, name) }
+
+// TLSChanged receives a value when an Ingress, or a Secret that an
+// Ingress's spec.tls names or that is pinned, changed since the last value
+// was received, as Changed does for Routes.
+func (w *Watcher) TLSChanged() <-chan struct{} { return w.tlsChanged }
+
 func (w *Watcher) secret(namespace, name string) *corev1.Secret {
 	if w.secrets == nil {
 		return nil // not watched
@@ -183,7 +204,11 @@ func (w *Watcher) secretMatters(obj any) bool {
 	if !ok {
 		return false
 	}
-	_, named := (*w.withTLS.Load())[s.Namespace+"/"+s.Name]
+	key := s.Namespace + "/" + s.Name
+	if _, pinned := w.pinned[key]; pinned {
+		return true
+	}
+	_, named := (*w.withTLS.Load())[key]
 	return named
 }
 
