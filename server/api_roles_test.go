@@ -73,6 +73,7 @@ func roleRows(buildID int64) []roleRow {
 		{route: "POST /api/v1/account/invitations/{id}/accept", path: "/api/v1/account/invitations/999999/accept", need: anyone},
 		{route: "POST /api/v1/account/invitations/{id}/decline", path: "/api/v1/account/invitations/999999/decline", need: anyone},
 		{route: "GET /api/v1/sizes", path: "/api/v1/sizes", need: anyone},
+		{route: "GET /api/v1/git", path: "/api/v1/git", need: anyone},
 		{route: "GET /api/v1/apps", path: "/api/v1/apps", need: anyone},
 
 		{route: "GET /api/v1/users", path: "/api/v1/users", need: adminOnly},

@@ -289,7 +289,7 @@ func TestDomains(t *testing.T) {
 	assert.Empty(t, out)
 	m := regexp.MustCompile(`^Adding WWW\.Example\.com to shop\.\.\. done\n` +
 		`www\.example\.com is not routed until you show it is yours: create a DNS TXT record _platform-challenge\.www\.example\.com with the value (\S+), then run platform domains:verify www\.example\.com\n` +
-		`Point www\.example\.com at the platform with a DNS record: www\.example\.com CNAME shop\.platform\.test\n$`).FindStringSubmatch(errOut)
+		`This platform's apps answer on this machine \(shop\.localhost\): to reach www\.example\.com through it, point the name at 127\.0\.0\.1 \(a line in /etc/hosts\)\n$`).FindStringSubmatch(errOut)
 	require.NotNil(t, m, errOut)
 	token := m[1]
 	assert.Equal(t, []string{
@@ -303,8 +303,8 @@ func TestDomains(t *testing.T) {
 	require.Len(t, got, 8)
 	assert.Equal(t, "=== shop Custom Domains", got[0])
 	assert.Equal(t, "DOMAIN            STATUS   DNS TARGET (CNAME)  ADDED", got[1])
-	assert.Regexp(t, `^shop\.example\.org  pending  shop\.platform\.test  `+stampRE+`$`, got[2])
-	assert.Regexp(t, `^www\.example\.com   pending  shop\.platform\.test  `+stampRE+`$`, got[3])
+	assert.Regexp(t, `^shop\.example\.org  pending  shop\.localhost +`+stampRE+`$`, got[2])
+	assert.Regexp(t, `^www\.example\.com   pending  shop\.localhost +`+stampRE+`$`, got[3])
 	assert.Equal(t, "=== DNS records that verify the pending domains", got[4])
 	assert.Regexp(t, `^NAME +TYPE +VALUE$`, got[5])
 	assert.Regexp(t, `^_platform-challenge\.shop\.example\.org +TXT +platform-domain-\S+$`, got[6])
@@ -322,7 +322,7 @@ func TestDomains(t *testing.T) {
 	assert.Equal(t, "Verifying www.example.com for shop... done\n", errOut)
 	assert.Equal(t, "www.example.com is verified: shop answers on it\n", out)
 	assert.Equal(t, []string{"POST /api/v1/apps/shop/domains/www.example.com/verify"}, h.requests())
-	assert.Regexp(t, `(?m)^www\.example\.com +verified +shop\.platform\.test `, h.ok(t, "domains", "-a", "shop"))
+	assert.Regexp(t, `(?m)^www\.example\.com +verified +shop\.localhost `, h.ok(t, "domains", "-a", "shop"))
 
 	var ds api.Page[api.Domain]
 	require.NoError(t, json.Unmarshal([]byte(h.ok(t, "domains", "-a", "shop", "--json")), &ds))

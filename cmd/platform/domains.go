@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -87,6 +88,19 @@ func (c *cli) dnsTarget(ctx context.Context, cl *api.Client, app string) string 
 	return u.Hostname()
 }
 
+// dnsHint says how to point host's DNS at the platform, whose app answers
+// at target (dnsTarget's), or "" when target is not known.
+func dnsHint(host, target string) string {
+	switch {
+	case target == "?":
+		return ""
+	case target == "localhost" || strings.HasSuffix(target, ".localhost"):
+		// A platform on this machine: no DNS record can point here.
+		return fmt.Sprintf("This platform's apps answer on this machine (%s): to reach %s through it, point the name at 127.0.0.1 (a line in /etc/hosts)", target, host)
+	}
+	return fmt.Sprintf("Point %s at the platform with a DNS record: %s CNAME %s", host, host, target)
+}
+
 func (c *cli) newDomainsAddCmd() *cobra.Command {
 	var appFlag string
 	cmd := &cobra.Command{
@@ -118,8 +132,8 @@ verification routes the name at once.)`,
 				fmt.Fprintf(c.stderr, "%s is not routed until you show it is yours: create a DNS %s record %s with the value %s, then run platform domains:verify %s\n",
 					d.Host, v.Type, v.Name, v.Value, d.Host)
 			}
-			if target := c.dnsTarget(cmd.Context(), cl, app); target != "?" {
-				fmt.Fprintf(c.stderr, "Point %s at the platform with a DNS record: %s CNAME %s\n", d.Host, d.Host, target)
+			if hint := dnsHint(d.Host, c.dnsTarget(cmd.Context(), cl, app)); hint != "" {
+				fmt.Fprintln(c.stderr, hint)
 			}
 			return nil
 		},

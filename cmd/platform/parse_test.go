@@ -197,3 +197,13 @@ func TestShellQuote(t *testing.T) {
 		assert.Equal(t, want, shellQuote(in), "%q", in)
 	}
 }
+
+func TestDNSHint(t *testing.T) {
+	for _, tc := range []struct{ target, want string }{
+		{"shop.apps.example.com", "Point www.example.com at the platform with a DNS record: www.example.com CNAME shop.apps.example.com"},
+		{"shop.localhost", "This platform's apps answer on this machine (shop.localhost): to reach www.example.com through it, point the name at 127.0.0.1 (a line in /etc/hosts)"},
+		{"?", ""},
+	} {
+		assert.Equal(t, tc.want, dnsHint("www.example.com", tc.target), tc.target)
+	}
+}

@@ -192,9 +192,12 @@ func TestCLIEndToEnd(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "web never had 3 ready processes: %+v", f)
 		time.Sleep(500 * time.Millisecond)
 	}
+	// Ready in Kubernetes comes a moment before the router has the new
+	// endpoints: requests go on until each process has answered one.
 	pods := map[string]bool{}
-	for i := 0; i < 90 && len(pods) < 3; i++ {
-		pods[regexp.MustCompile(`pod=(\S+)`).FindStringSubmatch(get())[1]] = true
+	podRE := regexp.MustCompile(`pod=(\S+)`)
+	for until := time.Now().Add(time.Minute); len(pods) < 3 && time.Now().Before(until); {
+		pods[podRE.FindStringSubmatch(get())[1]] = true
 	}
 	assert.Len(t, pods, 3, "requests reached every web process")
 	var dynos api.Dynos
