@@ -127,7 +127,7 @@ func ParseCertificate(chainPEM, keyPEM string, now time.Time) (ParsedCertificate
 	}
 	leaf := chain[0]
 	if leaf.IsCA && len(chain) > 1 {
-		return ParsedCertificate{}, invalidf("the certificate file starts with a CA certificate (%s): put your site's certificate first, then its intermediates", leaf.Subject.CommonName)
+		return ParsedCertificate{}, invalidf("the certificate file starts with a CA certificate (%s): put your site's certificate first, then its intermediates", certName(leaf))
 	}
 	for i := 0; i+1 < len(chain); i++ {
 		if err := chain[i].CheckSignatureFrom(chain[i+1]); err != nil {
