@@ -82,8 +82,18 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request) error 
 			served[hc.Host] = hc
 		}
 	}
+	role, err := s.st.RoleOf(ctx, userFrom(ctx).ID, app.TenantID)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	out := api.CertificateList{Domains: []api.DomainCertificate{}, Certificates: []api.Certificate{}, HTTPS: httpsView(settings)}
+	out := api.CertificateList{Domains: []api.DomainCertificate{}, Certificates: []api.Certificate{}, HTTPS: httpsView(settings),
+		Allowed: api.CertificateActions{Remove: role.AtLeast(store.Member), ChangeHTTPS: role.AtLeast(store.Member)}}
+	if err := s.uploadRefusal(role, app, tenant, domains); err != nil {
+		out.Allowed.UploadRefusal = toAPIError(err).Message
+	} else {
+		out.Allowed.Upload = true
+	}
 	for _, d := range domains {
 		dc := api.DomainCertificate{Domain: d.Host, Source: api.CertNone, Status: api.CertStatusNone}
 		hc, inCluster := served[d.Host]
@@ -126,6 +136,30 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+func suspendedCertificates(t store.Tenant) error {
+	return forbidden("tenant %s is suspended: its apps cannot get certificates until a platform admin lifts the suspension", t.Name)
+}
+
+func noDomainsForCertificate(app store.App, host string) error {
+	return invalid("certificate", "%s has no custom domains, and a certificate is for one of them: add the domain first with platform domains:add %s -a %s",
+		app.Name, host, app.Name)
+}
+
+// uploadRefusal is why a user of role may not upload a certificate to
+// app, as addCertificate would refuse it before reading the certificate,
+// or nil.
+func (s *Server) uploadRefusal(role store.Role, app store.App, tenant store.Tenant, domains []store.Domain) error {
+	switch {
+	case !role.AtLeast(store.Member):
+		return forbidden("you are a %s of tenant %s: uploading a certificate needs the %s role", role, tenant.Name, store.Member)
+	case tenant.Suspended():
+		return suspendedCertificates(tenant)
+	case len(domains) == 0:
+		return noDomainsForCertificate(app, "HOST")
+	}
+	return nil
+}
+
 // addCertificate uploads a certificate and its key for an app's custom
 // domains, and returns once the router has them: POST
 // /apps/{app}/certificates. A certificate that fails to parse, whose key
@@ -147,7 +181,7 @@ func (s *Server) addCertificate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if tenant.Suspended() {
-		return forbidden("tenant %s is suspended: its apps cannot get certificates until a platform admin lifts the suspension", tenant.Name)
+		return suspendedCertificates(tenant)
 	}
 	p, err := store.ParseCertificate(req.Certificate, req.PrivateKey, s.now())
 	if err != nil {
@@ -167,8 +201,7 @@ func (s *Server) addCertificate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(domains) == 0 {
-		return invalid("certificate", "%s has no custom domains, and a certificate is for one of them: add the domain first with platform domains:add %s -a %s",
-			app.Name, p.Hosts[0], app.Name)
+		return noDomainsForCertificate(app, p.Hosts[0])
 	}
 	covered := slices.ContainsFunc(domains, func(d store.Domain) bool { return store.CoversHost(p.Hosts, d.Host) })
 	if !covered {

@@ -106,6 +106,10 @@ func TestAPICertificates(t *testing.T) {
 		http.StatusConflict, api.CodeConflict, "")
 
 	list := decode[api.CertificateList](t, f.call(t, "viewer", http.MethodGet, path, nil))
+	assert.Equal(t, api.CertificateActions{UploadRefusal: "you are a viewer of tenant acme: uploading a certificate needs the member role"}, list.Allowed,
+		"a viewer is offered no change")
+	assert.Equal(t, api.CertificateActions{Upload: true, Remove: true, ChangeHTTPS: true},
+		decode[api.CertificateList](t, f.call(t, "member", http.MethodGet, path, nil)).Allowed)
 	require.Len(t, list.Certificates, 1)
 	assert.Equal(t, api.HTTPSSettings{Redirect: true}, list.HTTPS)
 	require.Len(t, list.Domains, 3)

@@ -381,6 +381,19 @@ type CertificateList struct {
 	Domains      []DomainCertificate `json:"domains"`
 	Certificates []Certificate       `json:"certificates"`
 	HTTPS        HTTPSSettings       `json:"https"`
+	// Allowed says what the caller may change, as the API would decide.
+	Allowed CertificateActions `json:"allowed"`
+}
+
+// CertificateActions are the changes of an app's certificates the caller
+// may make: what a client offers, so that it never offers what the API
+// refuses.
+type CertificateActions struct {
+	Upload bool `json:"upload"`
+	// UploadRefusal says why not, and what to do, when Upload is false.
+	UploadRefusal string `json:"upload_refusal,omitempty"`
+	Remove        bool   `json:"remove"`
+	ChangeHTTPS   bool   `json:"change_https"`
 }
 
 // HTTPSSettings are how an app answers plain HTTP and HTTPS.
