@@ -2,6 +2,10 @@ package deployer_test
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/deployer"
+	"github.com/platform-paas/platform/router"
 )
 
 func TestAutoSecretName(t *testing.T) {
@@ -123,4 +128,94 @@ func (r *rig) ingress(ctx context.Context, app string) *networkingv1.Ingress {
 	ing, err := r.kc.NetworkingV1().Ingresses(r.ns).Get(ctx, app, metav1.GetOptions{})
 	require.NoError(r.t, err)
 	return ing
+}
+
+// TestUploadedCertificateServedOverHTTPS runs a router against the local
+// stack's Kubernetes: an app applied with an uploaded certificate for its
+// custom domain answers HTTPS on it with that certificate (verified
+// against its CA), plain HTTP is redirected to HTTPS with HSTS on the
+// HTTPS answer, and with the redirect turned off plain HTTP is answered.
+func TestUploadedCertificateServedOverHTTPS(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, deployer.TenantQuota{MaxProcesses: 2}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	const app, domain = "tlsweb", "www.tls-e2e.example"
+	ca := localstack.NewCA(t)
+	mid := ca.Intermediate(t, "E2E Intermediate")
+	leaf, key := mid.ServerCertPEM(t, time.Now().Add(-time.Minute), time.Now().Add(time.Hour), domain)
+	rel := r.release(app, 1, "secure hello", web(1))
+	rel.Domains = []string{domain}
+	rel.Certificates = []deployer.Certificate{{ID: 1, ChainPEM: string(leaf) + string(mid.CertPEM()), KeyPEM: string(key),
+		Names: []string{domain}, NotAfter: time.Now().Add(time.Hour)}}
+	rel.HTTPS = deployer.HTTPS{HSTSMaxAge: 120}
+	_, _, err := r.apply(ctx, rel, nil)
+	require.NoError(t, err)
+
+	rt, err := router.New(router.Config{TLS: true, HTTPSPort: 8443, RequestTimeout: 10 * time.Second, DisableAccessLog: true}, r.kc)
+	require.NoError(t, err)
+	runCtx, stop := context.WithCancel(ctx)
+	ran, served, servedTLS := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	go func() { ran <- rt.Run(runCtx) }()
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	secure, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { served <- rt.Serve(runCtx, plain) }()
+	go func() { servedTLS <- rt.ServeTLS(runCtx, secure) }()
+	t.Cleanup(func() {
+		stop()
+		assert.NoError(t, <-served)
+		assert.NoError(t, <-servedTLS)
+		assert.NoError(t, <-ran)
+	})
+	require.Eventually(t, rt.HasSynced, time.Minute, 50*time.Millisecond)
+
+	transport := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: ca.Pool},
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			to := plain.Addr().String()
+			if strings.HasSuffix(addr, ":443") {
+				to = secure.Addr().String()
+			}
+			return (&net.Dialer{}).DialContext(ctx, "tcp", to)
+		},
+	}
+	t.Cleanup(transport.CloseIdleConnections)
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		res, err := client.Get("https://" + domain + "/greeting")
+		if !assert.NoError(c, err, "HTTPS verifies against the uploaded chain's CA") {
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		assert.Equal(c, http.StatusOK, res.StatusCode)
+		assert.Equal(c, "secure hello", string(b))
+		assert.Equal(c, "max-age=120", res.Header.Get("Strict-Transport-Security"))
+		assert.Equal(c, "E2E Intermediate", res.TLS.PeerCertificates[0].Issuer.CommonName)
+	}, time.Minute, 100*time.Millisecond)
+
+	res, err := client.Get("http://" + domain + "/greeting?x=1")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusPermanentRedirect, res.StatusCode)
+	assert.Equal(t, "https://"+domain+":8443/greeting?x=1", res.Header.Get("Location"))
+
+	rel.HTTPS = deployer.HTTPS{NoRedirect: true}
+	_, _, err = r.apply(ctx, rel, nil)
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		res, err := client.Get("http://" + domain + "/greeting")
+		if !assert.NoError(c, err) {
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		assert.Equal(c, http.StatusOK, res.StatusCode, "with the redirect off, plain HTTP is answered")
+		assert.Equal(c, "secure hello", string(b))
+	}, time.Minute, 100*time.Millisecond)
 }
