@@ -118,13 +118,18 @@ type tlsEntry struct {
 	cert   *Certificate // nil for an automatic one
 }
 
-// tlsEntries decides which certificate serves each host of rel: of the
-// uploaded ones covering it, the one valid longest; else, for a custom
-// domain and with automatic certificates on, its own automatic one.
+// tlsEntries decides which certificate serves each custom domain of rel:
+// of the uploaded ones covering it, the one valid longest; else, with
+// automatic certificates on, its own automatic one.
 func (d *Deployer) tlsEntries(rel Release, hosts []string) []tlsEntry {
 	var entries []tlsEntry
 	byCert := map[int64]int{}
 	for _, h := range hosts {
+		// Only custom domains: the default host is the platform's to
+		// serve, whatever names an uploaded certificate has.
+		if !slices.Contains(rel.Domains, h) {
+			continue
+		}
 		var best *Certificate
 		for i := range rel.Certificates {
 			c := &rel.Certificates[i]
@@ -141,7 +146,7 @@ func (d *Deployer) tlsEntries(rel Release, hosts []string) []tlsEntry {
 				entries = append(entries, tlsEntry{secret: uploadedSecretName(rel.App, best.ID), cert: best})
 			}
 			entries[i].hosts = append(entries[i].hosts, h)
-		case d.cfg.AutoCertificates && slices.Contains(rel.Domains, h):
+		case d.cfg.AutoCertificates:
 			entries = append(entries, tlsEntry{secret: AutoSecretName(h), hosts: []string{h}})
 		}
 	}

@@ -12,6 +12,10 @@ import (
 	"github.com/platform-paas/platform/server/store"
 )
 
+// maxCertificates bounds an app's uploaded certificates, as maxDomains
+// bounds its domains.
+const maxCertificates = maxDomains
+
 // CertificateReader is what the API needs of the deployer to show how an
 // app's domains are served over HTTPS: what the app's Ingress names for
 // each host, and what the router recorded of automatic certificates.
@@ -211,6 +215,13 @@ func (s *Server) addCertificate(w http.ResponseWriter, r *http.Request) error {
 		}
 		return invalid("certificate", "the certificate covers %s, none of %s's domains (%s): upload a certificate for one of them, or add its domain first with platform domains:add",
 			strings.Join(p.Hosts, ", "), app.Name, strings.Join(hosts, ", "))
+	}
+	certs, err := s.st.ListCertificates(ctx, app.ID)
+	if err != nil {
+		return err
+	}
+	if len(certs) >= maxCertificates {
+		return invalid("certificate", "%s has %d certificates, the most an app may have: remove one first (platform certs -a %s lists them)", app.Name, len(certs), app.Name)
 	}
 	var c store.Certificate
 	err = s.st.InTx(ctx, func(tx *store.Store) error {
