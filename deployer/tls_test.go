@@ -16,6 +16,10 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/deployer"
@@ -153,7 +157,18 @@ func TestUploadedCertificateServedOverHTTPS(t *testing.T) {
 	_, _, err := r.apply(ctx, rel, nil)
 	require.NoError(t, err)
 
-	rt, err := router.New(router.Config{TLS: true, HTTPSPort: 8443, RequestTimeout: 10 * time.Second, DisableAccessLog: true}, r.kc)
+	// The router's client is its own, with the key pair read in, so that
+	// client-go starts no certificate reloader of the process's shared
+	// transport for it, and its connections close with the test.
+	rc, err := clientcmd.BuildConfigFromFlags("", r.env.Kubeconfig)
+	require.NoError(t, err)
+	require.NoError(t, rest.LoadTLSFiles(rc))
+	hc, err := rest.HTTPClientFor(rc)
+	require.NoError(t, err)
+	t.Cleanup(func() { utilnet.CloseIdleConnectionsFor(hc.Transport) })
+	kube, err := kubernetes.NewForConfigAndClient(rc, hc)
+	require.NoError(t, err)
+	rt, err := router.New(router.Config{TLS: true, HTTPSPort: 8443, RequestTimeout: 10 * time.Second, DisableAccessLog: true}, kube)
 	require.NoError(t, err)
 	runCtx, stop := context.WithCancel(ctx)
 	ran, served, servedTLS := make(chan error, 1), make(chan error, 1), make(chan error, 1)
