@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +17,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -159,13 +159,16 @@ func TestUploadedCertificateServedOverHTTPS(t *testing.T) {
 
 	// The router's client is its own, with the key pair read in, so that
 	// client-go starts no certificate reloader of the process's shared
-	// transport for it, and its connections close with the test.
+	// transport for it; its connections are closed once the router has
+	// stopped, watches and all.
 	rc, err := clientcmd.BuildConfigFromFlags("", r.env.Kubeconfig)
 	require.NoError(t, err)
 	require.NoError(t, rest.LoadTLSFiles(rc))
+	var conns connSet
+	rc.Dial = conns.dial
+	t.Cleanup(conns.closeAll)
 	hc, err := rest.HTTPClientFor(rc)
 	require.NoError(t, err)
-	t.Cleanup(func() { utilnet.CloseIdleConnectionsFor(hc.Transport) })
 	kube, err := kubernetes.NewForConfigAndClient(rc, hc)
 	require.NoError(t, err)
 	rt, err := router.New(router.Config{TLS: true, HTTPSPort: 8443, RequestTimeout: 10 * time.Second, DisableAccessLog: true}, kube)
@@ -233,4 +236,28 @@ func TestUploadedCertificateServedOverHTTPS(t *testing.T) {
 		assert.Equal(c, http.StatusOK, res.StatusCode, "with the redirect off, plain HTTP is answered")
 		assert.Equal(c, "secure hello", string(b))
 	}, time.Minute, 100*time.Millisecond)
+}
+
+// connSet dials connections and closes them all at once.
+type connSet struct {
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (s *connSet) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err == nil {
+		s.mu.Lock()
+		s.conns = append(s.conns, c)
+		s.mu.Unlock()
+	}
+	return c, err
+}
+
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
 }
