@@ -143,6 +143,17 @@ func TestAPICertificates(t *testing.T) {
 	require.Len(t, f.audits(t, "certificate.remove"), 1)
 	list = decode[api.CertificateList](t, f.call(t, "viewer", http.MethodGet, path, nil))
 	assert.Empty(t, list.Certificates)
+
+	// A suspended tenant's apps get no certificates, and the listing says
+	// so before anyone tries.
+	_, err = f.st.SuspendTenant(ctx, f.acme.ID, true)
+	require.NoError(t, err)
+	want := "tenant acme is suspended: its apps cannot get certificates until a platform admin lifts the suspension"
+	msg = wantError(t, f.call(t, "member", http.MethodPost, path, api.AddCertificateRequest{Certificate: chain, PrivateKey: string(key)}),
+		http.StatusForbidden, api.CodeForbidden, "")
+	assert.Equal(t, want, msg)
+	list = decode[api.CertificateList](t, f.call(t, "member", http.MethodGet, path, nil))
+	assert.Equal(t, api.CertificateActions{UploadRefusal: want, Remove: true, ChangeHTTPS: true}, list.Allowed)
 }
 
 // TestAPIHTTPSSettings: redirect on and HSTS off by default; a change is
