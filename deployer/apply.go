@@ -262,7 +262,13 @@ func (d *Deployer) applyWorkloads(ctx context.Context, ns string, rel Release) (
 		return nil, fmt.Errorf("applying service %s: %w", serviceName(rel.App), err)
 	}
 	if hosts := d.hosts(rel); len(hosts) > 0 {
-		if _, err := d.client.NetworkingV1().Ingresses(ns).Apply(ctx, d.ingress(ns, rel, hosts), applyOpts); err != nil {
+		entries := d.tlsEntries(rel, hosts)
+		if err := d.applyCertificates(ctx, ns, rel, entries); err != nil {
+			return nil, err
+		}
+		ing := d.ingress(ns, rel, hosts)
+		d.ingressTLS(ing, rel, entries)
+		if _, err := d.client.NetworkingV1().Ingresses(ns).Apply(ctx, ing, applyOpts); err != nil {
 			return nil, fmt.Errorf("applying ingress %s: %w", ingressName(rel.App), err)
 		}
 	}
@@ -290,12 +296,15 @@ func (d *Deployer) removeStale(ctx context.Context, ns string, rel Release) erro
 			return err
 		}
 	}
-	if !web || len(d.hosts(rel)) == 0 {
+	var keep []tlsEntry
+	if hosts := d.hosts(rel); !web || len(hosts) == 0 {
 		if err := d.deleteObject(ctx, "ingress", ingressName(rel.App), d.client.NetworkingV1().Ingresses(ns).Delete); err != nil {
 			return err
 		}
+	} else {
+		keep = d.tlsEntries(rel, hosts)
 	}
-	return nil
+	return d.removeStaleCertificates(ctx, ns, rel, keep)
 }
 
 // deleteObject deletes one object, its dependents in the background; an

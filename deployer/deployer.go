@@ -29,6 +29,10 @@
 //   - Service <app>-web (port 80, named "http", to the web process's PORT)
 //     and Ingress <app> (class Config.IngressClass) when the app has a web
 //     process.
+//   - Secret <app>-tls-<id> (kubernetes.io/tls) per uploaded certificate
+//     that serves one of the app's hosts, named in the Ingress's spec.tls;
+//     with Config.AutoCertificates, spec.tls entries naming tls-<host> for
+//     the router's automatic certificates (see tls.go).
 //
 // Every object of an app carries the labels platform.io/tenant,
 // platform.io/app, platform.io/role (process, config, release-command, web)
@@ -117,6 +121,12 @@ type Config struct {
 	// KeepConfigs is how many release config Secrets an app keeps,
 	// newest first; default 5. The running release's is always kept.
 	KeepConfigs int
+
+	// AutoCertificates has every verified custom domain without an
+	// uploaded certificate served with one the router obtains by ACME:
+	// the app's Ingress names a Secret for it in spec.tls and carries
+	// kubernetes.io/tls-acme: "true". Off, such domains answer HTTP only.
+	AutoCertificates bool
 
 	// PullCredentials, when set, gives each tenant's pods the credential
 	// the kubelet pulls their images with: EnsureTenant writes it, fresh,

@@ -32,6 +32,11 @@ type Release struct {
 	// Domains are custom host names the web process answers on besides
 	// <app>.<apps domain>.
 	Domains []string
+	// Certificates are the app's uploaded certificates; each serves the
+	// app's hosts it covers (see tlsEntries).
+	Certificates []Certificate
+	// HTTPS is how the app answers plain HTTP and HTTPS.
+	HTTPS HTTPS
 	// HealthPath, when not empty, is an HTTP path on PORT that answers
 	// 2xx or 3xx once a web process is ready; empty means ready once PORT
 	// accepts connections.
@@ -196,6 +201,14 @@ func (r Release) Validate() error {
 		if errs := validation.IsDNS1123Subdomain(strings.TrimPrefix(h, "*.")); len(errs) > 0 {
 			return fmt.Errorf("%w: domain %q: %s", ErrInvalid, h, errs[0])
 		}
+	}
+	for _, c := range r.Certificates {
+		if c.ID <= 0 || c.ChainPEM == "" || c.KeyPEM == "" || len(c.Names) == 0 {
+			return fmt.Errorf("%w: certificate %d lacks its chain, key or names", ErrInvalid, c.ID)
+		}
+	}
+	if r.HTTPS.HSTSMaxAge < 0 {
+		return fmt.Errorf("%w: HSTS max-age %d", ErrInvalid, r.HTTPS.HSTSMaxAge)
 	}
 	if r.HealthPath != "" && !strings.HasPrefix(r.HealthPath, "/") {
 		return fmt.Errorf("%w: health path %q does not start with /", ErrInvalid, r.HealthPath)

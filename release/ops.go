@@ -264,7 +264,7 @@ func (r *Releases) rollOutOrRestore(ctx context.Context, app store.App, tenant s
 }
 
 // Reapply applies the app's running release again: at start (Reconcile),
-// after its domains change, and when its tenant is suspended (every
+// after its domains, certificates or HTTPS settings change, and when its tenant is suspended (every
 // process stops) or the suspension ends. An app never built has nothing to
 // apply.
 func (r *Releases) Reapply(ctx context.Context, app store.App, tenant store.Tenant) error {

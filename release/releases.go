@@ -234,6 +234,22 @@ func (r *Releases) deployerRelease(ctx context.Context, app store.App, tenant st
 	for _, d := range domains {
 		dr.Domains = append(dr.Domains, d.Host)
 	}
+	certs, err := r.st.ListCertificatesWithKeys(ctx, app.ID)
+	if err != nil {
+		return deployer.Release{}, fmt.Errorf("reading certificates: %w", err)
+	}
+	for _, c := range certs {
+		dr.Certificates = append(dr.Certificates, deployer.Certificate{
+			ID: c.ID, ChainPEM: c.ChainPEM, KeyPEM: c.KeyPEM, Names: c.Hosts, NotAfter: c.NotAfter,
+		})
+	}
+	https, err := r.st.GetHTTPSSettings(ctx, app.ID)
+	if err != nil {
+		return deployer.Release{}, fmt.Errorf("reading HTTPS settings: %w", err)
+	}
+	dr.HTTPS = deployer.HTTPS{
+		NoRedirect: !https.Redirect, HSTSMaxAge: https.HSTSMaxAge, HSTSIncludeSubdomains: https.HSTSIncludeSubdomains,
+	}
 	for _, p := range rel.Formation {
 		q := p.Quantity
 		if tenant.Suspended() {

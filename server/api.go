@@ -193,6 +193,11 @@ func (s *Server) apiRoutes() chi.Router {
 		r.Post("/apps/{app}/domains", s.serveAPI(s.addDomain))
 		r.Delete("/apps/{app}/domains/{host}", s.serveAPI(s.removeDomain))
 		r.Post("/apps/{app}/domains/{host}/verify", s.serveAPI(s.verifyDomain))
+		r.Get("/apps/{app}/certificates", s.serveAPI(s.listCertificates))
+		r.Post("/apps/{app}/certificates", s.serveAPI(s.addCertificate))
+		r.Delete("/apps/{app}/certificates/{cert}", s.serveAPI(s.removeCertificate))
+		r.Get("/apps/{app}/https", s.serveAPI(s.getHTTPS))
+		r.Patch("/apps/{app}/https", s.serveAPI(s.updateHTTPS))
 	})
 	return r
 }

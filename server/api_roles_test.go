@@ -118,6 +118,11 @@ func roleRows(buildID int64) []roleRow {
 		{route: "POST /api/v1/apps/{app}/domains", path: "/api/v1/apps/shop/domains", body: `{"host":"%s.example.org"}`, need: needMember},
 		{route: "DELETE /api/v1/apps/{app}/domains/{host}", path: "/api/v1/apps/shop/domains/nothing.example.org", need: needMember},
 		{route: "POST /api/v1/apps/{app}/domains/{host}/verify", path: "/api/v1/apps/shop/domains/nothing.example.org/verify", need: needMember},
+		{route: "GET /api/v1/apps/{app}/certificates", path: "/api/v1/apps/shop/certificates", need: needViewer},
+		{route: "POST /api/v1/apps/{app}/certificates", path: "/api/v1/apps/shop/certificates", body: `{"certificate":"not PEM","private_key":"not PEM"}`, need: needMember},
+		{route: "DELETE /api/v1/apps/{app}/certificates/{cert}", path: "/api/v1/apps/shop/certificates/999999", need: needMember},
+		{route: "GET /api/v1/apps/{app}/https", path: "/api/v1/apps/shop/https", need: needViewer},
+		{route: "PATCH /api/v1/apps/{app}/https", path: "/api/v1/apps/shop/https", body: `{"redirect":true}`, need: needMember},
 	}
 }
 

@@ -94,6 +94,10 @@ type Config struct {
 	// restarts, their status and logs. Nil means those endpoints answer
 	// 501.
 	Ops AppOps
+	// Certificates reads how the cluster serves apps' domains over HTTPS,
+	// for GET /apps/{app}/certificates. Nil shows only what the store
+	// knows: uploaded certificates, and no automatic ones.
+	Certificates CertificateReader
 	// AppsDomain is the domain apps answer under by default
 	// (<app>.<AppsDomain>); custom domains under it are refused.
 	AppsDomain string
@@ -232,6 +236,8 @@ type Server struct {
 	remover       AppRemover
 	releases      *release.Releases
 	ops           AppOps
+	certs         CertificateReader
+	now           func() time.Time
 	appsDomain    string
 	apiLock       release.LockConfig
 	tenants       TenantOps
@@ -277,6 +283,8 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		remover:                cfg.Remover,
 		releases:               cfg.Releases,
 		ops:                    cfg.Ops,
+		certs:                  cfg.Certificates,
+		now:                    time.Now,
 		appsDomain:             strings.ToLower(strings.TrimSuffix(cfg.AppsDomain, ".")),
 		apiLock:                cfg.APILock,
 		tenants:                cfg.Tenants,

@@ -67,6 +67,9 @@ func (c deployConfig) newDeployer(kubeconfig string, pull deployer.PullCredentia
 		// process that dies right after binding.
 		MinReady:        time.Second,
 		PullCredentials: pull,
+		// The router obtains the certificates; the deployer names where
+		// they go.
+		AutoCertificates: c.ACMEDirectory != "",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up deployer: %w", err)

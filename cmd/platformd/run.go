@@ -190,9 +190,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		WebURL:      func(app string) string { return webURL(cfg, app) },
 		Remover:     remover,
 		// The API's config changes, rollbacks, scaling, restarts and logs.
-		Releases:   releases,
-		Ops:        dep,
-		AppsDomain: cfg.Deploy.AppsDomain,
+		Releases:     releases,
+		Ops:          dep,
+		Certificates: dep,
+		AppsDomain:   cfg.Deploy.AppsDomain,
 		// Quota changes of tenants.
 		Tenants:        dep,
 		SignIn:         cfg.API.signIn(),

@@ -170,6 +170,8 @@ func (c *config) settings() []*setting {
 			usage: "the IngressClass of the apps' Ingresses, which the router serves (and platformd creates); two platforms in one cluster need two"},
 		{flag: "manage-ingress-class", env: []string{"PLATFORM_MANAGE_INGRESS_CLASS"}, def: "true", bind: boolean(&c.Deploy.ManageIngressClass),
 			usage: "create the IngressClass at start; false where the install owns it (the Helm chart does), so that uninstalling removes it for good"},
+		{flag: "acme-directory", env: []string{"PLATFORM_ACME_DIRECTORY"}, router: true, bind: text(&c.Deploy.ACMEDirectory),
+			usage: "the ACME directory URL (such as Let's Encrypt's) the router gets certificates from for apps' custom domains that have none uploaded; empty: no automatic certificates"},
 		{flag: "namespace-prefix", env: []string{"PLATFORM_NAMESPACE_PREFIX"}, def: "t-", bind: text(&c.Deploy.NamespacePrefix),
 			usage: "what goes before a tenant's name to make its Kubernetes namespace; two platforms in one cluster need two"},
 		{flag: "apps-domain", env: []string{"PLATFORM_APPS_DOMAIN"}, def: "localhost", bind: text(&c.Deploy.AppsDomain),

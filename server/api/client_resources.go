@@ -305,3 +305,37 @@ func (c *Client) stream(ctx context.Context, path string, query url.Values, w io
 	}
 	return nil
 }
+
+// ListCertificates returns how each of an app's custom domains is served
+// over HTTPS, its uploaded certificates and its HTTPS settings.
+func (c *Client) ListCertificates(ctx context.Context, app string) (CertificateList, error) {
+	var l CertificateList
+	return l, c.do(ctx, http.MethodGet, appPath(app, "certificates"), nil, nil, &l)
+}
+
+// AddCertificate uploads a certificate chain and its private key (PEM)
+// for an app's custom domains, and returns once the router has them.
+func (c *Client) AddCertificate(ctx context.Context, app, chainPEM, keyPEM string) (Certificate, error) {
+	var cert Certificate
+	return cert, c.do(ctx, http.MethodPost, appPath(app, "certificates"), nil,
+		AddCertificateRequest{Certificate: chainPEM, PrivateKey: keyPEM}, &cert)
+}
+
+// RemoveCertificate removes an uploaded certificate of an app, named by
+// its ID or by a domain it serves.
+func (c *Client) RemoveCertificate(ctx context.Context, app, idOrDomain string) error {
+	return c.do(ctx, http.MethodDelete, appPath(app, "certificates", idOrDomain), nil, nil, nil)
+}
+
+// GetHTTPS returns an app's HTTPS settings.
+func (c *Client) GetHTTPS(ctx context.Context, app string) (HTTPSSettings, error) {
+	var h HTTPSSettings
+	return h, c.do(ctx, http.MethodGet, appPath(app, "https"), nil, nil, &h)
+}
+
+// UpdateHTTPS changes an app's HTTPS settings and returns them once
+// applied.
+func (c *Client) UpdateHTTPS(ctx context.Context, app string, req UpdateHTTPSRequest) (HTTPSSettings, error) {
+	var h HTTPSSettings
+	return h, c.do(ctx, http.MethodPatch, appPath(app, "https"), nil, req, &h)
+}

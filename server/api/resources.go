@@ -313,3 +313,104 @@ type Size struct {
 	MemoryRequestMiB int `json:"memory_request_mib"`
 	MemoryLimitMiB   int `json:"memory_limit_mib"`
 }
+
+// Certificate is a certificate uploaded to an app, for its custom
+// domains. Its private key is never returned.
+type Certificate struct {
+	ID int64 `json:"id"`
+	// Names are the DNS names the certificate covers ("*.example.com"
+	// for a wildcard).
+	Names []string `json:"names"`
+	// Domains are the app's custom domains it covers.
+	Domains     []string  `json:"domains"`
+	Issuer      string    `json:"issuer"`
+	Fingerprint string    `json:"fingerprint"` // SHA-256 of the certificate, hex
+	NotBefore   time.Time `json:"not_before"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// AddCertificateRequest is the body of POST /apps/{app}/certificates:
+// the certificate chain (the certificate first, then its intermediates)
+// and its private key, both PEM.
+type AddCertificateRequest struct {
+	Certificate string `json:"certificate"`
+	PrivateKey  string `json:"private_key"`
+}
+
+// DomainCertificate says how HTTPS serves one of an app's custom domains.
+type DomainCertificate struct {
+	Domain string `json:"domain"`
+	// Source is CertUploaded, CertAutomatic or CertNone.
+	Source string `json:"source"`
+	// CertificateID is the uploaded certificate that serves the domain.
+	CertificateID int64      `json:"certificate_id,omitempty"`
+	Issuer        string     `json:"issuer,omitempty"`
+	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
+	// Status is one of the CertStatus values.
+	Status string `json:"status"`
+	// LastError is why the domain has no working certificate, or the
+	// certificate authority's reason an automatic one failed.
+	LastError string `json:"last_error,omitempty"`
+	// NextAttempt is when an automatic certificate that failed is tried
+	// again.
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
+}
+
+// Certificate sources.
+const (
+	CertUploaded  = "uploaded"
+	CertAutomatic = "automatic"
+	CertNone      = "none"
+)
+
+// Certificate statuses: an uploaded one is active or expired; an
+// automatic one pending, issued or failed; a domain without one is none.
+const (
+	CertActive     = "active"
+	CertExpired    = "expired"
+	CertPending    = "pending"
+	CertIssued     = "issued"
+	CertFailed     = "failed"
+	CertStatusNone = "none"
+)
+
+// CertificateList is GET /apps/{app}/certificates: how each custom
+// domain is served, the uploaded certificates, and the HTTPS settings.
+type CertificateList struct {
+	Domains      []DomainCertificate `json:"domains"`
+	Certificates []Certificate       `json:"certificates"`
+	HTTPS        HTTPSSettings       `json:"https"`
+	// Allowed says what the caller may change, as the API would decide.
+	Allowed CertificateActions `json:"allowed"`
+}
+
+// CertificateActions are the changes of an app's certificates the caller
+// may make: what a client offers, so that it never offers what the API
+// refuses.
+type CertificateActions struct {
+	Upload bool `json:"upload"`
+	// UploadRefusal says why not, and what to do, when Upload is false.
+	UploadRefusal string `json:"upload_refusal,omitempty"`
+	Remove        bool   `json:"remove"`
+	ChangeHTTPS   bool   `json:"change_https"`
+}
+
+// HTTPSSettings are how an app answers plain HTTP and HTTPS.
+type HTTPSSettings struct {
+	// Redirect sends plain HTTP for a domain with a certificate to HTTPS
+	// (308). On by default.
+	Redirect bool `json:"redirect"`
+	// HSTSMaxAge, when positive, adds Strict-Transport-Security with this
+	// max-age (seconds) to HTTPS responses; 0 sends none.
+	HSTSMaxAge            int  `json:"hsts_max_age"`
+	HSTSIncludeSubdomains bool `json:"hsts_include_subdomains"`
+}
+
+// UpdateHTTPSRequest is the body of PATCH /apps/{app}/https: the
+// settings to change; those left out are kept.
+type UpdateHTTPSRequest struct {
+	Redirect              *bool `json:"redirect,omitempty"`
+	HSTSMaxAge            *int  `json:"hsts_max_age,omitempty"`
+	HSTSIncludeSubdomains *bool `json:"hsts_include_subdomains,omitempty"`
+}

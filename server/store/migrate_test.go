@@ -11,7 +11,7 @@ import (
 )
 
 var schemaTables = []string{
-	"api_tokens", "apps", "audit_events", "builds", "config_vars", "deploy_locks", "domains",
+	"api_tokens", "apps", "audit_events", "builds", "certificates", "config_vars", "deploy_locks", "domains",
 	"formation", "invitations", "memberships", "releases", "ssh_keys", "tenants", "users", "web_sessions",
 }
 

@@ -3,6 +3,7 @@
 
 import { api, get, appPath } from './api.js';
 import { h, replace, table, when, badge, cli, confirmDialog, toast, errorText, errorBox, showError, clearError, busy, loading } from './ui.js';
+import { certificatesSection } from './certs.js';
 
 export function renderDomains(body, ctx, app) {
   const list = h('div', {}, loading());
@@ -18,13 +19,14 @@ export function renderDomains(body, ctx, app) {
   const defaultHost = app.web_url ? new URL(app.web_url).hostname : '';
   // Custom domains are served like the default host.
   const scheme = app.web_url ? new URL(app.web_url).protocol : location.protocol;
+  const certs = certificatesSection(app);
   replace(body, h('section', { class: 'panel', 'aria-labelledby': 'domains-h' },
     h('h2', { id: 'domains-h' }, 'Domains'),
     defaultHost ? h('p', {}, 'Default host: ', h('code', {}, defaultHost), h('span', { class: 'muted' }, ' — always on')) : null,
     list,
     app.canWrite ? [h('h3', {}, 'Add a domain'), h('p', { class: 'muted small' }, 'Add the name here, then create the DNS TXT record it shows and verify it; point the name at the platform’s router with a CNAME to the default host.'), form]
       : h('p', { class: 'muted' }, 'You are a viewer of this tenant: you cannot change its domains.'),
-    cli(`platform domains -a ${app.name}`)));
+    cli(`platform domains -a ${app.name}`)), certs.section);
 
   let domains = null;
   const draw = () => {
@@ -77,6 +79,7 @@ export function renderDomains(body, ctx, app) {
     try {
       domains = (await get(appPath(app.name, 'domains'))).items;
       draw();
+      certs.load(); // a domain change changes what can be uploaded
     } catch (e) {
       replace(list, h('p', { class: 'error', role: 'alert' }, errorText(e)));
     }
