@@ -26,8 +26,9 @@ import (
 //   - one entry per uploaded certificate, for the app's hosts it covers,
 //     naming the Secret <app>-tls-<id> that Apply writes from the
 //     Certificate (labelled platform.io/role=tls);
-//   - with Config.AutoCertificates, one entry per custom domain no uploaded
-//     certificate covers, naming the Secret tls-<host> (see
+//   - with Config.AutoCertificates, one entry for the app's default host
+//     and one per custom domain no uploaded certificate covers, naming the
+//     Secret tls-<host> (see
 //     AutoSecretName), and the annotation kubernetes.io/tls-acme: "true":
 //     the router obtains those certificates by ACME and writes them there,
 //     recording how it went in the Secret's annotations;
@@ -64,13 +65,14 @@ const (
 	annHSTS          = "platform.io/hsts"
 	annCertificateID = "platform.io/certificate-id"
 
-	// Written by the router on the Secrets it manages.
+	// Written by the router on the Secrets it manages (package router's
+	// AnnotationACME* and LabelACMEManaged; the deployer may not import
+	// it, and a test holds the two to the same names).
 	annACMEStatus      = "platform.io/acme-status" // pending, issued or failed
-	annACMEError       = "platform.io/acme-error"
+	annACMEError       = "platform.io/acme-last-error"
 	annACMEIssuer      = "platform.io/acme-issuer"
 	annACMENextAttempt = "platform.io/acme-next-attempt" // RFC 3339
-	annRouterManagedBy = "platform.io/managed-by"
-	routerManager      = "router"
+	annACMEManaged     = "platform.io/acme-managed"       // "true", as a label and an annotation
 
 	roleTLS = "tls"
 )
@@ -125,9 +127,15 @@ func (d *Deployer) tlsEntries(rel Release, hosts []string) []tlsEntry {
 	var entries []tlsEntry
 	byCert := map[int64]int{}
 	for _, h := range hosts {
-		// Only custom domains: the default host is the platform's to
-		// serve, whatever names an uploaded certificate has.
+		// Only custom domains take uploaded certificates: the default
+		// host is the platform's to serve, whatever names an uploaded
+		// certificate has. With automatic certificates on, the router gets
+		// it one, unless the operator's certificate for the apps domain
+		// (the router's default certificate) covers it already.
 		if !slices.Contains(rel.Domains, h) {
+			if d.cfg.AutoCertificates {
+				entries = append(entries, tlsEntry{secret: AutoSecretName(h), hosts: []string{h}})
+			}
 			continue
 		}
 		var best *Certificate
@@ -308,8 +316,10 @@ func (d *Deployer) Certificates(ctx context.Context, tenant, app string) ([]Host
 	return out, nil
 }
 
+// routerManaged reports whether the router manages a Secret: its
+// annotation decides, as it does for the router.
 func routerManaged(m metav1.ObjectMeta) bool {
-	return m.Labels[annRouterManagedBy] == routerManager || m.Annotations[annRouterManagedBy] == routerManager
+	return m.Annotations[annACMEManaged] == "true"
 }
 
 // leafOf parses the first certificate of a PEM chain, nil if none.

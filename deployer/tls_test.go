@@ -59,9 +59,13 @@ func TestCertificatesOnIngress(t *testing.T) {
 	require.NoError(t, err)
 
 	ing := r.ingress(ctx, app)
+	defaultHost := app + "." + r.cfg.AppsDomain
 	assert.ElementsMatch(t, []networkingv1.IngressTLS{
 		{Hosts: []string{"www.shop.example"}, SecretName: app + "-tls-7"},
 		{Hosts: []string{"api.shop.example"}, SecretName: "tls-api.shop.example"},
+		// The default host too, which the router skips when its default
+		// certificate (the operator's, for the apps domain) covers it.
+		{Hosts: []string{defaultHost}, SecretName: "tls-" + defaultHost},
 	}, ing.Spec.TLS)
 	assert.Equal(t, "true", ing.Annotations["kubernetes.io/tls-acme"])
 	assert.NotContains(t, ing.Annotations, "platform.io/https-redirect", "HTTP is redirected by default")
@@ -76,14 +80,15 @@ func TestCertificatesOnIngress(t *testing.T) {
 	// The router's record of an automatic certificate is read back.
 	auto := ca.TLSSecret(t, r.ns, "tls-api.shop.example", 1, "api.shop.example")
 	auto.ResourceVersion = ""
-	auto.Labels = map[string]string{"platform.io/managed-by": "router"}
-	auto.Annotations = map[string]string{"platform.io/acme-status": "failed", "platform.io/acme-error": "rate limited",
-		"platform.io/acme-next-attempt": "2030-01-02T03:04:05Z"}
+	// The names are the router's own: the contract between the two.
+	auto.Labels = map[string]string{router.LabelACMEManaged: "true"}
+	auto.Annotations = map[string]string{router.AnnotationACMEManaged: "true", router.AnnotationACMEStatus: router.ACMEStatusFailed,
+		router.AnnotationACMELastError: "rate limited", router.AnnotationACMENextAttempt: "2030-01-02T03:04:05Z"}
 	_, err = r.kc.CoreV1().Secrets(r.ns).Create(ctx, auto, metav1.CreateOptions{})
 	require.NoError(t, err)
 	hcs, err := r.d.Certificates(ctx, r.tenant, app)
 	require.NoError(t, err)
-	require.Len(t, hcs, 2)
+	require.Len(t, hcs, 3)
 	byHost := map[string]deployer.HostCertificate{}
 	for _, hc := range hcs {
 		byHost[hc.Host] = hc
@@ -97,6 +102,9 @@ func TestCertificatesOnIngress(t *testing.T) {
 	assert.Equal(t, "failed", a.Status)
 	assert.Equal(t, "rate limited", a.Error)
 	assert.Equal(t, 2030, a.NextAttempt.Year())
+	d := byHost[defaultHost]
+	assert.Equal(t, deployer.SourceAutomatic, d.Source)
+	assert.False(t, d.Present, "no certificate yet")
 
 	// Settings follow: no redirect, HSTS; the certificate removed.
 	v1.Certificates = nil
@@ -107,6 +115,7 @@ func TestCertificatesOnIngress(t *testing.T) {
 	assert.ElementsMatch(t, []networkingv1.IngressTLS{
 		{Hosts: []string{"www.shop.example"}, SecretName: "tls-www.shop.example"},
 		{Hosts: []string{"api.shop.example"}, SecretName: "tls-api.shop.example"},
+		{Hosts: []string{defaultHost}, SecretName: "tls-" + defaultHost},
 	}, ing.Spec.TLS)
 	assert.Equal(t, "false", ing.Annotations["platform.io/https-redirect"])
 	assert.Equal(t, "max-age=600; includeSubDomains", ing.Annotations["platform.io/hsts"])

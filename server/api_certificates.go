@@ -76,8 +76,9 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	served := map[string]deployer.HostCertificate{}
+	var hcs []deployer.HostCertificate
 	if s.certs != nil {
-		hcs, err := s.certs.Certificates(ctx, tenant.Name, app.Name)
+		hcs, err = s.certs.Certificates(ctx, tenant.Name, app.Name)
 		if err != nil {
 			// The store's half is still worth showing.
 			s.log.WarnContext(ctx, "reading the certificates in the cluster", "app", app.Name, "err", err)
@@ -116,21 +117,19 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request) error 
 		case !d.Verified():
 			dc.LastError = "the domain is not verified: platform domains:verify " + d.Host
 		case inCluster && hc.Source == deployer.SourceAutomatic:
-			dc.Source, dc.Issuer, dc.LastError = api.CertAutomatic, hc.Issuer, hc.Error
-			dc.Status = hc.Status
-			if hc.Present {
-				dc.ExpiresAt = &hc.NotAfter
-			}
-			if dc.Status == "" {
-				dc.Status = api.CertPending
-				if hc.Present {
-					dc.Status = api.CertIssued
-				}
-			}
-			if !hc.NextAttempt.IsZero() {
-				dc.NextAttempt = &hc.NextAttempt
-			}
+			automaticCertificate(&dc, hc)
 		}
+		out.Domains = append(out.Domains, dc)
+	}
+	// The app's default host, when the router gets it a certificate too
+	// (automatic certificates on, and no certificate of the operator's
+	// for the apps domain).
+	for _, hc := range hcs {
+		if hc.Source != deployer.SourceAutomatic || slices.ContainsFunc(domains, func(d store.Domain) bool { return d.Host == hc.Host }) {
+			continue
+		}
+		dc := api.DomainCertificate{Domain: hc.Host}
+		automaticCertificate(&dc, hc)
 		out.Domains = append(out.Domains, dc)
 	}
 	for _, c := range certs {
@@ -138,6 +137,25 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request) error 
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// automaticCertificate fills in dc from the router's record of an
+// automatic certificate.
+func automaticCertificate(dc *api.DomainCertificate, hc deployer.HostCertificate) {
+	dc.Source, dc.Issuer, dc.LastError = api.CertAutomatic, hc.Issuer, hc.Error
+	dc.Status = hc.Status
+	if hc.Present {
+		dc.ExpiresAt = &hc.NotAfter
+	}
+	if dc.Status == "" {
+		dc.Status = api.CertPending
+		if hc.Present {
+			dc.Status = api.CertIssued
+		}
+	}
+	if !hc.NextAttempt.IsZero() {
+		dc.NextAttempt = &hc.NextAttempt
+	}
 }
 
 func suspendedCertificates(t store.Tenant) error {

@@ -29,7 +29,10 @@ func (f fakeCertificates) Certificates(context.Context, string, string) ([]deplo
 func TestAPICertificates(t *testing.T) {
 	next := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	cluster := fakeCertificates{{Host: "api.shop.example", Secret: "tls-api.shop.example", Source: deployer.SourceAutomatic,
-		Status: "failed", Error: "urn:ietf:params:acme:error:rateLimited", NextAttempt: next}}
+		Status: "failed", Error: "urn:ietf:params:acme:error:rateLimited", NextAttempt: next},
+		// The default host, which the router gets a certificate for too.
+		{Host: "shop.apps.test", Secret: "tls-shop.apps.test", Source: deployer.SourceAutomatic, Status: "issued", Present: true,
+			Issuer: "Pebble Intermediate", NotAfter: next}}
 	f, dep := newUnbuiltFixtureWith(t, func(c *Config) { c.Certificates = cluster })
 	f.deploy(t, dep, "aaaa", map[string]string{"web": "./web"})
 	ctx := context.Background()
@@ -112,7 +115,7 @@ func TestAPICertificates(t *testing.T) {
 		decode[api.CertificateList](t, f.call(t, "member", http.MethodGet, path, nil)).Allowed)
 	require.Len(t, list.Certificates, 1)
 	assert.Equal(t, api.HTTPSSettings{Redirect: true}, list.HTTPS)
-	require.Len(t, list.Domains, 3)
+	require.Len(t, list.Domains, 4)
 	byDomain := map[string]api.DomainCertificate{}
 	for _, d := range list.Domains {
 		byDomain[d.Domain] = d
@@ -130,6 +133,12 @@ func TestAPICertificates(t *testing.T) {
 	assert.Equal(t, "urn:ietf:params:acme:error:rateLimited", auto.LastError)
 	require.NotNil(t, auto.NextAttempt)
 	assert.True(t, next.Equal(*auto.NextAttempt))
+	def := byDomain["shop.apps.test"]
+	assert.Equal(t, api.CertAutomatic, def.Source)
+	assert.Equal(t, api.CertIssued, def.Status)
+	assert.Equal(t, "Pebble Intermediate", def.Issuer)
+	require.NotNil(t, def.ExpiresAt)
+	assert.True(t, next.Equal(*def.ExpiresAt))
 	pending := byDomain["pending.shop.example"]
 	assert.Equal(t, api.CertNone, pending.Source)
 	assert.Equal(t, "the domain is not verified: platform domains:verify pending.shop.example", pending.LastError)
