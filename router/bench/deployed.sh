@@ -19,9 +19,10 @@
 #              Connection: close): its requests/s are handshakes/s
 #   h2         HTTP/2 over TLS (h2load, H2_STREAMS streams per connection)
 # requests/s and CPU time (user + system, from /proc) of the proxy's
-# processes per request, then latency at a fixed rate (router/bench's
-# load, open loop, HTTP/1.1 keep-alive) and the p99 each proxy adds to the
-# pod's own. It prints medians and router/nginx ratios.
+# processes per request, and latency at a fixed rate (router/bench's
+# load, open loop, HTTP/1.1 keep-alive) with the p99 each proxy adds to
+# the pod's own, measured in the same round. It prints medians and
+# router/nginx ratios.
 #
 # It installs what is missing from nginx, wrk and nghttp2-client
 # (apt-get), builds platformd and router/bench from this tree, and stops
@@ -31,7 +32,7 @@
 #   PLATFORM_ENV_FILE  the local stack's env (default .platform/env)
 #   ROUNDS (3), DURATION (wrk/h2load seconds, 8), WRK_THREADS (2),
 #   WRK_CONNS (64), H2_STREAMS (10), RATE (fixed-rate requests/s, 2000),
-#   RATE_DURATION (10s), TESTS ("h1 https handshake h2"),
+#   RATE_DURATION (5s, in each round), TESTS ("h1 https handshake h2"),
 #   BASE_PORT (18280: router +0 http, +1 https, +2 probes; nginx +3 http,
 #   +4 https; the "before" router +5..+7)
 #   PLATFORMD          a platformd binary to measure instead of building
@@ -47,7 +48,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNS=${WRK_CONNS:-64}
 H2_STREAMS=${H2_STREAMS:-10}
 RATE=${RATE:-2000}
-RATE_DURATION=${RATE_DURATION:-10s}
+RATE_DURATION=${RATE_DURATION:-5s}
 TESTS=${TESTS:-h1 https handshake h2}
 BASE_PORT=${BASE_PORT:-18280}
 # The app's host: a name this machine resolves to 127.0.0.1 without help,
@@ -284,6 +285,20 @@ run() {
   printf "    %-10s %-7s %10.0f req/s %8s us CPU/req\n" "$test" "$name" "$rps" "$cpu"
 }
 
+# rate NAME: latency at $RATE req/s over HTTP/1.1 keep-alive (open loop,
+# from when each request was due); appends "p50_us p99_us" to
+# $WORK/rate.NAME.
+to_us() { awk -v v="$1" 'BEGIN { if (v ~ /µs$/) {sub(/µs/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /ns$/) {sub(/ns/,"",v); print v/1000} else {sub(/s/,"",v); print v*1e6} }'; }
+rate() {
+  local name=$1 u line p50 p99
+  u="http://$DIRECT/"; [ "$name" != direct ] && u=$(url h1 "$name")
+  line=$("$WORK/pod/bench" load -url "$u" -host "$HOST" -rate "$RATE" -duration "$RATE_DURATION")
+  p50=$(to_us "$(awk '{for (i=1;i<NF;i++) if ($i=="p50") print $(i+1)}' <<<"$line")")
+  p99=$(to_us "$(awk '{for (i=1;i<NF;i++) if ($i=="p99") print $(i+1)}' <<<"$line")")
+  echo "$p50 $p99" >> "$WORK/rate.$name"
+  printf '    %-10s %-7s %s\n' "rate" "$name" "$line"
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { awk -v c="$3" '{print $c}' "$WORK/$1.$2" | median; }
 
@@ -305,16 +320,10 @@ for r in $(seq 1 "$ROUNDS"); do
     [ $((r % 2)) -eq 0 ] && order=($(printf '%s\n' "${NAMES[@]}" | tac))
     for name in "${order[@]}"; do run "$test" "$name"; done
   done
-done
-
-echo "==> fixed rate: $RATE req/s for $RATE_DURATION over HTTP/1.1 keep-alive, latency from when each request was due"
-p99of() { awk '{for (i=1;i<NF;i++) if ($i=="p99") print $(i+1)}' "$WORK/$1.rate"; }
-to_us() { awk -v v="$1" 'BEGIN { if (v ~ /µs$/) {sub(/µs/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /ns$/) {sub(/ns/,"",v); print v/1000} else {sub(/s/,"",v); print v*1e6} }'; }
-for name in direct "${NAMES[@]}"; do
-  u="http://$DIRECT/"; [ "$name" != direct ] && u=$(url h1 "$name")
-  line=$("$WORK/pod/bench" load -url "$u" -host "$HOST" -rate "$RATE" -duration "$RATE_DURATION")
-  echo "$line" > "$WORK/$name.rate"
-  printf '    %-7s %s\n' "$name" "$line"
+  # Latency at a fixed rate, the pod's own (direct) in the same round, so
+  # that what each proxy adds is taken against the pod's latency of the
+  # moment.
+  for name in direct "${order[@]}"; do rate "$name"; done
 done
 
 echo "==> medians of $ROUNDS rounds"
@@ -332,9 +341,11 @@ for test in $TESTS; do
       'BEGIN {printf "    %-10s %s/nginx: throughput %.2fx, CPU per request %.2fx\n", t, p, r/n, rc/nc}'
   done
 done
-D=$(to_us "$(p99of direct)")
+printf '    at %d req/s: %-7s p50 %6.0f us, p99 %6.0f us\n' "$RATE" direct "$(col rate direct 1)" "$(col rate direct 2)"
 for name in "${NAMES[@]}"; do
-  awk -v n="$name" -v d="$D" -v v="$(to_us "$(p99of "$name")")" -v rate="$RATE" \
-    'BEGIN {printf "    p99 added at %d req/s: %-7s %+.0f us\n", rate, n, v-d}'
+  # Per round, the proxy's p99 less the pod's own; the median of those.
+  paste -d' ' "$WORK/rate.$name" "$WORK/rate.direct" | awk '{print $2 - $4}' > "$WORK/rate.$name.added"
+  printf '    at %d req/s: %-7s p50 %6.0f us, p99 %6.0f us, p99 added %+6.0f us\n' "$RATE" "$name" \
+    "$(col rate "$name" 1)" "$(col rate "$name" 2)" "$(median < "$WORK/rate.$name.added")"
 done
 echo "    access log lines: router $(wc -l < "$WORK/router.log"), nginx $(wc -l < "$WORK/nginx/access.log")"
