@@ -68,6 +68,12 @@ func TestAccessLogAllocations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ex := accessLogExchange(t, tt.log)
 			allocs := testing.AllocsPerRun(1000, ex.done)
+			if raceEnabled {
+				// Pooled buffers are dropped at random: the count says
+				// nothing of production.
+				t.Logf("%v allocations a line under the race detector", allocs)
+				return
+			}
 			assert.LessOrEqual(t, allocs, tt.max)
 		})
 	}
