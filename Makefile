@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build up down clean test vet image manifests
+.PHONY: all build up down clean test vet image manifests bench-router
 
 all: build
 
@@ -23,6 +23,10 @@ image:
 ## manifests: deploy/kubernetes/platform.yaml, rendered from the Helm chart with its default values
 manifests:
 	./deploy/helm/render.sh
+
+## bench-router: the router (platformd --mode=router) against nginx on the local stack (see router/bench/deployed.sh)
+bench-router:
+	./router/bench/deployed.sh
 
 ## down: stop every process of the local stack; data stays
 down:

@@ -72,7 +72,7 @@ const (
 	annACMEError       = "platform.io/acme-last-error"
 	annACMEIssuer      = "platform.io/acme-issuer"
 	annACMENextAttempt = "platform.io/acme-next-attempt" // RFC 3339
-	annACMEManaged     = "platform.io/acme-managed"       // "true", as a label and an annotation
+	annACMEManaged     = "platform.io/acme-managed"      // "true", as a label and an annotation
 
 	roleTLS = "tls"
 )

@@ -4,15 +4,18 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -176,3 +179,18 @@ type discardWriter struct {
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) WriteHeader(status int)      { w.status = status }
 func (w *discardWriter) Write(p []byte) (int, error) { return io.Discard.Write(p) }
+
+// BenchmarkProxyAccessLog is BenchmarkProxy as platformd runs the router:
+// the access log on, written by slog's text handler to a file (as
+// platformd's to its stderr), and the metrics registered.
+func BenchmarkProxyAccessLog(b *testing.B) {
+	be := benchBackend(b)
+	f, err := os.CreateTemp(b.TempDir(), "access-*.log")
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = f.Close() })
+	log := slog.New(slog.NewTextHandler(f, nil)).With("component", "router")
+	rt, err := NewStatic(Config{Logger: log, Metrics: prometheus.NewRegistry()},
+		[]Route{{Host: "app.test", Endpoints: []string{be.Listener.Addr().String()}}})
+	require.NoError(b, err)
+	benchGet(b, serveRouter(b, rt))
+}

@@ -105,7 +105,12 @@ type Config struct {
 	// reuse. Zero means 60s.
 	IdleConnTimeout time.Duration
 	// MaxIdleConnsPerEndpoint caps the idle connections kept per backend
-	// endpoint. Zero means 256.
+	// endpoint. It should be above the requests an endpoint has in
+	// flight at a peak: past it, each request that ends closes its
+	// connection and the next one dials a new one, which costs the router
+	// more than the request (HTTP/2 clients, with many streams each,
+	// reach it first). An idle connection holds 12 KiB of buffers and a
+	// socket until IdleConnTimeout. Zero means 1024.
 	MaxIdleConnsPerEndpoint int
 	// MaxBodyBytes caps a request body; a larger one gets a 413. Zero
 	// means 100 MiB; negative means no limit.
@@ -213,7 +218,7 @@ func (c Config) withDefaults() (Config, error) {
 	case c.MaxIdleConnsPerEndpoint < 0:
 		return c, fmt.Errorf("invalid max idle connections per endpoint %d: must not be negative", c.MaxIdleConnsPerEndpoint)
 	case c.MaxIdleConnsPerEndpoint == 0:
-		c.MaxIdleConnsPerEndpoint = 256
+		c.MaxIdleConnsPerEndpoint = 1024
 	}
 	switch {
 	case c.MaxBodyBytes == 0:

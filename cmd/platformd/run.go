@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/platform-paas/platform/cmd/platformd/internal/lifecycle"
+	"github.com/platform-paas/platform/cmd/platformd/internal/logwriter"
 	"github.com/platform-paas/platform/deployer"
 	"github.com/platform-paas/platform/release"
 	"github.com/platform-paas/platform/server"
@@ -47,7 +48,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	log := newLogger(stderr, cfg.Log)
+	// The log's lines are written by a goroutine of their own, many in
+	// one system call under load (the router's access log has one a
+	// request); what is pending is written when run returns.
+	logw := logwriter.New(stderr, 0)
+	defer logw.Close()
+	log := newLogger(logw, cfg.Log)
 	routeLibraryLogs(log, cfg.Log.Level)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
