@@ -52,7 +52,9 @@ func (c buildConfig) newBuilder(log *slog.Logger) (*builder.Builder, error) {
 
 // newDeployer makes the deployer; pull, if not nil, gives tenants' pods
 // their registry pull credentials.
-func (c deployConfig) newDeployer(kubeconfig string, pull deployer.PullCredentials, log *slog.Logger) (*deployer.Deployer, error) {
+// newDeployer makes the deployer. With autoCertificates (the router gets
+// certificates by ACME), apps' Ingresses ask the router for them.
+func (c deployConfig) newDeployer(kubeconfig string, pull deployer.PullCredentials, autoCertificates bool, log *slog.Logger) (*deployer.Deployer, error) {
 	dep, err := deployer.New(deployer.Config{
 		Kubeconfig:      kubeconfig,
 		UserAgent:       "platformd/" + version,
@@ -69,7 +71,7 @@ func (c deployConfig) newDeployer(kubeconfig string, pull deployer.PullCredentia
 		PullCredentials: pull,
 		// The router obtains the certificates; the deployer names where
 		// they go.
-		AutoCertificates: c.ACMEDirectory != "",
+		AutoCertificates: autoCertificates,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up deployer: %w", err)

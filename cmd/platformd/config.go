@@ -538,10 +538,6 @@ type deployConfig struct {
 	// at start; false where something else owns it, such as the Helm
 	// chart, so that it goes with the install.
 	ManageIngressClass bool
-	// ACMEDirectory is the ACME directory URL the router obtains
-	// certificates from; not empty, apps' verified custom domains without
-	// an uploaded certificate get automatic ones.
-	ACMEDirectory string
 }
 
 func (c *deployConfig) check() []problem {

@@ -122,7 +122,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			buildTTL: cfg.Registry.BuildCredentialTTL, pullTTL: cfg.Registry.PullCredentialTTL}
 		pullCreds = pipelineCreds
 	}
-	dep, err := cfg.Deploy.newDeployer(cfg.Kubeconfig, pullCreds, log)
+	dep, err := cfg.Deploy.newDeployer(cfg.Kubeconfig, pullCreds, cfg.Router.ACME.Directory != "", log)
 	if err != nil {
 		return err
 	}

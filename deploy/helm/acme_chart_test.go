@@ -52,3 +52,19 @@ func TestChartACME(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "router.acme.directory needs router.https.enabled")
 }
+
+// TestChartACMETellsTheDeployer checks that platformd, whose deployer
+// writes apps' Ingresses, hears of ACME too, so that the Ingresses ask the
+// router for certificates; and nothing of it while ACME is off.
+func TestChartACMETellsTheDeployer(t *testing.T) {
+	helm := tool(t, "helm")
+	render := func(extra ...string) string {
+		args := append([]string{"template", "p", chart, "--show-only", "templates/platformd.yaml"}, required("acme-test")...)
+		out, err := run(t, nil, helm, append(args, extra...)...)
+		require.NoError(t, err)
+		return out
+	}
+	assert.NotContains(t, render(), "PLATFORM_ACME_")
+	on := render("--set", "router.acme.directory=https://acme-v02.api.letsencrypt.org/directory")
+	assert.Contains(t, on, `{name: PLATFORM_ACME_DIRECTORY, value: "https://acme-v02.api.letsencrypt.org/directory"}`)
+}
