@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/platform-paas/platform/deploy/localstack"
@@ -98,12 +99,17 @@ func TestACMEChallengeAnsweredBeforeRedirect(t *testing.T) {
 
 	// A challenge a dead leader left is swept once older than an
 	// attempt may last; a fresh one is kept.
+	// The times are the ConfigMap's own (the fake cluster leaves its
+	// creation time unset).
 	_, err = rt.challenges.put(ctx, "left-behind", "left-behind.thumbprint")
 	require.NoError(t, err)
-	rt.challenges.sweep(ctx, time.Hour, time.Now())
+	cm, err := kube.CoreV1().ConfigMaps("edge").Get(ctx, challengeName("left-behind"), metav1.GetOptions{})
+	require.NoError(t, err)
+	created := cm.CreationTimestamp.Time
+	rt.challenges.sweep(ctx, time.Hour, created.Add(time.Minute))
 	_, ok := rt.challenges.keyAuthorization("left-behind")
 	assert.True(t, ok, "a fresh challenge is kept")
-	rt.challenges.sweep(ctx, time.Hour, time.Now().Add(2*time.Hour))
+	rt.challenges.sweep(ctx, time.Hour, created.Add(2*time.Hour))
 	require.Eventually(t, func() bool {
 		_, ok := rt.challenges.keyAuthorization("left-behind")
 		return !ok

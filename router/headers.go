@@ -260,6 +260,54 @@ func forwardRequestHeader(k string, trusted bool) bool {
 	return true
 }
 
+// forwardedTo says where the client of a request is and how it connected,
+// as the router tells the app (see ServeHTTP): as the router saw it, or,
+// from a trusted proxy, as the proxy says.
+type forwardedTo struct {
+	trusted bool     // the peer is a trusted proxy
+	chain   []string // a trusted proxy's X-Forwarded-For, to go before peer
+	peer    string   // the address the request came from
+	client  string   // X-Real-IP
+	proto   []string // X-Forwarded-Proto
+	host    []string // a trusted proxy's X-Forwarded-Host; nil means the request's Host
+}
+
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
+
+func (ex *exchange) forwarded() forwardedTo {
+	r := ex.r
+	f := forwardedTo{trusted: ex.rt.fromTrustedProxy(r.RemoteAddr), peer: clientIP(r.RemoteAddr)}
+	f.client = f.peer
+	if f.trusted {
+		f.chain = r.Header["X-Forwarded-For"]
+		f.client = ex.rt.chainClient(f.chain, f.peer)
+		f.proto, f.host = r.Header["X-Forwarded-Proto"], r.Header["X-Forwarded-Host"]
+	}
+	if len(f.proto) == 0 {
+		f.proto = protoHTTP
+		if r.TLS != nil {
+			f.proto = protoHTTPS
+		}
+	}
+	return f
+}
+
+// xff is the X-Forwarded-For value: the chain, then the peer.
+func (f forwardedTo) xff() string {
+	var b strings.Builder
+	for _, v := range f.chain {
+		if v != "" {
+			b.WriteString(v)
+			b.WriteString(", ")
+		}
+	}
+	b.WriteString(f.peer)
+	return b.String()
+}
+
 // plainNameByte holds the bytes of a header name that no app can read as
 // another name: letters, digits and '-'. It is never written.
 var plainNameByte = func() (t [256]bool) {

@@ -129,6 +129,9 @@ func (ex *exchange) serve() (abort bool) {
 		ex.page(http.StatusServiceUnavailable, pageNoProcesses)
 		return false
 	}
+	if ex.target.h2c {
+		return ex.proxyH2C(eps)
+	}
 	return ex.proxy(eps)
 }
 
@@ -289,43 +292,30 @@ func (ex *exchange) writeRequestHead(bw *bufio.Writer, hasBody bool, upgrade str
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\n")
 
-	trusted := ex.rt.fromTrustedProxy(r.RemoteAddr)
+	f := ex.forwarded()
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if !forwardRequestHeader(k, trusted) || (len(conn) > 0 && h1.ConnectionListed(conn, k)) {
+		if !forwardRequestHeader(k, f.trusted) || (len(conn) > 0 && h1.ConnectionListed(conn, k)) {
 			continue
 		}
 		writeHeaderFields(bw, k, vv)
 	}
 
-	// The client's address and how it connected, as the router saw them,
-	// or, from a trusted proxy, as the proxy says.
-	peer := clientIP(r.RemoteAddr)
-	client := peer
+	// The client's address and how it connected (forwarded).
 	bw.WriteString("X-Forwarded-For: ")
-	if trusted {
-		xff := r.Header["X-Forwarded-For"]
-		for _, v := range xff {
-			if v != "" {
-				bw.WriteString(v)
-				bw.WriteString(", ")
-			}
+	for _, v := range f.chain {
+		if v != "" {
+			bw.WriteString(v)
+			bw.WriteString(", ")
 		}
-		client = ex.rt.chainClient(xff, peer)
 	}
-	bw.WriteString(peer)
+	bw.WriteString(f.peer)
 	bw.WriteString("\r\nX-Real-IP: ")
-	bw.WriteString(client)
+	bw.WriteString(f.client)
 	bw.WriteString("\r\n")
-	if v := r.Header["X-Forwarded-Proto"]; trusted && len(v) > 0 {
-		writeHeaderFields(bw, "X-Forwarded-Proto", v)
-	} else if r.TLS != nil {
-		bw.WriteString("X-Forwarded-Proto: https\r\n")
-	} else {
-		bw.WriteString("X-Forwarded-Proto: http\r\n")
-	}
-	if v := r.Header["X-Forwarded-Host"]; trusted && len(v) > 0 {
-		writeHeaderFields(bw, "X-Forwarded-Host", v)
+	writeHeaderFields(bw, "X-Forwarded-Proto", f.proto)
+	if len(f.host) > 0 {
+		writeHeaderFields(bw, "X-Forwarded-Host", f.host)
 	} else {
 		bw.WriteString("X-Forwarded-Host: ")
 		bw.WriteString(r.Host)

@@ -244,7 +244,8 @@ type Router struct {
 	kube    kubernetes.Interface // nil for a static router
 	metrics *metrics
 	dialer  net.Dialer
-	bufs    sync.Pool // *[]byte of copyBufSize
+	bufs    sync.Pool       // *[]byte of copyBufSize
+	h2c     *http.Transport // for routes whose pods speak h2c
 
 	table   atomic.Pointer[table]
 	synced  atomic.Bool
@@ -303,6 +304,8 @@ type Route struct {
 	Exact bool
 	// Endpoints are the backends as host:port, tried round-robin.
 	Endpoints []string
+	// H2C speaks HTTP/2 without TLS to the endpoints (gRPC servers).
+	H2C bool
 }
 
 // NewStatic returns a Router whose table is routes, fixed: for
@@ -348,6 +351,7 @@ func newRouter(cfg Config) (*Router, error) {
 		b := make([]byte, copyBufSize)
 		return &b
 	}
+	rt.h2c = newH2CTransport(cfg, &rt.dialer)
 	return rt, nil
 }
 

@@ -27,6 +27,7 @@ type target struct {
 	// certificate (the Ingress opted out).
 	noRedirect bool
 	hsts       string // Strict-Transport-Security of HTTPS responses, or ""
+	h2c        bool   // the pods speak HTTP/2 without TLS (proxyH2C)
 }
 
 // A backend is the ready endpoints of one Service port, in one table.
@@ -52,7 +53,7 @@ func staticSpec(i int, r Route) (route.Spec, error) {
 	if !ok {
 		return route.Spec{}, fmt.Errorf("creating router: route path %q is not absolute", r.Path)
 	}
-	s := route.Spec{Host: host, Path: path, Exact: r.Exact, Ingress: "static", Service: fmt.Sprintf("static/%d", i)}
+	s := route.Spec{Host: host, Path: path, Exact: r.Exact, Ingress: "static", Service: fmt.Sprintf("static/%d", i), H2C: r.H2C}
 	for _, e := range r.Endpoints {
 		if _, _, err := net.SplitHostPort(e); err != nil {
 			return route.Spec{}, fmt.Errorf("creating router: route endpoint %q: %w", e, err)
@@ -100,7 +101,7 @@ func (rt *Router) install(specs []route.Spec) *table {
 			}
 			series[sk] = m
 		}
-		t.targets[i] = &target{ingress: s.Ingress, backend: b, metrics: m, noRedirect: s.NoHTTPSRedirect, hsts: s.HSTS}
+		t.targets[i] = &target{ingress: s.Ingress, backend: b, metrics: m, noRedirect: s.NoHTTPSRedirect, hsts: s.HSTS, h2c: s.H2C}
 	}
 	rt.table.Store(t)
 

@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/platform-paas/platform/deploy/localstack"
@@ -33,23 +34,37 @@ type httpsRouter struct {
 	ca   *localstack.CA
 }
 
-func serveHTTPS(t *testing.T, hostname string, backend http.Handler) httpsRouter {
+// httpsSetup is what serveHTTPS makes, for its options to change before
+// it starts: the app's server, its Ingress, and the objects of the fake
+// cluster.
+type httpsSetup struct {
+	backend *httptest.Server
+	ingress *networkingv1.Ingress
+	objects []runtime.Object
+}
+
+func serveHTTPS(t *testing.T, hostname string, backend http.Handler, opts ...func(*httpsSetup)) httpsRouter {
 	t.Helper()
-	be := httptest.NewServer(backend)
-	t.Cleanup(be.Close)
-	host, p, err := net.SplitHostPort(addrOf(be))
-	require.NoError(t, err)
-	port, err := strconv.Atoi(p)
-	require.NoError(t, err)
 	ca := localstack.NewCA(t)
 	ing := routetest.Ingress("app", "web", "platform", hostname, time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)})
 	ing.Spec.TLS = []networkingv1.IngressTLS{{SecretName: "web-tls"}}
-	kube := fake.NewClientset(
+	s := &httpsSetup{backend: httptest.NewUnstartedServer(backend), ingress: ing}
+	s.objects = []runtime.Object{
 		routetest.Service("app", "web", corev1.ServicePort{Name: "http", Port: 80}),
-		routetest.Slice("app", "web-a", "web", discoveryv1.AddressTypeIPv4, int32(port), "http", routetest.Endpoint{IP: host}),
 		ing,
 		ca.TLSSecret(t, "app", "web-tls", 1, hostname),
-	)
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.backend.Start()
+	t.Cleanup(s.backend.Close)
+	host, p, err := net.SplitHostPort(addrOf(s.backend))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(p)
+	require.NoError(t, err)
+	kube := fake.NewClientset(append(s.objects,
+		routetest.Slice("app", "web-a", "web", discoveryv1.AddressTypeIPv4, int32(port), "http", routetest.Endpoint{IP: host}))...)
 	rt := runFake(t, Config{TLS: true}, kube)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -215,4 +215,5 @@ func (rt *Router) closeIdleBackends() {
 	for _, u := range rt.upstreams {
 		u.retire()
 	}
+	rt.h2c.CloseIdleConnections()
 }

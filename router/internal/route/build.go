@@ -186,6 +186,7 @@ func buildRoutes(s snapshot) []Spec {
 			Endpoints:       eps,
 			NoHTTPSRedirect: ing.Annotations[HTTPSRedirectAnnotation] == "false",
 			HSTS:            hstsOf(ing.Annotations[HSTSAnnotation]),
+			H2C:             ing.Annotations[BackendProtocolAnnotation] == "h2c",
 		})
 	}
 	ruleHost := func(rule networkingv1.IngressRule) string {

@@ -22,7 +22,16 @@ type Spec struct {
 	// HSTS is the Strict-Transport-Security header of the route's HTTPS
 	// responses, from the Ingress's platform.io/hsts; "" for none.
 	HSTS string
+	// H2C has the router speak HTTP/2 without TLS to the route's pods
+	// (annotation platform.io/backend-protocol: h2c), as gRPC servers
+	// need.
+	H2C bool
 }
+
+// BackendProtocolAnnotation on an Ingress says how the router talks to its
+// pods: "h2c" is HTTP/2 without TLS (prior knowledge), for gRPC servers;
+// anything else, or none, HTTP/1.1.
+const BackendProtocolAnnotation = "platform.io/backend-protocol"
 
 // HSTSAnnotation on an Ingress asks for a Strict-Transport-Security header
 // on its HTTPS responses: "true" for a year (max-age=31536000), or the
