@@ -56,6 +56,9 @@ type HTTPS struct {
 	HSTSMaxAge int
 	// HSTSIncludeSubdomains adds includeSubDomains to it.
 	HSTSIncludeSubdomains bool
+	// H2C has the router speak HTTP/2 without TLS to the web processes
+	// (gRPC servers).
+	H2C bool
 }
 
 // Annotations and labels of the HTTPS contract with the router.
@@ -63,7 +66,9 @@ const (
 	annTLSACME       = "kubernetes.io/tls-acme"
 	annHTTPSRedirect = "platform.io/https-redirect"
 	annHSTS          = "platform.io/hsts"
-	annCertificateID = "platform.io/certificate-id"
+	// The router speaks HTTP/2 without TLS to the pods: "h2c".
+	annBackendProtocol = "platform.io/backend-protocol"
+	annCertificateID   = "platform.io/certificate-id"
 
 	// Written by the router on the Secrets it manages (package router's
 	// AnnotationACME* and LabelACMEManaged; the deployer may not import
@@ -177,6 +182,9 @@ func (d *Deployer) ingressTLS(ing *networkingv1ac.IngressApplyConfiguration, rel
 	}
 	if v := rel.HTTPS.hsts(); v != "" {
 		annotations[annHSTS] = v
+	}
+	if rel.HTTPS.H2C {
+		annotations[annBackendProtocol] = "h2c"
 	}
 	if len(annotations) > 0 {
 		ing.WithAnnotations(annotations)

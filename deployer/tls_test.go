@@ -108,7 +108,7 @@ func TestCertificatesOnIngress(t *testing.T) {
 
 	// Settings follow: no redirect, HSTS; the certificate removed.
 	v1.Certificates = nil
-	v1.HTTPS = deployer.HTTPS{NoRedirect: true, HSTSMaxAge: 600, HSTSIncludeSubdomains: true}
+	v1.HTTPS = deployer.HTTPS{NoRedirect: true, HSTSMaxAge: 600, HSTSIncludeSubdomains: true, H2C: true}
 	_, _, err = r.apply(ctx, v1, nil)
 	require.NoError(t, err)
 	ing = r.ingress(ctx, app)
@@ -119,6 +119,7 @@ func TestCertificatesOnIngress(t *testing.T) {
 	}, ing.Spec.TLS)
 	assert.Equal(t, "false", ing.Annotations["platform.io/https-redirect"])
 	assert.Equal(t, "max-age=600; includeSubDomains", ing.Annotations["platform.io/hsts"])
+	assert.Equal(t, "h2c", ing.Annotations["platform.io/backend-protocol"], "the router speaks h2c to the pods")
 	_, err = r.kc.CoreV1().Secrets(r.ns).Get(ctx, app+"-tls-7", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the removed certificate's secret is deleted: %v", err)
 	_, err = r.kc.CoreV1().Secrets(r.ns).Get(ctx, "tls-api.shop.example", metav1.GetOptions{})
@@ -134,6 +135,7 @@ func TestCertificatesOnIngress(t *testing.T) {
 	assert.NotContains(t, ing.Annotations, "kubernetes.io/tls-acme")
 	assert.NotContains(t, ing.Annotations, "platform.io/https-redirect")
 	assert.NotContains(t, ing.Annotations, "platform.io/hsts")
+	assert.NotContains(t, ing.Annotations, "platform.io/backend-protocol")
 }
 
 func (r *rig) ingress(ctx context.Context, app string) *networkingv1.Ingress {

@@ -249,6 +249,7 @@ func (r *Releases) deployerRelease(ctx context.Context, app store.App, tenant st
 	}
 	dr.HTTPS = deployer.HTTPS{
 		NoRedirect: !https.Redirect, HSTSMaxAge: https.HSTSMaxAge, HSTSIncludeSubdomains: https.HSTSIncludeSubdomains,
+		H2C: https.BackendProtocol == store.BackendH2C,
 	}
 	for _, p := range rel.Formation {
 		q := p.Quantity

@@ -37,7 +37,7 @@ func certificateView(c store.Certificate, domains []store.Domain) api.Certificat
 }
 
 func httpsView(h store.HTTPSSettings) api.HTTPSSettings {
-	return api.HTTPSSettings{Redirect: h.Redirect, HSTSMaxAge: h.HSTSMaxAge, HSTSIncludeSubdomains: h.HSTSIncludeSubdomains}
+	return api.HTTPSSettings{Redirect: h.Redirect, HSTSMaxAge: h.HSTSMaxAge, HSTSIncludeSubdomains: h.HSTSIncludeSubdomains, BackendProtocol: h.BackendProtocol}
 }
 
 // servingCertificate is the uploaded certificate that serves host: of
@@ -343,8 +343,11 @@ func (s *Server) updateHTTPS(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Redirect == nil && req.HSTSMaxAge == nil && req.HSTSIncludeSubdomains == nil {
-		return invalid("", "nothing to change: give redirect, hsts_max_age or hsts_include_subdomains")
+	if req.Redirect == nil && req.HSTSMaxAge == nil && req.HSTSIncludeSubdomains == nil && req.BackendProtocol == nil {
+		return invalid("", "nothing to change: give redirect, hsts_max_age, hsts_include_subdomains or backend_protocol")
+	}
+	if p := req.BackendProtocol; p != nil && *p != store.BackendHTTP1 && *p != store.BackendH2C {
+		return invalid("backend_protocol", "backend protocol %q is unknown: give %s (HTTP/1.1) or %s (HTTP/2 without TLS, for gRPC servers)", *p, store.BackendHTTP1, store.BackendH2C)
 	}
 	if m := req.HSTSMaxAge; m != nil && (*m < 0 || *m > store.MaxHSTSMaxAge) {
 		return invalid("hsts_max_age", "HSTS max-age %d is out of range: give 0 (off) to %d seconds (two years)", *m, store.MaxHSTSMaxAge)
@@ -371,6 +374,9 @@ func (s *Server) updateHTTPS(w http.ResponseWriter, r *http.Request) error {
 	if req.HSTSIncludeSubdomains != nil {
 		h.HSTSIncludeSubdomains = *req.HSTSIncludeSubdomains
 	}
+	if req.BackendProtocol != nil {
+		h.BackendProtocol = *req.BackendProtocol
+	}
 	if h.HSTSIncludeSubdomains && h.HSTSMaxAge == 0 {
 		return invalid("hsts_include_subdomains", "HSTS for subdomains needs HSTS on: give hsts_max_age too")
 	}
@@ -379,7 +385,8 @@ func (s *Server) updateHTTPS(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return s.audit(r, tx, store.AuditEvent{Action: "https.update", TenantID: &tenant.ID, AppName: app.Name, Target: app.Name,
-			Details: map[string]any{"redirect": h.Redirect, "hsts_max_age": h.HSTSMaxAge, "hsts_include_subdomains": h.HSTSIncludeSubdomains}})
+			Details: map[string]any{"redirect": h.Redirect, "hsts_max_age": h.HSTSMaxAge, "hsts_include_subdomains": h.HSTSIncludeSubdomains,
+				"backend_protocol": h.BackendProtocol}})
 	})
 	if err != nil {
 		return err

@@ -114,7 +114,7 @@ func TestAPICertificates(t *testing.T) {
 	assert.Equal(t, api.CertificateActions{Upload: true, Remove: true, ChangeHTTPS: true},
 		decode[api.CertificateList](t, f.call(t, "member", http.MethodGet, path, nil)).Allowed)
 	require.Len(t, list.Certificates, 1)
-	assert.Equal(t, api.HTTPSSettings{Redirect: true}, list.HTTPS)
+	assert.Equal(t, api.HTTPSSettings{Redirect: true, BackendProtocol: "http1"}, list.HTTPS)
 	require.Len(t, list.Domains, 4)
 	byDomain := map[string]api.DomainCertificate{}
 	for _, d := range list.Domains {
@@ -171,7 +171,7 @@ func TestAPIHTTPSSettings(t *testing.T) {
 	f, dep := newReleaseFixture(t)
 	path := "/api/v1/apps/shop/https"
 	h := decode[api.HTTPSSettings](t, f.call(t, "viewer", http.MethodGet, path, nil))
-	assert.Equal(t, api.HTTPSSettings{Redirect: true}, h)
+	assert.Equal(t, api.HTTPSSettings{Redirect: true, BackendProtocol: "http1"}, h)
 
 	off, maxAge := false, 600
 	wantError(t, f.call(t, "viewer", http.MethodPatch, path, api.UpdateHTTPSRequest{Redirect: &off}), http.StatusForbidden, api.CodeForbidden, "")
@@ -184,14 +184,23 @@ func TestAPIHTTPSSettings(t *testing.T) {
 
 	rec := f.call(t, "member", http.MethodPatch, path, api.UpdateHTTPSRequest{Redirect: &off, HSTSMaxAge: &maxAge})
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	assert.Equal(t, api.HTTPSSettings{Redirect: false, HSTSMaxAge: 600}, decode[api.HTTPSSettings](t, rec))
+	assert.Equal(t, api.HTTPSSettings{Redirect: false, HSTSMaxAge: 600, BackendProtocol: "http1"}, decode[api.HTTPSSettings](t, rec))
 	assert.Equal(t, deployer.HTTPS{NoRedirect: true, HSTSMaxAge: 600}, dep.Last().HTTPS, "applied before the answer")
 	require.Len(t, f.audits(t, "https.update"), 1)
+
+	// The backend protocol: h2c for gRPC servers.
+	grpc, bad := "h2c", "http3"
+	msg = wantError(t, f.call(t, "member", http.MethodPatch, path, api.UpdateHTTPSRequest{BackendProtocol: &bad}), http.StatusBadRequest, api.CodeInvalid, "backend_protocol")
+	assert.Equal(t, `backend protocol "http3" is unknown: give http1 (HTTP/1.1) or h2c (HTTP/2 without TLS, for gRPC servers)`, msg)
+	rec = f.call(t, "member", http.MethodPatch, path, api.UpdateHTTPSRequest{BackendProtocol: &grpc})
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, "h2c", decode[api.HTTPSSettings](t, rec).BackendProtocol)
+	assert.Equal(t, deployer.HTTPS{NoRedirect: true, HSTSMaxAge: 600, H2C: true}, dep.Last().HTTPS, "applied before the answer, the rest kept")
 
 	dep.Fail = func(deployer.Release) error { return errors.New("the cluster is away") }
 	rec = f.call(t, "member", http.MethodPatch, path, api.UpdateHTTPSRequest{Redirect: &on})
 	require.GreaterOrEqual(t, rec.Code, 500, rec.Body.String())
 	dep.Fail = nil
 	h = decode[api.HTTPSSettings](t, f.call(t, "viewer", http.MethodGet, path, nil))
-	assert.Equal(t, api.HTTPSSettings{Redirect: false, HSTSMaxAge: 600}, h, "a change that could not be applied is undone")
+	assert.Equal(t, api.HTTPSSettings{Redirect: false, HSTSMaxAge: 600, BackendProtocol: "h2c"}, h, "a change that could not be applied is undone")
 }

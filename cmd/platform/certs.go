@@ -100,8 +100,12 @@ func (c *cli) httpsPairs(h api.HTTPSSettings) {
 			hsts += "; includeSubDomains"
 		}
 	}
-	values := map[string]string{"Redirect": redirect, "HSTS": hsts}
-	c.pairs([]string{"Redirect", "HSTS"}, func(k string) string { return values[k] })
+	backend := "HTTP/1.1"
+	if h.BackendProtocol == "h2c" {
+		backend = "h2c: HTTP/2 without TLS (gRPC)"
+	}
+	values := map[string]string{"Redirect": redirect, "HSTS": hsts, "Backend": backend}
+	c.pairs([]string{"Redirect", "HSTS", "Backend"}, func(k string) string { return values[k] })
 }
 
 // readPEMFile reads a file the user named for an upload, saying what to
@@ -255,6 +259,39 @@ applies it.`,
 			}
 			return c.step("Turning the HTTPS redirect of "+app+" "+strings.ToLower(args[0]), func() (string, error) {
 				_, err := cl.UpdateHTTPS(cmd.Context(), app, api.UpdateHTTPSRequest{Redirect: &on})
+				return "", err
+			})
+		},
+	}
+	addAppFlag(cmd, &appFlag)
+	return cmd
+}
+
+func (c *cli) newHTTPSBackendCmd() *cobra.Command {
+	var appFlag string
+	cmd := &cobra.Command{
+		Use:   "https:backend http1|h2c",
+		Short: "Choose how the router talks to an app's web processes: HTTP/1.1 or h2c",
+		Long: `https:backend h2c has the router speak HTTP/2 without TLS (h2c, with prior
+knowledge) to an app's web processes, as gRPC servers need: the app's
+trailers (grpc-status) reach clients that speak HTTP/2 to the router over
+HTTPS. http1, the default, is HTTP/1.1, with WebSockets. Whatever clients
+speak to the router, it speaks this to the app. It returns once the router
+applies it.`,
+		Example: `  platform https:backend h2c -a grpc-api`,
+		GroupID: "apps",
+		Args:    wantArgs("http1|h2c"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			proto := strings.ToLower(args[0])
+			if proto != "http1" && proto != "h2c" {
+				return fmt.Errorf("%q is not a backend protocol: platform https:backend http1|h2c (h2c for gRPC servers)", args[0])
+			}
+			app, cl, err := c.appClient(cmd.Context(), appFlag)
+			if err != nil {
+				return err
+			}
+			return c.step("Setting the backend protocol of "+app+" to "+proto, func() (string, error) {
+				_, err := cl.UpdateHTTPS(cmd.Context(), app, api.UpdateHTTPSRequest{BackendProtocol: &proto})
 				return "", err
 			})
 		},

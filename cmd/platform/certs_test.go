@@ -36,7 +36,7 @@ func TestCerts(t *testing.T) {
 	out, errOut, err := h.run(t, "certs", "-a", "shop")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "=== shop Certificates\n=== HTTPS settings\n"+
-		"Redirect: on: plain HTTP to a domain with a certificate is redirected to HTTPS\nHSTS:     off\n", out)
+		"Redirect: on: plain HTTP to a domain with a certificate is redirected to HTTPS\nHSTS:     off\nBackend:  HTTP/1.1\n", out)
 	assert.Equal(t, "shop has no custom domains: add one with platform domains:add HOST, then a certificate with platform certs:add\n", errOut)
 	_, errOut, err = h.run(t, "certs:add", chainFile, keyFile, "-a", "shop")
 	assert.EqualError(t, err, "shop has no custom domains, and a certificate is for one of them: add the domain first with platform domains:add www.example.com -a shop")
@@ -60,7 +60,7 @@ func TestCerts(t *testing.T) {
 	assert.Regexp(t, `^Certificate \d+ \(www\.example\.com, issued by Shop CA, expires `+stampRE+`\) serves www\.example\.com\n$`, out)
 
 	got := lines(h.ok(t, "certs", "-a", "shop"))
-	require.Len(t, got, 9, got)
+	require.Len(t, got, 10, got)
 	assert.Equal(t, "=== shop Certificates", got[0])
 	assert.Regexp(t, `^DOMAIN +SOURCE +ISSUER +EXPIRES +STATUS +LAST ERROR$`, got[1])
 	assert.Regexp(t, `^www\.example\.com +uploaded +Shop CA +`+stampRE+` +active$`, got[2])
@@ -82,8 +82,14 @@ func TestCerts(t *testing.T) {
 	_, errOut, err = h.run(t, "https:hsts", "on", "--max-age", "300", "--include-subdomains", "-a", "shop")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "Turning HSTS of shop on... done\n", errOut)
-	assert.Equal(t, "=== shop HTTPS settings\nRedirect: off: plain HTTP is answered as it is\nHSTS:     on: max-age=300; includeSubDomains\n",
+	assert.Equal(t, "=== shop HTTPS settings\nRedirect: off: plain HTTP is answered as it is\nHSTS:     on: max-age=300; includeSubDomains\nBackend:  HTTP/1.1\n",
 		h.ok(t, "https", "-a", "shop"))
+	_, _, err = h.run(t, "https:backend", "grpc", "-a", "shop")
+	assert.EqualError(t, err, `"grpc" is not a backend protocol: platform https:backend http1|h2c (h2c for gRPC servers)`)
+	_, errOut, err = h.run(t, "https:backend", "h2c", "-a", "shop")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Setting the backend protocol of shop to h2c... done\n", errOut)
+	assert.Contains(t, h.ok(t, "https", "-a", "shop"), "Backend:  h2c: HTTP/2 without TLS (gRPC)\n")
 	_, _, err = h.run(t, "https:hsts", "off", "--max-age", "5", "-a", "shop")
 	assert.EqualError(t, err, "--max-age and --include-subdomains go with on: platform https:hsts off takes neither")
 	_, _, err = h.run(t, "https:hsts", "on", "--max-age", "0", "-a", "shop")

@@ -155,7 +155,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newTokensCmd(), c.newTokensCreateCmd(), c.newTokensRevokeCmd(),
 		c.newAppsCmd(), c.newAppsCreateCmd(), c.newAppsInfoCmd(), c.newAppsDestroyCmd(), c.newGitRemoteCmd(), c.newSSHKeyscanCmd(),
 		c.newDomainsCmd(), c.newDomainsAddCmd(), c.newDomainsVerifyCmd(), c.newDomainsRemoveCmd(),
-		c.newCertsCmd(), c.newCertsAddCmd(), c.newCertsRemoveCmd(), c.newHTTPSCmd(), c.newHTTPSRedirectCmd(), c.newHTTPSHSTSCmd(),
+		c.newCertsCmd(), c.newCertsAddCmd(), c.newCertsRemoveCmd(), c.newHTTPSCmd(), c.newHTTPSRedirectCmd(), c.newHTTPSHSTSCmd(), c.newHTTPSBackendCmd(),
 		c.newConfigCmd(), c.newConfigGetCmd(), c.newConfigSetCmd(), c.newConfigUnsetCmd(),
 		c.newPsCmd(), c.newPsScaleCmd(), c.newPsRestartCmd(), c.newSizesCmd(),
 		c.newReleasesCmd(), c.newReleasesInfoCmd(), c.newReleasesRollbackCmd(),

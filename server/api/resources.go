@@ -405,12 +405,17 @@ type HTTPSSettings struct {
 	// max-age (seconds) to HTTPS responses; 0 sends none.
 	HSTSMaxAge            int  `json:"hsts_max_age"`
 	HSTSIncludeSubdomains bool `json:"hsts_include_subdomains"`
+	// BackendProtocol is how the router talks to the app's web
+	// processes: "http1" (HTTP/1.1, the default) or "h2c" (HTTP/2
+	// without TLS, for gRPC servers).
+	BackendProtocol string `json:"backend_protocol"`
 }
 
 // UpdateHTTPSRequest is the body of PATCH /apps/{app}/https: the
 // settings to change; those left out are kept.
 type UpdateHTTPSRequest struct {
-	Redirect              *bool `json:"redirect,omitempty"`
-	HSTSMaxAge            *int  `json:"hsts_max_age,omitempty"`
-	HSTSIncludeSubdomains *bool `json:"hsts_include_subdomains,omitempty"`
+	Redirect              *bool   `json:"redirect,omitempty"`
+	HSTSMaxAge            *int    `json:"hsts_max_age,omitempty"`
+	HSTSIncludeSubdomains *bool   `json:"hsts_include_subdomains,omitempty"`
+	BackendProtocol       *string `json:"backend_protocol,omitempty"`
 }

@@ -364,7 +364,16 @@ type HTTPSSettings struct {
 	HSTSMaxAge int
 	// HSTSIncludeSubdomains adds includeSubDomains to it.
 	HSTSIncludeSubdomains bool
+	// BackendProtocol is how the router talks to the app's web
+	// processes: BackendHTTP1 (the default) or BackendH2C.
+	BackendProtocol string
 }
+
+// The backend protocols of HTTPSSettings.
+const (
+	BackendHTTP1 = "http1" // HTTP/1.1
+	BackendH2C   = "h2c"   // HTTP/2 without TLS, for gRPC servers
+)
 
 // MaxHSTSMaxAge is the longest HSTS max-age an app may ask for: two years.
 const MaxHSTSMaxAge = 63072000
@@ -372,8 +381,8 @@ const MaxHSTSMaxAge = 63072000
 // GetHTTPSSettings returns the app's HTTPS settings.
 func (s *Store) GetHTTPSSettings(ctx context.Context, appID int64) (HTTPSSettings, error) {
 	var h HTTPSSettings
-	err := s.db.QueryRow(ctx, `SELECT https_redirect, hsts_max_age, hsts_include_subdomains FROM apps WHERE id = $1`, appID).
-		Scan(&h.Redirect, &h.HSTSMaxAge, &h.HSTSIncludeSubdomains)
+	err := s.db.QueryRow(ctx, `SELECT https_redirect, hsts_max_age, hsts_include_subdomains, backend_protocol FROM apps WHERE id = $1`, appID).
+		Scan(&h.Redirect, &h.HSTSMaxAge, &h.HSTSIncludeSubdomains, &h.BackendProtocol)
 	if err != nil {
 		return HTTPSSettings{}, notFoundOr(err, "app %d", appID)
 	}
@@ -388,8 +397,15 @@ func (s *Store) SetHTTPSSettings(ctx context.Context, appID int64, h HTTPSSettin
 	if h.HSTSMaxAge == 0 && h.HSTSIncludeSubdomains {
 		return invalidf("HSTS for subdomains needs HSTS on: give a max-age")
 	}
-	tag, err := s.db.Exec(ctx, `UPDATE apps SET https_redirect = $2, hsts_max_age = $3, hsts_include_subdomains = $4 WHERE id = $1`,
-		appID, h.Redirect, h.HSTSMaxAge, h.HSTSIncludeSubdomains)
+	switch h.BackendProtocol {
+	case "":
+		h.BackendProtocol = BackendHTTP1
+	case BackendHTTP1, BackendH2C:
+	default:
+		return invalidf("backend protocol %q is unknown: give %s or %s", h.BackendProtocol, BackendHTTP1, BackendH2C)
+	}
+	tag, err := s.db.Exec(ctx, `UPDATE apps SET https_redirect = $2, hsts_max_age = $3, hsts_include_subdomains = $4, backend_protocol = $5 WHERE id = $1`,
+		appID, h.Redirect, h.HSTSMaxAge, h.HSTSIncludeSubdomains, h.BackendProtocol)
 	if err != nil {
 		return mapErr(err)
 	}
