@@ -80,6 +80,13 @@ func TestDashboardCertificates(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, h.Redirect)
 
+	// The backend protocol, for a gRPC app.
+	owner.do(t, chromedp.Click(chromedp.CSS("#https-backend")))
+	owner.waitFor(t, "h2c to the app", `document.querySelector('#https-backend-now')?.textContent === 'HTTP/2 without TLS (h2c)'`, 20*time.Second)
+	h, err = st.GetHTTPSSettings(ctx, shop.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.BackendH2C, h.BackendProtocol)
+
 	viewer := b.tab()
 	viewer.signIn(t, tokens["viewer"])
 	viewer.open(t, "/apps/shop/domains", "app")

@@ -93,7 +93,16 @@ export function certificatesSection(app) {
       patch(save, { hsts_max_age: n });
     });
     off.addEventListener('click', () => patch(off, { hsts_max_age: 0 }));
-    return [h('div', { class: 'form-row' }, redirect), h('p', { class: 'muted small' }, 'Turn HSTS on only once HTTPS works on every domain: browsers that saw it refuse plain HTTP until it expires.'), form];
+    const h2c = s.backend_protocol === 'h2c';
+    const backend = h('button', { type: 'button', id: 'https-backend' }, h2c ? 'Speak HTTP/1.1 to the app' : 'Speak h2c to the app (gRPC)');
+    backend.addEventListener('click', async () => {
+      try {
+        await busy(backend, 'Applying…', () => api('PATCH', appPath(app.name, 'https'), { backend_protocol: h2c ? 'http1' : 'h2c' }));
+        toast(h2c ? 'The router speaks HTTP/1.1 to the app' : 'The router speaks HTTP/2 without TLS (h2c) to the app');
+        await load();
+      } catch (e) { toast(errorText(e), 'error'); }
+    });
+    return [h('div', { class: 'form-row' }, redirect, backend), h('p', { class: 'muted small' }, 'Turn HSTS on only once HTTPS works on every domain: browsers that saw it refuse plain HTTP until it expires.'), form];
   };
 
   const draw = () => {
@@ -109,7 +118,8 @@ export function certificatesSection(app) {
         { label: '', class: 'actions', cell: (d) => (d.source === 'uploaded' && list.allowed.remove ? removeButton(d) : '') },
       ], list.domains, { empty: 'No custom domains: add one above, then its certificate here.' }),
       h('p', {}, 'Plain HTTP to a domain with a certificate: ', h('strong', {}, s.redirect ? 'redirected to HTTPS' : 'answered as it is'),
-        '. HSTS: ', h('strong', {}, s.hsts_max_age ? `max-age=${s.hsts_max_age}${s.hsts_include_subdomains ? '; includeSubDomains' : ''}` : 'off'), '.'),
+        '. HSTS: ', h('strong', {}, s.hsts_max_age ? `max-age=${s.hsts_max_age}${s.hsts_include_subdomains ? '; includeSubDomains' : ''}` : 'off'),
+        '. The router speaks ', h('strong', { id: 'https-backend-now' }, s.backend_protocol === 'h2c' ? 'HTTP/2 without TLS (h2c)' : 'HTTP/1.1'), ' to the app.'),
       list.allowed.change_https ? httpsControls() : null,
       list.allowed.upload ? [h('h3', {}, 'Upload a certificate'), uploadForm()]
         : h('p', { class: 'muted', id: 'cert-upload-refusal' }, list.allowed.upload_refusal));
