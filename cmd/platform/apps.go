@@ -123,7 +123,7 @@ func (c *cli) newAppsInfoCmd() *cobra.Command {
 				"Git URL", app.GitURL,
 				"Web URL", app.WebURL,
 				"Release", release,
-				"Created", when(app.CreatedAt),
+				"Created", c.stamp(app.CreatedAt),
 			)
 		},
 	}

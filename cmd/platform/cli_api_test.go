@@ -22,10 +22,10 @@ import (
 // harness_test.go).
 
 // stampRE matches what cli.stamp prints in UTC.
-const stampRE = `\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \+0000`
+const stampRE = `\d{4}-\d\d-\d\d \d\d:\d\d UTC`
 
 // stampOf is what cli.stamp prints for t in UTC.
-func stampOf(t time.Time) string { return t.UTC().Format("2006/01/02 15:04:05 -0700") }
+func stampOf(t time.Time) string { return t.UTC().Format(stampLayout) }
 
 // newApp creates app in tenant acme and returns it.
 func (h *harness) newApp(t *testing.T, name string) store.App {

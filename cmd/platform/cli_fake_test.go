@@ -93,11 +93,11 @@ func TestPs(t *testing.T) {
 	out := h.ok(t, "ps", "-a", "shop")
 	assert.Equal(t, []string{
 		"=== clock (small) (1)",
-		"clock.1: starting 2026/11/25 10:02:55 +0000 (~ 5s ago)",
+		"clock.1: starting 2026-11-25 10:02 UTC (~ 5s ago)",
 		"",
 		"=== web (standard): bundle exec puma (2)",
-		"web.1: up 2026/11/25 10:00:00 +0000 (~ 3m ago)",
-		"web.2: crashed 2026/11/25 10:01:30 +0000 (~ 1m ago): CrashLoopBackOff, restarted 4 times",
+		"web.1: up 2026-11-25 10:00 UTC (~ 3m ago)",
+		"web.2: crashed 2026-11-25 10:01 UTC (~ 1m ago): CrashLoopBackOff, restarted 4 times",
 		"",
 		"=== worker (large): bin/worker (0)",
 	}, lines(out))

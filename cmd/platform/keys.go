@@ -43,7 +43,7 @@ func (c *cli) newKeysCmd() *cobra.Command {
 			rows := make([][]string, 0, len(keys))
 			for _, k := range keys {
 				typ, _, _ := strings.Cut(k.PublicKey, " ")
-				rows = append(rows, []string{k.Fingerprint, typ, k.Name, when(k.CreatedAt)})
+				rows = append(rows, []string{k.Fingerprint, typ, k.Name, c.stamp(k.CreatedAt)})
 			}
 			return c.table([]string{"FINGERPRINT", "TYPE", "NAME", "ADDED"}, rows)
 		},

@@ -26,7 +26,7 @@ func (c *cli) listMembers(ctx context.Context, tenant string, asJSON bool) error
 	}
 	rows := make([][]string, 0, len(ms))
 	for _, m := range ms {
-		rows = append(rows, []string{m.Email, m.Role, when(m.CreatedAt)})
+		rows = append(rows, []string{m.Email, m.Role, c.stamp(m.CreatedAt)})
 	}
 	return c.table([]string{"EMAIL", "ROLE", "SINCE"}, rows)
 }

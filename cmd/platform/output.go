@@ -64,22 +64,18 @@ func (c *cli) fields(kv ...string) error {
 	return nil
 }
 
-// when formats a time for people, in their time zone.
-func when(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.Local().Format("2006-01-02 15:04 MST")
-}
-
 // progress prints "Doing something..." on stderr; done finishes the line.
 func (c *cli) progress(format string, args ...any) (done func()) {
 	fmt.Fprintf(c.stderr, format+"... ", args...)
 	return func() { fmt.Fprintln(c.stderr, "done") }
 }
 
-// stamp formats a time as Heroku does, to the second with its offset,
-// in the user's time zone: 2026/11/25 10:00:00 +0000.
+// stampLayout is the one way the CLI writes a time for people, to the
+// minute in the user's time zone: 2026-11-25 10:00 UTC. --json gives
+// RFC 3339.
+const stampLayout = "2006-01-02 15:04 MST"
+
+// stamp formats a time for people (stampLayout).
 func (c *cli) stamp(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -88,7 +84,7 @@ func (c *cli) stamp(t time.Time) string {
 	if tz == nil {
 		tz = time.Local
 	}
-	return t.In(tz).Format("2006/01/02 15:04:05 -0700")
+	return t.In(tz).Format(stampLayout)
 }
 
 // ago says how long ago t was, roughly, as Heroku does: "~ 3m ago".

@@ -27,9 +27,11 @@ func TestAgo(t *testing.T) {
 }
 
 func TestStamp(t *testing.T) {
-	tz := time.FixedZone("X", -5*3600)
+	tz := time.FixedZone("EST", -5*3600)
 	c := &cli{tz: tz}
-	assert.Equal(t, "2026/11/25 05:03:00 -0500", c.stamp(testNow))
+	assert.Equal(t, "2026-11-25 05:03 EST", c.stamp(testNow))
+	c.tz = time.UTC
+	assert.Equal(t, "2026-11-25 10:03 UTC", c.stamp(testNow))
 	assert.Equal(t, "", c.stamp(time.Time{}))
 }
 

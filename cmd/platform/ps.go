@@ -54,7 +54,7 @@ listed without processes.`,
 // printDynos prints dynos grouped by process type, as Heroku does:
 //
 //	=== web (standard): bundle exec puma (2)
-//	web.1: up 2026/11/25 10:00:00 +0000 (~ 3m ago)
+//	web.1: up 2026-11-25 10:00 UTC (~ 3m ago)
 //
 // with the types of the formation that run no process as well.
 func (c *cli) printDynos(app string, dynos []api.Dyno, formation []api.Process) {

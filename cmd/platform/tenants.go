@@ -35,7 +35,7 @@ func (c *cli) newTenantsCmd() *cobra.Command {
 					status = "suspended"
 				}
 				rows = append(rows, []string{t.Name, strconv.Itoa(t.Quota.MaxApps), strconv.Itoa(t.Quota.MaxProcesses),
-					t.Quota.MaxSize, status, when(t.CreatedAt)})
+					t.Quota.MaxSize, status, c.stamp(t.CreatedAt)})
 			}
 			return c.table([]string{"NAME", "MAX APPS", "MAX PROCESSES", "MAX SIZE", "STATUS", "CREATED"}, rows)
 		},

@@ -49,9 +49,9 @@ platform members does.`,
 					admin = "admin"
 				}
 				if u.DeactivatedAt != nil {
-					status = "deactivated " + when(*u.DeactivatedAt)
+					status = "deactivated " + c.stamp(*u.DeactivatedAt)
 				}
-				rows = append(rows, []string{u.Email, admin, status, strings.Join(roles, ", "), when(u.CreatedAt)})
+				rows = append(rows, []string{u.Email, admin, status, strings.Join(roles, ", "), c.stamp(u.CreatedAt)})
 			}
 			return c.table([]string{"EMAIL", "ADMIN", "STATUS", "ROLES", "CREATED"}, rows)
 		},
