@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/platform-paas/platform/deploy/localstack"
+	"github.com/platform-paas/platform/deploy/localstack/syncbuf"
 )
 
 // readmeBlocks returns, for each of want, the first ```sh block of the
@@ -64,7 +65,9 @@ func TestReadmeFirstDeploy(t *testing.T) {
 
 	// ssh finds ~/.ssh through the user database, not HOME: the fresh home
 	// is mounted over the user's own, in a mount namespace of the
-	// script's alone.
+	// script's alone. It is the host's slave, so that what the host
+	// unmounts meanwhile (a pod's network namespace) goes from it too
+	// instead of staying busy.
 	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
 		localstack.Need(t, "root and unshare", "run make test as root (util-linux has unshare)")
 	}
@@ -75,11 +78,13 @@ func TestReadmeFirstDeploy(t *testing.T) {
 	// run runs script and returns its output, and its standard output
 	// alone.
 	run := func(ctx context.Context, script string) (output, stdout string, err error) {
-		cmd := exec.CommandContext(ctx, "unshare", "--mount", "--propagation", "private", "bash", "-c",
+		cmd := exec.CommandContext(ctx, "unshare", "--mount", "--propagation", "slave", "bash", "-c",
 			`mount --bind "$FRESH_HOME" "$HOME" && exec bash -euo pipefail -c "$0"`, script)
 		cmd.Dir, cmd.Env = root, env
 		cmd.WaitDelay = 10 * time.Second
-		var all, out bytes.Buffer
+		// Two copiers write the output at once: all is safe for that.
+		var all syncbuf.Buffer
+		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.MultiWriter(&all, &out), &all
 		err = cmd.Run()
 		return all.String(), out.String(), err
