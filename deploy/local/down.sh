@@ -36,5 +36,6 @@ stop postgres
 unmount_under "$STATE/kubelet"
 unmount_under "$RUN/containerd"
 unmount_under "$STATE/containerd"
+uncover_netns
 stale_netns
 say "stopped; data kept in $STATE (make clean removes it)"

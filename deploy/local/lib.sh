@@ -181,6 +181,29 @@ unmount_under() {
   done
 }
 
+# shared_netns_dir makes /run/netns a shared mount point, as iproute2's
+# "ip netns add" does the first time it runs. Done before any pod has a
+# network namespace: done later, by a test's "ip netns add", the new mount
+# would cover the pods' namespaces mounted there before, and the runtime
+# could never unmount them (pods stuck terminating: "remove netns:
+# device or resource busy").
+shared_netns_dir() {
+  mkdir -p /run/netns
+  if ! mountpoint -q /run/netns; then
+    mount --bind /run/netns /run/netns
+  fi
+  mount --make-shared /run/netns
+}
+
+# uncover_netns lifts the mount of /run/netns itself while no runtime
+# runs, so that the namespaces an earlier stack's pods had under it, if
+# such a mount came to cover them, are in reach of stale_netns again.
+uncover_netns() {
+  if mountpoint -q /run/netns; then
+    umount -l /run/netns 2>/dev/null || true
+  fi
+}
+
 # stale_netns removes pod network namespaces left by an earlier run of a
 # stack (ours or another clone's) once its containerd is gone: those holding
 # an address on the pod network lose their orphaned processes (pods whose

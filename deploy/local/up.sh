@@ -42,7 +42,10 @@ if ! running containerd; then
   if ! running kubelet; then unmount_under "$STATE/kubelet"; fi
   unmount_under "$STATE/containerd"
   unmount_under "$RUN/containerd"
+  uncover_netns
   stale_netns
+  # Before the first pod (see shared_netns_dir).
+  shared_netns_dir
 fi
 
 # --- certificates and kubeconfig -------------------------------------------
