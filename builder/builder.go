@@ -462,6 +462,9 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	res.Timings.Total = b.now().Sub(start)
 
 	fmt.Fprintf(out, "-----> Process types: %s\n", strings.Join(plan.Types(), ", "))
+	if _, ok := plan.Processes["web"]; !ok {
+		fmt.Fprintln(out, "-----> No web process type: the app gets no HTTP requests, and its URL answers 503; add a line \"web: <command>\" to the Procfile to serve HTTP on $PORT")
+	}
 	if plan.ReleaseCommand != "" {
 		fmt.Fprintf(out, "-----> Release command: %s\n", b.masker(req).mask(plan.ReleaseCommand))
 	}

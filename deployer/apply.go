@@ -255,9 +255,9 @@ func (d *Deployer) applyWorkloads(ctx context.Context, ns string, rel Release) (
 		}
 		gens[p.Type] = dep.Generation
 	}
-	if _, ok := rel.process(WebProcess); !ok {
-		return gens, nil
-	}
+	// The Service and Ingress exist whether or not the app has a web
+	// process: without one, the router answers its hosts with a 503 that
+	// says the app runs no web processes, not as an unknown host.
 	if _, err := d.client.CoreV1().Services(ns).Apply(ctx, service(ns, rel), applyOpts); err != nil {
 		return nil, fmt.Errorf("applying service %s: %w", serviceName(rel.App), err)
 	}
@@ -276,7 +276,7 @@ func (d *Deployer) applyWorkloads(ctx context.Context, ns string, rel Release) (
 }
 
 // removeStale deletes the Deployments of process types rel does not have,
-// and the Service and Ingress if rel has no web process or no host.
+// and the Ingress if rel has no host.
 func (d *Deployer) removeStale(ctx context.Context, ns string, rel Release) error {
 	deps, err := d.client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: appSelector(rel.App)})
 	if err != nil {
@@ -290,14 +290,8 @@ func (d *Deployer) removeStale(ctx context.Context, ns string, rel Release) erro
 			return err
 		}
 	}
-	_, web := rel.process(WebProcess)
-	if !web {
-		if err := d.deleteObject(ctx, "service", serviceName(rel.App), d.client.CoreV1().Services(ns).Delete); err != nil {
-			return err
-		}
-	}
 	var keep []tlsEntry
-	if hosts := d.hosts(rel); !web || len(hosts) == 0 {
+	if hosts := d.hosts(rel); len(hosts) == 0 {
 		if err := d.deleteObject(ctx, "ingress", ingressName(rel.App), d.client.NetworkingV1().Ingresses(ns).Delete); err != nil {
 			return err
 		}

@@ -812,3 +812,26 @@ func TestReadinessFailure(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, took, r.cfg.RolloutTimeout)
 }
+
+// TestAppWithoutWebKeepsItsRoute checks that an app with no web process
+// still has its Service and Ingress, with no endpoints behind them, so
+// that the router answers its host "no running web processes" rather than
+// as a host no app has.
+func TestAppWithoutWebKeepsItsRoute(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, deployer.TenantQuota{MaxProcesses: 4, MaxSize: "small"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	_, _, err := r.apply(ctx, r.release("quiet", 1, "one", worker(1)), nil)
+	require.NoError(t, err)
+	ing, err := r.kc.NetworkingV1().Ingresses(r.ns).Get(ctx, "quiet", metav1.GetOptions{})
+	require.NoError(t, err, "the app's host is routed")
+	require.Len(t, ing.Spec.Rules, 1)
+	assert.Equal(t, "quiet."+r.cfg.AppsDomain, ing.Spec.Rules[0].Host)
+	svc, err := r.kc.CoreV1().Services(r.ns).Get(ctx, "quiet-web", metav1.GetOptions{})
+	require.NoError(t, err, "to its web Service")
+	assert.Equal(t, "web", svc.Spec.Selector["platform.io/process-type"])
+	_, err = r.kc.AppsV1().Deployments(r.ns).Get(ctx, "quiet-web", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "which has no processes: %v", err)
+}

@@ -406,3 +406,32 @@ func TestConcurrentPushes(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, "writer", "the winner's version answers")
 }
+
+// TestPushWithoutWeb pushes an app whose Procfile has no web type: the
+// push says it gets no HTTP requests and how to serve them, and the
+// router answers its host with the 503 of an app with no running web
+// processes, not as an unknown host; a web type added later serves.
+func TestPushWithoutWeb(t *testing.T) {
+	s := releasetest.NewStackTenant(t)
+	app := s.CreateApp(t, "noweb")
+	dir := s.Repo(t, "go", app.Name)
+	procfile := filepath.Join(dir, "Procfile")
+	require.NoError(t, os.WriteFile(procfile, []byte("worker: worker\n"), 0o644))
+	s.Git(t, dir, "commit", "-q", "-am", "a worker alone")
+	out, err := s.Push(dir)
+	require.NoError(t, err, "push output:\n%s", out)
+	assert.Contains(t, out, `No web process type: the app gets no HTTP requests, and its URL answers 503; add a line "web: <command>" to the Procfile to serve HTTP on $PORT`)
+	require.Eventually(t, func() bool {
+		code, body := s.Get(t, app.Name, "/")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "no running web processes")
+	}, time.Minute, 100*time.Millisecond, "the app's host answers 503 App not running, not 404 No app here")
+
+	require.NoError(t, os.WriteFile(procfile, []byte("web: hello\nworker: worker\n"), 0o644))
+	s.Git(t, dir, "commit", "-q", "-am", "a web type")
+	out, err = s.Push(dir)
+	require.NoError(t, err, "push output:\n%s", out)
+	assert.NotContains(t, out, "No web process type")
+	code, body := s.Get(t, app.Name, "/")
+	assert.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "hello from go")
+}

@@ -283,7 +283,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.SetConfig(ctx, shop.ID, map[string]string{"SECRET_KEY": "s3cr3t-value"})
 	require.NoError(t, err)
-	_, err = st.CreateApp(ctx, rival.ID, "rivalapp")
+	rivalapp, err := st.CreateApp(ctx, rival.ID, "rivalapp")
+	require.NoError(t, err)
+	// An app whose Procfile has no web type.
+	_, err = st.UpsertFormation(ctx, rivalapp.ID, []store.Process{{Type: "worker", Quantity: 1, Command: "bin/work"}})
 	require.NoError(t, err)
 
 	b := newBrowser(t, hs.URL)
@@ -307,6 +310,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		assert.Equal(t, "1", eval[string](t, tb, `document.querySelector('#scale-web').value`))
 		assert.Equal(t, "20", eval[string](t, tb, `document.querySelector('#scale-web').max`), "the tenant's limit")
 		assert.Equal(t, "web", text(t, tb, `label[for="scale-web"]`), "the slider has a label")
+		assert.Zero(t, eval[int](t, tb, `document.querySelectorAll('#no-web').length`), "an app with a web type needs no word about it")
 		// No deployer here: the API's answer is shown in words and the
 		// slider goes back to what runs.
 		tb.waitFor(t, "the processes error", `(document.querySelector('#processes .error')?.textContent ?? '').includes('without a deployer')`, 10*time.Second)
@@ -372,6 +376,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		tb.signIn(t, tokens["outsider"])
 		tb.open(t, "/apps/shop", "not-found")
 		assert.Contains(t, text(t, tb, "main"), "no access")
+
+		// Its own app has no web type, and the page says what that means.
+		tb.open(t, "/apps/rivalapp", "app")
+		tb.waitDrawn(t, "the worker's slider", "#scale-worker")
+		assert.Contains(t, text(t, tb, "#no-web"), "No web process type: this app gets no HTTP requests")
 	})
 
 	t.Run("password", func(t *testing.T) {

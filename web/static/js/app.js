@@ -226,7 +226,9 @@ function formationAndProcesses(panel, psPanel, app) {
     const types = state.procs.map((p) => p.type).join(',');
     if ([...state.rows.keys()].join(',') !== types) {
       state.rows.clear();
-      replace(listEl, state.procs.map((p) => { const r = makeRow(p); state.rows.set(p.type, r); return r.el; }));
+      const noWeb = state.procs.some((p) => p.type === 'web') ? null
+        : h('p', { class: 'muted', id: 'no-web' }, 'No web process type: this app gets no HTTP requests, and its URL answers 503. Add a line “web: <command>” to its Procfile to serve HTTP on $PORT.');
+      replace(listEl, noWeb, state.procs.map((p) => { const r = makeRow(p); state.rows.set(p.type, r); return r.el; }));
     }
     for (const proc of state.procs) {
       const row = state.rows.get(proc.type);
