@@ -103,8 +103,10 @@ func (d *Deployer) Scale(ctx context.Context, tenant, app, ptype string, quantit
 }
 
 // Restart replaces the processes of one type of an app, or of every type
-// if ptype is "", one by one as a deploy does. It does not wait for them.
-func (d *Deployer) Restart(ctx context.Context, tenant, app, ptype string) error {
+// if ptype is "", one by one as a deploy does. With wait, it returns once
+// every new process is ready and no old one is left, or fails after the
+// rollout timeout; without, at once.
+func (d *Deployer) Restart(ctx context.Context, tenant, app, ptype string, wait bool) error {
 	if err := validApp(tenant, app); err != nil {
 		return err
 	}
@@ -128,14 +130,56 @@ func (d *Deployer) Restart(ctx context.Context, tenant, app, ptype string) error
 	if err != nil {
 		return fmt.Errorf("encoding restart patch: %w", err)
 	}
+	gens := make(map[string]int64, len(names))
 	for _, name := range names {
-		if _, err := d.client.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, body,
-			metav1.PatchOptions{FieldManager: fieldManagerRestart}); err != nil {
+		dep, err := d.client.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, body,
+			metav1.PatchOptions{FieldManager: fieldManagerRestart})
+		if err != nil {
 			return fmt.Errorf("restarting %s: %w", name, err)
 		}
+		gens[name] = dep.Generation
 	}
 	d.log.Info("restarted", "app", app, "process_type", ptype)
-	return nil
+	if !wait {
+		return nil
+	}
+	return d.waitReplaced(ctx, ns, gens)
+}
+
+// waitReplaced waits until each Deployment (by name) has rolled out its
+// generation: every wanted process of it new and available, none of the
+// old left.
+func (d *Deployer) waitReplaced(ctx context.Context, ns string, gens map[string]int64) error {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.RolloutTimeout)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var waiting []string
+		for name, gen := range gens {
+			dep, err := d.client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("following the restart of %s: %w", name, err)
+			}
+			want := int32(1)
+			if dep.Spec.Replicas != nil {
+				want = *dep.Spec.Replicas
+			}
+			st := dep.Status
+			if st.ObservedGeneration < gen || st.UpdatedReplicas < want || st.AvailableReplicas < want || st.Replicas > want {
+				waiting = append(waiting, fmt.Sprintf("%s (%d of %d new and ready)", name, min(st.UpdatedReplicas, st.AvailableReplicas), want))
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			slices.Sort(waiting)
+			return fmt.Errorf("the restarted processes were not all ready after %s: %s; platform ps shows them", d.cfg.RolloutTimeout, strings.Join(waiting, ", "))
+		case <-tick.C:
+		}
+	}
 }
 
 // ProcessStatus is the state of one process type of an app.

@@ -259,7 +259,7 @@ func (s *Server) restartDynos(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer unlock()
-	if err := s.ops.Restart(ctx, tenant.Name, app.Name, req.Type); err != nil {
+	if err := s.ops.Restart(ctx, tenant.Name, app.Name, req.Type, !req.NoWait); err != nil {
 		if errors.Is(err, deployer.ErrNotFound) {
 			if req.Type == "" {
 				return notFound("%s runs no processes: push it first", app.Name)

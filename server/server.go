@@ -135,7 +135,7 @@ type Config struct {
 // AppOps is what the API needs of the deployer for running apps.
 type AppOps interface {
 	Scale(ctx context.Context, tenant, app, ptype string, quantity int, size string) error
-	Restart(ctx context.Context, tenant, app, ptype string) error
+	Restart(ctx context.Context, tenant, app, ptype string, wait bool) error
 	Status(ctx context.Context, tenant, app string) ([]deployer.ProcessStatus, error)
 	Logs(ctx context.Context, tenant, app string, opts deployer.LogOptions, out io.Writer) error
 }

@@ -173,13 +173,17 @@ func TestPsRestart(t *testing.T) {
 	out, errOut, err := h.run(t, "ps:restart", "-a", "shop")
 	require.NoError(t, err, errOut)
 	assert.Empty(t, out)
-	assert.Equal(t, "Restarting all processes of shop... done\n", errOut)
+	assert.Equal(t, "Restarting all processes of shop... done, ready in 0.0s\n", errOut)
 	_, errOut, err = h.run(t, "ps:restart", "worker", "-a", "shop")
 	require.NoError(t, err, errOut)
-	assert.Equal(t, "Restarting worker processes of shop... done\n", errOut)
+	assert.Equal(t, "Restarting worker processes of shop... done, ready in 0.0s\n", errOut)
+	_, errOut, err = h.run(t, "ps:restart", "--no-wait", "-a", "shop")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "Restarting all processes of shop... done, without waiting for the new processes (platform ps shows them)\n", errOut)
 	assert.Equal(t, []string{
 		`POST /api/v1/apps/shop/ps/restart {}`,
 		`POST /api/v1/apps/shop/ps/restart {"type":"worker"}`,
+		`POST /api/v1/apps/shop/ps/restart {"no_wait":true}`,
 	}, h.requests())
 
 	h.fake.fail(http.MethodPost, "/apps/shop/ps/restart", http.StatusNotFound, api.CodeNotFound, "shop runs no clock processes", "")

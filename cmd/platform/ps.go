@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -193,12 +194,17 @@ The tenant's quota bounds the total number of processes and their size.`,
 }
 
 func (c *cli) newPsRestartCmd() *cobra.Command {
-	var appFlag string
+	var (
+		appFlag string
+		noWait  bool
+	)
 	cmd := &cobra.Command{
 		Use:   "ps:restart [TYPE]",
 		Short: "Restart an app's processes, of one type or all",
 		Long: `ps:restart replaces an app's processes one by one, as a deploy does, so
-that a web app keeps serving. With TYPE, only the processes of that type.`,
+that a web app keeps serving. With TYPE, only the processes of that type.
+It returns once every new process is ready, and says how long that took;
+with --no-wait, as soon as the restart has begun.`,
 		Example: `  platform ps:restart
   platform ps:restart worker -a shop`,
 		GroupID: "run",
@@ -220,11 +226,23 @@ that a web app keeps serving. With TYPE, only the processes of that type.`,
 				what = typ + " processes"
 			}
 			return c.step("Restarting "+what+" of "+app, func() (string, error) {
-				return "", cl.Restart(cmd.Context(), app, api.RestartRequest{Type: typ})
+				now := time.Now
+				if c.now != nil {
+					now = c.now
+				}
+				start := now()
+				if err := cl.Restart(cmd.Context(), app, api.RestartRequest{Type: typ, NoWait: noWait}); err != nil {
+					return "", err
+				}
+				if noWait {
+					return ", without waiting for the new processes (platform ps shows them)", nil
+				}
+				return fmt.Sprintf(", ready in %.1fs", now().Sub(start).Seconds()), nil
 			})
 		},
 	}
 	addAppFlag(cmd, &appFlag)
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the restart has begun, not once the new processes are ready")
 	return cmd
 }
 

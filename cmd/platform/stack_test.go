@@ -259,8 +259,9 @@ func TestCLIEndToEnd(t *testing.T) {
 	assert.NotContains(t, dev.must(t, "config"), "GREETING")
 
 	// ps:restart: every web process is replaced by a new one, and the app
-	// keeps answering.
-	dev.must(t, "ps:restart", "web")
+	// keeps answering. It returns once the new ones are ready; the router
+	// takes the old ones out a moment later.
+	assert.Regexp(t, `ready in \d+\.\ds`, dev.must(t, "ps:restart", "web"))
 	require.Eventually(t, func() bool {
 		for range 10 {
 			if pods[regexp.MustCompile(`pod=(\S+)`).FindStringSubmatch(get())[1]] {

@@ -110,7 +110,7 @@ func (d *Deployer) Scale(_ context.Context, _, _, ptype string, quantity int, si
 }
 
 // Restart records the restart of a running process type, or of all ("").
-func (d *Deployer) Restart(_ context.Context, _, _, ptype string) error {
+func (d *Deployer) Restart(_ context.Context, _, _, ptype string, _ bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.procs[ptype]; ptype != "" && !ok {

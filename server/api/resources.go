@@ -172,6 +172,9 @@ type Dynos struct {
 // Type restarts every process type.
 type RestartRequest struct {
 	Type string `json:"type,omitempty"`
+	// NoWait answers once the restart has begun, rather than once the
+	// new processes are ready.
+	NoWait bool `json:"no_wait,omitempty"`
 }
 
 // Release is one numbered, immutable version of an app.
