@@ -444,7 +444,7 @@ func (d *Deployer) podTemplate(rel Release, p Process, size Size, role string) *
 		WithImage(rel.Image).
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(secretName(rel.App, rel.Version)))).
-		WithResources(corev1ac.ResourceRequirements().WithRequests(requests(size)).WithLimits(limits(size))).
+		WithResources(corev1ac.ResourceRequirements().WithRequests(d.requests(size)).WithLimits(limits(size))).
 		WithSecurityContext(corev1ac.SecurityContext().
 			WithAllowPrivilegeEscalation(false).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")))

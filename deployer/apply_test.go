@@ -21,6 +21,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -841,4 +842,30 @@ func TestAppWithoutWebKeepsItsRoute(t *testing.T) {
 	assert.Equal(t, "web", svc.Spec.Selector["platform.io/process-type"])
 	_, err = r.kc.AppsV1().Deployments(r.ns).Get(ctx, "quiet-web", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "which has no processes: %v", err)
+}
+
+// TestCPURequestPercent checks that with Config.CPURequestPercent the
+// processes ask for that share of their size's CPU, the tenant's quota
+// counts the same, and the limits stay whole.
+func TestCPURequestPercent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, deployer.TenantQuota{MaxProcesses: 4, MaxSize: "small"}, func(c *deployer.Config) { c.CPURequestPercent = 25 })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	_, _, err := r.apply(ctx, r.release("share", 1, "one", worker(1)), nil)
+	require.NoError(t, err)
+	dep, err := r.kc.AppsV1().Deployments(r.ns).Get(ctx, "share-worker", metav1.GetOptions{})
+	require.NoError(t, err)
+	res := dep.Spec.Template.Spec.Containers[0].Resources
+	assert.Equal(t, int64(25), res.Requests.Cpu().MilliValue(), "a quarter of small's 100m")
+	assert.Equal(t, int64(500), res.Limits.Cpu().MilliValue(), "the limit whole")
+	quotas, err := r.kc.CoreV1().ResourceQuotas(r.ns).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, quotas.Items, 1)
+	pods := quotas.Items[0].Spec.Hard.Pods().Value()
+	assert.Equal(t, pods*25, quotas.Items[0].Spec.Hard.Name(corev1.ResourceRequestsCPU, resource.DecimalSI).MilliValue(), "the quota counts the same share")
+
+	_, err = deployer.New(func() deployer.Config { c := r.cfg; c.CPURequestPercent = 101; return c }())
+	assert.ErrorContains(t, err, "CPU request percent 101 is out of range")
 }

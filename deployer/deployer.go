@@ -118,6 +118,11 @@ type Config struct {
 	// CrashLimit is how many times a container of the new release may
 	// exit before the rollout is declared a crash loop; default 2.
 	CrashLimit int
+	// CPURequestPercent is the share of each size's CPU request that its
+	// processes ask the scheduler for, and that tenants' quotas count:
+	// below 100 the nodes' CPU is overcommitted, which a small
+	// development cluster may want. Limits stay whole. Zero means 100.
+	CPURequestPercent int
 	// KeepConfigs is how many release config Secrets an app keeps,
 	// newest first; default 5. The running release's is always kept.
 	KeepConfigs int
@@ -195,6 +200,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.KeepConfigs == 0 {
 		c.KeepConfigs = defaultKeepConfigs
+	}
+	switch {
+	case c.CPURequestPercent == 0:
+		c.CPURequestPercent = 100
+	case c.CPURequestPercent < 1 || c.CPURequestPercent > 100:
+		return c, fmt.Errorf("CPU request percent %d is out of range: give 1 to 100", c.CPURequestPercent)
 	}
 
 	if c.AppsDomain != "" {

@@ -80,7 +80,7 @@ func (d *Deployer) Scale(ctx context.Context, tenant, app, ptype string, quantit
 		patch["metadata"] = map[string]any{"annotations": map[string]string{annSize: sz.Name}}
 		spec["template"] = map[string]any{"spec": map[string]any{"containers": []any{map[string]any{
 			"name":      ptype,
-			"resources": map[string]any{"requests": requests(sz), "limits": limits(sz)},
+			"resources": map[string]any{"requests": d.requests(sz), "limits": limits(sz)},
 		}}}}
 	}
 	if len(spec) == 0 {

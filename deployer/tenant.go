@@ -65,10 +65,10 @@ func (d *Deployer) EnsureTenant(ctx context.Context, tenant string, quota Tenant
 		return fmt.Errorf("applying namespace %s: %w", ns, err)
 	}
 
-	if _, err := d.client.CoreV1().ResourceQuotas(ns).Apply(ctx, resourceQuota(ns, labels, quota, maxSize), applyOpts); err != nil {
+	if _, err := d.client.CoreV1().ResourceQuotas(ns).Apply(ctx, resourceQuota(ns, labels, quota, maxSize, d.cpuRequest(maxSize)), applyOpts); err != nil {
 		return fmt.Errorf("applying resource quota of tenant %s: %w", tenant, err)
 	}
-	if _, err := d.client.CoreV1().LimitRanges(ns).Apply(ctx, limitRange(ns, labels, maxSize), applyOpts); err != nil {
+	if _, err := d.client.CoreV1().LimitRanges(ns).Apply(ctx, d.limitRange(ns, labels, maxSize), applyOpts); err != nil {
 		return fmt.Errorf("applying limit range of tenant %s: %w", tenant, err)
 	}
 	if _, err := d.client.NetworkingV1().NetworkPolicies(ns).Apply(ctx, d.networkPolicy(ns, labels), applyOpts); err != nil {
@@ -122,7 +122,7 @@ func quotaSize(q TenantQuota) (Size, error) {
 // resourceQuota bounds the namespace to quota.MaxProcesses pods of at most
 // maxSize, plus the headroom a deploy needs. The annotations carry the
 // quota itself, which Apply checks a formation against before it starts.
-func resourceQuota(ns string, labels map[string]string, q TenantQuota, maxSize Size) *corev1ac.ResourceQuotaApplyConfiguration {
+func resourceQuota(ns string, labels map[string]string, q TenantQuota, maxSize Size, cpuRequest int64) *corev1ac.ResourceQuotaApplyConfiguration {
 	headroom := q.Headroom
 	if headroom < 1 {
 		headroom = defaultHeadroom
@@ -133,7 +133,7 @@ func resourceQuota(ns string, labels map[string]string, q TenantQuota, maxSize S
 	}
 	hard := corev1.ResourceList{
 		corev1.ResourcePods:                   *resource.NewQuantity(pods, resource.DecimalSI),
-		corev1.ResourceRequestsCPU:            *resource.NewMilliQuantity(pods*maxSize.CPURequestMillis, resource.DecimalSI),
+		corev1.ResourceRequestsCPU:            *resource.NewMilliQuantity(pods*cpuRequest, resource.DecimalSI),
 		corev1.ResourceLimitsCPU:              *resource.NewMilliQuantity(pods*maxSize.CPULimitMillis, resource.DecimalSI),
 		corev1.ResourceRequestsMemory:         *resource.NewQuantity(pods*maxSize.MemoryRequestBytes, resource.BinarySI),
 		corev1.ResourceLimitsMemory:           *resource.NewQuantity(pods*maxSize.MemoryLimitBytes, resource.BinarySI),
@@ -152,7 +152,7 @@ func resourceQuota(ns string, labels map[string]string, q TenantQuota, maxSize S
 
 // limitRange caps each container at maxSize and sizes containers that name
 // no resources (none of ours) at the default size, or maxSize if smaller.
-func limitRange(ns string, labels map[string]string, maxSize Size) *corev1ac.LimitRangeApplyConfiguration {
+func (d *Deployer) limitRange(ns string, labels map[string]string, maxSize Size) *corev1ac.LimitRangeApplyConfiguration {
 	def, defRank, _ := sizeOf(DefaultSize)
 	_, maxRank, _ := sizeOf(maxSize.Name)
 	if defRank > maxRank {
@@ -165,7 +165,7 @@ func limitRange(ns string, labels map[string]string, maxSize Size) *corev1ac.Lim
 				WithType(corev1.LimitTypeContainer).
 				WithMax(limits(maxSize)).
 				WithDefault(limits(def)).
-				WithDefaultRequest(requests(def)),
+				WithDefaultRequest(d.requests(def)),
 		))
 }
 
@@ -234,11 +234,18 @@ func limits(s Size) corev1.ResourceList {
 	}
 }
 
-func requests(s Size) corev1.ResourceList {
+// requests are what a process of size s asks the scheduler for.
+func (d *Deployer) requests(s Size) corev1.ResourceList {
 	return corev1.ResourceList{
-		corev1.ResourceCPU:    *resource.NewMilliQuantity(s.CPURequestMillis, resource.DecimalSI),
+		corev1.ResourceCPU:    *resource.NewMilliQuantity(d.cpuRequest(s), resource.DecimalSI),
 		corev1.ResourceMemory: *resource.NewQuantity(s.MemoryRequestBytes, resource.BinarySI),
 	}
+}
+
+// cpuRequest is the CPU, in thousandths of a core, that a process of size
+// s asks for: Config.CPURequestPercent of the size's, and at least 10.
+func (d *Deployer) cpuRequest(s Size) int64 {
+	return max(10, s.CPURequestMillis*int64(d.cfg.CPURequestPercent)/100)
 }
 
 // waitServiceAccount waits for the namespace's default service account,

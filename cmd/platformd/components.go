@@ -56,14 +56,15 @@ func (c buildConfig) newBuilder(log *slog.Logger) (*builder.Builder, error) {
 // certificates by ACME), apps' Ingresses ask the router for them.
 func (c deployConfig) newDeployer(kubeconfig string, pull deployer.PullCredentials, autoCertificates bool, log *slog.Logger) (*deployer.Deployer, error) {
 	dep, err := deployer.New(deployer.Config{
-		Kubeconfig:      kubeconfig,
-		UserAgent:       "platformd/" + version,
-		Logger:          log.With("component", "deployer"),
-		AppsDomain:      c.AppsDomain,
-		IngressClass:    c.IngressClass,
-		NamespacePrefix: c.NamespacePrefix,
-		RouterCIDRs:     c.RouterCIDRs,
-		RolloutTimeout:  c.RolloutTimeout,
+		Kubeconfig:        kubeconfig,
+		UserAgent:         "platformd/" + version,
+		Logger:            log.With("component", "deployer"),
+		AppsDomain:        c.AppsDomain,
+		IngressClass:      c.IngressClass,
+		NamespacePrefix:   c.NamespacePrefix,
+		RouterCIDRs:       c.RouterCIDRs,
+		RolloutTimeout:    c.RolloutTimeout,
+		CPURequestPercent: c.CPURequestPercent,
 		// A new web process serves once its port answers; a second more
 		// of readiness before the next is replaced is enough to catch a
 		// process that dies right after binding.

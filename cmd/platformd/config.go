@@ -538,12 +538,19 @@ type deployConfig struct {
 	// at start; false where something else owns it, such as the Helm
 	// chart, so that it goes with the install.
 	ManageIngressClass bool
+	// CPURequestPercent is the share of each size's CPU request apps'
+	// processes ask for: below 100 overcommits the nodes, for small
+	// development clusters.
+	CPURequestPercent int
 }
 
 func (c *deployConfig) check() []problem {
 	var ps []problem
 	if c.RolloutTimeout < 10*time.Second {
 		ps = append(ps, bad(&c.RolloutTimeout, "must be a duration of at least 10s, like 2m"))
+	}
+	if c.CPURequestPercent < 1 || c.CPURequestPercent > 100 {
+		ps = append(ps, bad(&c.CPURequestPercent, "must be a percentage from 1 to 100, like 100 (25 runs four times the processes on a small development cluster)"))
 	}
 	if err := checkDNSName(c.AppsDomain); err != nil {
 		ps = append(ps, bad(&c.AppsDomain, "%v", err))

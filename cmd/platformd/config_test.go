@@ -43,6 +43,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, "http://127.0.0.1:5000/token", cfg.Registry.Realm)
 	assert.Equal(t, 5*time.Minute, cfg.Registry.TokenTTL)
 	assert.Equal(t, "localhost", cfg.Deploy.AppsDomain)
+	assert.Equal(t, 100, cfg.Deploy.CPURequestPercent, "processes ask for their size's whole CPU")
 	assert.Equal(t, "admin@platform.test", cfg.AdminEmail)
 	assert.Equal(t, "text", cfg.Log.Format)
 	assert.Equal(t, 20*time.Second, cfg.ShutdownTimeout)
@@ -157,7 +158,7 @@ func TestLoadConfig(t *testing.T) {
 			env: map[string]string{
 				"PLATFORM_ADMIN_TOKEN_FILE": keyFile, "PLATFORM_GIT_HOST_KEY_FILE": "/nonexistent/key",
 				"PLATFORM_INGRESS_CLASS": "Platform_B", "PLATFORM_NAMESPACE_PREFIX": "-b",
-				"PLATFORM_IMAGE_REGISTRY_INSECURE": "maybe",
+				"PLATFORM_IMAGE_REGISTRY_INSECURE": "maybe", "PLATFORM_CPU_REQUEST_PERCENT": "0",
 			},
 			wantErr: []string{
 				"--admin-token-file (PLATFORM_ADMIN_TOKEN_FILE): " + keyFile + ": an API token is plt_ followed by at least 32 letters and digits",
@@ -165,6 +166,7 @@ func TestLoadConfig(t *testing.T) {
 				"--ingress-class (PLATFORM_INGRESS_CLASS): must be a name like platform",
 				"--namespace-prefix (PLATFORM_NAMESPACE_PREFIX): must be up to 20 lower-case letters",
 				"--image-registry-insecure (PLATFORM_IMAGE_REGISTRY_INSECURE): must be true or false",
+				"--cpu-request-percent (PLATFORM_CPU_REQUEST_PERCENT): must be a percentage from 1 to 100",
 			},
 		},
 		{

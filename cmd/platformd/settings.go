@@ -170,6 +170,8 @@ func (c *config) settings() []*setting {
 			usage: "the IngressClass of the apps' Ingresses, which the router serves (and platformd creates); two platforms in one cluster need two"},
 		{flag: "manage-ingress-class", env: []string{"PLATFORM_MANAGE_INGRESS_CLASS"}, def: "true", bind: boolean(&c.Deploy.ManageIngressClass),
 			usage: "create the IngressClass at start; false where the install owns it (the Helm chart does), so that uninstalling removes it for good"},
+		{flag: "cpu-request-percent", env: []string{"PLATFORM_CPU_REQUEST_PERCENT"}, def: "100", bind: number(&c.Deploy.CPURequestPercent),
+			usage: "the share of each size's CPU request that apps' processes ask the scheduler for, and tenants' quotas count; below 100 overcommits the nodes' CPU (limits stay whole), for small development clusters"},
 		{flag: "namespace-prefix", env: []string{"PLATFORM_NAMESPACE_PREFIX"}, def: "t-", bind: text(&c.Deploy.NamespacePrefix),
 			usage: "what goes before a tenant's name to make its Kubernetes namespace; two platforms in one cluster need two"},
 		{flag: "apps-domain", env: []string{"PLATFORM_APPS_DOMAIN"}, def: "localhost", bind: text(&c.Deploy.AppsDomain),

@@ -683,6 +683,9 @@ if running platformd && [ "$(cat "$STATE/platformd.build-ca" 2>/dev/null)" != "$
   stop platformd
 fi
 echo "$ca_sum" > "$STATE/platformd.build-ca"
+# Apps' processes ask the scheduler for a quarter of their size's CPU
+# (--cpu-request-percent; limits stay whole): the stack's one node has this
+# machine's few cores, and the tests run many apps at once.
 CONFIG_FILES="$STATE/kubeconfig" start platformd "$BIN/platformd" \
   --build-ca-file="$BUILD_CA_FILE" \
   --build-cgroup-root=/sys/fs/cgroup \
@@ -700,6 +703,7 @@ CONFIG_FILES="$STATE/kubeconfig" start platformd "$BIN/platformd" \
   --router-https-addr="$ROUTER_HTTPS_ADDR" \
   --router-https-port="${ROUTER_HTTPS_ADDR##*:}" \
   --router-cidrs="$NODE_IP/32" \
+  --cpu-request-percent=25 \
   --apps-domain="$APPS_DOMAIN"
 wait_for platformd 90 curl -sf "http://$API_ADDR/readyz"
 [ -s "$STATE/platformd/admin-token" ] || fail platformd "no admin token in $STATE/platformd/admin-token (was the database used by another platformd? make clean starts over)"
