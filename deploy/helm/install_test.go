@@ -123,6 +123,8 @@ func TestInstallOnTheLocalCluster(t *testing.T) {
 		"--set", "router.resources.requests.cpu=50m", "--set", "router.resources.requests.memory=32Mi",
 		"--set", "buildkit.resources.requests.cpu=100m", "--set", "buildkit.resources.requests.memory=128Mi",
 		"--set", "data.size=2Gi", "--set", "buildkit.cache.size=4Gi",
+		// Its apps share the node with the stack's and the other tests'.
+		"--set", "cpuRequestPercent=25",
 	)
 	require.NoError(t, err, "helm install")
 	for _, c := range []string{"platformd", "router", "buildkit"} {
