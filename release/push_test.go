@@ -407,17 +407,21 @@ func TestConcurrentPushes(t *testing.T) {
 	assert.Contains(t, body, "writer", "the winner's version answers")
 }
 
-// TestPushWithoutWeb pushes an app whose Procfile has no web type: the
-// push says it gets no HTTP requests and how to serve them, and the
-// router answers its host with the 503 of an app with no running web
-// processes, not as an unknown host; a web type added later serves.
+// TestPushWithoutWeb pushes an app whose Procfile has no web type, and
+// whose stack has no default one (two commands under cmd/): the push says
+// it gets no HTTP requests and how to serve them, and the router answers
+// its host with the 503 of an app with no running web processes, not as
+// an unknown host; a web type added later serves.
 func TestPushWithoutWeb(t *testing.T) {
 	s := releasetest.NewStackTenant(t)
 	app := s.CreateApp(t, "noweb")
 	dir := s.Repo(t, "go", app.Name)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "cmd", "hello"), 0o755))
+	require.NoError(t, os.Rename(filepath.Join(dir, "main.go"), filepath.Join(dir, "cmd", "hello", "main.go")))
 	procfile := filepath.Join(dir, "Procfile")
 	require.NoError(t, os.WriteFile(procfile, []byte("worker: worker\n"), 0o644))
-	s.Git(t, dir, "commit", "-q", "-am", "a worker alone")
+	s.Git(t, dir, "add", "-A")
+	s.Git(t, dir, "commit", "-q", "-m", "a worker alone")
 	out, err := s.Push(dir)
 	require.NoError(t, err, "push output:\n%s", out)
 	assert.Contains(t, out, `No web process type: the app gets no HTTP requests, and its URL answers 503; add a line "web: <command>" to the Procfile to serve HTTP on $PORT`)
