@@ -81,6 +81,7 @@ func TestPs(t *testing.T) {
 	dynos := api.Dynos{Items: []api.Dyno{
 		{Name: "web.1", Type: "web", State: "up", Release: 5, Size: "standard", Command: "bundle exec puma", Since: at(3 * time.Minute)},
 		{Name: "web.2", Type: "web", State: "crashed", Reason: "CrashLoopBackOff", Release: 5, Size: "standard", Command: "bundle exec puma", Restarts: 4, Since: at(90 * time.Second)},
+		{Name: "web.3", Type: "web", State: "stopping", Release: 4, Size: "standard", Command: "bundle exec puma", Since: at(10 * time.Minute)},
 		{Name: "clock.1", Type: "clock", State: "starting", Release: 5, Size: "small", Since: at(5 * time.Second)},
 	}}
 	h.fake.reply(http.MethodGet, "/apps/shop/ps", http.StatusOK, dynos)
@@ -95,9 +96,10 @@ func TestPs(t *testing.T) {
 		"=== clock (small) (1)",
 		"clock.1: starting 2026-11-25 10:02 UTC (~ 5s ago)",
 		"",
-		"=== web (standard): bundle exec puma (2)",
+		"=== web (standard): bundle exec puma (2, and 1 stopping)",
 		"web.1: up 2026-11-25 10:00 UTC (~ 3m ago)",
 		"web.2: crashed 2026-11-25 10:01 UTC (~ 1m ago): CrashLoopBackOff, restarted 4 times",
+		"web.3: stopping 2026-11-25 09:53 UTC (~ 10m ago)",
 		"",
 		"=== worker (large): bin/worker (0)",
 	}, lines(out))

@@ -57,7 +57,8 @@ listed without processes.`,
 //	=== web (standard): bundle exec puma (2)
 //	web.1: up 2026-11-25 10:00 UTC (~ 3m ago)
 //
-// with the types of the formation that run no process as well.
+// counting the processes that run, not those stopping (which are listed
+// as such), with the types of the formation that run no process as well.
 func (c *cli) printDynos(app string, dynos []api.Dyno, formation []api.Process) {
 	var types []string
 	for _, p := range formation {
@@ -100,7 +101,19 @@ func (c *cli) printDynos(app string, dynos []api.Dyno, formation []api.Process) 
 		if command != "" {
 			head += ": " + command
 		}
-		c.header("%s (%d)", head, len(of))
+		// Stopping processes are shown, marked, but not counted: they are
+		// on their way out.
+		stopping := 0
+		for _, d := range of {
+			if d.State == "stopping" {
+				stopping++
+			}
+		}
+		if stopping > 0 {
+			c.header("%s (%d, and %d stopping)", head, len(of)-stopping, stopping)
+		} else {
+			c.header("%s (%d)", head, len(of))
+		}
 		for _, d := range of {
 			line := fmt.Sprintf("%s: %s %s", d.Name, d.State, c.stampAgo(d.Since))
 			if d.Reason != "" {
