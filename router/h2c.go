@@ -49,7 +49,7 @@ func (ex *exchange) proxyH2C(eps []*upstream) (abort bool) {
 		if max := rt.cfg.MaxBodyBytes; max >= 0 && r.ContentLength < 0 {
 			rb = http.MaxBytesReader(ex.w, rb, max)
 		}
-		body = &markRead{r: rb, read: &ex.bodyRead}
+		body = keepOpen{rb}
 	}
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
@@ -203,16 +203,9 @@ func (ex *exchange) respondH2C(res *http.Response, idle *time.Timer) (abort bool
 	return false
 }
 
-// markRead is a request body that notes it was read, and that the
-// client's transport does not close: the router's server owns it.
-type markRead struct {
-	r    io.Reader
-	read *bool
-}
+// keepOpen is a request body that the client's transport does not close,
+// as it does after a failed attempt: the router's server owns it, and a
+// request whose endpoint refused it is sent again with it.
+type keepOpen struct{ io.Reader }
 
-func (m *markRead) Read(p []byte) (int, error) {
-	*m.read = true
-	return m.r.Read(p)
-}
-
-func (m *markRead) Close() error { return nil }
+func (keepOpen) Close() error { return nil }
