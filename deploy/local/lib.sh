@@ -92,7 +92,16 @@ start() {
     stop "$name"
   fi
   echo "--- start $(date -u +%FT%TZ)" >> "$LOGS/$name.log"
-  setsid "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null &
+  # The daemon keeps none of the caller's other open files: a lock held by
+  # whoever ran make up (flock LOCK make up) would otherwise stay held for as
+  # long as the daemon runs.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -le 2 ] || eval "exec $fd>&-"
+    done
+    exec setsid "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null
+  ) &
   echo $! > "$PIDS/$name.pid"
   echo "$sum" > "$PIDS/$name.sum"
 }
