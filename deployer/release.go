@@ -225,7 +225,9 @@ func (r Release) process(t string) (Process, bool) {
 }
 
 // formation renders the formation as "web=2 worker=1".
-func (r Release) formation() string {
+// Formation returns the release's processes as "web=2 worker=1", or "no
+// processes".
+func (r Release) Formation() string {
 	parts := make([]string, 0, len(r.Processes))
 	for _, p := range r.Processes {
 		parts = append(parts, p.Type+"="+strconv.Itoa(p.Quantity))

@@ -249,6 +249,20 @@ func TestAssess(t *testing.T) {
 	}
 }
 
+// TestAssessSaysNothingOfUnscaledTypes: a process type scaled to 0 gets no
+// "0/0 new pods ready" line.
+func TestAssessSaysNothingOfUnscaledTypes(t *testing.T) {
+	rel := testRelease()
+	rel.Processes = append(rel.Processes, Process{Type: "worker", Quantity: 0})
+	pods := []*corev1.Pod{podWith("3", true), podWith("3", true)}
+	pods[1].Name += "-2"
+	worker := deploymentWith(5, 5, 0, 0, 0, 0)
+	worker.Name = "shop-worker"
+	a := assess(rel, map[string]int64{"web": 5, "worker": 5}, []*appsv1.Deployment{deploymentWith(5, 5, 2, 2, 2, 2), worker}, pods, endpointsOf(false, pods...), 2)
+	assert.True(t, a.done)
+	assert.Equal(t, []string{"web: 2/2 new pods ready"}, a.progress)
+}
+
 func TestRolloutErrorMessage(t *testing.T) {
 	e := &RolloutError{Release: 4, Reason: ReasonCrashLoop, Process: "web", Detail: "exited with code 3", RolledBackTo: 3}
 	assert.Equal(t, "release v4 failed: web: crash loop: exited with code 3 (rolled back to v3)", e.Error())
