@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -484,6 +486,38 @@ func TestReleaseLifecycle(t *testing.T) {
 			assert.Equal(t, 2, dy.Release)
 		}
 		assert.Equal(t, []string{"web.1", "web.2", "web.3"}, names)
+
+		// A dyno keeps its name while another goes: scaled from 3 to 2,
+		// the replica set removing web.1 (the oldest, which it would
+		// keep if left to choose), web.2 and web.3 stay web.2 and web.3.
+		before := map[string]string{}
+		for _, dy := range st[0].Dynos {
+			before[dy.Pod] = dy.Name
+		}
+		gone := st[0].Dynos[0].Pod
+		_, err = r.kc.CoreV1().Pods(r.ns).Patch(ctx, gone, types.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"controller.kubernetes.io/pod-deletion-cost":"-1000"}}}`), metav1.PatchOptions{})
+		require.NoError(t, err)
+		require.NoError(t, r.d.Scale(ctx, r.tenant, app, "web", 2, ""))
+		require.Eventually(t, func() bool {
+			for _, p := range r.pods(ctx, app, "web") {
+				if p.Name == gone {
+					return false
+				}
+			}
+			return true
+		}, time.Minute, 250*time.Millisecond, "web.1 is stopping or gone")
+		st, err = r.d.Status(ctx, r.tenant, app)
+		require.NoError(t, err)
+		after := map[string]string{}
+		for _, dy := range st[0].Dynos {
+			if dy.State != "stopping" {
+				after[dy.Pod] = dy.Name
+			}
+		}
+		delete(before, gone)
+		assert.Equal(t, before, after, "the remaining processes keep their names")
+		assert.ElementsMatch(t, []string{"web.2", "web.3"}, slices.Collect(maps.Values(after)))
 		assert.Equal(t, "worker", st[1].Type)
 		assert.Equal(t, 1, st[1].Desired)
 

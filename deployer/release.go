@@ -273,6 +273,10 @@ const (
 	annCommit      = "platform.io/commit"
 	annSize        = "platform.io/size"
 	annRestartedAt = "platform.io/restarted-at"
+	// annDyno is the number of a process's dyno name (the 2 of web.2),
+	// given to its pod when platformd first names it and kept for the
+	// pod's life.
+	annDyno = "platform.io/dyno"
 	annMaxProcs    = "platform.io/max-processes"
 	annMaxSize     = "platform.io/max-size"
 
