@@ -124,7 +124,7 @@ rm -rf /tmp/hello`
 		if !strings.HasPrefix(line, "remote: ----->") && !strings.HasPrefix(line, "remote:        ") {
 			continue
 		}
-		assert.Contains(t, example, readmeShape(line), "the README's example output has the line %q", line)
+		assert.Contains(t, example, "\n"+readmeShape(line)+"\n", "the README's example output has the line %q", line)
 	}
 	assert.NotContains(t, out, "Host key verification failed")
 
@@ -134,7 +134,7 @@ rm -rf /tmp/hello`
 }
 
 // readmePushExample returns the README's example of a first push's output,
-// in readmeShape.
+// in readmeShape, each line between newlines.
 func readmePushExample(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile("../README.md")
@@ -145,24 +145,26 @@ func readmePushExample(t *testing.T) string {
 	for _, l := range strings.Split(string(m[1]), "\n") {
 		lines = append(lines, readmeShape(l))
 	}
-	return strings.Join(lines, "\n") + "\n"
+	return "\n" + strings.Join(lines, "\n") + "\n"
 }
 
 var (
-	shapeTime   = regexp.MustCompile(`\b\d+(\.\d+)?(ms|s|m)\b`)
+	shapeTime   = regexp.MustCompile(`\b(\d+(\.\d+)?(ms|µs|h|m|s))+\b`)
+	shapeReady  = regexp.MustCompile(`\d+/\d+ new pods ready`)
 	shapeHex    = regexp.MustCompile(`\b(sha256:)?[0-9a-f]{7,64}\b(\.\.\.)?`)
 	shapeCounts = regexp.MustCompile(`\(\d+ steps, \d+ cached\)`)
 	shapeRouter = regexp.MustCompile(` \(router at [^)]*\)`)
 )
 
 // readmeShape is a line of a push's output with what changes from push to
-// push (times, commits, digests, step counts, where the router listens)
-// replaced by placeholders.
+// push (times, commits, digests, step counts, where the router listens,
+// how many new pods are ready yet) replaced by placeholders.
 func readmeShape(line string) string {
 	line = strings.TrimRight(line, " ")
 	line = shapeRouter.ReplaceAllString(line, "")
 	line = shapeCounts.ReplaceAllString(line, "(N steps, N cached)")
 	line = shapeHex.ReplaceAllString(line, "HEX")
 	line = shapeTime.ReplaceAllString(line, "TIME")
+	line = shapeReady.ReplaceAllString(line, "N/N new pods ready")
 	return line
 }
