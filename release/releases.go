@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/platform-paas/platform/deployer"
@@ -305,15 +306,18 @@ func (r *Releases) Reconcile(ctx context.Context, app store.App, tenant store.Te
 }
 
 // indented passes lines to w indented under the push's "----->" headers.
-// It is used by one goroutine at a time.
+// It is safe for concurrent use.
 type indented struct {
 	w       io.Writer
+	mu      sync.Mutex
 	midLine bool // the last write ended within a line
 }
 
 const indent = "       "
 
 func (i *indented) Write(p []byte) (int, error) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
 	var b []byte
 	for rest := p; len(rest) > 0; {
 		if !i.midLine {
@@ -335,6 +339,8 @@ func (i *indented) Write(p []byte) (int, error) {
 
 // end ends a line left unfinished.
 func (i *indented) end() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
 	if i.midLine {
 		_, _ = io.WriteString(i.w, "\n")
 		i.midLine = false
