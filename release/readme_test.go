@@ -116,7 +116,7 @@ rm -rf /tmp/hello`
 
 	out, _, err = run(ctx, deploy)
 	require.NoError(t, err, "the README's first deploy:\n%s\n---\n%s", deploy, out)
-	assert.Regexp(t, `remote: -----> Released v1 in \d+(\.\d+)?m?s — http://hello\.localhost:7880`, out)
+	assert.Regexp(t, `remote: -----> Released v1 in [0-9hms.]+ — http://hello\.localhost:7880`, out)
 	// The README's example of the push's output holds the lines this
 	// push showed, times, digests and step numbers aside.
 	example := readmePushExample(t)
