@@ -276,9 +276,9 @@ const (
 	// annDyno is the number of a process's dyno name (the 2 of web.2),
 	// given to its pod when platformd first names it and kept for the
 	// pod's life.
-	annDyno = "platform.io/dyno"
-	annMaxProcs    = "platform.io/max-processes"
-	annMaxSize     = "platform.io/max-size"
+	annDyno     = "platform.io/dyno"
+	annMaxProcs = "platform.io/max-processes"
+	annMaxSize  = "platform.io/max-size"
 
 	// fieldManager owns what Apply and EnsureTenant write; Scale and
 	// Restart write under their own names so that a forced Apply takes
