@@ -206,13 +206,13 @@ func TestBuildSamples(t *testing.T) {
 			app := tt.app + "-sample"
 			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 			defer cancel()
-			var out syncbuf.Buffer
+			var out, log syncbuf.Buffer
 			res, err := b.Build(ctx, Request{
 				Tenant: testTenant, App: app, SourceDir: dir,
 				Commit: "0123456789abcdef0123456789abcdef01234567",
-				Config: config, Out: &out,
+				Config: config, Out: &out, Log: &log,
 			})
-			output := out.String()
+			output, shown := log.String(), out.String()
 			require.NoError(t, err, output)
 			t.Logf("%s: %d steps, %d cached, solve %s (export %s)", tt.app, res.Steps, res.CachedSteps, res.Timings.Solve, res.Timings.Export)
 
@@ -223,16 +223,30 @@ func TestBuildSamples(t *testing.T) {
 			assert.Equal(t, tt.release, res.ReleaseCommand)
 			assert.Positive(t, res.Timings.Solve)
 
-			// The output shows the steps as they ran.
+			// The log shows the steps as they ran, with their output.
 			assert.Regexp(t, `(?m)^#\d+ \[build \d+/\d+\] `, output)
 			assert.Regexp(t, `(?m)^#\d+ (DONE \d+\.\d+s|CACHED)$`, output)
 			assert.Contains(t, output, "-----> Pushed "+res.ImageRef)
 			for _, s := range tt.output {
 				assert.Contains(t, output, s)
 			}
-			assert.NotContains(t, output, "--mount=", "mount flags are left out of step names")
-			assert.NotContains(t, output, secret)
-			assert.NotContains(t, output, dbURL)
+			// The person building sees the same headers and one line per
+			// build step with its time, and no step's output.
+			assert.Regexp(t, `(?m)^#\d+ \[build \d+/\d+\] .* \((\d+\.\d+s|cached)\)$`, shown)
+			assert.NotRegexp(t, `(?m)^#\d+ (DONE|CACHED)`, shown)
+			assert.NotContains(t, shown, "[internal]")
+			assert.Regexp(t, `(?m)^#\d+ exporting to image \(\d+\.\d+s\)$`, shown)
+			for _, l := range strings.Split(output, "\n") {
+				if strings.HasPrefix(l, "----->") || strings.HasPrefix(l, "       ") {
+					assert.Contains(t, shown, l+"\n", "the headers are the same in both")
+				}
+			}
+			assert.Contains(t, shown, "-----> Process types and their commands\n")
+			for _, all := range []string{output, shown} {
+				assert.NotContains(t, all, "--mount=", "mount flags are left out of step names")
+				assert.NotContains(t, all, secret)
+				assert.NotContains(t, all, dbURL)
+			}
 
 			img := fetchImage(t, env, testTenant+"/"+app, res.Digest)
 			assert.Equal(t, "1000:1000", img.Config.Config.User)
@@ -273,10 +287,10 @@ func TestBuildBrokenGo(t *testing.T) {
 	b, _ := newStackBuilder(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var out syncbuf.Buffer
+	var out, log syncbuf.Buffer
 	_, err := b.Build(ctx, Request{
 		Tenant: testTenant, App: "broken-go", SourceDir: filepath.Join("testdata", "apps", "broken-go"),
-		Config: map[string]string{"GOFLAGS": "-v"}, Out: &out,
+		Config: map[string]string{"GOFLAGS": "-v"}, Out: &out, Log: &log,
 	})
 	require.Error(t, err)
 	var be *BuildError
@@ -285,7 +299,20 @@ func TestBuildBrokenGo(t *testing.T) {
 	assert.Equal(t, "exit code: 1", be.Reason)
 	assert.Contains(t, strings.Join(be.Output, "\n"), "./main.go:8:14: undefined: undefinedGreeting")
 	assert.Contains(t, err.Error(), "undefined: undefinedGreeting")
+	// The person building sees the failing step's whole output, as the
+	// log has it, though they see no output of the steps that succeed.
 	assert.Contains(t, out.String(), "ERROR: exit code: 1")
+	assert.Regexp(t, `(?m)^#\d+ \./main\.go:8:14: undefined: undefinedGreeting$`, out.String())
+	failing := regexp.MustCompile(`(?m)^#(\d+) ERROR: exit code: 1$`).FindStringSubmatch(out.String())
+	require.NotNil(t, failing, out.String())
+	var want []string
+	for _, l := range strings.Split(log.String(), "\n") {
+		if strings.HasPrefix(l, "#"+failing[1]+" ") && !strings.HasPrefix(l, "#"+failing[1]+" ERROR") {
+			want = append(want, l)
+		}
+	}
+	assert.Contains(t, out.String(), strings.Join(want, "\n")+"\n", "every line of the failing step")
+	assert.Less(t, len(out.String()), len(log.String()))
 	t.Logf("the error a push shows:\n%s", err)
 }
 
@@ -367,7 +394,7 @@ func TestBuildCancel(t *testing.T) {
 	var out syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.Build(ctx, Request{Tenant: testTenant, App: app, SourceDir: filepath.Join("testdata", "apps", "go"), Out: &out})
+		_, err := b.Build(ctx, Request{Tenant: testTenant, App: app, SourceDir: filepath.Join("testdata", "apps", "go"), Log: &out})
 		done <- err
 	}()
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "go build -trimpath") }, 2*time.Minute, 50*time.Millisecond)

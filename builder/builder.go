@@ -282,9 +282,18 @@ type Request struct {
 	// Config holds the app's config vars, visible to the build's commands
 	// and masked in Out.
 	Config map[string]string
-	// Out receives the build output, line by line as it happens. Nil
-	// discards it.
+	// Out receives what the person building sees, line by line as it
+	// happens: the build's headers (the stack detected, the process types
+	// and their commands, the image pushed) and one line per build step
+	// with its time, with the whole output of a step that fails; or, with
+	// Verbose, everything Log gets. Nil discards it.
 	Out io.Writer
+	// Log receives the build's whole output, whatever Verbose says: the
+	// headers and every line BuildKit shows of every step. It is what a
+	// build keeps. Nil discards it.
+	Log io.Writer
+	// Verbose shows Out the whole output.
+	Verbose bool
 	// RegistryAuth is what the build's pushes and pulls present to the
 	// registry (Config.Registry, and it alone): the build's own
 	// credential, which its caller mints for this build. Empty means
@@ -408,11 +417,20 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	defer cancel(nil)
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, b.limits.Timeout, b.limits.timeoutError())
 	defer cancelTimeout()
-	userOut := req.Out
+	userOut, logOut := req.Out, req.Log
 	if userOut == nil {
 		userOut = io.Discard
 	}
-	out := &logLimiter{out: userOut, limit: b.limits.LogBytes, cancel: cancel}
+	if logOut == nil {
+		logOut = io.Discard
+	}
+	// The limit is on the whole output, which the build keeps.
+	logged := &logLimiter{out: logOut, limit: b.limits.LogBytes, cancel: cancel}
+	out := tee{logged, userOut}
+	steps, summary := io.Writer(logged), userOut
+	if req.Verbose {
+		steps, summary = out, nil
+	}
 	start := b.now()
 	plan, err := Detect(req.SourceDir)
 	if err != nil {
@@ -431,14 +449,14 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 		}
 		return Result{}, fmt.Errorf("building %s: %w", req.App, err)
 	}
-	res, err := b.solve(ctx, req, plan, out, cg != nil)
+	res, err := b.solve(ctx, req, plan, steps, summary, cg != nil)
 	if err != nil {
 		if ctxErr := parent.Err(); ctxErr != nil {
 			return Result{}, fmt.Errorf("building %s: %w", req.App, ctxErr)
 		}
 		var le *LimitError
 		if errors.As(context.Cause(ctx), &le) {
-			fmt.Fprintf(userOut, "-----> %s\n", le)
+			fmt.Fprintf(tee{logOut, userOut}, "-----> %s\n", le)
 			return Result{}, fmt.Errorf("building %s: %w", req.App, le)
 		}
 		var be *BuildError
@@ -461,25 +479,33 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	res.Timings.Detect = detected.Sub(start)
 	res.Timings.Total = b.now().Sub(start)
 
-	fmt.Fprintf(out, "-----> Process types: %s\n", strings.Join(plan.Types(), ", "))
+	m := b.masker(req)
+	fmt.Fprintln(out, "-----> Process types and their commands")
+	for _, t := range plan.Types() {
+		fmt.Fprintf(out, "       %s: %s  (%s)\n", t, m.mask(plan.CommandText(t)), plan.Origins[t])
+	}
 	if _, ok := plan.Processes["web"]; !ok {
 		fmt.Fprintln(out, "-----> No web process type: the app gets no HTTP requests, and its URL answers 503; add a line \"web: <command>\" to the Procfile to serve HTTP on $PORT")
 	}
 	if plan.ReleaseCommand != "" {
-		fmt.Fprintf(out, "-----> Release command: %s\n", b.masker(req).mask(plan.ReleaseCommand))
+		fmt.Fprintf(out, "-----> Release command: %s  (Procfile)\n", m.mask(plan.ReleaseCommand))
 	}
 	if plan.HealthPath != "" {
 		fmt.Fprintf(out, "-----> Health check: web is ready when GET %s answers 2xx or 3xx\n", plan.HealthPath)
 	}
 	fmt.Fprintf(out, "-----> Pushed %s\n", res.ImageRef)
-	fmt.Fprintf(out, "-----> Built in %.1fs (%d steps, %d cached)\n", res.Timings.Total.Seconds(), res.Steps, res.CachedSteps)
+	fmt.Fprintf(out, "-----> Built in %.1fs (%d steps, %d cached): detect %s, solve %s (of which export and push %s)\n",
+		res.Timings.Total.Seconds(), res.Steps, res.CachedSteps, res.Timings.Detect.Round(time.Millisecond),
+		res.Timings.Solve.Round(time.Millisecond), res.Timings.Export.Round(time.Millisecond))
 	b.log.Info("build finished", "app", req.App, "commit", req.Commit, "stack", string(plan.Stack),
 		"digest", res.Digest, "duration", res.Timings.Total)
 	return res, nil
 }
 
 // solve runs the BuildKit part of a build.
-func (b *Builder) solve(ctx context.Context, req Request, plan Plan, out io.Writer, limited bool) (Result, error) {
+// Every step's output goes to out; summary, if not nil, gets a line per
+// step (see renderer).
+func (b *Builder) solve(ctx context.Context, req Request, plan Plan, out, summary io.Writer, limited bool) (Result, error) {
 	tmp, err := os.MkdirTemp("", "platform-build-")
 	if err != nil {
 		return Result{}, fmt.Errorf("building %s: %w", req.App, err)
@@ -496,6 +522,9 @@ func (b *Builder) solve(ctx context.Context, req Request, plan Plan, out io.Writ
 
 	m := b.masker(req)
 	r := newRenderer(out, m)
+	if summary != nil {
+		r.withSummary(summary)
+	}
 	ch := make(chan *bkclient.SolveStatus)
 	var resp *bkclient.SolveResponse
 	solveStart := b.now()
@@ -801,4 +830,15 @@ func (b *Builder) waitBuilder(ctx context.Context, out io.Writer) error {
 		return be
 	}
 	return nil
+}
+
+// tee writes to every one of its writers, whatever the others do: a pushing
+// terminal that went away does not stop the build's log. It never fails.
+type tee []io.Writer
+
+func (t tee) Write(p []byte) (int, error) {
+	for _, w := range t {
+		_, _ = w.Write(p)
+	}
+	return len(p), nil
 }

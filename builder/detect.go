@@ -60,11 +60,19 @@ type Plan struct {
 	// (only the Dockerfile stack's default web) means the image's own
 	// ENTRYPOINT and CMD.
 	Processes map[string]string
+	// Origins says, per process type, where its command came from: the
+	// Procfile, or what made the stack's default ("package.json \"start\"
+	// script", "the module's main package", ...).
+	Origins map[string]string
 	// ReleaseCommand is the Procfile's release-phase command, or "".
 	ReleaseCommand string
 	// HealthPath is the HTTP path app.json declares for telling that a web
 	// process is ready, or "" (see appjson.go).
 	HealthPath string
+
+	// imageCommand is the Dockerfile's ENTRYPOINT and CMD, as written, for
+	// telling the user what a web process without a command runs.
+	imageCommand string
 
 	// slugIgnore are the .slugignore patterns, in the syntax of
 	// .dockerignore: what the run image leaves out of the app's files.
@@ -131,6 +139,7 @@ func Detect(dir string) (Plan, error) {
 
 	var p Plan
 	var defaultWeb string
+	var origin string    // what made defaultWeb
 	var noDefault string // why there is no default web command
 	// A language the platform recognises but has no stack for, looked for
 	// before Node since such apps often have a package.json too.
@@ -139,31 +148,34 @@ func Detect(dir string) (Plan, error) {
 	case isFile(root, "Dockerfile"):
 		p.Stack = StackDockerfile
 		// The image's own ENTRYPOINT and CMD.
-		defaultWeb = ""
+		defaultWeb, origin = "", "no Procfile web line: the image's own command"
 		err = checkDockerfile(root)
+		if data, ok, rerr := readFile(root, "Dockerfile"); rerr == nil && ok {
+			p.imageCommand = imageCommand(data)
+		}
 	case isFile(root, "go.mod"):
 		p.Stack = StackGo
-		defaultWeb, noDefault, err = detectGo(root, &p.golang)
+		defaultWeb, origin, noDefault, err = detectGo(root, &p.golang)
 	case isFile(root, "Gemfile"):
 		p.Stack = StackRuby
-		defaultWeb, noDefault = detectRuby(root, &p.ruby)
+		defaultWeb, origin, noDefault = detectRuby(root, &p.ruby)
 	case lang != "":
 		return Plan{}, fmt.Errorf("detecting stack: %s app detected (%s): %w: the platform has no %s stack yet; "+
 			"add a Dockerfile at the root that builds and runs the app on $PORT, and push again", lang, marker, ErrNeedsDockerfile, lang)
 	case isFile(root, "package.json"):
 		p.Stack = StackNode
-		defaultWeb, noDefault, err = detectNode(root, &p.node)
+		defaultWeb, origin, noDefault, err = detectNode(root, &p.node)
 	case isFile(root, "requirements.txt") || isFile(root, "pyproject.toml"):
 		p.Stack = StackPython
-		defaultWeb, noDefault, err = detectPython(root, &p.python)
+		defaultWeb, origin, noDefault, err = detectPython(root, &p.python)
 	case isFile(root, "index.html"):
 		p.Stack = StackStatic
 		p.static.siteDir = "."
-		defaultWeb = staticServerCommand
+		defaultWeb, origin = staticServerCommand, "a static site: index.html"
 	case isFile(root, "public/index.html"):
 		p.Stack = StackStatic
 		p.static.siteDir = "public"
-		defaultWeb = staticServerCommand
+		defaultWeb, origin = staticServerCommand, "a static site: public/index.html"
 	default:
 		return Plan{}, fmt.Errorf("detecting stack: %w", ErrNoStack)
 	}
@@ -172,6 +184,10 @@ func Detect(dir string) (Plan, error) {
 	}
 
 	p.Processes = procfile.Processes
+	p.Origins = make(map[string]string, len(p.Processes)+1)
+	for t := range p.Processes {
+		p.Origins[t] = "Procfile"
+	}
 	p.ReleaseCommand = procfile.Release
 	if data, ok, err := readFile(root, "app.json"); err != nil {
 		return Plan{}, err
@@ -193,6 +209,7 @@ func Detect(dir string) (Plan, error) {
 			// Worker-only apps are fine: there is just no web process.
 		} else {
 			p.Processes["web"] = defaultWeb
+			p.Origins["web"] = origin
 		}
 	}
 	return p, nil
@@ -225,24 +242,24 @@ func parseSlugIgnore(data []byte) []string {
 // compiled from staticserver/ into the image.
 const staticServerCommand = "static-server /app/public"
 
-func detectGo(root *os.Root, p *goPlan) (web, noDefault string, err error) {
+func detectGo(root *os.Root, p *goPlan) (web, origin, noDefault string, err error) {
 	p.hasSum = isFile(root, "go.sum")
 	p.hasVendor = isFile(root, "vendor/modules.txt")
 	data, _, err := readFile(root, "go.mod")
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	mod := modulePath(data)
 	if mod == "" {
-		return "", "", errors.New("go.mod has no module line")
+		return "", "", "", errors.New("go.mod has no module line")
 	}
 	if isMainPackage(root, ".") {
-		return execName(mod), "", nil
+		return execName(mod), "the main package at the module's root", "", nil
 	}
 	// A single command under cmd/ is the default too.
 	entries, err := fs.ReadDir(root.FS(), "cmd")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", "", fmt.Errorf("reading cmd/: %w", err)
+		return "", "", "", fmt.Errorf("reading cmd/: %w", err)
 	}
 	var mains []string
 	for _, e := range entries {
@@ -251,9 +268,9 @@ func detectGo(root *os.Root, p *goPlan) (web, noDefault string, err error) {
 		}
 	}
 	if len(mains) == 1 {
-		return execName(mod + "/cmd/" + mains[0]), "", nil
+		return execName(mod + "/cmd/" + mains[0]), "cmd/" + mains[0] + ", the module's only command", "", nil
 	}
-	return "", "no main package at the root of the module and not exactly one under cmd/", nil
+	return "", "", "no main package at the root of the module and not exactly one under cmd/", nil
 }
 
 // modulePath returns the module path of a go.mod file, or "".
@@ -320,14 +337,14 @@ type packageJSON struct {
 	Scripts map[string]string `json:"scripts"`
 }
 
-func detectNode(root *os.Root, p *nodePlan) (web, noDefault string, err error) {
+func detectNode(root *os.Root, p *nodePlan) (web, origin, noDefault string, err error) {
 	data, _, err := readFile(root, "package.json")
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	var pkg packageJSON
 	if err := json.Unmarshal(data, &pkg); err != nil {
-		return "", "", fmt.Errorf("parsing package.json: %w", err)
+		return "", "", "", fmt.Errorf("parsing package.json: %w", err)
 	}
 	for _, lock := range []string{"npm-shrinkwrap.json", "package-lock.json"} {
 		if isFile(root, lock) {
@@ -340,13 +357,13 @@ func detectNode(root *os.Root, p *nodePlan) (web, noDefault string, err error) {
 	// shell command (node_modules/.bin is on PATH) rather than `npm start`.
 	switch {
 	case strings.TrimSpace(pkg.Scripts["start"]) != "":
-		return strings.TrimSpace(pkg.Scripts["start"]), "", nil
+		return strings.TrimSpace(pkg.Scripts["start"]), `package.json's "start" script`, "", nil
 	case pkg.Main != "":
-		return "node " + shellQuote(pkg.Main), "", nil
+		return "node " + shellQuote(pkg.Main), `package.json's "main"`, "", nil
 	case isFile(root, "server.js"):
-		return "node server.js", "", nil
+		return "node server.js", "server.js, as package.json has no \"start\" or \"main\"", "", nil
 	}
-	return "", `package.json has no "start" script or "main" and there is no server.js`, nil
+	return "", "", `package.json has no "start" script or "main" and there is no server.js`, nil
 }
 
 // unsupportedLanguage returns the language and marker file of the first
@@ -364,24 +381,24 @@ func unsupportedLanguage(root *os.Root) (language, file string) {
 
 // detectRuby reads a Ruby app: Bundler installs the Gemfile's gems, and the
 // default web process is a Rack app (config.ru) or app.rb.
-func detectRuby(root *os.Root, p *rubyPlan) (web, noDefault string) {
+func detectRuby(root *os.Root, p *rubyPlan) (web, origin, noDefault string) {
 	p.lockfile = isFile(root, "Gemfile.lock")
 	switch {
 	case isFile(root, "config.ru"):
-		return "bundle exec rackup config.ru --host 0.0.0.0 --port $PORT", ""
+		return "bundle exec rackup config.ru --host 0.0.0.0 --port $PORT", "config.ru, a Rack app", ""
 	case isFile(root, "app.rb"):
-		return "bundle exec ruby app.rb", ""
+		return "bundle exec ruby app.rb", "app.rb, as there is no config.ru", ""
 	}
-	return "", "no config.ru or app.rb to run by default"
+	return "", "", "no config.ru or app.rb to run by default"
 }
 
-func detectPython(root *os.Root, p *pythonPlan) (web, noDefault string, err error) {
+func detectPython(root *os.Root, p *pythonPlan) (web, origin, noDefault string, err error) {
 	p.pyproject = isFile(root, "pyproject.toml")
 	if isFile(root, "requirements.txt") {
 		p.requirements = true
 		data, _, err := readFile(root, "requirements.txt")
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		for _, line := range strings.Split(string(data), "\n") {
 			line = strings.TrimSpace(line)
@@ -393,10 +410,10 @@ func detectPython(root *os.Root, p *pythonPlan) (web, noDefault string, err erro
 	}
 	for _, f := range []string{"app.py", "main.py"} {
 		if isFile(root, f) {
-			return "python3 " + f, "", nil
+			return "python3 " + f, f + " at the root", "", nil
 		}
 	}
-	return "", "no app.py or main.py to run by default", nil
+	return "", "", "no app.py or main.py to run by default", nil
 }
 
 // isFile reports whether name is a regular file (or a link to one inside
@@ -453,4 +470,18 @@ func shellQuote(s string) string {
 // Types returns the plan's process types, web first.
 func (p Plan) Types() []string {
 	return processTypes(p.Processes)
+}
+
+// CommandText is how the push shows the command of a process type: its
+// command, or for a Dockerfile's web process without one, the Dockerfile's
+// ENTRYPOINT and CMD.
+func (p Plan) CommandText(ptype string) string {
+	cmd := p.Processes[ptype]
+	if cmd != "" {
+		return cmd
+	}
+	if p.imageCommand != "" {
+		return p.imageCommand
+	}
+	return "the base image's ENTRYPOINT and CMD"
 }

@@ -294,3 +294,90 @@ func TestDetectRefusesOwnFrontend(t *testing.T) {
 	_, err := Detect(dir)
 	require.NoError(t, err)
 }
+
+// TestDetectOrigins: the push says where each process type's command came
+// from, and what a Dockerfile's web process runs.
+func TestDetectOrigins(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   map[string]string
+		origins map[string]string
+		web     string // CommandText("web")
+	}{
+		{
+			name:    "procfile",
+			files:   map[string]string{"go.mod": "module example.com/shop\n", "main.go": mainGo, "Procfile": "web: shop --port $PORT\nworker: shop work\n"},
+			origins: map[string]string{"web": "Procfile", "worker": "Procfile"},
+			web:     "shop --port $PORT",
+		},
+		{
+			name:    "go root",
+			files:   map[string]string{"go.mod": "module example.com/shop/v2\n", "main.go": mainGo},
+			origins: map[string]string{"web": "the main package at the module's root"},
+			web:     "shop",
+		},
+		{
+			name:    "go cmd",
+			files:   map[string]string{"go.mod": "module example.com/shop\n", "cmd/api/main.go": mainGo},
+			origins: map[string]string{"web": "cmd/api, the module's only command"},
+			web:     "api",
+		},
+		{
+			name:    "node start with a worker",
+			files:   map[string]string{"package.json": `{"scripts": {"start": "node web.js"}}`, "Procfile": "worker: node worker.js\n"},
+			origins: map[string]string{"web": `package.json's "start" script`, "worker": "Procfile"},
+			web:     "node web.js",
+		},
+		{
+			name:    "node main",
+			files:   map[string]string{"package.json": `{"main": "index.js"}`},
+			origins: map[string]string{"web": `package.json's "main"`},
+			web:     "node index.js",
+		},
+		{
+			name:    "node server.js",
+			files:   map[string]string{"package.json": `{}`, "server.js": ""},
+			origins: map[string]string{"web": `server.js, as package.json has no "start" or "main"`},
+			web:     "node server.js",
+		},
+		{
+			name:    "python",
+			files:   map[string]string{"requirements.txt": "", "main.py": ""},
+			origins: map[string]string{"web": "main.py at the root"},
+			web:     "python3 main.py",
+		},
+		{
+			name:    "ruby",
+			files:   map[string]string{"Gemfile": "", "config.ru": ""},
+			origins: map[string]string{"web": "config.ru, a Rack app"},
+			web:     "bundle exec rackup config.ru --host 0.0.0.0 --port $PORT",
+		},
+		{
+			name:    "static",
+			files:   map[string]string{"public/index.html": ""},
+			origins: map[string]string{"web": "a static site: public/index.html"},
+			web:     "static-server /app/public",
+		},
+		{
+			name: "dockerfile",
+			files: map[string]string{"Dockerfile": "FROM debian AS build\nCMD [\"make\"]\n" +
+				"FROM debian:bookworm-slim\nENTRYPOINT [\"/app/server\"]\nCMD [\"--port\", \"8080\"]\n"},
+			origins: map[string]string{"web": "no Procfile web line: the image's own command"},
+			web:     `ENTRYPOINT ["/app/server"] CMD ["--port", "8080"]`,
+		},
+		{
+			name:    "dockerfile without a command",
+			files:   map[string]string{"Dockerfile": "FROM debian:bookworm-slim\nCMD [\"x\"]\nFROM nginx\n"},
+			origins: map[string]string{"web": "no Procfile web line: the image's own command"},
+			web:     "the base image's ENTRYPOINT and CMD",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Detect(writeTree(t, tt.files))
+			require.NoError(t, err)
+			assert.Equal(t, tt.origins, p.Origins)
+			assert.Equal(t, tt.web, p.CommandText("web"))
+		})
+	}
+}

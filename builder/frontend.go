@@ -1,9 +1,11 @@
 package builder
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
@@ -34,4 +36,27 @@ func checkDockerfile(root *os.Root) error {
 	}
 	return fmt.Errorf("Dockerfile line %d names the frontend %q: %w; remove the syntax line and push again "+
 		"(the built-in frontend supports the current Dockerfile syntax, including RUN --mount)", line, ref, ErrFrontendPinned)
+}
+
+// imageCommand returns the ENTRYPOINT and CMD instructions of a
+// Dockerfile's last stage, as written ("CMD [\"./server\"]"), or "" when
+// the stage has neither (its base image's apply) or the Dockerfile does not
+// parse (the build says why).
+func imageCommand(dockerfile []byte) string {
+	res, err := parser.Parse(bytes.NewReader(dockerfile))
+	if err != nil {
+		return ""
+	}
+	var entrypoint, cmd string
+	for _, n := range res.AST.Children {
+		switch strings.ToLower(n.Value) {
+		case "from":
+			entrypoint, cmd = "", ""
+		case "entrypoint":
+			entrypoint = strings.TrimSpace(n.Original)
+		case "cmd":
+			cmd = strings.TrimSpace(n.Original)
+		}
+	}
+	return strings.TrimSpace(entrypoint + " " + cmd)
 }

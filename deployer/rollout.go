@@ -160,7 +160,10 @@ func assess(rel Release, gens map[string]int64, deps []*appsv1.Deployment, pods 
 			}
 			assessPod(&a, ptype, pod, crashLimit)
 		}
-		a.progress = append(a.progress, fmt.Sprintf("%s: %d/%d new pods ready", ptype, min(ready, p.Quantity), p.Quantity))
+		if p.Quantity > 0 {
+			// A type scaled to 0 has nothing to wait for, nor to say.
+			a.progress = append(a.progress, fmt.Sprintf("%s: %d/%d new pods ready", ptype, min(ready, p.Quantity), p.Quantity))
+		}
 		if ptype == WebProcess && routed < p.Quantity {
 			a.done = false
 			if ready >= p.Quantity {

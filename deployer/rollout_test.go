@@ -249,6 +249,20 @@ func TestAssess(t *testing.T) {
 	}
 }
 
+// TestAssessSaysNothingOfUnscaledTypes: a process type scaled to 0 gets no
+// "0/0 new pods ready" line.
+func TestAssessSaysNothingOfUnscaledTypes(t *testing.T) {
+	rel := testRelease()
+	rel.Processes = append(rel.Processes, Process{Type: "worker", Quantity: 0})
+	pods := []*corev1.Pod{podWith("3", true), podWith("3", true)}
+	pods[1].Name += "-2"
+	worker := deploymentWith(5, 5, 0, 0, 0, 0)
+	worker.Name = "shop-worker"
+	a := assess(rel, map[string]int64{"web": 5, "worker": 5}, []*appsv1.Deployment{deploymentWith(5, 5, 2, 2, 2, 2), worker}, pods, endpointsOf(false, pods...), 2)
+	assert.True(t, a.done)
+	assert.Equal(t, []string{"web: 2/2 new pods ready"}, a.progress)
+}
+
 func TestRolloutErrorMessage(t *testing.T) {
 	e := &RolloutError{Release: 4, Reason: ReasonCrashLoop, Process: "web", Detail: "exited with code 3", RolledBackTo: 3}
 	assert.Equal(t, "release v4 failed: web: crash loop: exited with code 3 (rolled back to v3)", e.Error())
@@ -333,10 +347,39 @@ func TestDynoNames(t *testing.T) {
 		}
 		return p
 	}
-	names := dynoNames([]*corev1.Pod{
+	numbered := func(p *corev1.Pod, n string) *corev1.Pod {
+		p.Annotations = map[string]string{annDyno: n}
+		return p
+	}
+	// First seen: numbered by age, pods being stopped too.
+	names, fresh := dynoNames([]*corev1.Pod{
 		pod("c", "web", 3, false), pod("a", "web", 1, true), pod("b", "web", 2, false), pod("w", "worker", 9, false),
 	})
-	assert.Equal(t, map[string]string{"b": "web.1", "c": "web.2", "a": "web.3", "w": "worker.1"}, names)
+	assert.Equal(t, map[string]string{"a": "web.1", "b": "web.2", "c": "web.3", "w": "worker.1"}, names)
+	assert.Equal(t, map[string]int{"a": 1, "b": 2, "c": 3, "w": 1}, fresh)
+
+	// Once numbered, a pod keeps its number when an older one goes; a new
+	// pod gets the lowest free one; of two claiming one number, the older
+	// keeps it; a number that is not one is given again.
+	names, fresh = dynoNames([]*corev1.Pod{
+		numbered(pod("c", "web", 3, false), "3"), numbered(pod("b", "web", 2, false), "2"), pod("d", "web", 4, false),
+		numbered(pod("w", "worker", 9, false), "1"), numbered(pod("x", "worker", 10, false), "1"),
+		numbered(pod("y", "clock", 1, false), "zero"),
+	})
+	assert.Equal(t, map[string]string{"b": "web.2", "c": "web.3", "d": "web.1", "w": "worker.1", "x": "worker.2", "y": "clock.1"}, names)
+	assert.Equal(t, map[string]int{"d": 1, "x": 2, "y": 1}, fresh)
+
+	// The pods of a new template (a rollout, a restart) are numbered
+	// from 1 beside the old ones.
+	template := func(p *corev1.Pod, hash string) *corev1.Pod {
+		p.Labels[appsv1.DefaultDeploymentUniqueLabelKey] = hash
+		return p
+	}
+	names, _ = dynoNames([]*corev1.Pod{
+		numbered(template(pod("old1", "web", 1, false), "aaa"), "1"), numbered(template(pod("old2", "web", 2, false), "aaa"), "2"),
+		template(pod("new1", "web", 5, false), "bbb"),
+	})
+	assert.Equal(t, map[string]string{"old1": "web.1", "old2": "web.2", "new1": "web.1"}, names)
 	assert.True(t, dynoLess("web.2", "web.10"))
 	assert.True(t, dynoLess("web.10", "worker.1"))
 }

@@ -98,6 +98,9 @@ type PushRequest struct {
 	Ref     string // "refs/heads/main" or "refs/heads/master"
 	OldRev  string // the branch's current commit; empty on the first push
 	NewRev  string // the pushed commit, 40 hex digits
+	// Options are the push options the client sent (git push -o verbose),
+	// as given, in order.
+	Options []string
 }
 
 // Config holds the settings of a Server. Zero values get the documented

@@ -433,3 +433,28 @@ func TestShutdownTellsAPushStoppedAtTheDrainsEnd(t *testing.T) {
 	_, err := os.Stat(filepath.Join(h.reposDir, "myapp.git", "refs", "heads", "main"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestPushOptionsReachThePusher: the receiver advertises push options, so
+// `git push -o verbose` works, and hands them to Push in order; the pack
+// that follows them is read whole.
+func TestPushOptionsReachThePusher(t *testing.T) {
+	h := newHarness(t)
+	alice := h.newUser("alice")
+	h.pusher.grant("alice", "myapp", Write)
+
+	work := h.workRepo(map[string]string{"app.txt": "v1"})
+	h.mustGit(work, "", "remote", "add", "platform", h.url("myapp"))
+	r := h.git(work, alice.keyPath, "push", "-o", "verbose", "-o", "note=two words", "platform", "main")
+	require.NoError(t, r.err, r.stderr)
+
+	second := h.commit(work, map[string]string{"app.txt": "v2"})
+	r = h.git(work, alice.keyPath, "push", "platform", "main")
+	require.NoError(t, r.err, r.stderr)
+
+	pushes := h.pusher.pushed()
+	require.Len(t, pushes, 2)
+	assert.Equal(t, []string{"verbose", "note=two words"}, pushes[0].Options)
+	assert.Empty(t, pushes[1].Options, "a push without -o has none")
+	assert.Equal(t, second, pushes[1].NewRev)
+	assert.Equal(t, second, h.remoteRefs(alice.keyPath, "myapp")["refs/heads/main"])
+}

@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gliderlabs/ssh"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/revlist"
@@ -53,7 +55,7 @@ func (s *Server) receivePack(ctx context.Context, sess ssh.Session, log *slog.Lo
 	}
 
 	adv := packp.NewAdvRefs()
-	for _, c := range []capability.Capability{capability.ReportStatus, capability.Sideband64k, capability.OFSDelta, noThin} {
+	for _, c := range []capability.Capability{capability.ReportStatus, capability.Sideband64k, capability.OFSDelta, noThin, capability.PushOptions} {
 		_ = adv.Capabilities.Set(c)
 	}
 	_ = adv.Capabilities.Set(capability.Agent, agent)
@@ -82,6 +84,15 @@ func (s *Server) receivePack(ctx context.Context, sess ssh.Session, log *slog.Lo
 		if !adv.Capabilities.Supports(c) {
 			log.Info("malformed push request", "err", fmt.Errorf("unadvertised capability %q", c))
 			return refuse(sess, fmt.Sprintf("unsupported capability %q", c))
+		}
+	}
+
+	// Push options (git push -o NAME) follow the commands, before the pack.
+	var options []string
+	if req.Capabilities.Supports(capability.PushOptions) {
+		if options, err = readPushOptions(in); err != nil {
+			log.Info("malformed push request", "err", err)
+			return refuse(sess, "malformed push options")
 		}
 	}
 
@@ -128,7 +139,7 @@ func (s *Server) receivePack(ctx context.Context, sess ssh.Session, log *slog.Lo
 		}
 	}
 	if deploy >= 0 && status[deploy] == "" {
-		status[deploy] = s.deploy(ctx, log, rep, id, app, dir, req.Commands[deploy])
+		status[deploy] = s.deploy(ctx, log, rep, id, app, dir, req.Commands[deploy], options)
 	}
 	// The objects of a refused push are referenced by nothing: its pack
 	// goes, so that failed pushes do not pile up on disk.
@@ -218,7 +229,7 @@ func describeRef(name plumbing.ReferenceName) string {
 // deploy checks the pushed commit, runs Push and moves the branch if Push
 // succeeded. It returns "" on success and the reason for the client
 // otherwise.
-func (s *Server) deploy(ctx context.Context, log *slog.Logger, rep *reporter, id identity, app, dir string, cmd *packp.Command) string {
+func (s *Server) deploy(ctx context.Context, log *slog.Logger, rep *reporter, id identity, app, dir string, cmd *packp.Command, options []string) string {
 	log = log.With("ref", cmd.Name.String(), "commit", cmd.New.String())
 	reject := func(reason string) string {
 		rep.messagef("! rejected: %s", reason)
@@ -277,6 +288,7 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, rep *reporter, id
 		RepoDir: dir,
 		Ref:     cmd.Name.String(),
 		NewRev:  cmd.New.String(),
+		Options: options,
 	}
 	if !cmd.Old.IsZero() {
 		req.OldRev = cmd.Old.String()
@@ -423,4 +435,29 @@ func (s *Server) updateBranch(dir string, cmd *packp.Command) error {
 		return fmt.Errorf("writing HEAD: %w", err)
 	}
 	return nil
+}
+
+// maxPushOptions bounds how many push options a push may send.
+const maxPushOptions = 32
+
+// readPushOptions reads the push options a client sends after its commands
+// when it asked for the push-options capability: one pkt-line each, up to a
+// flush-pkt.
+func readPushOptions(r io.Reader) ([]string, error) {
+	sc := pktline.NewScanner(r)
+	var options []string
+	for sc.Scan() {
+		b := sc.Bytes()
+		if len(b) == 0 {
+			return options, nil // flush-pkt
+		}
+		if len(options) == maxPushOptions {
+			return nil, fmt.Errorf("more than %d push options", maxPushOptions)
+		}
+		options = append(options, strings.TrimSuffix(string(b), "\n"))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading push options: %w", err)
+	}
+	return nil, errors.New("reading push options: no flush-pkt after them")
 }

@@ -162,6 +162,9 @@ type DeployInput struct {
 	App       string
 	SourceDir string // the pushed commit, checked out
 	Commit    string // 40 hex digits
+	// Verbose shows the push every line of the build's output, rather
+	// than a line per build step (git push -o verbose).
+	Verbose bool
 }
 
 // Deploy builds the pushed commit and releases it, writing everything the
@@ -210,9 +213,11 @@ func (p *Pipeline) Deploy(ctx context.Context, in DeployInput, out io.Writer) er
 		return fmt.Errorf("reading config vars: %w", err)
 	}
 
-	fmt.Fprintf(out, "-----> Building %s (%s) for %s\n", app.Name, short, u.Email)
 	blog := newBuildLog(ctx, p.st, b.ID, log)
-	w := io.MultiWriter(out, blog)
+	// What the push shows goes to the build's log too, which has the
+	// build's whole output besides.
+	w := io.MultiWriter(blog, out)
+	fmt.Fprintf(w, "-----> Building %s (%s) for %s\n", app.Name, short, u.Email)
 	start := p.now()
 	res, buildErr := p.builder.Build(ctx, builder.Request{
 		Tenant:    tenant.Name,
@@ -220,7 +225,9 @@ func (p *Pipeline) Deploy(ctx context.Context, in DeployInput, out io.Writer) er
 		SourceDir: in.SourceDir,
 		Commit:    in.Commit,
 		Config:    config,
-		Out:       w,
+		Out:       out,
+		Log:       blog,
+		Verbose:   in.Verbose,
 		// Minted for this build alone: its app's repository and the
 		// base images, nothing else.
 		RegistryAuth: regAuth,
@@ -228,10 +235,6 @@ func (p *Pipeline) Deploy(ctx context.Context, in DeployInput, out io.Writer) er
 	elapsed := p.now().Sub(start).Round(100 * time.Millisecond)
 	if buildErr != nil {
 		fmt.Fprintf(w, "-----> Build failed after %s\n", elapsed)
-	} else {
-		fmt.Fprintf(w, "-----> Build took %s: detect %s, solve %s (of which export and push %s)\n",
-			elapsed, res.Timings.Detect.Round(time.Millisecond),
-			res.Timings.Solve.Round(time.Millisecond), res.Timings.Export.Round(time.Millisecond))
 	}
 	blog.Close()
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,7 +24,10 @@ import (
 // TestPushGoApp pushes the Go sample with real git and ssh clients: it is
 // built, released as v1 and answers through the router; a push of code that
 // does not compile is then rejected with the compiler's error, the branch
-// stays where it was, and v1 keeps answering.
+// stays where it was, and v1 keeps answering. The push shows a line per
+// build step, each event once, and the commands it chose; the build's log
+// has the same headers and every line; `git push -o verbose` shows every
+// line too.
 func TestPushGoApp(t *testing.T) {
 	s := releasetest.NewStackTenant(t)
 	app := s.CreateApp(t, "go")
@@ -33,6 +37,40 @@ func TestPushGoApp(t *testing.T) {
 	require.NoError(t, err, "push output:\n%s", out)
 	assert.Contains(t, out, "remote: -----> Building "+app.Name)
 	assert.Contains(t, out, "Released v1")
+
+	// git pads each remote line with spaces, to clear what a terminal
+	// showed there.
+	out = trailingSpaceRE.ReplaceAllString(out, "")
+	// Quiet by default: one line per build step with its time.
+	assert.Regexp(t, `(?m)^remote: #\d+ \[build \d+/\d+\] RUN .*go build.* \(\d+\.\d+s\)\s*$`, out)
+	assert.NotRegexp(t, `(?m)^remote: #\d+ (DONE|CACHED)`, out, "no step's own lines")
+	assert.NotContains(t, out, "[internal]")
+	// The commands chosen, and why.
+	assert.Contains(t, out, "remote: -----> Process types and their commands\n")
+	assert.Contains(t, out, "remote:        web: hello  (Procfile)\n")
+	assert.Contains(t, out, "remote:        worker: worker  (Procfile)\n")
+	// Each event once; nothing of the worker, scaled to 0.
+	assert.Equal(t, 1, strings.Count(out, "Releasing v1"), out)
+	assert.Equal(t, 1, strings.Count(out, "Released v1"), out)
+	assert.Regexp(t, `remote: -----> Released v1 in [0-9hms.]+ — http://`+app.Name+`\.`, out)
+	assert.NotContains(t, out, "0/0")
+	assert.Contains(t, out, "remote: -----> Releasing v1: web=1 worker=0\n")
+	// The build's log, which builds:output shows, has the same headers
+	// and every line of every step.
+	firstBuilds, err := s.Store.ListBuilds(context.Background(), app.ID, store.ListOptions{Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, firstBuilds, 1)
+	firstLog, err := s.Store.BuildLog(context.Background(), firstBuilds[0].ID)
+	require.NoError(t, err)
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "remote: -----> Releasing") {
+			break
+		}
+		if h, ok := strings.CutPrefix(l, "remote: "); ok && (strings.HasPrefix(h, "----->") || strings.HasPrefix(h, "       ")) {
+			assert.Contains(t, firstLog, strings.TrimRight(h, " ")+"\n", "the build's log has the push's header")
+		}
+	}
+	assert.Regexp(t, `(?m)^#\d+ DONE \d+\.\d+s$`, firstLog)
 
 	status, body := s.Get(t, app.Name, "/")
 	assert.Equal(t, http.StatusOK, status, body)
@@ -67,7 +105,29 @@ func TestPushGoApp(t *testing.T) {
 	log, err := s.Store.BuildLog(context.Background(), builds[0].ID)
 	require.NoError(t, err)
 	assert.Contains(t, log, "undefinedGreeting", "the failed build's log is kept")
+
+	// An option the platform does not know is refused, before any build.
+	bad, err := s.GitCmd(dir, "push", "-o", "debug", "platform", "main").CombinedOutput()
+	require.Error(t, err, "%s", bad)
+	assert.Contains(t, string(bad), `unknown push option "debug": the platform takes -o verbose`)
+	assert.NotContains(t, string(bad), "-----> Building")
+
+	// Fixed, and pushed with -o verbose: every line of every step.
+	good, err := os.ReadFile(filepath.Join("..", "builder", "testdata", "apps", "go", "main.go"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(strings.ReplaceAll(string(good), "hello from go", "hello again from go")), 0o644))
+	s.Git(t, dir, "commit", "-q", "-am", "fixed")
+	verbose, err := s.GitCmd(dir, "push", "-o", "verbose", "platform", "main").CombinedOutput()
+	require.NoError(t, err, "%s", verbose)
+	verbose = trailingSpaceRE.ReplaceAll(verbose, nil)
+	assert.Regexp(t, `(?m)^remote: #\d+ DONE \d+\.\d+s\s*$`, string(verbose))
+	assert.Contains(t, string(verbose), "[internal] load build definition")
+	assert.Contains(t, string(verbose), "remote:        web: hello  (Procfile)")
+	assert.Equal(t, 1, strings.Count(string(verbose), "Released v2"), "%s", verbose)
 }
+
+// trailingSpaceRE matches the spaces at the ends of lines.
+var trailingSpaceRE = regexp.MustCompile(`(?m)[ \t]+$`)
 
 // TestPushSampleApps pushes the sample app of every other stack: each is
 // detected, built, released and answers through the router with its own

@@ -116,10 +116,55 @@ rm -rf /tmp/hello`
 
 	out, _, err = run(ctx, deploy)
 	require.NoError(t, err, "the README's first deploy:\n%s\n---\n%s", deploy, out)
-	assert.Contains(t, out, "Released v1 — http://hello.localhost:7880")
+	assert.Regexp(t, `remote: -----> Released v1 in [0-9hms.]+ — http://hello\.localhost:7880`, out)
+	// The README's example of the push's output holds the lines this
+	// push showed, times, digests and step numbers aside.
+	example := readmePushExample(t)
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "remote: ----->") && !strings.HasPrefix(line, "remote:        ") {
+			continue
+		}
+		assert.Contains(t, example, "\n"+readmeShape(line)+"\n", "the README's example output has the line %q", line)
+	}
 	assert.NotContains(t, out, "Host key verification failed")
 
 	out, answer, err := run(ctx, check)
 	require.NoError(t, err, out)
 	assert.Equal(t, "hello from go\n", answer)
+}
+
+// readmePushExample returns the README's example of a first push's output,
+// in readmeShape, each line between newlines.
+func readmePushExample(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)\n```\n(remote: -----> Building .*?)\n```\n").FindSubmatch(b)
+	require.NotNil(t, m, "the README shows a push's output")
+	var lines []string
+	for _, l := range strings.Split(string(m[1]), "\n") {
+		lines = append(lines, readmeShape(l))
+	}
+	return "\n" + strings.Join(lines, "\n") + "\n"
+}
+
+var (
+	shapeTime   = regexp.MustCompile(`\b(\d+(\.\d+)?(ms|µs|h|m|s))+\b`)
+	shapeReady  = regexp.MustCompile(`\d+/\d+ new pods ready`)
+	shapeHex    = regexp.MustCompile(`\b(sha256:)?[0-9a-f]{7,64}\b(\.\.\.)?`)
+	shapeCounts = regexp.MustCompile(`\(\d+ steps, \d+ cached\)`)
+	shapeRouter = regexp.MustCompile(` \(router at [^)]*\)`)
+)
+
+// readmeShape is a line of a push's output with what changes from push to
+// push (times, commits, digests, step counts, where the router listens,
+// how many new pods are ready yet) replaced by placeholders.
+func readmeShape(line string) string {
+	line = strings.TrimRight(line, " ")
+	line = shapeRouter.ReplaceAllString(line, "")
+	line = shapeCounts.ReplaceAllString(line, "(N steps, N cached)")
+	line = shapeHex.ReplaceAllString(line, "HEX")
+	line = shapeTime.ReplaceAllString(line, "TIME")
+	line = shapeReady.ReplaceAllString(line, "N/N new pods ready")
+	return line
 }

@@ -1,12 +1,15 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/platform-paas/platform/deployer"
@@ -150,14 +153,16 @@ func (r *Releases) rollOut(ctx context.Context, app store.App, tenant store.Tena
 	if _, err := r.st.SetReleaseStatus(ctx, app.ID, rel.Version, store.ReleaseDeploying, ""); err != nil {
 		return fmt.Errorf("recording the release: %w", err)
 	}
-	fmt.Fprintf(out, "-----> Releasing v%d\n", rel.Version)
+	fmt.Fprintf(out, "-----> Releasing v%d: %s\n", rel.Version, next.Formation())
 	start := time.Now()
 	err = r.dep.EnsureTenant(ctx, tenant.Name, deployer.TenantQuota{
 		MaxProcesses: tenant.Quota.MaxProcesses,
 		MaxSize:      string(tenant.Quota.MaxSize),
 	})
 	if err == nil {
-		err = r.dep.Apply(ctx, next, prev, out)
+		progress := &indented{w: out}
+		err = r.dep.Apply(ctx, next, prev, progress)
+		progress.end()
 	}
 
 	// The outcome is recorded even if the push was interrupted.
@@ -172,9 +177,18 @@ func (r *Releases) rollOut(ctx context.Context, app store.App, tenant store.Tena
 			log.Error("recording failed release", "err", serr)
 		}
 		log.Info("release failed", "err", err, "duration", time.Since(start))
-		fmt.Fprintf(out, "-----> v%d failed: %s\n", rel.Version, reason)
 		var re *deployer.RolloutError
-		if errors.As(err, &re) && len(re.Logs) > 0 {
+		errors.As(err, &re)
+		if rest, ok := strings.CutPrefix(reason, "release "); ok {
+			// A rollout's own reason: "release v2 failed: ..."
+			fmt.Fprintf(out, "-----> Release %s\n", rest)
+		} else {
+			fmt.Fprintf(out, "-----> v%d failed: %s\n", rel.Version, reason)
+		}
+		if re != nil && re.Reason == deployer.ReasonReleaseCommand {
+			fmt.Fprintf(out, "       v%d was not started\n", rel.Version)
+		}
+		if re != nil && len(re.Logs) > 0 {
 			fmt.Fprintf(out, "       last lines of %s:\n", re.Pod)
 			for _, l := range re.Logs {
 				fmt.Fprintf(out, "       | %s\n", l)
@@ -188,8 +202,9 @@ func (r *Releases) rollOut(ctx context.Context, app store.App, tenant store.Tena
 	if _, err := r.st.SetReleaseStatus(fctx, app.ID, rel.Version, store.ReleaseSucceeded, ""); err != nil {
 		return fmt.Errorf("recording the release: %w", err)
 	}
-	log.Info("released", "duration", time.Since(start))
-	fmt.Fprintf(out, "-----> Released v%d — %s\n", rel.Version, r.appURL(app.Name))
+	took := time.Since(start)
+	log.Info("released", "duration", took)
+	fmt.Fprintf(out, "-----> Released v%d in %s — %s\n", rel.Version, took.Round(100*time.Millisecond), r.appURL(app.Name))
 	return nil
 }
 
@@ -288,4 +303,46 @@ func (r *Releases) Reconcile(ctx context.Context, app store.App, tenant store.Te
 	// The latest succeeded release, applied again; an app never built
 	// runs nothing.
 	return r.Reapply(ctx, app, tenant)
+}
+
+// indented passes lines to w indented under the push's "----->" headers.
+// It is safe for concurrent use.
+type indented struct {
+	w       io.Writer
+	mu      sync.Mutex
+	midLine bool // the last write ended within a line
+}
+
+const indent = "       "
+
+func (i *indented) Write(p []byte) (int, error) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	var b []byte
+	for rest := p; len(rest) > 0; {
+		if !i.midLine {
+			b = append(b, indent...)
+		}
+		n := bytes.IndexByte(rest, '\n') + 1
+		if n == 0 {
+			n = len(rest)
+		}
+		b = append(b, rest[:n]...)
+		i.midLine = rest[n-1] != '\n'
+		rest = rest[n:]
+	}
+	if _, err := i.w.Write(b); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// end ends a line left unfinished.
+func (i *indented) end() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.midLine {
+		_, _ = io.WriteString(i.w, "\n")
+		i.midLine = false
+	}
 }

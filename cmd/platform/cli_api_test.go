@@ -47,6 +47,11 @@ func TestConfigShow(t *testing.T) {
 	assert.Equal(t, "=== shop Config Vars\n", out)
 	assert.Equal(t, "shop has no config vars: set some with platform config:set KEY=VALUE\n", errOut)
 
+	// Names the platform or Kubernetes sets are refused, saying which.
+	_, _, err = h.run(t, "config:set", "KUBERNETES_SERVICE_HOST=10.0.0.1", "-a", "shop")
+	assert.EqualError(t, err, "config var KUBERNETES_SERVICE_HOST is set by the platform and cannot be changed: PORT, DYNO and names starting with PLATFORM_ or KUBERNETES_ are reserved")
+	h.requests()
+
 	_, err = h.st.SetConfig(ctx, app.ID, map[string]string{
 		"GREETING":     "hello world",
 		"DATABASE_URL": "postgres://db/shop?sslmode=require",

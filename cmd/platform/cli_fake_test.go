@@ -165,6 +165,8 @@ func TestPsScale(t *testing.T) {
 	assert.EqualError(t, err, `"worker" is not TYPE=QUANTITY, TYPE=QUANTITY:SIZE or TYPE=SIZE, as in web=2, web=2:large or worker=small`)
 	_, _, err = h.run(t, "ps:scale", "web=2:huge", "-a", "shop")
 	assert.EqualError(t, err, `"web=2:huge": "huge" is not a size: use small, standard, large`)
+	_, _, err = h.run(t, "ps:scale", "web=abc", "-a", "shop")
+	assert.EqualError(t, err, `"web=abc": "abc" is neither a quantity (a whole number from 0 to 1000, as in web=3) nor a size (small, standard, large, as in web=large)`)
 	assert.Empty(t, h.requests())
 }
 

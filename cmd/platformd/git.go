@@ -46,6 +46,10 @@ func (g gitPusher) Authorize(ctx context.Context, user, app string, op gitreceiv
 }
 
 func (g gitPusher) Push(ctx context.Context, req gitreceive.PushRequest, out io.Writer) error {
+	verbose, err := pushOptions(req.Options)
+	if err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "push-"+req.App+"-")
 	if err != nil {
 		return fmt.Errorf("preparing the checkout: %w", err)
@@ -65,8 +69,22 @@ func (g gitPusher) Push(ctx context.Context, req gitreceive.PushRequest, out io.
 		return errors.New("could not check out the pushed commit")
 	}
 	return g.p.Deploy(ctx, release.DeployInput{
-		UserID: req.User, App: req.App, SourceDir: dir, Commit: req.NewRev,
+		UserID: req.User, App: req.App, SourceDir: dir, Commit: req.NewRev, Verbose: verbose,
 	}, out)
+}
+
+// pushOptions reads the options of `git push -o`: "verbose" shows the
+// build's whole output. Any other is refused, before anything is built.
+func pushOptions(options []string) (verbose bool, err error) {
+	for _, o := range options {
+		switch o {
+		case "verbose":
+			verbose = true
+		default:
+			return false, fmt.Errorf("unknown push option %q: the platform takes -o verbose (the build's whole output); push again without it", o)
+		}
+	}
+	return verbose, nil
 }
 
 // appURL is where an app answers: its default host, on the router's port

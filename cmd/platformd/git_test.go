@@ -131,3 +131,14 @@ func TestDeactivationEndsEveryCredential(t *testing.T) {
 	_, err = auth.UserForKey(ctx, deactivationKey, key.Fingerprint)
 	assert.NoError(t, err)
 }
+
+func TestPushOptions(t *testing.T) {
+	verbose, err := pushOptions(nil)
+	require.NoError(t, err)
+	assert.False(t, verbose)
+	verbose, err = pushOptions([]string{"verbose"})
+	require.NoError(t, err)
+	assert.True(t, verbose)
+	_, err = pushOptions([]string{"verbose", "debug"})
+	assert.EqualError(t, err, `unknown push option "debug": the platform takes -o verbose (the build's whole output); push again without it`)
+}
