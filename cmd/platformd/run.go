@@ -48,10 +48,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	// The log's lines are written by a goroutine of their own, many in
-	// one system call under load (the router's access log has one a
-	// request); what is pending is written when run returns.
-	logw := logwriter.New(stderr, 0)
+	// The log's lines are written by a goroutine of their own, those of
+	// a few milliseconds in one system call (the router's access log has
+	// one a request); what is pending is written when run returns.
+	logw := logwriter.New(stderr, logwriter.Config{})
 	defer logw.Close()
 	log := newLogger(logw, cfg.Log)
 	routeLibraryLogs(log, cfg.Log.Level)
