@@ -926,10 +926,21 @@ func writeField(bw *bufio.Writer, k, v string) {
 			return r
 		}, v)
 	}
-	_, _ = bw.WriteString(k)
-	_, _ = bw.WriteString(": ")
-	_, _ = bw.WriteString(v)
-	_, _ = bw.WriteString("\r\n")
+	if len(k)+len(v)+4 > bw.Available() {
+		_, _ = bw.WriteString(k)
+		_, _ = bw.WriteString(": ")
+		_, _ = bw.WriteString(v)
+		_, _ = bw.WriteString("\r\n")
+		return
+	}
+	// Appended in the writer's free space and written at once: one call
+	// rather than four.
+	b := bw.AvailableBuffer()
+	b = append(b, k...)
+	b = append(b, ": "...)
+	b = append(b, v...)
+	b = append(b, "\r\n"...)
+	_, _ = bw.Write(b)
 }
 
 // Write writes body bytes into the connection's buffer, as one chunk when
