@@ -233,28 +233,29 @@ const (
 // needsQuoting reports whether slog's text format quotes s: when it is
 // empty or has a space, '=', '"', a control character, invalid UTF-8, or
 // a rune that is a space or not printable. A backslash alone does not
-// make it quoted. Eight bytes of plain ASCII are checked at a time.
+// make it quoted. Eight bytes of plain ASCII are checked at a time, the
+// rest a byte at a time against a table.
 func needsQuoting(s string) bool {
 	if len(s) == 0 {
 		return true
 	}
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
-		// A byte below 0x21 (controls and space), '"', '=' or non-ASCII
-		// sets its top bit in one of the terms.
-		if ((x-lsb*0x21)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'='))|x)&msb != 0 {
+		if !plain8(s[i : i+8]) {
 			break
 		}
 	}
+	if i+8 > len(s) && len(s) >= 8 && plain8(s[len(s)-8:]) {
+		return false // the last eight, overlapping those checked
+	}
 	for i < len(s) {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if c < 0x21 || c == '"' || c == '=' {
-				return true
-			}
+		if !special[c] {
 			i++
 			continue
+		}
+		if c < utf8.RuneSelf {
+			return true
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
@@ -264,6 +265,23 @@ func needsQuoting(s string) bool {
 	}
 	return false
 }
+
+// plain8 reports whether the eight bytes of s are all plain ASCII: none
+// below 0x21 (controls and space), '"', '=' or non-ASCII, each of which
+// sets its top bit in one of the terms.
+func plain8(s string) bool {
+	x := binary.LittleEndian.Uint64([]byte(s))
+	return ((x-lsb*0x21)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'='))|x)&msb == 0
+}
+
+// special marks the bytes needsQuoting looks at more closely: those that
+// need quoting, and the first bytes of non-ASCII runes.
+var special = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c < 0x21 || c == '"' || c == '=' || c >= utf8.RuneSelf
+	}
+	return t
+}()
 
 // hasZero sets the top bit of each zero byte of x (and may set it of a
 // 0x01 byte above a zero one, which only sends the caller to its byte by
