@@ -327,7 +327,8 @@ func (c *conn) serve() {
 			return
 		}
 		if c.tmpl.TLS.NegotiatedProtocol == "h2" && c.srv.HTTP2 != nil {
-			c.hijacked = true // HTTP2's now: end leaves it open
+			_ = tc.SetDeadline(time.Time{}) // the handshake's: HTTP2 sets its own
+			c.hijacked = true               // HTTP2's now: end leaves it open
 			c.srv.untrack(c)
 			c.srv.HTTP2(tc)
 			return
@@ -353,9 +354,13 @@ func (c *conn) serve() {
 // failed one (no certificate for the name asked, a protocol version
 // refused) is logged at debug level, as clients' bad handshakes are many.
 func (c *conn) handshake(tc *tls.Conn) bool {
-	ctx, cancel := context.WithTimeout(c.tmpl.Context(), c.srv.timeouts.ReadHeader)
-	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	// Bounded by a deadline rather than a context: a handshake with a
+	// context that can end costs a goroutine and a timer of its own.
+	// Close cuts it by closing the connection.
+	deadline := time.Now().Add(c.srv.timeouts.ReadHeader)
+	_ = tc.SetDeadline(deadline)
+	c.readDeadline, c.writeDeadline = deadline, deadline
+	if err := tc.Handshake(); err != nil {
 		c.srv.log.Debug("TLS handshake failed", "remote_addr", c.tmpl.RemoteAddr, "err", err)
 		return false
 	}
