@@ -442,25 +442,27 @@ func validRequestID(s string) bool {
 // newRequestID returns a version 4 UUID. It is for correlating logs, not
 // a secret: the runtime's fast random source is good enough.
 func newRequestID() string {
-	const hex = "0123456789abcdef"
 	hi, lo := rand.Uint64(), rand.Uint64()
 	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
 	lo = lo&^(0x3<<62) | 0x2<<62 // RFC 4122 variant
 	var b [36]byte
-	j := 0
-	for i := range 16 {
-		var v byte
-		if i < 8 {
-			v = byte(hi >> (56 - 8*i))
-		} else {
-			v = byte(lo >> (56 - 8*(i-8)))
-		}
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
-			j++
-		}
-		b[j], b[j+1] = hex[v>>4], hex[v&0xf]
-		j += 2
-	}
+	putHex(b[0:8], hi>>32)
+	b[8] = '-'
+	putHex(b[9:13], hi>>16)
+	b[13] = '-'
+	putHex(b[14:18], hi)
+	b[18] = '-'
+	putHex(b[19:23], lo>>48)
+	b[23] = '-'
+	putHex(b[24:36], lo)
 	return string(b[:])
+}
+
+// putHex fills dst with the len(dst) lowest hexadecimal digits of v.
+func putHex(dst []byte, v uint64) {
+	const hex = "0123456789abcdef"
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = hex[v&0xf]
+		v >>= 4
+	}
 }

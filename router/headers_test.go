@@ -3,6 +3,7 @@ package router
 import (
 	"bufio"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -72,12 +73,31 @@ func TestReadResponseHead(t *testing.T) {
 }
 
 func TestRequestID(t *testing.T) {
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	seen := map[string]bool{}
+	var digits [36]map[byte]bool // the values seen at each position
 	for range 1000 {
 		id := newRequestID()
 		require.True(t, validRequestID(id), id)
+		require.Regexp(t, uuid, id, "a version 4 UUID")
 		require.False(t, seen[id])
 		seen[id] = true
+		for i := range digits {
+			if digits[i] == nil {
+				digits[i] = map[byte]bool{}
+			}
+			digits[i][id[i]] = true
+		}
+	}
+	for i, d := range digits {
+		switch i {
+		case 8, 13, 18, 23, 14: // the dashes and the version
+			assert.Len(t, d, 1, "position %d", i)
+		case 19: // the variant
+			assert.Len(t, d, 4, "position %d", i)
+		default:
+			assert.Len(t, d, 16, "position %d: every hex digit comes up", i)
+		}
 	}
 	assert.Equal(t, "abcdefghijklmnopqrstuvwxyz", requestID(http.Header{"X-Request-Id": {"abcdefghijklmnopqrstuvwxyz"}}))
 	assert.NotEqual(t, "a b c d e f g h i j k l", requestID(http.Header{"X-Request-Id": {"a b c d e f g h i j k l"}}))

@@ -285,12 +285,7 @@ func (ex *exchange) writeRequestHead(bw *bufio.Writer, hasBody bool, upgrade str
 	if uri == "" || (uri[0] != '/' && uri != "*") {
 		uri = r.URL.RequestURI() // absolute-form from a client that took us for a proxy
 	}
-	bw.WriteString(r.Method)
-	bw.WriteByte(' ')
-	bw.WriteString(uri)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(r.Host)
-	bw.WriteString("\r\n")
+	writeStrings(bw, r.Method, " ", uri, " HTTP/1.1\r\nHost: ", r.Host, "\r\n")
 
 	f := ex.forwarded()
 	conn := r.Header["Connection"]
@@ -309,21 +304,14 @@ func (ex *exchange) writeRequestHead(bw *bufio.Writer, hasBody bool, upgrade str
 			bw.WriteString(", ")
 		}
 	}
-	bw.WriteString(f.peer)
-	bw.WriteString("\r\nX-Real-IP: ")
-	bw.WriteString(f.client)
-	bw.WriteString("\r\n")
+	writeStrings(bw, f.peer, "\r\nX-Real-IP: ", f.client, "\r\n")
 	writeHeaderFields(bw, "X-Forwarded-Proto", f.proto)
 	if len(f.host) > 0 {
 		writeHeaderFields(bw, "X-Forwarded-Host", f.host)
 	} else {
-		bw.WriteString("X-Forwarded-Host: ")
-		bw.WriteString(r.Host)
-		bw.WriteString("\r\n")
+		writeStrings(bw, "X-Forwarded-Host: ", r.Host, "\r\n")
 	}
-	bw.WriteString("X-Request-Id: ")
-	bw.WriteString(ex.reqID)
-	bw.WriteString("\r\n")
+	writeStrings(bw, "X-Request-Id: ", ex.reqID, "\r\n")
 	if upgrade != "" {
 		bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
 		bw.WriteString(upgrade)
@@ -345,11 +333,29 @@ func (ex *exchange) writeRequestHead(bw *bufio.Writer, hasBody bool, upgrade str
 // writeHeaderFields writes one header field line per value.
 func writeHeaderFields(bw *bufio.Writer, k string, vv []string) {
 	for _, v := range vv {
-		bw.WriteString(k)
-		bw.WriteString(": ")
-		bw.WriteString(v)
-		bw.WriteString("\r\n")
+		writeStrings(bw, k, ": ", v, "\r\n")
 	}
+}
+
+// writeStrings writes the strings one after the other: appended to the
+// writer's free space and written at once when they fit, which costs a
+// request head a fraction of a call for each piece.
+func writeStrings(bw *bufio.Writer, ss ...string) {
+	n := 0
+	for _, s := range ss {
+		n += len(s)
+	}
+	if n > bw.Available() {
+		for _, s := range ss {
+			bw.WriteString(s)
+		}
+		return
+	}
+	b := bw.AvailableBuffer()
+	for _, s := range ss {
+		b = append(b, s...)
+	}
+	bw.Write(b)
 }
 
 // writeBody copies the request body to the backend, chunked when its

@@ -206,6 +206,12 @@ http {
     listen 127.0.0.1:$((BASE_PORT + 4)) ssl http2;
     ssl_certificate $WORK/tls.crt;
     ssl_certificate_key $WORK/tls.key;
+    # The router's TLS policy (router/tls.go): TLS 1.2 and 1.3 only, and
+    # its TLS 1.2 suites. nginx 1.22's default protocols stop at TLS 1.2,
+    # whose resumed handshakes skip the key exchange that TLS 1.3's make
+    # (wrk resumes its sessions): handshakes would compare two protocols.
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -234,6 +240,10 @@ for name in "${NAMES[@]}"; do
     sleep 0.1
   done
   [ -n "$ok" ] || { echo "$name does not serve the app:" >&2; tail -5 "$WORK/$name.log" "$WORK/nginx/error.log" >&2 2>/dev/null; exit 1; }
+done
+for name in "${NAMES[@]}"; do # what a client like wrk's (OpenSSL) negotiates
+  echo "    $name speaks $(openssl s_client -connect "127.0.0.1:${HTTPS_PORT[$name]}" -servername "$HOST" </dev/null 2>/dev/null |
+    awk -F', ' '/^New, / {print $2 ", " $3; exit}')"
 done
 NGINX_PIDS="$(cat "$WORK/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ')"
 PROC[nginx]=$NGINX_PIDS

@@ -32,7 +32,9 @@ const (
 	// connection is closed instead.
 	maxBodyDiscard = 256 << 10
 	// watchDelay is how long a request runs before the server watches its
-	// connection for the client going away (see conn.watchClient).
+	// connection for the client going away (see conn.watchClient), to
+	// within as much again: the server looks for such requests once every
+	// watchDelay.
 	watchDelay = 50 * time.Millisecond
 	// lingerTimeout bounds how long a connection closed with request
 	// bytes unread is drained first, so that the client reads the
@@ -111,6 +113,10 @@ type Server struct {
 	closing    atomic.Bool   // shutdown began: keep no connection
 	acceptDone chan struct{} // closed when serve returns
 
+	stopSweep     chan struct{} // closed to end the watch sweep (see sweepWatches)
+	stopSweepOnce sync.Once
+	sweepDone     chan struct{} // closed when the sweep has ended
+
 	mu    sync.Mutex
 	conns map[*conn]struct{} // open, not hijacked
 	wg    sync.WaitGroup     // one per conns entry
@@ -126,14 +132,19 @@ func NewServer(h http.Handler, log *slog.Logger, ln net.Listener, t Timeouts) *S
 		timeouts:   t.withDefaults(),
 		watchDelay: watchDelay,
 		acceptDone: make(chan struct{}),
+		stopSweep:  make(chan struct{}),
+		sweepDone:  make(chan struct{}),
 		conns:      make(map[*conn]struct{}),
 	}
 }
 
 // Serve accepts connections until the listener fails or Shutdown or Close
-// closes it, which returns nil. Requests' contexts derive from base.
+// closes it, which returns nil. Requests' contexts derive from base. It
+// is called once; Shutdown, or else Close, must follow (they end the
+// goroutine that watches long requests' clients).
 func (s *Server) Serve(base context.Context) error {
 	defer close(s.acceptDone)
+	go s.sweepWatches()
 	var delay time.Duration
 	for {
 		nc, err := s.ln.Accept()
@@ -173,6 +184,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.endSweep()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -197,11 +209,23 @@ func (s *Server) Close() {
 	s.closing.Store(true)
 	_ = s.ln.Close()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for c := range s.conns {
 		c.cancel()
 		_ = c.nc.Close()
 	}
+	s.mu.Unlock()
+	s.endSweep() // not under mu, which the sweep takes
+}
+
+// endSweep ends the watch sweep and waits for it, if Serve started it.
+func (s *Server) endSweep() {
+	s.stopSweepOnce.Do(func() { close(s.stopSweep) })
+	select {
+	case <-s.acceptDone:
+	default:
+		return // Serve has not returned: closing stopSweep ends the sweep
+	}
+	<-s.sweepDone
 }
 
 // Connection states, for Shutdown. A connection is idle between requests
@@ -239,9 +263,12 @@ type conn struct {
 	body   body
 	res    response
 
-	// The client-gone watch (see watchClient).
-	watch        *time.Timer
+	// The client-gone watch (see watchClient): watchArmed is the
+	// connection goroutine's, watchState and watchSince also the
+	// sweep's.
 	watchArmed   bool
+	watchState   atomic.Int32 // watchOff, watchPending or watchRunning
+	watchSince   atomic.Int64 // when it was armed, in Unix nanoseconds
 	watchMu      sync.Mutex
 	watchStopped bool // under watchMu
 	watchDone    chan struct{}
@@ -300,7 +327,8 @@ func (c *conn) serve() {
 			return
 		}
 		if c.tmpl.TLS.NegotiatedProtocol == "h2" && c.srv.HTTP2 != nil {
-			c.hijacked = true // HTTP2's now: end leaves it open
+			_ = tc.SetDeadline(time.Time{}) // the handshake's: HTTP2 sets its own
+			c.hijacked = true               // HTTP2's now: end leaves it open
 			c.srv.untrack(c)
 			c.srv.HTTP2(tc)
 			return
@@ -326,9 +354,13 @@ func (c *conn) serve() {
 // failed one (no certificate for the name asked, a protocol version
 // refused) is logged at debug level, as clients' bad handshakes are many.
 func (c *conn) handshake(tc *tls.Conn) bool {
-	ctx, cancel := context.WithTimeout(c.tmpl.Context(), c.srv.timeouts.ReadHeader)
-	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	// Bounded by a deadline rather than a context: a handshake with a
+	// context that can end costs a goroutine and a timer of its own.
+	// Close cuts it by closing the connection.
+	deadline := time.Now().Add(c.srv.timeouts.ReadHeader)
+	_ = tc.SetDeadline(deadline)
+	c.readDeadline, c.writeDeadline = deadline, deadline
+	if err := tc.Handshake(); err != nil {
 		c.srv.log.Debug("TLS handshake failed", "remote_addr", c.tmpl.RemoteAddr, "err", err)
 		return false
 	}
@@ -585,23 +617,56 @@ func (c *conn) sendContinue() {
 // read that fails means the client is gone; one that returns data means
 // the client sent its next request already, which ends the watch: the
 // data stays in the buffer for the next request.
+//
+// The requests that have run that long are found by one goroutine for
+// the whole server (sweepWatches) rather than by a timer a request: a
+// timer set for each request would cost it the runtime's timer heap and,
+// often, waking a thread to poll the network with the new deadline.
 
-// armWatch starts the watch's delay.
+// Watch states.
+const (
+	watchOff     int32 = iota
+	watchPending       // armed, the sweep has not started it
+	watchRunning       // the sweep started watchClient
+)
+
+// armWatch marks the request as one to watch once it has run watchDelay.
 func (c *conn) armWatch() {
 	if c.watchArmed || c.hijacked {
 		return
 	}
 	c.watchArmed = true
 	c.watchStopped = false // the watch goroutine is not running
-	if c.watch == nil {
-		c.watch = time.AfterFunc(c.srv.watchDelay, c.watchClient)
-		return
-	}
-	c.watch.Reset(c.srv.watchDelay)
+	c.watchSince.Store(time.Now().UnixNano())
+	c.watchState.Store(watchPending)
 }
 
-// watchClient runs on the watch timer's goroutine, and blocks until the
-// client sends or goes away or stopWatch ends it.
+// sweepWatches starts the watch of every request armed for watchDelay,
+// once every watchDelay, until endSweep.
+func (s *Server) sweepWatches() {
+	defer close(s.sweepDone)
+	tick := time.NewTicker(s.watchDelay)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stopSweep:
+			return
+		case now := <-tick.C:
+			due := now.Add(-s.watchDelay).UnixNano()
+			s.mu.Lock()
+			for c := range s.conns {
+				if c.watchState.Load() == watchPending && c.watchSince.Load() <= due &&
+					c.watchState.CompareAndSwap(watchPending, watchRunning) {
+					go c.watchClient()
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// watchClient runs on a goroutine of its own, started by the sweep, and
+// blocks until the client sends or goes away or stopWatch ends it.
 func (c *conn) watchClient() {
 	defer func() { c.watchDone <- struct{}{} }()
 	c.watchMu.Lock()
@@ -630,9 +695,10 @@ func (c *conn) stopWatch() {
 		return
 	}
 	c.watchArmed = false
-	if c.watch.Stop() {
+	if c.watchState.CompareAndSwap(watchPending, watchOff) {
 		return // it never started
 	}
+	defer c.watchState.Store(watchOff)
 	c.watchMu.Lock()
 	c.watchStopped = true
 	c.watchMu.Unlock()
@@ -865,10 +931,21 @@ func writeField(bw *bufio.Writer, k, v string) {
 			return r
 		}, v)
 	}
-	_, _ = bw.WriteString(k)
-	_, _ = bw.WriteString(": ")
-	_, _ = bw.WriteString(v)
-	_, _ = bw.WriteString("\r\n")
+	if len(k)+len(v)+4 > bw.Available() {
+		_, _ = bw.WriteString(k)
+		_, _ = bw.WriteString(": ")
+		_, _ = bw.WriteString(v)
+		_, _ = bw.WriteString("\r\n")
+		return
+	}
+	// Appended in the writer's free space and written at once: one call
+	// rather than four.
+	b := bw.AvailableBuffer()
+	b = append(b, k...)
+	b = append(b, ": "...)
+	b = append(b, v...)
+	b = append(b, "\r\n"...)
+	_, _ = bw.Write(b)
 }
 
 // Write writes body bytes into the connection's buffer, as one chunk when

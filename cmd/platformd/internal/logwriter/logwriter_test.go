@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,15 +38,16 @@ func (b *lockedBuffer) String() string {
 
 func TestWriterKeepsEveryLineWholeAndInOrder(t *testing.T) {
 	for _, tt := range []struct {
-		name       string
-		maxPending int
+		name string
+		cfg  Config
 	}{
-		{"default limit", 0},
-		{"a limit smaller than a few lines", 64},
+		{"defaults", Config{}},
+		{"a limit smaller than a few lines", Config{MaxPending: 64}},
+		{"no delay", Config{Delay: -1}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out lockedBuffer
-			lw := New(&out, tt.maxPending)
+			lw := New(&out, tt.cfg)
 			const writers, lines = 4, 500
 			var wg sync.WaitGroup
 			for w := range writers {
@@ -75,7 +77,7 @@ func TestWriterKeepsEveryLineWholeAndInOrder(t *testing.T) {
 
 func TestWriterFlushWritesWhatCameBefore(t *testing.T) {
 	var out lockedBuffer
-	lw := New(&out, 0)
+	lw := New(&out, Config{})
 	defer lw.Close()
 	for i := range 100 {
 		fmt.Fprintf(lw, "line %d\n", i)
@@ -84,9 +86,47 @@ func TestWriterFlushWritesWhatCameBefore(t *testing.T) {
 	assert.Equal(t, 100, strings.Count(out.String(), "\n"))
 }
 
+func TestWriterGathersLinesForOneWrite(t *testing.T) {
+	var out lockedBuffer
+	lw := New(&out, Config{Delay: time.Hour})
+	for i := range 100 {
+		fmt.Fprintf(lw, "line %d\n", i)
+	}
+	lw.Flush() // the delay is not waited for
+	assert.Equal(t, 100, strings.Count(out.String(), "\n"))
+	out.mu.Lock()
+	assert.Equal(t, 1, out.writes, "lines written in more than one write")
+	out.mu.Unlock()
+
+	fmt.Fprint(lw, "last\n")
+	require.NoError(t, lw.Close()) // nor by Close
+	assert.True(t, strings.HasSuffix(out.String(), "line 99\nlast\n"))
+}
+
+func TestWriterWritesALineAfterTheDelay(t *testing.T) {
+	var out lockedBuffer
+	lw := New(&out, Config{Delay: 20 * time.Millisecond})
+	defer lw.Close()
+	start := time.Now()
+	fmt.Fprint(lw, "alone\n")
+	require.Eventually(t, func() bool { return out.String() == "alone\n" }, 5*time.Second, time.Millisecond)
+	assert.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond, "written before the delay")
+}
+
+func TestWriterWritesHalfItsLimitWithoutTheDelay(t *testing.T) {
+	var out lockedBuffer
+	lw := New(&out, Config{MaxPending: 1000, Delay: time.Hour})
+	defer lw.Close()
+	line := strings.Repeat("x", 99) + "\n"
+	for range 5 {
+		fmt.Fprint(lw, line)
+	}
+	require.Eventually(t, func() bool { return len(out.String()) == 500 }, 5*time.Second, time.Millisecond)
+}
+
 func TestWriterWritesThroughAfterClose(t *testing.T) {
 	var out lockedBuffer
-	lw := New(&out, 0)
+	lw := New(&out, Config{})
 	fmt.Fprint(lw, "before\n")
 	require.NoError(t, lw.Close())
 	fmt.Fprint(lw, "after\n")
@@ -95,7 +135,7 @@ func TestWriterWritesThroughAfterClose(t *testing.T) {
 }
 
 func TestWriterWriteDoesNotAllocate(t *testing.T) {
-	lw := New(&lockedBuffer{}, 0)
+	lw := New(&lockedBuffer{}, Config{})
 	defer lw.Close()
 	line := []byte("time=2026-12-04T17:00:00.000Z level=INFO msg=request status=200\n")
 	for range 100 { // grow the buffers
@@ -109,7 +149,7 @@ func TestWriterWriteDoesNotAllocate(t *testing.T) {
 // BenchmarkWriter is the cost of a line to its writer, the write system
 // call left out (io.Discard).
 func BenchmarkWriter(b *testing.B) {
-	lw := New(io.Discard, 0)
+	lw := New(io.Discard, Config{})
 	defer lw.Close()
 	line := []byte("time=2026-12-04T17:00:00.000Z level=INFO msg=request component=router method=GET host=app.test path=/ status=200\n")
 	b.ReportAllocs()
