@@ -235,6 +235,9 @@ func (p *Pipeline) Deploy(ctx context.Context, in DeployInput, out io.Writer) er
 	elapsed := p.now().Sub(start).Round(100 * time.Millisecond)
 	if buildErr != nil {
 		fmt.Fprintf(w, "-----> Build failed after %s\n", elapsed)
+		if !in.Verbose {
+			fmt.Fprintf(out, "       The build's whole output: platform builds:output %d -a %s (or push again with git push -o verbose)\n", b.ID, app.Name)
+		}
 	}
 	blog.Close()
 

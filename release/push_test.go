@@ -105,6 +105,9 @@ func TestPushGoApp(t *testing.T) {
 	log, err := s.Store.BuildLog(context.Background(), builds[0].ID)
 	require.NoError(t, err)
 	assert.Contains(t, log, "undefinedGreeting", "the failed build's log is kept")
+	assert.Contains(t, out, fmt.Sprintf("The build's whole output: platform builds:output %d -a %s (or push again with git push -o verbose)", builds[0].ID, app.Name),
+		"the push says where the whole output is")
+	assert.NotContains(t, log, "The build's whole output:", "the build's own log has no pointer to itself")
 
 	// An option the platform does not know is refused, before any build.
 	bad, err := s.GitCmd(dir, "push", "-o", "debug", "platform", "main").CombinedOutput()
