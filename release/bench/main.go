@@ -526,8 +526,8 @@ var pushPhases = []struct {
 // buildTimings reads the build's own timings: "solve 1.008s (of which
 // export and push 326ms)".
 var (
-	solveRE  = regexp.MustCompile(`solve ([0-9.]+[a-zµ]+)`)
-	exportRE = regexp.MustCompile(`export and push ([0-9.]+[a-zµ]+)`)
+	solveRE  = regexp.MustCompile(`solve ((?:[0-9.]+(?:ms|µs|ns|h|m|s))+)`)
+	exportRE = regexp.MustCompile(`export and push ((?:[0-9.]+(?:ms|µs|ns|h|m|s))+)`)
 )
 
 // timedPush runs git push in dir and returns its output lines' arrival
