@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build up down clean test vet image manifests bench-router
+.PHONY: all build up down clean test vet image manifests bench-router bench-deploy
 
 all: build
 
@@ -27,6 +27,10 @@ manifests:
 ## bench-router: the router (platformd --mode=router) against nginx on the local stack (see router/bench/deployed.sh)
 bench-router:
 	./router/bench/deployed.sh
+
+## bench-deploy: how fast pushes, config changes, scaling and rollbacks go live on the local stack (see release/bench); WRITE=1 puts the table into BENCHMARKS.md
+bench-deploy:
+	./release/bench/deploy.sh
 
 ## down: stop every process of the local stack; data stays
 down:

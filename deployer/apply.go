@@ -9,8 +9,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -55,19 +57,35 @@ func (d *Deployer) Apply(ctx context.Context, rel Release, prev *Release, out io
 	ns := d.namespace(rel.Tenant)
 	start := d.now()
 
+	// The rollout's watch lists what it follows while the release is
+	// checked and applied.
+	w, err := d.watchRollout(ns, rel)
+	if err != nil {
+		return err
+	}
+	defer w.stop()
+
 	existing, err := d.deployments(ctx, ns, rel.App)
 	if err != nil {
 		return err
 	}
-	if err := d.checkNames(ctx, ns, rel); err != nil {
-		return err
+	// The two checks read different objects: they run together.
+	var (
+		maxSize            string
+		namesErr, quotaErr error
+		checks             sync.WaitGroup
+	)
+	checks.Go(func() { namesErr = d.checkNames(ctx, ns, rel) })
+	checks.Go(func() { maxSize, quotaErr = d.checkQuota(ctx, ns, rel.App, rel.Processes) })
+	checks.Wait()
+	if namesErr != nil {
+		return namesErr
 	}
-	maxSize, err := d.checkQuota(ctx, ns, rel.App, rel.Processes)
-	if errors.Is(err, ErrQuota) {
-		return &RolloutError{Release: rel.Version, Reason: ReasonQuota, Detail: err.Error(), ExitCode: -1}
+	if errors.Is(quotaErr, ErrQuota) {
+		return &RolloutError{Release: rel.Version, Reason: ReasonQuota, Detail: quotaErr.Error(), ExitCode: -1}
 	}
-	if err != nil {
-		return err
+	if quotaErr != nil {
+		return quotaErr
 	}
 
 	if err := d.applySecret(ctx, ns, rel); err != nil {
@@ -81,7 +99,7 @@ func (d *Deployer) Apply(ctx context.Context, rel Release, prev *Release, out io
 
 	gens, err := d.applyWorkloads(ctx, ns, rel)
 	if err == nil {
-		err = d.waitRollout(ctx, ns, rel, gens, out)
+		err = w.wait(ctx, gens, out)
 	}
 	if err != nil {
 		var re *RolloutError
@@ -99,10 +117,18 @@ func (d *Deployer) Apply(ctx context.Context, rel Release, prev *Release, out io
 		return err
 	}
 
-	if err := d.removeStale(ctx, ns, rel); err != nil {
-		return err
+	// What rel no longer has, and old configs, go together: the push
+	// waits for both.
+	var (
+		staleErr error
+		cleanup  sync.WaitGroup
+	)
+	cleanup.Go(func() { staleErr = d.removeStale(ctx, ns, rel) })
+	cleanup.Go(func() { d.collectConfigs(ctx, ns, rel, prev) })
+	cleanup.Wait()
+	if staleErr != nil {
+		return staleErr
 	}
-	d.collectConfigs(ctx, ns, rel, prev)
 	took := d.now().Sub(start).Round(100 * time.Millisecond)
 	d.log.Info("release applied", "app", rel.App, "release", rel.Version, "duration", took)
 	return nil
@@ -239,32 +265,53 @@ func (d *Deployer) applySecret(ctx context.Context, ns string, rel Release) erro
 // the generation each Deployment reached, by process type. It does not
 // remove what rel no longer has: removeStale does, once rel runs.
 func (d *Deployer) applyWorkloads(ctx context.Context, ns string, rel Release) (map[string]int64, error) {
-	gens := make(map[string]int64, len(rel.Processes))
+	// The objects do not depend on one another: they are applied
+	// together, each Deployment and the route.
+	var (
+		mu   sync.Mutex
+		gens = make(map[string]int64, len(rel.Processes))
+	)
+	g, gctx := errgroup.WithContext(ctx)
 	for _, p := range rel.Processes {
-		dep, err := d.client.AppsV1().Deployments(ns).Apply(ctx, d.deployment(ns, rel, p), applyOpts)
-		if err != nil {
-			return nil, fmt.Errorf("applying deployment %s: %w", deploymentName(rel.App, p.Type), err)
-		}
-		gens[p.Type] = dep.Generation
+		g.Go(func() error {
+			dep, err := d.client.AppsV1().Deployments(ns).Apply(gctx, d.deployment(ns, rel, p), applyOpts)
+			if err != nil {
+				return fmt.Errorf("applying deployment %s: %w", deploymentName(rel.App, p.Type), err)
+			}
+			mu.Lock()
+			gens[p.Type] = dep.Generation
+			mu.Unlock()
+			return nil
+		})
 	}
+	g.Go(func() error { return d.applyRoute(gctx, ns, rel) })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return gens, nil
+}
+
+// applyRoute applies rel's Service, and its Ingress with the
+// certificates it names.
+func (d *Deployer) applyRoute(ctx context.Context, ns string, rel Release) error {
 	// The Service and Ingress exist whether or not the app has a web
 	// process: without one, the router answers its hosts with a 503 that
 	// says the app runs no web processes, not as an unknown host.
 	if _, err := d.client.CoreV1().Services(ns).Apply(ctx, service(ns, rel), applyOpts); err != nil {
-		return nil, fmt.Errorf("applying service %s: %w", serviceName(rel.App), err)
+		return fmt.Errorf("applying service %s: %w", serviceName(rel.App), err)
 	}
 	if hosts := d.hosts(rel); len(hosts) > 0 {
 		entries := d.tlsEntries(rel, hosts)
 		if err := d.applyCertificates(ctx, ns, rel, entries); err != nil {
-			return nil, err
+			return err
 		}
 		ing := d.ingress(ns, rel, hosts)
 		d.ingressTLS(ing, rel, entries)
 		if _, err := d.client.NetworkingV1().Ingresses(ns).Apply(ctx, ing, applyOpts); err != nil {
-			return nil, fmt.Errorf("applying ingress %s: %w", ingressName(rel.App), err)
+			return fmt.Errorf("applying ingress %s: %w", ingressName(rel.App), err)
 		}
 	}
-	return gens, nil
+	return nil
 }
 
 // removeStale deletes the Deployments of process types rel does not have,
@@ -446,7 +493,11 @@ func (d *Deployer) podTemplate(rel Release, p Process, size Size, role string) *
 	if p.Type == WebProcess && role == roleProcess {
 		env = append(env, corev1ac.EnvVar().WithName("PORT").WithValue(strconv.Itoa(Port)))
 		c.WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(Port).WithProtocol(corev1.ProtocolTCP))
-		probe := corev1ac.Probe().WithPeriodSeconds(2).WithTimeoutSeconds(2).WithFailureThreshold(3).WithSuccessThreshold(1)
+		// Probed every second, so that a process that is not listening
+		// yet when it starts is found ready a second later at most, not
+		// two; six failures in a row (six seconds, as before) take it
+		// out of the router.
+		probe := corev1ac.Probe().WithPeriodSeconds(1).WithTimeoutSeconds(2).WithFailureThreshold(6).WithSuccessThreshold(1)
 		if rel.HealthPath != "" {
 			probe.WithHTTPGet(corev1ac.HTTPGetAction().WithPath(rel.HealthPath).WithPort(intstr.FromString("http")))
 		} else {

@@ -153,7 +153,7 @@ func (d *Deployer) Restart(ctx context.Context, tenant, app, ptype string, wait 
 func (d *Deployer) waitReplaced(ctx context.Context, ns string, gens map[string]int64) error {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.RolloutTimeout)
 	defer cancel()
-	tick := time.NewTicker(200 * time.Millisecond)
+	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		var waiting []string

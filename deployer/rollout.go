@@ -15,6 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -313,16 +316,52 @@ func podReady(pod *corev1.Pod) bool {
 // waitRollout watches the app's Deployments and pods until rel's rollout
 // is done, fails, or RolloutTimeout passes, writing progress to out.
 func (d *Deployer) waitRollout(ctx context.Context, ns string, rel Release, gens map[string]int64, out io.Writer) error {
-	factory := informers.NewSharedInformerFactoryWithOptions(d.client, 0,
+	w, err := d.watchRollout(ns, rel)
+	if err != nil {
+		return err
+	}
+	defer w.stop()
+	return w.wait(ctx, gens, out)
+}
+
+// rolloutWatch follows the objects that tell how a release's rollout
+// goes: the app's Deployments and pods, and its web Service's
+// EndpointSlices. It is started before the release is applied, so that
+// listing them overlaps with applying it.
+type rolloutWatch struct {
+	d       *Deployer
+	ns      string
+	rel     Release
+	factory informers.SharedInformerFactory
+	slices  informers.SharedInformerFactory
+	deps    cache.SharedIndexInformer
+	pods    cache.SharedIndexInformer
+	eps     cache.SharedIndexInformer
+	changed chan struct{}
+	done    chan struct{}
+}
+
+// watchRollout starts watching rel's rollout in ns. The caller calls stop
+// once it is done with it.
+func (d *Deployer) watchRollout(ns string, rel Release) (*rolloutWatch, error) {
+	w := &rolloutWatch{d: d, ns: ns, rel: rel, changed: make(chan struct{}, 1), done: make(chan struct{})}
+	w.factory = informers.NewSharedInformerFactoryWithOptions(d.client, 0,
 		informers.WithNamespace(ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = appSelector(rel.App) }))
-	depInformer := factory.Apps().V1().Deployments()
-	podInformer := factory.Core().V1().Pods()
+	// The web Service's slices carry the Service's name, not the app's
+	// labels.
+	w.slices = informers.NewSharedInformerFactoryWithOptions(d.client, 0,
+		informers.WithNamespace(ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = discoveryv1.LabelServiceName + "=" + serviceName(rel.App)
+		}))
+	w.deps = w.factory.Apps().V1().Deployments().Informer()
+	w.pods = w.factory.Core().V1().Pods().Informer()
+	w.eps = w.slices.Discovery().V1().EndpointSlices().Informer()
 
-	changed := make(chan struct{}, 1)
 	notify := func() {
 		select {
-		case changed <- struct{}{}:
+		case w.changed <- struct{}{}:
 		default:
 		}
 	}
@@ -331,49 +370,48 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, rel Release, gens
 		UpdateFunc: func(any, any) { notify() },
 		DeleteFunc: func(any) { notify() },
 	}
-	if _, err := depInformer.Informer().AddEventHandler(handler); err != nil {
-		return fmt.Errorf("watching deployments: %w", err)
+	for name, inf := range map[string]cache.SharedIndexInformer{"deployments": w.deps, "pods": w.pods, "endpoint slices": w.eps} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return nil, fmt.Errorf("watching %s: %w", name, err)
+		}
 	}
-	if _, err := podInformer.Informer().AddEventHandler(handler); err != nil {
-		return fmt.Errorf("watching pods: %w", err)
-	}
-	// The web Service's slices carry the Service's name, not the app's
-	// labels.
-	sliceFactory := informers.NewSharedInformerFactoryWithOptions(d.client, 0,
-		informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.LabelSelector = discoveryv1.LabelServiceName + "=" + serviceName(rel.App)
-		}))
-	sliceInformer := sliceFactory.Discovery().V1().EndpointSlices()
-	if _, err := sliceInformer.Informer().AddEventHandler(handler); err != nil {
-		return fmt.Errorf("watching endpoint slices: %w", err)
-	}
-	stop := make(chan struct{})
-	factory.Start(stop)
-	sliceFactory.Start(stop)
-	defer func() {
-		close(stop)
-		factory.Shutdown()
-		sliceFactory.Shutdown()
-	}()
-	if !cache.WaitForCacheSync(ctx.Done(), depInformer.Informer().HasSynced, podInformer.Informer().HasSynced,
-		sliceInformer.Informer().HasSynced) {
+	w.factory.Start(w.done)
+	w.slices.Start(w.done)
+	return w, nil
+}
+
+// stop ends the watch and waits for its informers to return.
+func (w *rolloutWatch) stop() {
+	close(w.done)
+	w.factory.Shutdown()
+	w.slices.Shutdown()
+}
+
+// wait follows the rollout until it is done, fails, or RolloutTimeout
+// passes, writing progress to out. gens are the generations the
+// Deployments reached when the release was applied.
+func (w *rolloutWatch) wait(ctx context.Context, gens map[string]int64, out io.Writer) error {
+	d, ns, rel := w.d, w.ns, w.rel
+	if !cache.WaitForCacheSync(ctx.Done(), w.deps.HasSynced, w.pods.HasSynced, w.eps.HasSynced) {
 		return fmt.Errorf("watching the rollout of %s v%d: %w", rel.App, rel.Version, ctx.Err())
 	}
+	depLister := appslisters.NewDeploymentLister(w.deps.GetIndexer())
+	podLister := corelisters.NewPodLister(w.pods.GetIndexer())
+	sliceLister := discoverylisters.NewEndpointSliceLister(w.eps.GetIndexer())
 
 	deadline := time.NewTimer(d.cfg.RolloutTimeout)
 	defer deadline.Stop()
 	printed := map[string]bool{}
 	for {
-		deps, err := depInformer.Lister().Deployments(ns).List(labels.Everything())
+		deps, err := depLister.Deployments(ns).List(labels.Everything())
 		if err != nil {
 			return fmt.Errorf("listing deployments: %w", err)
 		}
-		pods, err := podInformer.Lister().Pods(ns).List(labels.Everything())
+		pods, err := podLister.Pods(ns).List(labels.Everything())
 		if err != nil {
 			return fmt.Errorf("listing pods: %w", err)
 		}
-		slices, err := sliceInformer.Lister().EndpointSlices(ns).List(labels.Everything())
+		slices, err := sliceLister.EndpointSlices(ns).List(labels.Everything())
 		if err != nil {
 			return fmt.Errorf("listing endpoint slices: %w", err)
 		}
@@ -399,7 +437,7 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, rel Release, gens
 				f.detail = fmt.Sprintf("not ready after %s: %s", d.cfg.RolloutTimeout, f.detail)
 			}
 			return d.explain(ctx, ns, rel, f)
-		case <-changed:
+		case <-w.changed:
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -65,22 +66,38 @@ func (d *Deployer) EnsureTenant(ctx context.Context, tenant string, quota Tenant
 		return fmt.Errorf("applying namespace %s: %w", ns, err)
 	}
 
-	if _, err := d.client.CoreV1().ResourceQuotas(ns).Apply(ctx, resourceQuota(ns, labels, quota, maxSize, d.cpuRequest(maxSize)), applyOpts); err != nil {
-		return fmt.Errorf("applying resource quota of tenant %s: %w", tenant, err)
-	}
-	if _, err := d.client.CoreV1().LimitRanges(ns).Apply(ctx, d.limitRange(ns, labels, maxSize), applyOpts); err != nil {
-		return fmt.Errorf("applying limit range of tenant %s: %w", tenant, err)
-	}
-	if _, err := d.client.NetworkingV1().NetworkPolicies(ns).Apply(ctx, d.networkPolicy(ns, labels), applyOpts); err != nil {
-		return fmt.Errorf("applying network policy of tenant %s: %w", tenant, err)
-	}
-	if d.cfg.PullCredentials != nil {
-		if err := d.applyPullSecret(ctx, tenant, ns, labels); err != nil {
-			return err
+	// What the namespace holds is applied together: every deploy
+	// ensures its tenant first, so this is on the way of each one.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if _, err := d.client.CoreV1().ResourceQuotas(ns).Apply(gctx, resourceQuota(ns, labels, quota, maxSize, d.cpuRequest(maxSize)), applyOpts); err != nil {
+			return fmt.Errorf("applying resource quota of tenant %s: %w", tenant, err)
 		}
+		return nil
+	})
+	g.Go(func() error {
+		if _, err := d.client.CoreV1().LimitRanges(ns).Apply(gctx, d.limitRange(ns, labels, maxSize), applyOpts); err != nil {
+			return fmt.Errorf("applying limit range of tenant %s: %w", tenant, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if _, err := d.client.NetworkingV1().NetworkPolicies(ns).Apply(gctx, d.networkPolicy(ns, labels), applyOpts); err != nil {
+			return fmt.Errorf("applying network policy of tenant %s: %w", tenant, err)
+		}
+		return nil
+	})
+	if d.cfg.PullCredentials != nil {
+		g.Go(func() error { return d.applyPullSecret(gctx, tenant, ns, labels) })
 	}
-	if err := d.waitServiceAccount(ctx, ns); err != nil {
-		return fmt.Errorf("waiting for the default service account of tenant %s: %w", tenant, err)
+	g.Go(func() error {
+		if err := d.waitServiceAccount(gctx, ns); err != nil {
+			return fmt.Errorf("waiting for the default service account of tenant %s: %w", tenant, err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	d.log.Info("tenant ensured", "tenant", tenant, "namespace", ns, "max_processes", quota.MaxProcesses, "max_size", maxSize.Name)
 	return nil

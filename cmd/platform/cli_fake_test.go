@@ -26,7 +26,7 @@ func TestConfigSet(t *testing.T) {
 
 	out, errOut, err := h.run(t, "config:set", "GREETING=hi there", "DATABASE_URL=postgres://db/shop?sslmode=require", "-a", "shop")
 	require.NoError(t, err, errOut)
-	assert.Equal(t, "Setting DATABASE_URL, GREETING and restarting shop... done, v5\n", errOut)
+	assert.Equal(t, "Setting DATABASE_URL, GREETING and restarting shop... done, v5, live in 0.0s\n", errOut)
 	assert.Equal(t, []string{
 		"DATABASE_URL: postgres://db/shop?sslmode=require",
 		"GREETING:     hi there",
@@ -66,7 +66,7 @@ func TestConfigUnset(t *testing.T) {
 	out, errOut, err := h.run(t, "config:unset", "B", "A", "-a", "shop")
 	require.NoError(t, err, errOut)
 	assert.Empty(t, out)
-	assert.Equal(t, "Unsetting A, B and restarting shop... done, v6\n", errOut)
+	assert.Equal(t, "Unsetting A, B and restarting shop... done, v6, live in 0.0s\n", errOut)
 	assert.Equal(t, []string{`PATCH /api/v1/apps/shop/config {"vars":{"A":null,"B":null}}`}, h.requests())
 
 	_, _, err = h.run(t, "config:unset", "A=1", "-a", "shop")
@@ -210,14 +210,14 @@ func TestReleasesRollback(t *testing.T) {
 	out, errOut, err := h.run(t, "releases:rollback", "v3", "-a", "shop")
 	require.NoError(t, err, errOut)
 	assert.Empty(t, out)
-	assert.Equal(t, "Rolling back shop to v3... done, v6\n", errOut)
+	assert.Equal(t, "Rolling back shop to v3... done, v6, live in 0.0s\n", errOut)
 	_, errOut, err = h.run(t, "releases:rollback", "3", "-a", "shop")
 	require.NoError(t, err, errOut)
 
 	// Without a version, the API picks the release before the current one.
 	_, errOut, err = h.run(t, "releases:rollback", "-a", "shop")
 	require.NoError(t, err, errOut)
-	assert.Equal(t, "Rolling back shop to the previous release... done, v6\nv6: Rollback to v3\n", errOut)
+	assert.Equal(t, "Rolling back shop to the previous release... done, v6, live in 0.0s\nv6: Rollback to v3\n", errOut)
 	assert.Equal(t, []string{
 		`POST /api/v1/apps/shop/releases {"rollback_to":3}`,
 		`POST /api/v1/apps/shop/releases {"rollback_to":3}`,

@@ -103,8 +103,9 @@ func (c *cli) newConfigSetCmd() *cobra.Command {
 		Short: "Set config vars, and restart the app with them",
 		Long: `config:set sets config vars (a value may hold '=' and, quoted, spaces) and
 makes a release with them, which it rolls out before it returns: the app's
-processes then run with the new values. If the rollout fails, the change
-is undone and the running release keeps serving.`,
+processes then run with the new values, and the router serves them. It
+says how long that took. If the rollout fails, the change is undone and
+the running release keeps serving.`,
 		Example: `  platform config:set GREETING="hello world" LOG_LEVEL=debug
   platform config:set DATABASE_URL=postgres://db/shop?sslmode=require -a shop`,
 		GroupID: "run",
@@ -140,7 +141,8 @@ func (c *cli) newConfigUnsetCmd() *cobra.Command {
 		Use:   "config:unset KEY...",
 		Short: "Unset config vars, and restart the app without them",
 		Long: `config:unset removes config vars and makes a release without them, which
-it rolls out before it returns, as config:set does.`,
+it rolls out before it returns, as config:set does, and says how long
+that took.`,
 		Example: `  platform config:unset LOG_LEVEL GREETING -a shop`,
 		GroupID: "run",
 		Args:    wantArgs("KEY..."),
@@ -164,10 +166,11 @@ it rolls out before it returns, as config:set does.`,
 }
 
 // updateConfig sends a config change and waits for its release to roll
-// out, saying so on stderr: "Setting GREETING and restarting shop...
-// done, v5".
+// out, saying so on stderr with how long it took to be live: "Setting
+// GREETING and restarting shop... done, v5, live in 0.9s".
 func (c *cli) updateConfig(ctx context.Context, cl *api.Client, app, doing string, req api.UpdateConfigRequest) error {
 	return c.step(doing+" and restarting "+app, func() (string, error) {
+		start := c.clock()
 		ch, err := cl.UpdateConfig(ctx, app, req)
 		switch {
 		case errors.Is(err, context.Canceled):
@@ -177,7 +180,7 @@ func (c *cli) updateConfig(ctx context.Context, cl *api.Client, app, doing strin
 		case ch.Release.Status == "failed":
 			return "", fmt.Errorf("v%d failed: %s; the running release keeps serving", ch.Release.Version, firstLine(ch.Release.StatusReason))
 		}
-		return fmt.Sprintf(", v%d", ch.Release.Version), nil
+		return fmt.Sprintf(", v%d, live in %s", ch.Release.Version, c.since(start)), nil
 	})
 }
 

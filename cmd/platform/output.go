@@ -151,6 +151,24 @@ func short(sha string) string {
 	return sha
 }
 
+// since is how long ago start was on the CLI's clock, in seconds to a
+// tenth: "0.9s".
+func (c *cli) since(start time.Time) string {
+	now := time.Now
+	if c.now != nil {
+		now = c.now
+	}
+	return fmt.Sprintf("%.1fs", now().Sub(start).Seconds())
+}
+
+// clock returns the time now on the CLI's clock.
+func (c *cli) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
 // step prints "what... " on stderr, runs fn, and finishes the line with
 // "done" and what fn returns to add (", v5"), or with "failed".
 func (c *cli) step(what string, fn func() (string, error)) error {

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -239,18 +238,14 @@ with --no-wait, as soon as the restart has begun.`,
 				what = typ + " processes"
 			}
 			return c.step("Restarting "+what+" of "+app, func() (string, error) {
-				now := time.Now
-				if c.now != nil {
-					now = c.now
-				}
-				start := now()
+				start := c.clock()
 				if err := cl.Restart(cmd.Context(), app, api.RestartRequest{Type: typ, NoWait: noWait}); err != nil {
 					return "", err
 				}
 				if noWait {
 					return ", without waiting for the new processes (platform ps shows them)", nil
 				}
-				return fmt.Sprintf(", ready in %.1fs", now().Sub(start).Seconds()), nil
+				return ", ready in " + c.since(start), nil
 			})
 		},
 	}

@@ -169,7 +169,8 @@ func (c *cli) newReleasesRollbackCmd() *cobra.Command {
 		Use:   "releases:rollback [vN]",
 		Short: "Run an earlier release's image and config again",
 		Long: `releases:rollback makes a new release with the image and config vars of an
-earlier release that succeeded, and rolls it out before it returns. Without
+earlier release that succeeded, and rolls it out before it returns, saying
+how long it took for the router to serve it. Without
 a version, the platform picks the succeeded release before the current one.
 Process quantities and sizes stay as they are.`,
 		Example: `  platform releases:rollback -a shop
@@ -192,6 +193,7 @@ Process quantities and sizes stay as they are.`,
 			}
 			var r api.Release
 			err = c.step("Rolling back "+app+" to "+target, func() (string, error) {
+				start := c.clock()
 				r, err = cl.Rollback(cmd.Context(), app, api.RollbackRequest{RollbackTo: version})
 				switch {
 				case errors.Is(err, context.Canceled):
@@ -201,7 +203,7 @@ Process quantities and sizes stay as they are.`,
 				case r.Status == "failed":
 					return "", fmt.Errorf("v%d failed: %s; the running release keeps serving", r.Version, firstLine(r.StatusReason))
 				}
-				return fmt.Sprintf(", v%d", r.Version), nil
+				return fmt.Sprintf(", v%d, live in %s", r.Version, c.since(start)), nil
 			})
 			if err != nil {
 				return err
