@@ -227,7 +227,7 @@ func (c *stack) machineOverride() {
     privileged: false
     cap_add: [ALL]
     cap_drop: [SYS_RESOURCE]
-    security_opt: [seccomp=unconfined, apparmor=unconfined, systempaths=unconfined]
+    security_opt: [seccomp=unconfined, apparmor=unconfined]
     volumes: ["/sys/fs/cgroup:/sys/fs/cgroup"]
 `), 0o600))
 }
