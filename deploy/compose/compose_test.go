@@ -348,7 +348,9 @@ func (p *person) run(bin string, args ...string) string {
 		"HOME=" + p.home,
 		"GIT_AUTHOR_NAME=dev", "GIT_AUTHOR_EMAIL=dev@example.com",
 		"GIT_COMMITTER_NAME=dev", "GIT_COMMITTER_EMAIL=dev@example.com",
-		"GIT_SSH_COMMAND=ssh -o BatchMode=yes",
+		// ssh reads ~/.ssh from the account's home, not from HOME.
+		"GIT_SSH_COMMAND=ssh -o BatchMode=yes -o IdentitiesOnly=yes -i " + filepath.Join(p.home, ".ssh", "id_ed25519") +
+			" -o UserKnownHostsFile=" + filepath.Join(p.home, ".ssh", "known_hosts"),
 	}
 	out, err := cmd.CombinedOutput()
 	require.NoError(p.t, err, "%s %s:\n%s", filepath.Base(bin), strings.Join(args, " "), out)
