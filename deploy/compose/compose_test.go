@@ -83,6 +83,7 @@ func TestDockerCompose(t *testing.T) {
 	c.outDir = filepath.Join(tmp, "out")
 	kubeconfig := flatKubeconfig(t, env.Kubeconfig, filepath.Join(tmp, "kubeconfig"))
 	prefix := "c" + suffix + "-"
+	defaults := readEnvFile(t, filepath.Join(root, ".env.example"))
 	c.writeEnv(map[string]string{
 		"PLATFORM_SECRET_KEY":  base64.StdEncoding.EncodeToString(secretKey),
 		"PLATFORM_DB_PASSWORD": randomHex(t, 16),
@@ -99,7 +100,7 @@ func TestDockerCompose(t *testing.T) {
 		"GO_IMAGE":                       env.Registry + "/platform/stack-go:bookworm",
 		"DEBIAN_IMAGE":                   env.Registry + "/library/debian:bookworm-slim",
 		"GO_MODULE_PROXY":                modProxy,
-		"PLATFORM_STACK_IMAGES_REGISTRY": "127.0.0.1:" + c.env["PLATFORM_REGISTRY_PORT"],
+		"PLATFORM_STACK_IMAGES_REGISTRY": "127.0.0.1:" + defaults["PLATFORM_REGISTRY_PORT"],
 	})
 	t.Cleanup(func() {
 		if t.Failed() {
