@@ -156,6 +156,9 @@ func (c *config) reservedHosts() []string {
 	if host, _, err := net.SplitHostPort(c.Git.Addr); err == nil && host != "" && net.ParseIP(host) == nil {
 		hosts = append(hosts, host)
 	}
+	if u, err := url.Parse(c.Git.PublicURL); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil {
+		hosts = append(hosts, u.Hostname())
+	}
 	return hosts
 }
 
@@ -383,6 +386,9 @@ type gitConfig struct {
 	// Addr is the host:port it listens on: addrOff before check,
 	// empty after it when there is no git receiver.
 	Addr string
+	// PublicURL is where users reach it, ssh://git@HOST:PORT; empty
+	// means at Addr.
+	PublicURL string
 	// HostKeyPath and ReposDir are its SSH host key and its bare
 	// repositories, under the data directory; set by check.
 	HostKeyPath string
@@ -406,7 +412,20 @@ func (c *gitConfig) check(dataDir string) []problem {
 	} else if _, err := os.Stat(c.HostKeyPath); err != nil {
 		return append(checkAddr(&c.Addr), bad(&c.HostKeyPath, "must name an existing private key file (OpenSSH or PEM), such as a mounted Secret: %v", err))
 	}
-	return checkAddr(&c.Addr)
+	return append(checkAddr(&c.Addr), c.checkPublicURL()...)
+}
+
+// checkPublicURL checks PublicURL and drops a trailing slash.
+func (c *gitConfig) checkPublicURL() []problem {
+	if c.PublicURL == "" {
+		return nil
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || u.Scheme != "ssh" || u.Hostname() == "" || u.User == nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return []problem{bad(&c.PublicURL, "must be an ssh:// URL with a user and a host and no path, like ssh://git@git.example.com:2222")}
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	return nil
 }
 
 // routerConfig is the router's, in-process or alone (router mode).

@@ -122,6 +122,29 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "git public url",
+			args: []string{"--git-addr", "0.0.0.0:2322", "--git-public-url", "ssh://git@git.example.com:2322/"},
+			check: func(t *testing.T, cfg config) {
+				assert.Equal(t, "ssh://git@git.example.com:2322", gitURL(cfg))
+				assert.Equal(t, []string{"git.example.com"}, cfg.reservedHosts())
+			},
+		},
+		{
+			name:  "git url from the listen address",
+			args:  []string{"--git-addr", "127.0.0.1:2322"},
+			check: func(t *testing.T, cfg config) { assert.Equal(t, "ssh://git@127.0.0.1:2322", gitURL(cfg)) },
+		},
+		{
+			name:    "bad git public url",
+			env:     map[string]string{"PLATFORM_GIT_PUBLIC_URL": "git.example.com:2322"},
+			wantErr: []string{"--git-public-url (PLATFORM_GIT_PUBLIC_URL): must be an ssh:// URL with a user and a host"},
+		},
+		{
+			name:    "git public url with a path",
+			args:    []string{"--git-public-url", "ssh://git@git.example.com/apps"},
+			wantErr: []string{"--git-public-url (PLATFORM_GIT_PUBLIC_URL): must be an ssh:// URL", "no path"},
+		},
+		{
 			name:    "bad public url and domain verification",
 			env:     map[string]string{"PLATFORM_PUBLIC_URL": "platform.example.com", "PLATFORM_DOMAIN_VERIFICATION": "txt"},
 			wantErr: []string{"--public-url (PLATFORM_PUBLIC_URL): must be an http:// or https:// URL", `--domain-verification (PLATFORM_DOMAIN_VERIFICATION): must be "dns" or "off"`},

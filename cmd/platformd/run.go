@@ -339,6 +339,9 @@ func gitURL(cfg config) string {
 	if cfg.Git.Addr == "" {
 		return ""
 	}
+	if cfg.Git.PublicURL != "" {
+		return cfg.Git.PublicURL
+	}
 	return "ssh://git@" + cfg.Git.Addr
 }
 

@@ -98,6 +98,8 @@ func (c *config) settings() []*setting {
 			usage: "registry holding the build and run images of the language stacks as platform/stack-go:bookworm etc. (make up makes them); empty means the Docker Hub images"},
 		{flag: "git-addr", env: []string{"PLATFORM_GIT_ADDR"}, def: "127.0.0.1:2222", bind: text(&c.Git.Addr),
 			usage: `listen address of the SSH git receiver, or "off"`},
+		{flag: "git-public-url", env: []string{"PLATFORM_GIT_PUBLIC_URL"}, bind: text(&c.Git.PublicURL),
+			usage: "where users reach the SSH git receiver, as ssh://git@HOST:PORT, when that is not --git-addr (a container's published port, a load balancer): the base of apps' git remotes; empty: ssh://git@<git addr>"},
 		{flag: "git-host-key-file", env: []string{"PLATFORM_GIT_HOST_KEY_FILE"}, bind: text(&c.Git.HostKeyPath),
 			usage: "the SSH git receiver's private host key, such as a mounted Secret, so that every replica shows the same key; empty: <data dir>/ssh_host_ed25519_key, made on first start"},
 		{flag: "router-addr", env: []string{"PLATFORM_ROUTER_ADDR"}, def: "127.0.0.1:7880", router: true, bind: text(&c.Router.Addr),

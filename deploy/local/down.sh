@@ -5,6 +5,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 say "stopping the local stack"
+# The Docker engine of the compose tests (docker.sh), with its containers.
+stop dockerd
 stop platformd
 # The kubelet goes first so it does not restart the pods stopped below.
 stop kubelet

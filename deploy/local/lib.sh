@@ -46,6 +46,17 @@ BUILD_CIDR=10.219.0.0/24
 # from it).
 INSTALL_REGISTRY=$NODE_IP:30500
 INSTALL_DB_PORT=15432
+# The stack's Docker engine (deploy/local/docker.sh), for the tests of the
+# docker-compose.yml: its networks come from DOCKER_CIDR, its default
+# bridge is the first of them, and its containers may open connections to
+# pods, as a router outside the cluster does.
+DOCKER_CIDR=10.220.0.0/16
+DOCKER_BRIDGE_IP=10.220.0.1/24
+DOCKER_SOCK=$RUN/docker.sock
+# The registry of the docker-compose.yml's platformd (its default
+# PLATFORM_REGISTRY_PORT), which the node pulls apps' images from over
+# plain HTTP, as a kind or k3d node is told to.
+COMPOSE_REGISTRY=127.0.0.1:5100
 API_ADDR=127.0.0.1:7800
 REGISTRY_ADDR=127.0.0.1:5000
 GIT_ADDR=127.0.0.1:2222
@@ -61,6 +72,14 @@ PAUSE_IMAGE=platform.local/pause:1
 COMPONENTS=(postgres etcd kube-apiserver netpol kube-controller-manager kube-scheduler kube-proxy coredns storage containerd buildkitd kubelet platformd)
 
 say() { printf '==> %s\n' "$*"; }
+
+# put_first TABLE HOOK CHAIN: the jump to CHAIN becomes HOOK's first rule.
+put_first() {
+  iptables -t "$1" -I "$2" 1 -j "$3"
+  for n in $(iptables -t "$1" -L "$2" --line-numbers -n | awk -v c="$3" '$2 == c && $1 > 1 { print $1 }' | sort -rn); do
+    iptables -t "$1" -D "$2" "$n"
+  done
+}
 
 # pid_of NAME prints the recorded pid of a component if that process is still
 # alive and is ours (its command line names our state directory).

@@ -144,6 +144,12 @@ ip route replace unreachable "$SERVICE_CIDR"
 iptables -N PLATFORM-ISOLATE 2>/dev/null || true
 iptables -F PLATFORM-ISOLATE
 iptables -A PLATFORM-ISOLATE -i "$POD_BRIDGE" -o "$POD_BRIDGE" -j ACCEPT
+# The containers of the stack's Docker engine (docker.sh) connect to pods as
+# a router outside the cluster does, and get the answers; netpol, whose
+# jumps come first, has judged them by tenants' policies (which name
+# DOCKER_CIDR among the router's addresses when such a router serves them).
+iptables -A PLATFORM-ISOLATE -s "$DOCKER_CIDR" -o "$POD_BRIDGE" -j ACCEPT
+iptables -A PLATFORM-ISOLATE -i "$POD_BRIDGE" -d "$DOCKER_CIDR" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
 iptables -A PLATFORM-ISOLATE -i "$POD_BRIDGE" -j DROP
 # Nothing from elsewhere is routed to the pods either.
 iptables -A PLATFORM-ISOLATE -o "$POD_BRIDGE" -j DROP
@@ -394,12 +400,6 @@ wait_for kube-proxy 60 kube_proxy_synced
 # the order holds.
 # Likewise the build bridge's exemption from Service translation goes back
 # before kube-proxy's.
-put_first() { # TABLE HOOK CHAIN: the jump to CHAIN becomes HOOK's first rule
-  iptables -t "$1" -I "$2" 1 -j "$3"
-  for n in $(iptables -t "$1" -L "$2" --line-numbers -n | awk -v c="$3" '$2 == c && $1 > 1 { print $1 }' | sort -rn); do
-    iptables -t "$1" -D "$2" "$n"
-  done
-}
 put_first filter FORWARD PLATFORM-BUILDS
 put_first filter FORWARD PLATFORM-ISOLATE
 put_first nat PREROUTING PLATFORM-BUILDS-PRE
@@ -499,6 +499,13 @@ mkdir -p "$STATE/containerd/certs.d/$INSTALL_REGISTRY"
 cat > "$STATE/containerd/certs.d/$INSTALL_REGISTRY/hosts.toml" <<EOF
 server = "http://$INSTALL_REGISTRY"
 [host."http://$INSTALL_REGISTRY"]
+  capabilities = ["pull", "resolve"]
+EOF
+# The registry of a platform run by the docker-compose.yml (COMPOSE_REGISTRY).
+mkdir -p "$STATE/containerd/certs.d/$COMPOSE_REGISTRY"
+cat > "$STATE/containerd/certs.d/$COMPOSE_REGISTRY/hosts.toml" <<EOF
+server = "http://$COMPOSE_REGISTRY"
+[host."http://$COMPOSE_REGISTRY"]
   capabilities = ["pull", "resolve"]
 EOF
 cat > "$STATE/containerd/config.toml" <<EOF
@@ -746,6 +753,8 @@ export PLATFORM_HELM_CHART=$ROOT/deploy/helm/platform
 export PLATFORM_NODE_IP=$NODE_IP
 export PLATFORM_INSTALL_REGISTRY=$INSTALL_REGISTRY
 export PLATFORM_INSTALL_DATABASE_ADDR=$NODE_IP:$INSTALL_DB_PORT
+# The addresses of the stack's Docker engine's containers (docker.sh).
+export PLATFORM_DOCKER_CIDR=$DOCKER_CIDR
 export PATH=$BIN:\$PATH
 EOF
 chmod 600 "$STATE/env.tmp"
