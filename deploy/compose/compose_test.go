@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -167,7 +168,7 @@ func TestDockerCompose(t *testing.T) {
 	pushed := user.run("git", "push", "platform", "main")
 	t.Logf("git push through the compose SSH port:\n%s", lastLines(pushed, 12))
 	appURL := "http://" + app + "." + c.env["PLATFORM_APPS_DOMAIN"] + ":" + c.env["PLATFORM_ROUTER_PORT"]
-	assert.Contains(t, pushed, "-----> Released v1 — "+appURL)
+	assert.Regexp(t, `-----> Released v1 in \S+ — `+regexp.QuoteMeta(appURL), pushed)
 	assert.Contains(t, pushed, "127.0.0.1:"+c.env["PLATFORM_REGISTRY_PORT"]+"/acme/"+app+"@sha256:", "the image went to the compose registry")
 
 	// The app answers through the compose router, by its host name (names
