@@ -62,7 +62,9 @@ func TestTenantIsolation(t *testing.T) {
 
 	app := attacker.CreateApp(t, "intruder")
 	attacker.SetConfig(t, app.Name, map[string]string{"PROBE_TARGETS": strings.Join(buildTargets, " ")})
-	out, err := attacker.Push(attacker.Repo(t, "intruder", app.Name))
+	// -o verbose: the probes' lines are the build steps' own output.
+	pushed, err := attacker.GitCmd(attacker.Repo(t, "intruder", app.Name), "push", "-o", "verbose", "platform", "main").CombinedOutput()
+	out := string(pushed)
 	require.NoError(t, err, "push output:\n%s", out)
 
 	t.Run("build", func(t *testing.T) {
