@@ -37,7 +37,9 @@ func TestReconcileAfterCrashMidRollout(t *testing.T) {
 	require.NoError(t, err)
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dep, err := deployer.New(deployer.Config{Kubeconfig: s.Env.Kubeconfig, AppsDomain: s.Env.AppsDomain, Logger: log})
+	dep, err := deployer.New(deployer.Config{
+		Kubeconfig: s.Env.Kubeconfig, AppsDomain: s.Env.AppsDomain, Logger: log, PullCredentials: s.PullCredentials(),
+	})
 	require.NoError(t, err)
 
 	// v2: the same image with a config change, rolled half-way: the

@@ -87,6 +87,20 @@ func (s *StackTenant) As(user store.User, sshKey string) *StackTenant {
 	return &other
 }
 
+// PullCredentials gives a deployer made by a test what platformd gives
+// its own: a registry credential for the tenant's pods. A deployer without
+// one writes pods that pull anonymously, which the stack's registry
+// refuses once the kubelet checks who may use an image it already has.
+func (s *StackTenant) PullCredentials() deployer.PullCredentials {
+	return stackPullCredentials{s.Env}
+}
+
+type stackPullCredentials struct{ env localstack.Env }
+
+func (c stackPullCredentials) PullCredential(string) (deployer.RegistryCredential, error) {
+	return deployer.RegistryCredential{Registry: c.env.Registry, Username: localstack.RegistryUser, Password: c.env.RegistryCredential}, nil
+}
+
 // CreateApp creates an app in the tenant.
 func (s *StackTenant) CreateApp(t testing.TB, prefix string) store.App {
 	t.Helper()
