@@ -502,7 +502,14 @@ func (d *developer) commit(t *testing.T, dir, msg string) {
 // marker, it calls at once, while the push goes on. It returns the whole
 // output.
 func (d *developer) push(dir, marker string, at func()) (string, error) {
-	cmd := d.git(dir, "push", "platform", "main")
+	args := []string{"push", "platform", "main"}
+	if marker != "" {
+		// A build step's own output is shown as it runs only with -o
+		// verbose; by default a step is one line once it has ended,
+		// which is too late to act in the middle of it.
+		args = append(args, "-o", "verbose")
+	}
+	cmd := d.git(dir, args...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	var out strings.Builder
