@@ -368,42 +368,6 @@ CONFIG_FILES="$STATE/kubeconfig" start kube-scheduler "$BIN/kube-scheduler" \
 wait_for kube-controller-manager 60 curl -skf https://127.0.0.1:10257/healthz
 wait_for kube-scheduler 60 curl -skf https://127.0.0.1:10259/healthz
 
-say "kube-proxy"
-# Service IPs work as in any cluster: kube-proxy in iptables mode. NodePorts
-# open on the node's bridge address only. It leaves the machine's conntrack
-# settings alone.
-mkdir -p "$STATE/kube-proxy"
-cat > "$STATE/kube-proxy/config.yaml" <<EOF
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-clientConnection:
-  kubeconfig: $STATE/kubeconfig
-hostnameOverride: $NODE_NAME
-mode: iptables
-clusterCIDR: $POD_CIDR
-healthzBindAddress: 127.0.0.1:10256
-metricsBindAddress: 127.0.0.1:10249
-nodePortAddresses: ["$NODE_IP/32"]
-conntrack:
-  maxPerCore: 0
-  min: 0
-  tcpEstablishedTimeout: 0s
-  tcpCloseWaitTimeout: 0s
-EOF
-CONFIG_FILES="$STATE/kube-proxy/config.yaml $STATE/kubeconfig" start kube-proxy "$BIN/kube-proxy" --config="$STATE/kube-proxy/config.yaml"
-kube_proxy_synced() { iptables -S FORWARD | grep -q -- '-j KUBE-FORWARD'; }
-wait_for kube-proxy 60 kube_proxy_synced
-# kube-proxy puts its jumps first in FORWARD, and what it accepts there
-# (packets it marked for masquerade) would pass before the stack's own
-# isolation: the stack's chains go back in front (netpol puts its own
-# before them again). kube-proxy adds a jump only when it is missing, so
-# the order holds.
-# Likewise the build bridge's exemption from Service translation goes back
-# before kube-proxy's.
-put_first filter FORWARD PLATFORM-BUILDS
-put_first filter FORWARD PLATFORM-ISOLATE
-put_first nat PREROUTING PLATFORM-BUILDS-PRE
-
 say "coredns"
 # The cluster DNS: Service and pod names of cluster.local, nothing else
 # (pods reach nothing outside the machine, so they resolve nothing there).
@@ -657,6 +621,45 @@ node_ready() {
 wait_for kubelet 120 node_ready
 default_sa() { kubectl_ -n default get serviceaccount default; }
 wait_for kube-controller-manager 60 default_sa
+
+say "kube-proxy"
+# Service IPs work as in any cluster: kube-proxy in iptables mode. NodePorts
+# open on the node's bridge address only. It leaves the machine's conntrack
+# settings alone. It starts once the kubelet has registered the node: a
+# kube-proxy that starts first gives up waiting for the node after 30 s,
+# runs without the node's address, and exits when the node appears (it
+# expects a supervisor to start it again), which leaves NodePorts closed.
+mkdir -p "$STATE/kube-proxy"
+cat > "$STATE/kube-proxy/config.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection:
+  kubeconfig: $STATE/kubeconfig
+hostnameOverride: $NODE_NAME
+mode: iptables
+clusterCIDR: $POD_CIDR
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+nodePortAddresses: ["$NODE_IP/32"]
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+EOF
+CONFIG_FILES="$STATE/kube-proxy/config.yaml $STATE/kubeconfig" start kube-proxy "$BIN/kube-proxy" --config="$STATE/kube-proxy/config.yaml"
+kube_proxy_synced() { iptables -S FORWARD | grep -q -- '-j KUBE-FORWARD'; }
+wait_for kube-proxy 60 kube_proxy_synced
+# kube-proxy puts its jumps first in FORWARD, and what it accepts there
+# (packets it marked for masquerade) would pass before the stack's own
+# isolation: the stack's chains go back in front (netpol puts its own
+# before them again). kube-proxy adds a jump only when it is missing, so
+# the order holds.
+# Likewise the build bridge's exemption from Service translation goes back
+# before kube-proxy's.
+put_first filter FORWARD PLATFORM-BUILDS
+put_first filter FORWARD PLATFORM-ISOLATE
+put_first nat PREROUTING PLATFORM-BUILDS-PRE
 
 # --- platformd -----------------------------------------------------------------
 say "platformd"
