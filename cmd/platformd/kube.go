@@ -27,5 +27,11 @@ func kubeClient(path, userAgent string) (kubernetes.Interface, error) {
 		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
 	rc.UserAgent = userAgent
+	// Above client-go's default of 5 requests a second: the router writes
+	// each Ingress's status when it starts and when its address changes,
+	// one request per Ingress, and should not take minutes with many apps.
+	if rc.QPS == 0 {
+		rc.QPS, rc.Burst = 50, 100
+	}
 	return kubernetes.NewForConfig(rc)
 }
