@@ -19,9 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,7 +28,6 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/platform-paas/platform/deploy/localstack"
-	"github.com/platform-paas/platform/server/registry"
 )
 
 // root is the repository's root, where docker-compose.yml is.
@@ -137,7 +133,7 @@ func TestDockerCompose(t *testing.T) {
 	assert.Equal(t, "http://127.0.0.1:"+c.env["PLATFORM_ROUTER_PORT"], login["PLATFORM_ROUTER_URL"])
 	assert.Regexp(t, `^plt_[0-9A-Za-z]{32,}$`, login["PLATFORM_TOKEN"])
 
-	c.copyStackImages(env, secretKey, "platform/stack-go:bookworm", "platform/run:bookworm")
+	env.CopyImages(t, "127.0.0.1:"+c.env["PLATFORM_REGISTRY_PORT"], secretKey, "platform/stack-go:bookworm", "platform/run:bookworm")
 
 	// The README's first deploy, with the CLI of this checkout.
 	home := filepath.Join(tmp, "home")
@@ -301,35 +297,6 @@ func (c *stack) moduleProxy() string {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String()
-}
-
-// copyStackImages copies images (repository:tag) from the stack's registry
-// to the compose registry, with a credential of the compose platform's key.
-func (c *stack) copyStackImages(env localstack.Env, secretKey []byte, images ...string) {
-	t := c.t
-	auth, err := registry.NewAuth(secretKey)
-	require.NoError(t, err)
-	cred, err := auth.Mint("compose-test", time.Hour, registry.PlatformScopes...)
-	require.NoError(t, err)
-	from := remote.WithAuth(&authn.Basic{Username: localstack.RegistryUser, Password: env.RegistryCredential})
-	to := remote.WithAuth(&authn.Basic{Username: registry.Username, Password: cred})
-	for _, img := range images {
-		src, err := name.ParseReference(env.Registry+"/"+img, name.Insecure)
-		require.NoError(t, err)
-		dst, err := name.ParseReference("127.0.0.1:"+c.env["PLATFORM_REGISTRY_PORT"]+"/"+img, name.Insecure)
-		require.NoError(t, err)
-		desc, err := remote.Get(src, from)
-		require.NoError(t, err, "reading %s", src)
-		if desc.MediaType.IsIndex() {
-			idx, err := desc.ImageIndex()
-			require.NoError(t, err)
-			require.NoError(t, remote.WriteIndex(dst, idx, to), "copying %s to the compose registry", img)
-			continue
-		}
-		im, err := desc.Image()
-		require.NoError(t, err)
-		require.NoError(t, remote.Write(dst, im, to), "copying %s to the compose registry", img)
-	}
 }
 
 // person runs commands as the README's reader would: in dir, with home

@@ -21,9 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,7 +33,6 @@ import (
 
 	"github.com/platform-paas/platform/deploy/localstack"
 	"github.com/platform-paas/platform/server/api"
-	"github.com/platform-paas/platform/server/registry"
 )
 
 // release is the Helm release the install test makes.
@@ -146,7 +142,7 @@ func TestInstallOnTheLocalCluster(t *testing.T) {
 
 	// The operator's step before the first build: the stacks' images go
 	// into the platform's registry (registry.stackImages).
-	p.copyImages(env, "platform/stack-go:bookworm", "platform/run:bookworm")
+	env.CopyImages(t, p.registry, p.secretKey, "platform/stack-go:bookworm", "platform/run:bookworm")
 
 	admin := p.client(p.adminToken)
 	dev := p.newDeveloper(admin)
@@ -387,35 +383,6 @@ func (p *installed) discover(env localstack.Env) {
 	p.adminToken = string(sec.Data["admin-token"])
 	p.secretKey, err = base64.StdEncoding.DecodeString(strings.TrimSpace(string(sec.Data["secret-key"])))
 	require.NoError(t, err)
-}
-
-// copyImages copies images (repository:tag) from the stack's registry to
-// the installed one, with a credential of the installed platform's key.
-func (p *installed) copyImages(env localstack.Env, images ...string) {
-	t := p.t
-	auth, err := registry.NewAuth(p.secretKey)
-	require.NoError(t, err)
-	cred, err := auth.Mint("install-test", time.Hour, registry.PlatformScopes...)
-	require.NoError(t, err)
-	from := remote.WithAuth(&authn.Basic{Username: localstack.RegistryUser, Password: env.RegistryCredential})
-	to := remote.WithAuth(&authn.Basic{Username: registry.Username, Password: cred})
-	for _, img := range images {
-		src, err := name.ParseReference(env.Registry+"/"+img, name.Insecure)
-		require.NoError(t, err)
-		dst, err := name.ParseReference(p.registry+"/"+img, name.Insecure)
-		require.NoError(t, err)
-		desc, err := remote.Get(src, from)
-		require.NoError(t, err, "reading %s", src)
-		if desc.MediaType.IsIndex() {
-			idx, err := desc.ImageIndex()
-			require.NoError(t, err)
-			require.NoError(t, remote.WriteIndex(dst, idx, to), "copying %s to the installed registry", img)
-		} else {
-			im, err := desc.Image()
-			require.NoError(t, err)
-			require.NoError(t, remote.Write(dst, im, to), "copying %s to the installed registry", img)
-		}
-	}
 }
 
 func (p *installed) client(token string) *api.Client {
