@@ -288,6 +288,11 @@ func (c *stack) moduleProxy() string {
 	require.NoError(t, err, "%s", gw)
 	modCache, err := exec.Command("go", "env", "GOMODCACHE").Output()
 	require.NoError(t, err)
+	// The image's build downloads every module of go.mod, and this
+	// machine's builds fetched only those they compiled: the rest (such as
+	// the modules of other systems) come into the cache first.
+	out, err := exec.Command("go", "mod", "download").CombinedOutput()
+	require.NoError(t, err, "go mod download: %s", out)
 	ln, err := net.Listen("tcp", net.JoinHostPort(strings.TrimSpace(string(gw)), "0"))
 	require.NoError(t, err, "listening on Docker's bridge")
 	srv := &http.Server{
