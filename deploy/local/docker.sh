@@ -10,26 +10,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$LOGS" "$PIDS" "$RUN"
-missing=()
-for p in docker.io docker-compose; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing Debian packages: ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # policy-rc.d keeps the package from starting Docker as a system service:
-  # the stack runs its own engine, configured below.
-  policy=/usr/sbin/policy-rc.d
-  own_policy=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' > "$policy"
-    chmod +x "$policy"
-    own_policy=1
-  fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [ "$own_policy" = 1 ] && rm -f "$policy"
-fi
+# Its messages go to stderr: stdout is the DOCKER_HOST.
+"$HERE/install-packages.sh" docker.io docker-compose >&2
 
 # The engine's own containerd (dockerd starts it under --exec-root and
 # --data-root), its own bridge and address pool (DOCKER_CIDR, apart from the
