@@ -112,6 +112,7 @@ func TestInstallOnTheLocalCluster(t *testing.T) {
 		"--set", "ingressClass.name="+ns, "--set", "namespacePrefix="+prefix,
 		"--set", "domainVerification=off",
 		"--set", "platformd.service.type=NodePort", "--set", "platformd.ssh.service.type=NodePort",
+		"--set", "platformd.ssh.publicURL="+p.gitPublicURL(),
 		"--set", "router.service.type=NodePort",
 		"--set", "buildkit.image="+env.Registry+"/platform/buildkitd:bookworm",
 		// Sized for a 2-core machine that runs the other tests too.
@@ -431,7 +432,17 @@ func (p *installed) newDeveloper(admin *api.Client) *developer {
 func (d *developer) createApp(t *testing.T, prefix string) string {
 	app, err := d.api.CreateApp(context.Background(), api.CreateAppRequest{Name: prefix + "-" + d.tenant, Tenant: d.tenant})
 	require.NoError(t, err)
+	// The remote users are given names platformd.ssh.publicURL, not the
+	// address the pod listens on.
+	assert.Equal(t, d.p.gitPublicURL()+"/"+app.Name+".git", app.GitURL)
 	return app.Name
+}
+
+// gitPublicURL is the install's platformd.ssh.publicURL: a name, as an
+// operator would give the ssh Service's load balancer. The test pushes to
+// the node port it finds instead.
+func (p *installed) gitPublicURL() string {
+	return "ssh://git@git." + p.appsDomain + ":2222"
 }
 
 func (d *developer) git(dir string, args ...string) *exec.Cmd {
