@@ -2,7 +2,6 @@ package router
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,12 +10,12 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/platform-paas/platform/router/routertest"
 )
 
 // The benchmarks compare a request straight to a loopback backend
@@ -107,47 +106,12 @@ func benchGet(b *testing.B, addr string) {
 		defer c.Close()
 		br := bufio.NewReader(c)
 		for pb.Next() {
-			if err := rawGet(c, br, req); err != nil {
+			if err := routertest.RawGet(c, br, req); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
-}
-
-// rawGet sends req and reads a 200 response with a Content-Length body.
-func rawGet(c net.Conn, br *bufio.Reader, req []byte) error {
-	if _, err := c.Write(req); err != nil {
-		return err
-	}
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		return err
-	}
-	if len(line) < 12 || string(line[9:12]) != "200" {
-		return fmt.Errorf("status line %q", line)
-	}
-	cl := -1
-	for {
-		line, err = br.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		if len(line) <= 2 {
-			break
-		}
-		if len(line) > 16 && strings.EqualFold(string(line[:15]), "content-length:") {
-			cl, err = strconv.Atoi(strings.TrimSpace(string(line[15:])))
-			if err != nil {
-				return err
-			}
-		}
-	}
-	if cl < 0 {
-		return fmt.Errorf("no content-length")
-	}
-	_, err = br.Discard(cl)
-	return err
 }
 
 // BenchmarkServeHTTP calls the handler directly with a reused request and

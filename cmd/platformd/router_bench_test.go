@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/platform-paas/platform/cmd/platformd/internal/logwriter"
 	"github.com/platform-paas/platform/router"
+	"github.com/platform-paas/platform/router/routertest"
 )
 
 // BenchmarkRouterAsDeployed is the router as router mode runs it, in one
@@ -76,7 +75,7 @@ func BenchmarkRouterAsDeployed(b *testing.B) {
 		defer c.Close()
 		br := bufio.NewReader(c)
 		for pb.Next() {
-			if err := benchGet(c, br, req); err != nil {
+			if err := routertest.RawGet(c, br, req); err != nil {
 				b.Error(err)
 				return
 			}
@@ -87,42 +86,4 @@ func BenchmarkRouterAsDeployed(b *testing.B) {
 	st, err := f.Stat()
 	require.NoError(b, err)
 	require.NotZero(b, st.Size(), "no access log written")
-}
-
-// benchGet sends req and reads a 200 response with a Content-Length body.
-func benchGet(c net.Conn, br *bufio.Reader, req []byte) error {
-	if _, err := c.Write(req); err != nil {
-		return err
-	}
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		return err
-	}
-	if len(line) < 12 || string(line[9:12]) != "200" {
-		return fmt.Errorf("status line %q", line)
-	}
-	n := -1
-	for {
-		if line, err = br.ReadSlice('\n'); err != nil {
-			return err
-		}
-		if len(line) <= 2 {
-			break
-		}
-		const cl = "content-length:"
-		if len(line) > len(cl) && bytes.EqualFold(line[:len(cl)], []byte(cl)) {
-			n = 0
-			for _, d := range bytes.TrimSpace(line[len(cl):]) {
-				if d < '0' || d > '9' {
-					return fmt.Errorf("content-length %q", line)
-				}
-				n = n*10 + int(d-'0')
-			}
-		}
-	}
-	if n < 0 {
-		return fmt.Errorf("no content-length")
-	}
-	_, err = br.Discard(n)
-	return err
 }
