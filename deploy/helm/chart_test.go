@@ -250,3 +250,70 @@ func TestChartKeepsTheOperatorPortClosed(t *testing.T) {
 	require.Len(t, peers, 1)
 	assert.Contains(t, fmt.Sprint(peers[0]), "monitoring")
 }
+
+// TestChartAnnotationsAreStrings checks that every label and annotation
+// the chart renders is a YAML string, whatever the values. A checksum
+// annotation is 16 hex digits; when all sixteen happen to be decimal
+// digits, an unquoted one is a number, and the API server refuses the
+// whole install ("expected string"). The values below are an install's
+// whose values checksum came out all digits.
+func TestChartAnnotationsAreStrings(t *testing.T) {
+	helm := tool(t, "helm")
+	ns := "install-f5172a"
+	digitsChecksum := []string{
+		"--set", "image.repository=127.0.0.1:5000/platform/platformd", "--set", "image.tag=4a8b3ec",
+		"--set", "imagePullSecrets[0].name=registry", "--set", "appsDomain=install-f5172a.test",
+		"--set", "database.url=postgres://postgres@10.217.0.1:15432/platform_install_f5172a?sslmode=disable",
+		"--set", "registry.host=10.217.0.1:30500", "--set", "registry.insecure=true",
+		"--set", "registry.service.nodePort=30500", "--set", "registry.stackImages=10.217.0.1:30500",
+		"--set", "ingressClass.name=install-f5172a", "--set", "namespacePrefix=if5172a-",
+		"--set", "domainVerification=off", "--set", "platformd.service.type=NodePort",
+		"--set", "platformd.ssh.service.type=NodePort", "--set", "platformd.ssh.publicURL=ssh://git@git.install-f5172a.test:2222",
+		"--set", "router.service.type=NodePort", "--set", "buildkit.image=127.0.0.1:5000/platform/buildkitd:bookworm",
+		"--set", "platformd.resources.requests.cpu=50m", "--set", "platformd.resources.requests.memory=64Mi",
+		"--set", "router.resources.requests.cpu=50m", "--set", "router.resources.requests.memory=32Mi",
+		"--set", "buildkit.resources.requests.cpu=100m", "--set", "buildkit.resources.requests.memory=128Mi",
+		"--set", "data.size=2Gi", "--set", "buildkit.cache.size=4Gi", "--set", "cpuRequestPercent=25",
+	}
+	for name, args := range map[string][]string{
+		"defaults":                    required(ns),
+		"a values checksum of digits": digitsChecksum,
+		"bundled postgres":            append(required(ns), "--set", "database.url=", "--set", "database.bundled.enabled=true"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			rendered, err := run(t, nil, helm, append([]string{"template", "p", chart, "--namespace", ns}, args...)...)
+			require.NoError(t, err)
+			checked := 0
+			for _, o := range objects(t, rendered) {
+				name := o["metadata"].(map[string]any)["name"]
+				metas := []any{o["metadata"]}
+				if spec, ok := o["spec"].(map[string]any); ok {
+					if tmpl, ok := spec["template"].(map[string]any); ok {
+						metas = append(metas, tmpl["metadata"])
+					}
+				}
+				for _, m := range metas {
+					meta, _ := m.(map[string]any)
+					for _, field := range []string{"labels", "annotations"} {
+						kv, _ := meta[field].(map[string]any)
+						for k, v := range kv {
+							assert.IsType(t, "", v, "%s %v: %s %s is %v, not a string", o["kind"], name, field, k, v)
+							checked++
+						}
+					}
+				}
+			}
+			assert.Greater(t, checked, 20, "labels and annotations found")
+			// Each checksum is quoted in the text, so no value of it is
+			// ever read as a number.
+			lines := 0
+			for _, line := range strings.Split(rendered, "\n") {
+				if k, v, ok := strings.Cut(strings.TrimSpace(line), ": "); ok && strings.HasPrefix(k, "checksum/") {
+					assert.Regexp(t, `^"[0-9a-f]{16}"$`, v, line)
+					lines++
+				}
+			}
+			assert.GreaterOrEqual(t, lines, 2, "platformd's and BuildKit's checksums")
+		})
+	}
+}
