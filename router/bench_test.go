@@ -2,6 +2,9 @@ package router
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net"
@@ -27,7 +30,8 @@ import (
 // CPU), so that ns/op is CPU time per request and the difference to Direct
 // is the proxy's. The clients are raw keep-alive connections that allocate
 // nothing, so allocs/op are the servers'. BenchmarkServeHTTP measures the
-// handler alone.
+// handler alone. BenchmarkProxyHTTP2 is the router's HTTPS server with
+// HTTP/2 clients (net/http's, whose allocations it counts too).
 //
 //	go test -run '^$' -bench . -benchmem ./router/
 
@@ -157,4 +161,44 @@ func BenchmarkProxyAccessLog(b *testing.B) {
 		[]Route{{Host: "app.test", Endpoints: []string{be.Listener.Addr().String()}}})
 	require.NoError(b, err)
 	benchGet(b, serveRouter(b, rt))
+}
+
+// BenchmarkProxyHTTP2 is BenchmarkProxy over TLS with HTTP/2: net/http's
+// client on a few connections, many streams on each, as h2load drives
+// the deployed router.
+func BenchmarkProxyHTTP2(b *testing.B) {
+	hr := serveHTTPS(b, "app.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = []string{"text/plain"}
+		_, _ = w.Write(benchBody)
+	}))
+	roots := x509.NewCertPool()
+	require.True(b, roots.AppendCertsFromPEM(hr.ca.PEM()))
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: "app.test"},
+		ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, hr.addr)
+		},
+	}
+	b.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			res, err := client.Get("https://app.test/some/path?q=1")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+			if res.ProtoMajor != 2 || res.StatusCode != http.StatusOK {
+				b.Errorf("%s %d", res.Proto, res.StatusCode)
+				return
+			}
+		}
+	})
 }

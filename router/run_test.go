@@ -28,7 +28,7 @@ func fakeClient() kubernetes.Interface { return fake.NewClientset() }
 // runFake makes a router of cfg on kube (a fake clientset) and runs it
 // until the test ends, when Run must have returned nil; it returns once
 // the first table is built.
-func runFake(t *testing.T, cfg Config, kube kubernetes.Interface) *Router {
+func runFake(t testing.TB, cfg Config, kube kubernetes.Interface) *Router {
 	t.Helper()
 	rt, err := New(cfg, kube)
 	require.NoError(t, err)

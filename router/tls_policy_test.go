@@ -43,7 +43,7 @@ type httpsSetup struct {
 	objects []runtime.Object
 }
 
-func serveHTTPS(t *testing.T, hostname string, backend http.Handler, opts ...func(*httpsSetup)) httpsRouter {
+func serveHTTPS(t testing.TB, hostname string, backend http.Handler, opts ...func(*httpsSetup)) httpsRouter {
 	t.Helper()
 	ca := localstack.NewCA(t)
 	ing := routetest.Ingress("app", "web", "platform", hostname, time.Now(), routetest.Path{Path: "/", Service: "web", Port: routetest.PortNumber(80)})
