@@ -821,7 +821,7 @@ func (b *Builder) waitBuilder(ctx context.Context, out io.Writer) error {
 			return ctx.Err()
 		}
 		reason := fmt.Sprintf("the builder (BuildKit) did not answer within %s", b.wait)
-		if !errors.Is(err, context.DeadlineExceeded) {
+		if !waitedOut(wctx, err) {
 			reason = "the builder (BuildKit) refused the connection: " + err.Error()
 		}
 		be := &BuildError{Reason: reason,
@@ -830,6 +830,14 @@ func (b *Builder) waitBuilder(ctx context.Context, out io.Writer) error {
 		return be
 	}
 	return nil
+}
+
+// waitedOut reports whether a wait under ctx failed because its time
+// ran out. gRPC reports that as a status of code DeadlineExceeded, which
+// does not wrap context.DeadlineExceeded, when its own deadline (taken
+// from ctx) fires first.
+func waitedOut(ctx context.Context, err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded || ctx.Err() != nil
 }
 
 // tee writes to every one of its writers, whatever the others do: a pushing

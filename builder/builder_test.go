@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/platform-paas/platform/deploy/localstack"
 )
@@ -140,4 +143,29 @@ func TestWaitBuilderGivesUp(t *testing.T) {
 	require.ErrorAs(t, err, &be)
 	assert.Equal(t, "the builder (BuildKit) did not answer within 2s", be.Reason)
 	assert.Contains(t, out.String(), "Nothing was released: the running release still serves")
+}
+
+// TestWaitedOut checks that a wait that ran out of time is told from a
+// refused connection however it comes back: as the context's error, or
+// as gRPC's DeadlineExceeded status when gRPC's copy of the deadline
+// fires first (as on a loaded machine).
+func TestWaitedOut(t *testing.T) {
+	live := t.Context()
+	over, cancel := context.WithTimeout(t.Context(), 0)
+	defer cancel()
+	<-over.Done()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want bool
+	}{
+		{"the context's deadline", over, context.DeadlineExceeded, true},
+		{"gRPC's deadline, the context not yet over", live, status.Error(codes.DeadlineExceeded, "context deadline exceeded"), true},
+		{"gRPC's deadline, the context over", over, status.Error(codes.DeadlineExceeded, "context deadline exceeded"), true},
+		{"refused", live, status.Error(codes.Unavailable, "connection refused"), false},
+		{"another failure", live, errors.New("certificate signed by unknown authority"), false},
+	} {
+		assert.Equal(t, c.want, waitedOut(c.ctx, c.err), c.name)
+	}
 }
