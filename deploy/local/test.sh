@@ -18,4 +18,4 @@ export DOCKER_HOST
 cd "$ROOT"
 make -s vet
 export PLATFORM_TEST_REQUIRE=all
-go test -count=1 -race -timeout 30m ./... "$@"
+go test -count=1 -race -timeout 45m ./... "$@"
