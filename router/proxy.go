@@ -82,6 +82,10 @@ type exchange struct {
 	retries  int
 	bodyRead bool  // some of the request body was consumed
 	err      error // why the exchange failed, for the log
+
+	// The client-gone watch on the backend connection (watchClient).
+	watcher   clientWatcher
+	stopAfter func() bool
 }
 
 // statusClientClosed records a client that went away before the answer,
@@ -174,12 +178,12 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 		}
 
 		// A client that goes away cuts the wait for the backend short.
-		stop := context.AfterFunc(ctx, bc.cut)
+		ex.watchClient(bc)
 		head, fail, err := ex.roundTrip(bc, hasBody, upgrade)
 		if fail == failNone {
-			return ex.respond(bc, head, stop, upgrade)
+			return ex.respond(bc, head, upgrade)
 		}
-		stop()
+		ex.stopWatch()
 		bc.close()
 		switch {
 		case ctx.Err() != nil:
@@ -227,6 +231,37 @@ func (ex *exchange) proxy(eps []*upstream) (abort bool) {
 	}
 }
 
+// clientWatcher is what the router's HTTP/1.1 server offers for a
+// request's client going away (h1's OnClientGone): context.AfterFunc on
+// the request's context, without its allocations.
+type clientWatcher interface {
+	OnClientGone(f func())
+	StopClientGone() bool
+}
+
+// watchClient makes a client that goes away cut bc's I/O, until
+// stopWatch.
+func (ex *exchange) watchClient(bc *bconn) {
+	if cw, ok := ex.w.(clientWatcher); ok {
+		ex.watcher = cw
+		cw.OnClientGone(bc.cut)
+		return
+	}
+	ex.stopAfter = context.AfterFunc(ex.r.Context(), bc.cut)
+}
+
+// stopWatch ends watchClient's watch. It reports whether the watch had
+// not fired: false means bc's I/O was cut, or may be at any moment.
+func (ex *exchange) stopWatch() bool {
+	if cw := ex.watcher; cw != nil {
+		ex.watcher = nil
+		return cw.StopClientGone()
+	}
+	stop := ex.stopAfter
+	ex.stopAfter = nil
+	return stop()
+}
+
 func (ex *exchange) retry() {
 	ex.retries++
 	ex.target.metrics.retries.Inc()
@@ -253,7 +288,16 @@ func (ex *exchange) roundTrip(bc *bconn, hasBody bool, upgrade string) (respHead
 			return respHead{}, fail, err
 		}
 	}
-	if err := bc.bw.Flush(); err != nil {
+	// Without a body, the request goes out in one write that also waits
+	// for the answer (see send). After a body, the flush ends a stream of
+	// writes and the answer is read as usual.
+	var err error
+	if hasBody {
+		err = bc.bw.Flush()
+	} else {
+		err = bc.send()
+	}
+	if err != nil {
 		return respHead{}, ex.classify(err, failSend), err
 	}
 	if hasBody {
@@ -412,11 +456,11 @@ func (ex *exchange) writeBody(bc *bconn) (failure, error) {
 
 // respond sends the backend's response, whose head is in the client's
 // header map, to the client, and gives bc back to its pool if the exchange
-// ended cleanly. stop ends the client-gone watch on bc.
-func (ex *exchange) respond(bc *bconn, head respHead, stop func() bool, upgrade string) (abort bool) {
+// ended cleanly. It ends the client-gone watch on bc.
+func (ex *exchange) respond(bc *bconn, head respHead, upgrade string) (abort bool) {
 	r, w := ex.r, ex.w
 	if head.status == http.StatusSwitchingProtocols {
-		stop()
+		ex.stopWatch()
 		if upgrade == "" {
 			bc.close()
 			clear(w.Header())
@@ -455,7 +499,7 @@ func (ex *exchange) respond(bc *bconn, head respHead, stop func() bool, upgrade 
 		fromClient, err = ex.copyN(bc, -1)
 		reusable = false
 	}
-	if !stop() {
+	if !ex.stopWatch() {
 		// The client went away and the watch already fired: the deadline
 		// it set may land at any time.
 		reusable = false

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -331,6 +332,66 @@ func TestProxyReusesBackendConnections(t *testing.T) {
 		assert.Equal(t, "ok", readAll(t, res))
 	}
 	assert.Equal(t, int32(1), conns.Load())
+}
+
+// TestProxyPromptAnswers: the router waits for a backend's answer from
+// before it sends the request (bconn.send), so an answer that arrives
+// at once, while the write is still returning, wakes it as surely as a
+// late one. A lost wake-up would show as a 504 after the request timeout.
+func TestProxyPromptAnswers(t *testing.T) {
+	be := rawBackend(t, func(c net.Conn, _ string) bool {
+		_, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return err == nil
+	})
+	tr := serveStatic(t, Config{RequestTimeout: 5 * time.Second}, Route{Endpoints: []string{be}})
+	const clients, each = 8, 250
+	var wg sync.WaitGroup
+	statuses := make(chan int, clients*each)
+	for range clients {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", tr.addr)
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for range each {
+				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"); !assert.NoError(t, err) {
+					return
+				}
+				res, err := http.ReadResponse(br, nil)
+				if !assert.NoError(t, err) {
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				statuses <- res.StatusCode
+			}
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	n := 0
+	for code := range statuses {
+		require.Equal(t, http.StatusOK, code, "answer %d", n)
+		n++
+	}
+	require.Equal(t, clients*each, n)
+
+	// The requests went the waiting way: the pooled connections have
+	// their raw handle.
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	pooled := 0
+	for _, u := range tr.upstreams {
+		u.mu.Lock()
+		for _, bc := range u.idle {
+			assert.NotNil(t, bc.raw)
+			pooled++
+		}
+		u.mu.Unlock()
+	}
+	assert.Positive(t, pooled)
 }
 
 // TestProxyStaleKeepAlive: a backend that closes an idle connection (its

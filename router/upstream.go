@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -49,10 +50,16 @@ type bconn struct {
 	nc        net.Conn
 	br        *bufio.Reader
 	bw        *bufio.Writer
-	idleSince int64     // unix nanoseconds
-	reused    bool      // served a request before this one
-	deadline  time.Time // the read and write deadline set on nc
-	cut       func()    // makes blocked I/O on nc fail, for a client gone
+	idleSince int64           // unix nanoseconds
+	reused    bool            // served a request before this one
+	deadline  time.Time       // the read and write deadline set on nc
+	cut       func()          // makes blocked I/O on nc fail, for a client gone
+	raw       syscall.RawConn // nc's, for waiting on it without a read; nil if none
+
+	// send's state, and its callback made once (see send).
+	sendFn  func(uintptr) bool
+	sent    bool
+	sendErr error
 
 	// Scratch for parsing a response head, kept to spare allocations.
 	hdrs []hdrEntry
@@ -60,6 +67,48 @@ type bconn struct {
 }
 
 func (c *bconn) close() { _ = c.nc.Close() }
+
+// send writes the buffered request to the backend and returns once its
+// answer can be read, without trying a read before then.
+//
+// A read on a Go network connection first tries the system call and
+// waits for the poller only when it finds nothing, and a backend's
+// answer is never there the moment its request went out: that first try
+// was a wasted system call on every request. Here the wait is registered
+// first (RawConn.Read readies the connection's poll state before calling
+// back), the request is written from inside it, and the poller wakes
+// this goroutine when the answer arrives, however soon after the write
+// that is. A wait that fails (the deadline, a client gone, a closed
+// connection) is not reported here: the read that follows meets the same
+// condition and reports it as it always has.
+func (c *bconn) send() error {
+	if c.raw == nil || c.br.Buffered() > 0 {
+		return c.bw.Flush()
+	}
+	c.sent, c.sendErr = false, nil
+	_ = c.raw.Read(c.sendFn)
+	if !c.sent {
+		// The wait could not start (a deadline passed, the connection
+		// closed): write as usual and let the read report.
+		return c.bw.Flush()
+	}
+	err := c.sendErr
+	c.sendErr = nil
+	return err
+}
+
+// sendOrReadable is send's callback for RawConn.Read, made once per
+// connection so that a request allocates no closure: called first, it
+// writes the request and asks to wait (or to stop, if the write failed);
+// called again, the answer is readable.
+func (c *bconn) sendOrReadable(uintptr) bool {
+	if c.sent {
+		return true
+	}
+	c.sent = true
+	c.sendErr = c.bw.Flush()
+	return c.sendErr != nil
+}
 
 // extend moves the connection's deadline to now+timeout. Setting a
 // deadline updates a runtime timer; one still within a tenth of the
@@ -183,13 +232,20 @@ func (rt *Router) connect(ctx context.Context, u *upstream, now int64, fresh, ch
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", u.addr, err)
 	}
-	return &bconn{
+	bc := &bconn{
 		up:  u,
 		nc:  nc,
 		br:  bufio.NewReaderSize(nc, backendReadBufSize),
 		bw:  bufio.NewWriterSize(nc, backendWriteBufSize),
 		cut: func() { _ = nc.SetDeadline(aLongTimeAgo) },
-	}, nil
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if raw, err := tc.SyscallConn(); err == nil {
+			bc.raw = raw
+			bc.sendFn = bc.sendOrReadable
+		}
+	}
+	return bc, nil
 }
 
 // reapIdleBackends closes the idle backend connections past their

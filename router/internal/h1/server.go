@@ -210,7 +210,7 @@ func (s *Server) Close() {
 	_ = s.ln.Close()
 	s.mu.Lock()
 	for c := range s.conns {
-		c.cancel()
+		c.cancelRequests()
 		_ = c.nc.Close()
 	}
 	s.mu.Unlock()
@@ -272,6 +272,12 @@ type conn struct {
 	watchMu      sync.Mutex
 	watchStopped bool // under watchMu
 	watchDone    chan struct{}
+
+	// What to call when the client goes away (see OnClientGone), and
+	// whether it has, under goneMu.
+	goneMu sync.Mutex
+	goneFn func()
+	gone   bool
 
 	dateSec int64    // when date was formatted, in Unix seconds
 	date    [29]byte // a Date header value, http.TimeFormat
@@ -372,7 +378,7 @@ func (c *conn) handshake(tc *tls.Conn) bool {
 // end closes the connection, unless a handler took it over, and cancels
 // its context.
 func (c *conn) end() {
-	c.cancel()
+	c.cancelRequests()
 	if c.hijacked {
 		return // the hijacker owns the connection and its buffers
 	}
@@ -554,6 +560,7 @@ func (c *conn) serveRequest() bool {
 	}
 	aborted := c.runHandler()
 	c.stopWatch()
+	c.res.StopClientGone() // the request's, if its handler left it set
 	switch {
 	case c.hijacked:
 		return false
@@ -681,7 +688,7 @@ func (c *conn) watchClient() {
 	stopped := c.watchStopped
 	c.watchMu.Unlock()
 	if err != nil && !stopped {
-		c.cancel()
+		c.cancelRequests()
 	}
 }
 
@@ -990,6 +997,54 @@ func (w *response) Write(p []byte) (int, error) {
 		return n, err
 	}
 	return n, tooLong
+}
+
+// cancelRequests calls the OnClientGone function of the request being
+// served, if any, and cancels the connection's context, its requests':
+// the client went away or the server is closing. The function comes
+// first, so that a handler that sees the context done finds it called.
+func (c *conn) cancelRequests() {
+	c.goneMu.Lock()
+	f := c.goneFn
+	c.goneFn, c.gone = nil, true
+	c.goneMu.Unlock()
+	if f != nil {
+		f()
+	}
+	c.cancel()
+}
+
+// OnClientGone arranges for f to be called, once, when the request's
+// client goes away or the server is closed, just before its context is
+// canceled: at once (on this goroutine) if that happened already, else
+// on the goroutine that finds out, until StopClientGone. It is what
+// context.AfterFunc on the request's context does, without its
+// allocations and the context's lock, for a handler that sets one for
+// every request. f must not block. One function at a time: a second
+// replaces the first; the server stops it when the handler returns.
+func (w *response) OnClientGone(f func()) {
+	c := w.c
+	c.goneMu.Lock()
+	gone := c.gone
+	if !gone {
+		c.goneFn = f
+	}
+	c.goneMu.Unlock()
+	if gone {
+		f()
+	}
+}
+
+// StopClientGone cancels the OnClientGone function. It reports whether
+// that stopped it from being called: false if it was called (or is
+// being called) already, or none was set.
+func (w *response) StopClientGone() bool {
+	c := w.c
+	c.goneMu.Lock()
+	stopped := c.goneFn != nil
+	c.goneFn = nil
+	c.goneMu.Unlock()
+	return stopped
 }
 
 // Flush sends what the handler wrote so far.

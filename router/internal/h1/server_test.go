@@ -689,10 +689,17 @@ func (p pacedReader) Read(b []byte) (int, error) {
 	return p.r.Read(b[:min(len(b), 4<<10)])
 }
 
+// goneWatcher is the response's OnClientGone, as the router uses it.
+type goneWatcher interface {
+	OnClientGone(f func())
+	StopClientGone() bool
+}
+
 func TestServerClientGone(t *testing.T) {
 	type result struct {
 		path     string
 		canceled bool
+		called   bool // the OnClientGone function was called
 	}
 	results := make(chan result, 10)
 	started := make(chan struct{}, 10)
@@ -701,12 +708,17 @@ func TestServerClientGone(t *testing.T) {
 	cl := &countingListener{Listener: ln}
 	addr := startServerOn(t, cl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.ReadAll(r.Body)
+		var called atomic.Bool
+		gw := w.(goneWatcher)
+		gw.OnClientGone(func() { called.Store(true) })
 		started <- struct{}{}
 		select {
 		case <-r.Context().Done():
-			results <- result{r.URL.Path, true}
+			stopped := gw.StopClientGone()
+			results <- result{r.URL.Path, true, called.Load() && !stopped}
 		case <-time.After(time.Second):
-			results <- result{r.URL.Path, false}
+			stopped := gw.StopClientGone()
+			results <- result{r.URL.Path, false, called.Load() || !stopped}
 			_, _ = io.WriteString(w, "done")
 		}
 	}), nil)
@@ -732,6 +744,7 @@ func TestServerClientGone(t *testing.T) {
 			require.NoError(t, rc.Close())
 			r := <-results
 			assert.True(t, r.canceled, "the request's context is canceled when the client goes")
+			assert.True(t, r.called, "and the OnClientGone function was called, once")
 		})
 	}
 
@@ -743,9 +756,38 @@ func TestServerClientGone(t *testing.T) {
 		for _, want := range []string{"/1", "/2"} {
 			_, body := rc.Response(t, "GET")
 			assert.Equal(t, "done", body)
-			assert.Equal(t, result{want, false}, <-results)
+			assert.Equal(t, result{want, false, false}, <-results, "not canceled, the OnClientGone function not called and stopped")
 		}
 	})
+}
+
+// TestServerOnClientGone: the function is called when the server is
+// closed under the request, and at once when it is set for a client
+// already gone.
+func TestServerOnClientGone(t *testing.T) {
+	started, called, late := make(chan struct{}), make(chan struct{}), make(chan bool, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gw := w.(goneWatcher)
+		gw.OnClientGone(func() { close(called) })
+		close(started)
+		<-r.Context().Done()
+		<-called
+		assert.False(t, gw.StopClientGone(), "called already")
+		ran := false
+		gw.OnClientGone(func() { ran = true })
+		late <- ran
+	}), slog.New(slog.DiscardHandler), ln, Timeouts{})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background()) }()
+	rc := h1test.Dial(t, ln.Addr().String())
+	rc.Send(t, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	<-started
+	srv.Close()
+	assert.True(t, <-late, "set after the client was gone, it runs at once")
+	rc.Closed(t)
+	require.NoError(t, <-served)
 }
 
 func TestServerShutdown(t *testing.T) {
