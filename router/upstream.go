@@ -81,6 +81,14 @@ func (c *bconn) close() { _ = c.nc.Close() }
 // that is. A wait that fails (the deadline, a client gone, a closed
 // connection) is not reported here: the read that follows meets the same
 // condition and reports it as it always has.
+//
+// Readying the poll state forgets what arrived on an idle connection
+// before the request: the wait ends only on what comes after it. A
+// backend that closed the connection answers the request with a reset,
+// which ends the wait at once, and the request is retried on a new
+// connection as before. One that sent bytes unasked, or half-closed and
+// still reads, is waited on until it sends more or closes, at most the
+// request timeout, where the read used to find those bytes at once.
 func (c *bconn) send() error {
 	if c.raw == nil || c.br.Buffered() > 0 {
 		return c.bw.Flush()
