@@ -39,5 +39,6 @@ func TestImportsOnlyItsOwn(t *testing.T) {
 	// The check is only as good as the list: it must see the internal
 	// packages.
 	assert.Contains(t, internal, module+"/router/internal/h1")
+	assert.Contains(t, internal, module+"/router/internal/h2")
 	assert.Contains(t, internal, module+"/router/internal/route")
 }

@@ -394,8 +394,9 @@ func (rt *Router) serve(ctx context.Context, ln net.Listener, h2 *http2Server) e
 	srv.Refused = rt.refused
 	if h2 != nil {
 		srv.HTTP2 = h2.take
-		go h2.serve()
-		defer h2.close()
+		// When the HTTP/1.1 server failed, this cuts the HTTP/2
+		// connections too; after a shutdown it does nothing more.
+		defer h2.srv.Close()
 	}
 	rt.log.Info("router listening", "addr", ln.Addr().String(), "class", rt.cfg.Class)
 	errc := make(chan error, 1)

@@ -4,15 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
+	"github.com/platform-paas/platform/router/internal/h2"
 	"github.com/platform-paas/platform/router/internal/route"
 )
 
@@ -139,93 +137,42 @@ func (rt *Router) TLSConfig() *tls.Config {
 }
 
 // ServeTLS is Serve over TLS (TLSConfig) on ln: HTTPS. Clients that choose
-// HTTP/2 are served by net/http's HTTP/2 server, with the same handler
-// (the proxy), so the same routing, forwarded headers, request ids,
-// limits and retries; the rest by the router's HTTP/1.1 server.
+// HTTP/2 are served by the router's HTTP/2 server (package h2), with the
+// same handler (the proxy), so the same routing, forwarded headers,
+// request ids, limits and retries; the rest by its HTTP/1.1 server.
 func (rt *Router) ServeTLS(ctx context.Context, ln net.Listener) error {
-	return rt.serve(ctx, tls.NewListener(ln, rt.TLSConfig()), rt.newHTTP2Server(ctx, ln.Addr()))
+	return rt.serve(ctx, tls.NewListener(ln, rt.TLSConfig()), rt.newHTTP2Server(ctx))
 }
 
 // http2Server serves the HTTP/2 connections the HTTP/1.1 server hands
-// over, with net/http's server, through a listener that yields them.
+// over.
 type http2Server struct {
-	srv   *http.Server
-	ln    *connQueue
-	errc  chan error
-	close func()
+	srv  *h2.Server
+	base context.Context // the requests' contexts derive from it
 }
 
-func (rt *Router) newHTTP2Server(ctx context.Context, addr net.Addr) *http2Server {
-	q := &connQueue{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
-	var protocols http.Protocols
-	protocols.SetHTTP2(true)
-	srv := &http.Server{
-		Handler:           rt,
-		Protocols:         &protocols,
-		ReadHeaderTimeout: rt.cfg.ReadHeaderTimeout,
-		IdleTimeout:       75 * time.Second, // as the HTTP/1.1 server keeps idle clients
-		MaxHeaderBytes:    64 << 10,         // as the HTTP/1.1 server's request heads
-		// HTTP/2 streams share the connection: the write timeout bounds
-		// a whole response on net/http's server, so it is left unset and
-		// the request timeout bounds the wait for the app.
-		ErrorLog:    slog.NewLogLogger(rt.log.Handler(), slog.LevelDebug),
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	h := &http2Server{srv: srv, ln: q, errc: make(chan error, 1)}
-	// After shutdown this does nothing more; when the HTTP/1.1 server
-	// failed instead, it cuts the HTTP/2 connections too.
-	h.close = sync.OnceFunc(func() {
-		_ = q.Close()
-		_ = srv.Close()
+func (rt *Router) newHTTP2Server(ctx context.Context) *http2Server {
+	srv := h2.NewServer(rt, rt.log, h2.Timeouts{
+		ReadHeader: rt.cfg.ReadHeaderTimeout,
+		BodyIdle:   rt.cfg.BodyIdleTimeout,
+		Write:      rt.cfg.WriteTimeout,
 	})
-	return h
+	return &http2Server{srv: srv, base: context.WithoutCancel(ctx)}
 }
 
-// take gives the server a connection whose client chose HTTP/2.
-func (h *http2Server) take(c *tls.Conn) {
-	select {
-	case h.ln.conns <- c:
-	case <-h.ln.done:
-		_ = c.Close()
-	}
-}
-
-func (h *http2Server) serve() { h.errc <- h.srv.Serve(h.ln) }
+// take serves a connection whose client chose HTTP/2, on the HTTP/1.1
+// server's goroutine for it, until it ends.
+func (h *http2Server) take(c *tls.Conn) { h.srv.ServeConn(h.base, c) }
 
 // shutdown sends GOAWAY on every connection and waits for their streams
 // to end, until ctx is done; then it cuts them.
 func (h *http2Server) shutdown(ctx context.Context) error {
 	err := h.srv.Shutdown(ctx)
 	if err != nil {
-		_ = h.srv.Close()
+		h.srv.Close()
 	}
-	<-h.errc
 	return err
 }
-
-// connQueue is a net.Listener whose connections come from take.
-type connQueue struct {
-	addr  net.Addr
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func (q *connQueue) Accept() (net.Conn, error) {
-	select {
-	case c := <-q.conns:
-		return c, nil
-	case <-q.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (q *connQueue) Close() error {
-	q.once.Do(func() { close(q.done) })
-	return nil
-}
-
-func (q *connQueue) Addr() net.Addr { return q.addr }
 
 // redirectsToHTTPS reports whether a request for host on the exchange's
 // route goes to HTTPS instead: it came over plain HTTP (neither over TLS
