@@ -184,15 +184,20 @@ func dialRaw(t *testing.T, addr string, settings ...http2.Setting) *rawClient {
 // get opens stream id with a GET of path, or a POST whose body follows
 // if body.
 func (c *rawClient) get(id uint32, path string, body bool) {
-	c.buf.Reset()
 	method := http.MethodGet
 	if body {
 		method = http.MethodPost
 	}
-	for _, f := range [][2]string{{":method", method}, {":scheme", "http"}, {":authority", "app.example"}, {":path", path}} {
+	c.open(id, !body, [2]string{":method", method}, [2]string{":scheme", "http"}, [2]string{":authority", "app.example"}, [2]string{":path", path})
+}
+
+// open opens stream id with the header fields given, ending it if end.
+func (c *rawClient) open(id uint32, end bool, fields ...[2]string) {
+	c.buf.Reset()
+	for _, f := range fields {
 		require.NoError(c.t, c.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}))
 	}
-	require.NoError(c.t, c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.buf.Bytes(), EndStream: !body, EndHeaders: true}))
+	require.NoError(c.t, c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.buf.Bytes(), EndStream: end, EndHeaders: true}))
 }
 
 // next reads the server's next frame but PINGs and WINDOW_UPDATEs,
@@ -450,4 +455,45 @@ func TestServerFlowControlViolation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http2.ErrCodeFlowControl, c.expectGoAway().ErrCode)
 	c.expectClosed()
+}
+
+// TestServerMalformed: requests RFC 9113 calls malformed, and those the
+// proxy could not pass on as HTTP/1.1 safely, are reset before any
+// handler sees them, and the connection serves on.
+func TestServerMalformed(t *testing.T) {
+	var handled atomic.Int32
+	s := serveH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handled.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+	}), Timeouts{})
+	c := dialRaw(t, s.addr)
+	method, scheme, authority := [2]string{":method", "GET"}, [2]string{":scheme", "http"}, [2]string{":authority", "app.example"}
+	path := [2]string{":path", "/"}
+	for i, fields := range [][][2]string{
+		{method, scheme, authority, {":path", "/a b"}},
+		{method, scheme, authority, {":path", "/a\x01"}},
+		{method, scheme, authority, {":path", "a"}},
+		{method, scheme, authority},
+		{{":method", "G T"}, scheme, authority, path},
+		{method, scheme, authority, path, {"connection", "keep-alive"}},
+		{method, scheme, authority, path, {"transfer-encoding", "chunked"}},
+		{method, scheme, authority, path, {"te", "gzip"}},
+		{method, scheme, authority, path, {":protocol", "websocket"}},
+		{method, scheme, {":authority", "bad host"}, path},
+		{method, scheme, authority, path, {"content-length", "1"}, {"content-length", "2"}},
+		{method, scheme, authority, path, {"content-length", "5"}}, // and no body
+	} {
+		id := uint32(2*i + 1)
+		c.open(id, true, fields...)
+		assert.Equal(t, http2.ErrCodeProtocol, c.expectRST(id), "request %d: %q", i, fields)
+	}
+	assert.Zero(t, handled.Load())
+
+	// A body longer than its content-length.
+	c.open(101, false, method, scheme, authority, path, [2]string{"content-length", "2"})
+	require.NoError(t, c.fr.WriteData(101, true, []byte("abc")))
+	assert.Equal(t, http2.ErrCodeProtocol, c.expectRST(101))
+
+	c.get(103, "/", false)
+	assert.Equal(t, "200", c.expectStatus(103), "the connection serves on")
 }

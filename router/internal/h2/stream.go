@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -155,6 +156,10 @@ func (c *conn) newStream(f *http2.MetaHeadersFrame) (*stream, error) {
 		return nil, errMalformed("no :scheme or :path")
 	case !connect && path[0] != '/' && !(path == "*" && method == http.MethodOptions):
 		return nil, errMalformed(":path is not absolute")
+	case !validTarget(path):
+		// The proxy sends it on in an HTTP/1.1 request line, where a
+		// space would end it.
+		return nil, errMalformed(":path with a space or control character")
 	}
 
 	fields := f.RegularFields()
@@ -258,6 +263,17 @@ func (c *conn) newStream(f *http2.MetaHeadersFrame) (*stream, error) {
 func validMethod(m string) bool {
 	for i := 0; i < len(m); i++ {
 		if !httpguts.IsTokenRune(rune(m[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// validTarget reports whether a request target has no spaces, control
+// characters or bytes past ASCII, which no URL has unescaped.
+func validTarget(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] <= ' ' || p[i] >= 0x7f {
 			return false
 		}
 	}
@@ -453,8 +469,17 @@ func (st *stream) finish(aborted bool) {
 	w.putBuf()
 	c.active--
 	c.idleLocked()
-	c.unlockWrite()
+	// The frames go out after a turn for the goroutines ready to run:
+	// other streams whose answers came with this one's add theirs, and
+	// one write sends them all. Any writer that comes first flushes.
+	last := c.writers.Add(-1) == 0
+	c.mu.Unlock()
 	st.cancel()
+	if last {
+		runtime.Gosched()
+		c.lockWrite()
+		c.unlockWrite()
+	}
 }
 
 // requestBody is a stream as its request's body.
