@@ -22,7 +22,10 @@
 // stalled bodies and stalled readers of responses). A malformed request is
 // reset; a connection that breaks the protocol is told why by GOAWAY and
 // closed. Unknown frame types and priorities are ignored, as RFC 9113
-// allows.
+// allows. The reading goroutine writes its own answers (SETTINGS and
+// PING acknowledgements, WINDOW_UPDATE, RST_STREAM), so a client that
+// stops reading while it keeps sending stalls its own connection, for
+// the write timeout at most.
 //
 // It serves one http.Handler with as much of http.Request and
 // http.ResponseWriter as the router's proxy uses (Flusher, trailers by
