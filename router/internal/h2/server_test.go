@@ -497,3 +497,48 @@ func TestServerMalformed(t *testing.T) {
 	c.get(103, "/", false)
 	assert.Equal(t, "200", c.expectStatus(103), "the connection serves on")
 }
+
+// TestServerConcurrentStreams runs many streams at once on one
+// connection, with bodies of all sizes both ways, so that the writers'
+// shared buffer, the windows and the flushes are raced (under -race in
+// make test).
+func TestServerConcurrentStreams(t *testing.T) {
+	s := serveH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(w, r.Body)
+		w.Header().Set(http.TrailerPrefix+"X-Seen", r.URL.RawQuery)
+	}), Timeouts{})
+	client := h2cClient(t)
+	const workers, each = 16, 40
+	errs := make(chan error, workers)
+	for g := range workers {
+		go func() {
+			for i := range each {
+				n := (g*each + i) * 997 % (96 << 10) // 0 to 96 KiB
+				body := bytes.Repeat([]byte{byte('a' + g)}, n)
+				query := fmt.Sprintf("g=%d&i=%d", g, i)
+				res, err := client.Post("http://"+s.addr+"/?"+query, "text/plain", bytes.NewReader(body))
+				if err != nil {
+					errs <- err
+					return
+				}
+				got, err := io.ReadAll(res.Body)
+				_ = res.Body.Close()
+				switch {
+				case err != nil:
+					errs <- err
+					return
+				case !bytes.Equal(got, body):
+					errs <- fmt.Errorf("%s: %d bytes back for %d sent", query, len(got), n)
+					return
+				case res.Trailer.Get("X-Seen") != query:
+					errs <- fmt.Errorf("%s: trailer %q", query, res.Trailer.Get("X-Seen"))
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		assert.NoError(t, <-errs)
+	}
+}
