@@ -542,3 +542,28 @@ func TestServerConcurrentStreams(t *testing.T) {
 		assert.NoError(t, <-errs)
 	}
 }
+
+// TestServerBodyReadAfterHandler: a read of the body left waiting by a
+// goroutine of the handler's (as the h2c route's client sends bodies)
+// ends when the handler returns, not at the body-idle timeout.
+func TestServerBodyReadAfterHandler(t *testing.T) {
+	readErr := make(chan error, 1)
+	s := serveH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started := make(chan struct{})
+		go func() {
+			close(started)
+			_, err := r.Body.Read(make([]byte, 10))
+			readErr <- err
+		}()
+		<-started
+	}), Timeouts{})
+	c := dialRaw(t, s.addr)
+	c.get(1, "/", true)
+	assert.Equal(t, "200", c.expectStatus(1))
+	select {
+	case err := <-readErr:
+		assert.ErrorIs(t, err, http.ErrBodyReadAfterClose)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the read still waits after the handler returned")
+	}
+}

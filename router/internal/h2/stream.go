@@ -447,7 +447,10 @@ func (st *stream) finish(aborted bool) {
 	c, w := st.c, &st.w
 	c.lockWrite()
 	st.gone = nil
+	// A read of the body still waiting (the h2c route's client sends it
+	// from a goroutine of its own) ends now.
 	st.bodyDone = true
+	st.readable.Broadcast()
 	var err error
 	if !aborted {
 		err = w.endLocked()
