@@ -45,6 +45,7 @@ type stream struct {
 	received   int64     // DATA bytes received
 	expect     bool      // the client waits for 100 Continue before its body
 	timedOut   bool      // a body read waited for BodyIdle
+	reads      uint64    // body reads returned, so that a late timer knows its read is gone
 }
 
 // headers opens a stream (a request's HEADERS) or ends one (its
@@ -496,6 +497,11 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	c := st.c
 	c.lockWrite()
 	defer c.unlockWrite()
+	// A timer that fires as the read returns must not time out the next.
+	defer func() {
+		st.reads++
+		st.timedOut = false
+	}()
 	var timer *time.Timer
 	for len(st.body) == 0 && st.bodyErr == nil {
 		if st.bodyDone {
@@ -514,10 +520,13 @@ func (b *requestBody) Read(p []byte) (int, error) {
 			return 0, os.ErrDeadlineExceeded
 		}
 		if timer == nil {
+			read := st.reads
 			timer = time.AfterFunc(c.srv.timeouts.BodyIdle, func() {
 				c.mu.Lock()
-				st.timedOut = true
-				st.readable.Broadcast()
+				if st.reads == read {
+					st.timedOut = true
+					st.readable.Broadcast()
+				}
 				c.mu.Unlock()
 			})
 			defer timer.Stop()
