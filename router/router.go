@@ -35,6 +35,7 @@ package router
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -77,6 +78,12 @@ type Config struct {
 	// gives a certificate of its own; no ACME is done for those hosts.
 	// Empty means none. It needs TLS.
 	DefaultCertificate string
+	// OCSPRoots are the roots a served certificate's chain must verify
+	// against for the router to fetch and staple its OCSP response (see
+	// ocsp.go); nil means the system's. A certificate whose chain does not
+	// verify, a tenant's self-signed one say, is served without a staple,
+	// so that it cannot make the router send requests where it names.
+	OCSPRoots *x509.CertPool
 	// ACME obtains and renews certificates for the Ingresses that ask for
 	// them (see AnnotationTLSACME); its zero value turns that off. It
 	// needs TLS, and the rights to write Secrets, and in ACME.Namespace
@@ -267,6 +274,12 @@ type Router struct {
 	certMu sync.Mutex
 	parsed map[string]parsedCert // by "namespace/name"
 
+	// OCSP stapling (ocsp.go): certsChanged wakes the loop when the
+	// certificates change; stapleMu is the loop's.
+	certsChanged chan struct{}
+	stapleMu     sync.Mutex
+	ocspClient   *http.Client
+
 	// challenges are the pending ACME HTTP-01 challenges; nil without
 	// ACME.
 	challenges *challengeStore
@@ -346,6 +359,9 @@ func newRouter(cfg Config) (*Router, error) {
 		upstreams: make(map[string]*upstream),
 		series:    make(map[seriesKey]*routeMetrics),
 		hijacked:  make(map[net.Conn]struct{}),
+
+		certsChanged: make(chan struct{}, 1),
+		ocspClient:   &http.Client{Timeout: ocspTimeout},
 	}
 	rt.bufs.New = func() any {
 		b := make([]byte, copyBufSize)

@@ -61,6 +61,14 @@ func (rt *Router) Run(ctx context.Context) error {
 	}
 	rt.rebuild(w)
 	rt.synced.Store(true)
+	if rt.cfg.TLS {
+		stapling := make(chan struct{})
+		defer func() { <-stapling }()
+		go func() {
+			defer close(stapling)
+			rt.keepStaples(ctx)
+		}()
+	}
 	if rt.cfg.ACME.enabled() {
 		elected := make(chan struct{})
 		defer func() { <-elected }()

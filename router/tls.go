@@ -22,6 +22,8 @@ type certStore struct {
 	// fallback is the default certificate, for the names its leaf
 	// covers that have no certificate of their own; nil for none.
 	fallback *tls.Certificate
+	// staples are the OCSP staples of the certificates above.
+	staples map[*tls.Certificate]*staple
 }
 
 // fallbackCovers reports whether the default certificate covers name.
@@ -54,6 +56,7 @@ func (s *certStore) lookup(name string) *tls.Certificate {
 type parsedCert struct {
 	version string
 	cert    *tls.Certificate
+	staple  *staple
 }
 
 // installCerts makes the store of certs and the default certificate def
@@ -63,7 +66,7 @@ type parsedCert struct {
 func (rt *Router) installCerts(certs []route.Cert, def *route.Cert) {
 	rt.certMu.Lock()
 	defer rt.certMu.Unlock()
-	s := &certStore{exact: map[string]*tls.Certificate{}, wildcards: map[string]*tls.Certificate{}}
+	s := &certStore{exact: map[string]*tls.Certificate{}, wildcards: map[string]*tls.Certificate{}, staples: map[*tls.Certificate]*staple{}}
 	parsed := make(map[string]parsedCert, len(certs)+1)
 	parse := func(c route.Cert) (parsedCert, bool) {
 		p, ok := rt.parsed[c.Secret]
@@ -73,9 +76,10 @@ func (rt *Router) installCerts(certs []route.Cert, def *route.Cert) {
 				rt.log.Warn("ingress TLS secret holds no usable key pair", "secret", c.Secret, "ingress", c.Ingress, "err", err)
 				return p, false
 			}
-			p = parsedCert{version: c.Version, cert: &kp}
+			p = parsedCert{version: c.Version, cert: &kp, staple: &staple{}}
 		}
 		parsed[c.Secret] = p
+		s.staples[p.cert] = p.staple
 		return p, true
 	}
 	if def != nil {
@@ -98,13 +102,18 @@ func (rt *Router) installCerts(certs []route.Cert, def *route.Cert) {
 	}
 	rt.parsed = parsed
 	rt.certs.Store(s)
+	select {
+	case rt.certsChanged <- struct{}{}: // new certificates are stapled at once
+	default:
+	}
 }
 
 // getCertificate is the TLS configuration's: the certificate of the name
 // the client asks for (SNI).
 func (rt *Router) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	if c := rt.certs.Load().lookup(hello.ServerName); c != nil {
-		return c, nil
+	s := rt.certs.Load()
+	if c := s.lookup(hello.ServerName); c != nil {
+		return s.withStaple(c), nil
 	}
 	return nil, fmt.Errorf("no certificate for %q", hello.ServerName)
 }
@@ -124,7 +133,8 @@ var modernSuites = []uint16{
 
 // TLSConfig is the router's TLS configuration: TLS 1.2 and 1.3 only, with
 // modern cipher suites (modernSuites), the certificate chosen by the name
-// the client asks for from the Secrets its Ingresses' spec.tls name, and
+// the client asks for from the Secrets its Ingresses' spec.tls name (with
+// its OCSP staple, if it has one: ocsp.go), and
 // HTTP/2 or HTTP/1.1 by ALPN. Sessions resume by ticket, with keys that
 // Go's TLS stack makes and rotates itself.
 func (rt *Router) TLSConfig() *tls.Config {

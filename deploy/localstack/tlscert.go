@@ -23,6 +23,17 @@ type CA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
 	Pool *x509.CertPool
+	// OCSPServer, if set, is the OCSP responder the server certificates
+	// signed from then on name (OCSPResponder serves one).
+	OCSPServer string
+}
+
+// ocspServers is the OCSPServer of ca's server certificates.
+func (ca *CA) ocspServers() []string {
+	if ca.OCSPServer == "" {
+		return nil
+	}
+	return []string{ca.OCSPServer}
 }
 
 // NewCA makes a CA.
@@ -55,6 +66,7 @@ func (ca *CA) TLSSecret(t testing.TB, ns, name string, serial int64, hosts ...st
 		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: hosts,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		OCSPServer: ca.ocspServers(),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	require.NoError(t, err)
