@@ -85,7 +85,11 @@ func (rt *Router) keepStaples(ctx context.Context) {
 func (rt *Router) refreshStaples(ctx context.Context, now time.Time) {
 	rt.stapleMu.Lock()
 	defer rt.stapleMu.Unlock()
-	for c, sp := range rt.certs.Load().staples {
+	s := rt.certs.Load()
+	if s == nil {
+		return // no certificates yet
+	}
+	for c, sp := range s.staples {
 		if ctx.Err() != nil {
 			return
 		}
