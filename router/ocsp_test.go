@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"math/big"
-	"net"
 	"testing"
 	"time"
 
@@ -51,19 +50,11 @@ func TestOCSPStapling(t *testing.T) {
 	}
 	objects = append(objects, routetest.Service("app", "web", corev1.ServicePort{Name: "http", Port: 80}))
 	rt := runFake(t, Config{TLS: true, OCSPRoots: ca.Pool}, fake.NewClientset(objects...))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- rt.ServeTLS(ctx, ln) }()
-	t.Cleanup(func() {
-		stop()
-		assert.NoError(t, <-served)
-	})
+	addr := serveTLS(t, rt)
 
 	// The staple a handshake for host gets, nil for none.
 	stapled := func(host string, roots *x509.CertPool) []byte {
-		conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{ServerName: host, RootCAs: roots})
+		conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: host, RootCAs: roots})
 		require.NoError(t, err)
 		defer conn.Close()
 		return conn.ConnectionState().OCSPResponse

@@ -66,6 +66,15 @@ func serveHTTPS(t testing.TB, hostname string, backend http.Handler, opts ...fun
 	kube := fake.NewClientset(append(s.objects,
 		routetest.Slice("app", "web-a", "web", discoveryv1.AddressTypeIPv4, int32(port), "http", routetest.Endpoint{IP: host}))...)
 	rt := runFake(t, Config{TLS: true}, kube)
+	addr := serveTLS(t, rt)
+	require.Eventually(t, func() bool { return rt.certs.Load().lookup(hostname) != nil }, 10*time.Second, 10*time.Millisecond, "the certificate is installed")
+	return httpsRouter{addr: addr, ca: ca}
+}
+
+// serveTLS serves rt's HTTPS on loopback until the test ends, and returns
+// its address.
+func serveTLS(t testing.TB, rt *Router) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(context.Background())
@@ -75,8 +84,7 @@ func serveHTTPS(t testing.TB, hostname string, backend http.Handler, opts ...fun
 		stop()
 		assert.NoError(t, <-served)
 	})
-	require.Eventually(t, func() bool { return rt.certs.Load().lookup(hostname) != nil }, 10*time.Second, 10*time.Millisecond, "the certificate is installed")
-	return httpsRouter{addr: ln.Addr().String(), ca: ca}
+	return ln.Addr().String()
 }
 
 // handshake makes a TLS connection to the router for name with cfg (the
