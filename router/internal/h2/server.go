@@ -188,7 +188,7 @@ type conn struct {
 	window  sync.Cond // broadcast when a send window grows or the connection ends
 	enc     *hpack.Encoder
 	encBuf  bytes.Buffer
-	date    [len(timeFormat)]byte
+	date    string // the Date header, made once a second
 	dateSec int64
 
 	streams    map[uint32]*stream // open and half-closed
@@ -196,7 +196,6 @@ type conn struct {
 	active     int                // handlers running
 	refused    int                // streams refused for being over maxStreams
 	goneAway   bool               // GOAWAY sent: no new streams
-	lastID     uint32             // in the GOAWAY
 	closed     bool               // the connection is done: writes fail
 	werr       error              // the write that failed
 	idleSet    bool               // the read deadline is the idle timeout
@@ -206,9 +205,6 @@ type conn struct {
 	recvWindow int64              // DATA the client may still send on the connection
 	recvOwed   int64              // DATA read or dropped, not yet given back by WINDOW_UPDATE
 }
-
-// timeFormat is http.TimeFormat, whose length sizes conn.date.
-const timeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // errClosed is what a handler's writes and reads get once its connection
 // is gone.
@@ -515,12 +511,11 @@ func (c *conn) goAway(code http2.ErrCode, why error) {
 	c.mu.Lock()
 	if !c.goneAway {
 		c.goneAway = true
-		c.lastID = c.maxID
 		var debug []byte
 		if why != nil && code != http2.ErrCodeNo {
 			debug = []byte(why.Error())
 		}
-		_ = c.fr.WriteGoAway(c.lastID, code, debug)
+		_ = c.fr.WriteGoAway(c.maxID, code, debug)
 	}
 	closeNow := c.active == 0 || code != http2.ErrCodeNo
 	c.release()
@@ -607,12 +602,11 @@ func (c *conn) failLocked(err error) {
 // httpDateLocked is the current time as a Date header value, formatted
 // at most once a second.
 func (c *conn) httpDateLocked() string {
-	now := time.Now()
-	if sec := now.Unix(); sec != c.dateSec {
+	if sec := time.Now().Unix(); sec != c.dateSec {
 		c.dateSec = sec
-		now.UTC().AppendFormat(c.date[:0], timeFormat)
+		c.date = time.Unix(sec, 0).UTC().Format(http.TimeFormat)
 	}
-	return string(c.date[:])
+	return c.date
 }
 
 // deadlineWriter writes to a connection under the write timeout: each

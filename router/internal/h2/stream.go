@@ -97,6 +97,7 @@ func (c *conn) headers(f *http2.MetaHeadersFrame) error {
 		st.cancel()
 		return nil
 	}
+	st.sendWindow = c.peerWindow
 	c.streams[id] = st
 	c.active++
 	if c.idleSet {
@@ -227,7 +228,6 @@ func (c *conn) newStream(f *http2.MetaHeadersFrame) (*stream, error) {
 	st := &stream{
 		c:          c,
 		id:         f.StreamID,
-		sendWindow: c.peerWindow,
 		recvWindow: streamWindow,
 		declared:   declared,
 		expect:     expect && !ended,
@@ -318,9 +318,6 @@ func (st *stream) endBodyLocked() {
 		st.bodyErr = io.EOF
 	}
 	st.readable.Broadcast()
-	if st.localDone {
-		delete(st.c.streams, st.id)
-	}
 }
 
 // data takes a DATA frame: body bytes for a stream's handler.
@@ -396,7 +393,6 @@ func (st *stream) giveBackLocked(n int64) {
 // with err from now on. It returns gone with the functions to call once
 // mu is released: the handler's OnClientGone and the context's cancel.
 func (st *stream) endLocked(gone []func(), err error) []func() {
-	c := st.c
 	if st.err == nil {
 		st.err = err
 	}
@@ -405,10 +401,7 @@ func (st *stream) endLocked(gone []func(), err error) []func() {
 	st.bodyErr = err
 	st.remoteDone = true
 	st.readable.Broadcast()
-	if unread := int64(len(st.body)); unread > 0 && !c.closed {
-		c.giveBackLocked(unread)
-	}
-	st.body = nil
+	st.dropBodyLocked()
 	if st.gone != nil {
 		gone = append(gone, st.gone)
 		st.gone = nil
@@ -466,10 +459,7 @@ func (st *stream) finish(aborted bool) {
 			delete(c.streams, st.id)
 		}
 	}
-	if unread := int64(len(st.body)); unread > 0 && !c.closed {
-		c.giveBackLocked(unread)
-	}
-	st.body = nil
+	st.dropBodyLocked()
 	w.putBuf()
 	c.active--
 	c.idleLocked()
@@ -558,11 +548,18 @@ func (b *requestBody) Close() error {
 	c.lockWrite()
 	defer c.unlockWrite()
 	st.bodyDone = true
-	if unread := int64(len(st.body)); unread > 0 && !c.closed {
-		c.giveBackLocked(unread)
-		st.giveBackLocked(unread)
-	}
-	st.body = nil
+	st.giveBackLocked(st.dropBodyLocked())
 	st.readable.Broadcast()
 	return nil
+}
+
+// dropBodyLocked drops the body bytes received and not read, gives them
+// back to the connection's window, and returns how many there were.
+func (st *stream) dropBodyLocked() int64 {
+	unread := int64(len(st.body))
+	st.body = nil
+	if unread > 0 && !st.c.closed {
+		st.c.giveBackLocked(unread)
+	}
+	return unread
 }
