@@ -43,7 +43,9 @@ const (
 
 // staple is the OCSP state of one parsed certificate.
 type staple struct {
-	der atomic.Pointer[[]byte] // the response served in handshakes, nil for none
+	// stapled is the certificate with its OCSP response, made once per
+	// response and served as it is; nil for none.
+	stapled atomic.Pointer[tls.Certificate]
 
 	// The rest belongs to the stapling loop (stapleMu).
 	next    time.Time // when to fetch, zero at first
@@ -51,14 +53,11 @@ type staple struct {
 	expires time.Time // the held response's NextUpdate, zero for none
 }
 
-// withStaple returns c with the staple held for it, if any: a copy, as a
-// served certificate is shared by handshakes.
+// withStaple returns c, or its copy with its OCSP staple if it has one.
 func (s *certStore) withStaple(c *tls.Certificate) *tls.Certificate {
 	if sp := s.staples[c]; sp != nil {
-		if der := sp.der.Load(); der != nil {
-			cc := *c
-			cc.OCSPStaple = *der
-			return &cc
+		if cc := sp.stapled.Load(); cc != nil {
+			return cc
 		}
 	}
 	return c
@@ -97,7 +96,7 @@ func (rt *Router) refreshStaples(ctx context.Context, now time.Time) {
 			continue
 		}
 		if !sp.expires.IsZero() && now.After(sp.expires) {
-			sp.der.Store(nil) // stale: no staple beats a stale one
+			sp.stapled.Store(nil) // stale: no staple beats a stale one
 			sp.expires = time.Time{}
 		}
 		rt.fetchStaple(ctx, c, sp, now)
@@ -110,7 +109,8 @@ var errNoStaple = errors.New("not stapled")
 // fetchStaple asks the certificate's OCSP responder for its status and
 // staples a good answer.
 func (rt *Router) fetchStaple(ctx context.Context, c *tls.Certificate, sp *staple, now time.Time) {
-	leaf, issuer, responder, err := rt.ocspTarget(c, now)
+	leaf := c.Leaf // tls.X509KeyPair, which made c, parsed it
+	issuer, responder, err := rt.ocspTarget(c, now)
 	if errors.Is(err, errNoStaple) {
 		sp.next = leaf.NotAfter // never, for this certificate
 		return
@@ -127,7 +127,9 @@ func (rt *Router) fetchStaple(ctx context.Context, c *tls.Certificate, sp *stapl
 		sp.next = now.Add(sp.backoff)
 		rt.log.Warn("OCSP staple not fetched, retrying", "names", names, "responder", responder, "retry_in", sp.backoff, "err", err)
 	case res.Status == ocsp.Good:
-		sp.der.Store(&der)
+		cc := *c
+		cc.OCSPStaple = der
+		sp.stapled.Store(&cc)
 		sp.expires = res.NextUpdate
 		sp.backoff = 0
 		sp.next = now.Add(time.Hour)
@@ -136,7 +138,7 @@ func (rt *Router) fetchStaple(ctx context.Context, c *tls.Certificate, sp *stapl
 		}
 		rt.log.Debug("OCSP staple fetched", "names", names, "next_update", res.NextUpdate)
 	default:
-		sp.der.Store(nil)
+		sp.stapled.Store(nil)
 		sp.expires = time.Time{}
 		sp.backoff = 0
 		sp.next = now.Add(time.Hour)
@@ -148,22 +150,17 @@ func (rt *Router) fetchStaple(ctx context.Context, c *tls.Certificate, sp *stapl
 	}
 }
 
-// ocspTarget returns c's leaf, its issuer and the OCSP responder to ask,
-// or errNoStaple (with the leaf) for a certificate that names none or
-// whose chain does not verify against the OCSP roots.
-func (rt *Router) ocspTarget(c *tls.Certificate, now time.Time) (leaf, issuer *x509.Certificate, responder string, err error) {
-	leaf = c.Leaf
-	if leaf == nil {
-		if leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
-			return &x509.Certificate{NotAfter: now.Add(ocspMaxBackoff)}, nil, "", errNoStaple
-		}
-	}
+// ocspTarget returns the issuer of c's leaf and the OCSP responder to
+// ask, or errNoStaple for a certificate that names none or whose chain
+// does not verify against the OCSP roots.
+func (rt *Router) ocspTarget(c *tls.Certificate, now time.Time) (issuer *x509.Certificate, responder string, err error) {
+	leaf := c.Leaf
 	if len(leaf.OCSPServer) == 0 {
-		return leaf, nil, "", errNoStaple
+		return nil, "", errNoStaple
 	}
 	responder = leaf.OCSPServer[0]
 	if u, perr := url.Parse(responder); perr != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return leaf, nil, "", errNoStaple
+		return nil, "", errNoStaple
 	}
 	inter := x509.NewCertPool()
 	for _, der := range c.Certificate[1:] {
@@ -177,9 +174,9 @@ func (rt *Router) ocspTarget(c *tls.Certificate, now time.Time) (leaf, issuer *x
 	})
 	if verr != nil || len(chains[0]) < 2 {
 		rt.log.Debug("certificate not stapled: its chain does not verify against the OCSP roots", "names", leaf.DNSNames, "err", verr)
-		return leaf, nil, "", errNoStaple
+		return nil, "", errNoStaple
 	}
-	return leaf, chains[0][1], responder, nil
+	return chains[0][1], responder, nil
 }
 
 // askOCSP sends the OCSP request for leaf to responder and returns the
