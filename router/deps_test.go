@@ -41,4 +41,5 @@ func TestImportsOnlyItsOwn(t *testing.T) {
 	assert.Contains(t, internal, module+"/router/internal/h1")
 	assert.Contains(t, internal, module+"/router/internal/h2")
 	assert.Contains(t, internal, module+"/router/internal/route")
+	assert.Contains(t, internal, module+"/router/internal/sock")
 }

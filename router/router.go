@@ -52,6 +52,7 @@ import (
 
 	"github.com/platform-paas/platform/router/internal/h1"
 	"github.com/platform-paas/platform/router/internal/route"
+	"github.com/platform-paas/platform/router/internal/sock"
 )
 
 // Config configures a Router. The zero value of every field but Logger and
@@ -392,7 +393,7 @@ func (rt *Router) Ready(context.Context) error {
 // requests' contexts. It closes ln. It returns nil after a shutdown on
 // ctx, or the error that stopped it serving.
 func (rt *Router) Serve(ctx context.Context, ln net.Listener) error {
-	return rt.serve(ctx, ln, nil)
+	return rt.serve(ctx, sock.Listener{Listener: ln}, nil)
 }
 
 // serve is Serve, handing the connections whose client chose HTTP/2 to h2

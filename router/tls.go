@@ -12,6 +12,7 @@ import (
 
 	"github.com/platform-paas/platform/router/internal/h2"
 	"github.com/platform-paas/platform/router/internal/route"
+	"github.com/platform-paas/platform/router/internal/sock"
 )
 
 // certStore is one immutable set of certificates by host name, swapped in
@@ -151,7 +152,7 @@ func (rt *Router) TLSConfig() *tls.Config {
 // same handler (the proxy), so the same routing, forwarded headers,
 // request ids, limits and retries; the rest by its HTTP/1.1 server.
 func (rt *Router) ServeTLS(ctx context.Context, ln net.Listener) error {
-	return rt.serve(ctx, tls.NewListener(ln, rt.TLSConfig()), rt.newHTTP2Server(ctx))
+	return rt.serve(ctx, tls.NewListener(sock.Listener{Listener: ln}, rt.TLSConfig()), rt.newHTTP2Server(ctx))
 }
 
 // http2Server serves the HTTP/2 connections the HTTP/1.1 server hands

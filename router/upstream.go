@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/platform-paas/platform/router/internal/sock"
 )
 
 const (
@@ -240,6 +242,7 @@ func (rt *Router) connect(ctx context.Context, u *upstream, now int64, fresh, ch
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", u.addr, err)
 	}
+	nc = sock.Wrap(nc)
 	bc := &bconn{
 		up:  u,
 		nc:  nc,
@@ -247,8 +250,8 @@ func (rt *Router) connect(ctx context.Context, u *upstream, now int64, fresh, ch
 		bw:  bufio.NewWriterSize(nc, backendWriteBufSize),
 		cut: func() { _ = nc.SetDeadline(aLongTimeAgo) },
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		if raw, err := tc.SyscallConn(); err == nil {
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
 			bc.raw = raw
 			bc.sendFn = bc.sendOrReadable
 		}

@@ -13,7 +13,8 @@
 # the script deletes at the end.
 #
 # It measures, for each proxy:
-#   h1         HTTP/1.1 keep-alive (wrk)
+#   h1         HTTP/1.1 keep-alive (wrk); and wrk straight to the pod
+#              ("direct", its CPU the pod's), the ceiling for any proxy
 #   https      HTTPS keep-alive (wrk)
 #   handshake  HTTPS, a new connection per request (wrk with
 #              Connection: close): its requests/s are handshakes/s
@@ -247,6 +248,9 @@ for name in "${NAMES[@]}"; do # what a client like wrk's (OpenSSL) negotiates
 done
 NGINX_PIDS="$(cat "$WORK/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ')"
 PROC[nginx]=$NGINX_PIDS
+# For the pod alone, the CPU is the pod's own.
+PROC[direct]=$(pgrep -f '^/bench/bench backend' | tr '\n' ' ')
+[ -n "${PROC[direct]}" ] || { echo "the pod's process is not found on this machine" >&2; exit 1; }
 
 TICK=$(getconf CLK_TCK)
 cputicks() { # total user+system ticks of the given pids
@@ -259,6 +263,7 @@ cputicks() { # total user+system ticks of the given pids
 }
 
 url() { # url TEST NAME
+  [ "$2" = direct ] && { echo "http://$DIRECT/"; return; }
   case $1 in
     h1) echo "http://$HOST:${HTTP_PORT[$2]}/" ;;
     *) echo "https://$HOST:${HTTPS_PORT[$2]}/" ;;
@@ -330,6 +335,10 @@ for r in $(seq 1 "$ROUNDS"); do
     [ $((r % 2)) -eq 0 ] && order=($(printf '%s\n' "${NAMES[@]}" | tac))
     for name in "${order[@]}"; do run "$test" "$name"; done
   done
+  # The pod alone, no proxy between wrk and it: the most requests a second
+  # any proxy could reach here, since a proxy only adds work to the same
+  # two CPUs.
+  case " $TESTS " in *" h1 "*) run h1 direct ;; esac
   # Latency at a fixed rate, the pod's own (direct) in the same round, so
   # that what each proxy adds is taken against the pod's latency of the
   # moment.
@@ -351,6 +360,10 @@ for test in $TESTS; do
       'BEGIN {printf "    %-10s %s/nginx: throughput %.2fx, CPU per request %.2fx\n", t, p, r/n, rc/nc}'
   done
 done
+if [ -f "$WORK/h1.direct" ]; then
+  awk -v r="$(col h1 direct 1)" -v n="$(col h1 nginx 1)" \
+    'BEGIN {printf "    h1         the pod alone: %.0f req/s, %.2fx nginx (no proxy can pass it here)\n", r, r/n}'
+fi
 printf '    at %d req/s: %-7s p50 %6.0f us, p99 %6.0f us\n' "$RATE" direct "$(col rate direct 1)" "$(col rate direct 2)"
 for name in "${NAMES[@]}"; do
   # Per round, the proxy's p99 less the pod's own; the median of those.
