@@ -39,6 +39,8 @@
 #   PLATFORMD          a platformd binary to measure instead of building
 #   BEFORE_PLATFORMD   another platformd binary (say, built from main) to
 #                      measure alongside, as "before", in the same rounds
+#   HOLD               set: once all is serving, print the addresses and
+#                      wait to be stopped, for measuring by hand
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -247,10 +249,16 @@ for name in "${NAMES[@]}"; do
   done
   [ -n "$ok" ] || { echo "$name does not serve the app:" >&2; tail -5 "$WORK/$name.log" "$WORK/nginx/error.log" >&2 2>/dev/null; exit 1; }
 done
-for name in "${NAMES[@]}"; do # what a client like wrk's (OpenSSL) negotiates
-  echo "    $name speaks $(openssl s_client -connect "127.0.0.1:${HTTPS_PORT[$name]}" -servername "$HOST" </dev/null 2>/dev/null |
-    awk -F', ' '/^New, / {print $2 ", " $3; exit}')"
+for name in "${NAMES[@]}"; do # what a client like wrk's (OpenSSL) negotiates, and whether it resumes
+  s_client() { openssl s_client -connect "127.0.0.1:${HTTPS_PORT[$name]}" -servername "$HOST" "$@" 2>/dev/null; }
+  first=$(sleep 0.5 | s_client -sess_out "$WORK/$name.session")
+  again=$(s_client -sess_in "$WORK/$name.session" </dev/null | awk -F', ' '/^(New|Reused), / {print $1; exit}')
+  echo "    $name speaks $(awk -F', ' '/^New, / {print $2 ", " $3; exit}' <<<"$first"), $(awk -F': ' '/^Server Temp Key/ {print $2; exit}' <<<"$first"), a second connection: $again"
 done
+if [ -n "${HOLD:-}" ]; then
+  echo "==> holding (HOLD is set): the pod at $DIRECT; $(for n in "${NAMES[@]}"; do printf '%s http %s https %s; ' "$n" "${HTTP_PORT[$n]}" "${HTTPS_PORT[$n]}"; done)pids: router ${PROC[router]}"
+  sleep infinity & PIDS+=($!); wait $!
+fi
 NGINX_PIDS="$(cat "$WORK/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ')"
 PROC[nginx]=$NGINX_PIDS
 # For the pod alone, the CPU is the pod's own.
