@@ -70,6 +70,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v wrk >/dev/null || need+=(wrk)
 command -v h2load >/dev/null || need+=(nghttp2-client)
 command -v openssl >/dev/null || need+=(openssl)
+[ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing ${need[*]}"
   apt-get update -qq
@@ -287,26 +288,30 @@ url() { # url TEST NAME
 }
 
 # run TEST NAME: one closed-loop run; appends "rps cpu_us_per_req
-# user_us system_us machine_us_per_req machine_busy_pct" to $WORK/TEST.NAME:
-# the proxy's CPU a request (user + system, then each), the whole
-# machine's busy CPU a request (every process and the kernel's own work:
-# the proxy, wrk, the pod, the local stack) and how busy it was.
+# user_us system_us machine_us_per_req machine_busy_pct pod_us client_us"
+# to $WORK/TEST.NAME: the proxy's CPU a request (user + system, then
+# each), the whole machine's busy CPU a request (every process and the
+# kernel's own work: the proxy, wrk, the pod, the local stack), how busy
+# it was, and the pod's and the client's (wrk's or h2load's) CPU a
+# request.
 run() {
-  local test=$1 name=$2 u before after mbefore mafter out rps reqs cpu usr sys mach busy
+  local test=$1 name=$2 u before after pbefore pafter mbefore mafter out rps reqs cpu usr sys mach busy pod client
   u=$(url "$test" "$name")
   # shellcheck disable=SC2086
   before=$(cputicks ${PROC[$name]})
+  # shellcheck disable=SC2086
+  pbefore=$(cputicks ${PROC[direct]})
   mbefore=$(machineticks)
   case $test in
     h2)
-      out=$(h2load -t"$WRK_THREADS" -c"$WRK_CONNS" -m"$H2_STREAMS" -D"$DURATION" "$u" 2>&1)
+      out=$(/usr/bin/time -f '%U %S' -o "$WORK/client.time" h2load -t"$WRK_THREADS" -c"$WRK_CONNS" -m"$H2_STREAMS" -D"$DURATION" "$u" 2>&1)
       rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' <<<"$out")
       reqs=$(awk '/^requests:/ {print $8}' <<<"$out")
       ;;
     *)
       local hdr=()
       [ "$test" = handshake ] && hdr=(-H 'Connection: close')
-      out=$(wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${DURATION}s" "${hdr[@]}" "$u")
+      out=$(/usr/bin/time -f '%U %S' -o "$WORK/client.time" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${DURATION}s" "${hdr[@]}" "$u")
       rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
       reqs=$(awk '/requests in/ {print $1}' <<<"$out")
       if grep -q 'Non-2xx' <<<"$out"; then echo "$name: $test: answers other than 2xx and 3xx" >&2; exit 1; fi
@@ -314,15 +319,19 @@ run() {
   esac
   # shellcheck disable=SC2086
   after=$(cputicks ${PROC[$name]})
+  # shellcheck disable=SC2086
+  pafter=$(cputicks ${PROC[direct]})
   mafter=$(machineticks)
   [ -n "$rps" ] && [ -n "$reqs" ] && [ "$reqs" -gt 0 ] || { echo "$name: $test: no result:" >&2; echo "$out" >&2; exit 1; }
-  read -r cpu usr sys mach busy < <(awk -v a="$after" -v b="$before" -v ma="$mafter" -v mb="$mbefore" -v t="$TICK" -v n="$reqs" 'BEGIN {
-    split(a, A, " "); split(b, B, " "); split(ma, MA, " "); split(mb, MB, " ")
+  read -r cpu usr sys mach busy pod client < <(awk -v a="$after" -v b="$before" -v ma="$mafter" -v mb="$mbefore" \
+    -v pa="$pafter" -v pb="$pbefore" -v c="$(cat "$WORK/client.time")" -v t="$TICK" -v n="$reqs" 'BEGIN {
+    split(a, A, " "); split(b, B, " "); split(ma, MA, " "); split(mb, MB, " "); split(pa, PA, " "); split(pb, PB, " "); split(c, C, " ")
     k = 1e6 / t / n
-    printf "%.1f %.1f %.1f %.1f %.0f\n", (A[1]-B[1]+A[2]-B[2])*k, (A[1]-B[1])*k, (A[2]-B[2])*k, (MA[1]-MB[1])*k, 100*(MA[1]-MB[1])/(MA[2]-MB[2])}')
-  echo "$rps $cpu $usr $sys $mach $busy" >> "$WORK/$test.$name"
-  printf "    %-10s %-7s %10.0f req/s %8s us CPU/req (user %s, system %s); machine %s us/req, %s%% busy\n" \
-    "$test" "$name" "$rps" "$cpu" "$usr" "$sys" "$mach" "$busy"
+    printf "%.1f %.1f %.1f %.1f %.0f %.1f %.1f\n", (A[1]-B[1]+A[2]-B[2])*k, (A[1]-B[1])*k, (A[2]-B[2])*k, (MA[1]-MB[1])*k,
+      100*(MA[1]-MB[1])/(MA[2]-MB[2]), (PA[1]-PB[1]+PA[2]-PB[2])*k, (C[1]+C[2])*1e6/n}')
+  echo "$rps $cpu $usr $sys $mach $busy $pod $client" >> "$WORK/$test.$name"
+  printf "    %-10s %-7s %10.0f req/s %8s us CPU/req (user %s, system %s); pod %s, client %s, machine %s us/req, %s%% busy\n" \
+    "$test" "$name" "$rps" "$cpu" "$usr" "$sys" "$pod" "$client" "$mach" "$busy"
 }
 
 # rate NAME: latency at $RATE req/s over HTTP/1.1 keep-alive (open loop,
@@ -375,13 +384,13 @@ for r in $(seq 1 "$ROUNDS"); do
   for name in direct "${order[@]}"; do rate "$name"; done
 done
 
-echo "==> medians of $ROUNDS rounds (us a request: the proxy's CPU, user and system; the machine's busy CPU)"
-printf '    %-10s %-7s %10s %8s %8s %8s %8s %6s\n' test proxy "req/s" "CPU" user system machine busy
+echo "==> medians of $ROUNDS rounds (us a request: the proxy's CPU, user and system; the pod's; the client's, wrk or h2load; the machine's busy CPU)"
+printf '    %-10s %-7s %10s %8s %8s %8s %8s %8s %8s %6s\n' test proxy "req/s" "CPU" user system pod client machine busy
 for test in $TESTS; do
   for name in "${NAMES[@]}"; do
-    printf '    %-10s %-7s %10.0f %8.1f %8.1f %8.1f %8.1f %5.0f%%\n' "$test" "$name" "$(col "$test" "$name" 1)" \
+    printf '    %-10s %-7s %10.0f %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %5.0f%%\n' "$test" "$name" "$(col "$test" "$name" 1)" \
       "$(col "$test" "$name" 2)" "$(col "$test" "$name" 3)" "$(col "$test" "$name" 4)" \
-      "$(col "$test" "$name" 5)" "$(col "$test" "$name" 6)"
+      "$(col "$test" "$name" 7)" "$(col "$test" "$name" 8)" "$(col "$test" "$name" 5)" "$(col "$test" "$name" 6)"
   done
 done
 for test in $TESTS; do
