@@ -125,7 +125,11 @@ func TestRunFollowsTheCluster(t *testing.T) {
 	}}
 	_, err = kube.DiscoveryV1().EndpointSlices("app").Update(ctx, sl, metav1.UpdateOptions{})
 	require.NoError(t, err)
-	eventually("app.test", 200, "pod-2")
+	// Until the table has the update, either pod may answer: wait for the
+	// table, not for an answer from pod-2, which can come before it.
+	require.Eventually(t, func() bool {
+		return len(rt.table.Load().lookup("app.test", "/").backend.eps) == 1
+	}, 10*time.Second, 10*time.Millisecond)
 	for range 10 {
 		code, body := get("app.test")
 		require.Equal(t, 200, code)
